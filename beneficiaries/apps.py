@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class BeneficiariesConfig(AppConfig):
+    name = "beneficiaries"
+    verbose_name = _("救助对象")

@@ -1,0 +1,27 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from organizations import views as org_views
+
+urlpatterns = [
+    path("healthz", org_views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("verify/", include("reports.verify_urls")),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", org_views.HomeView.as_view(), name="home"),
+    path("beneficiaries/", include("beneficiaries.urls")),
+    path("claims/", include("claims.urls")),
+    path("applications/", include("applications.urls")),
+    path("reports/", include("reports.urls")),
+    path("monitoring/", include("monitoring.urls")),
+    path("policies/", include("policies.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,86 @@
+"""District and agency scope, in one place.
+
+Every queryset a view shows comes through :func:`restrict` (or an ``access_*`` selector built on
+it), so no view can forget the scope. Rules, one per line below:
+
+- a superuser sees everything;
+- a user without a staff profile sees nothing;
+- city-level staff (no district on the profile) see their region;
+- district staff see their district only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+
+@dataclass(frozen=True)
+class Scope:
+    everything: bool = False
+    nothing: bool = False
+    region_id: int | None = None
+    district_id: int | None = None
+    agency_id: int | None = None
+    agency_kind: str | None = None
+
+    @property
+    def city_level(self) -> bool:
+        return self.everything or (self.region_id is not None and self.district_id is None)
+
+
+def scope_for(user) -> Scope:
+    if not user.is_authenticated or not user.is_active:
+        return Scope(nothing=True)
+    if user.is_superuser:
+        return Scope(everything=True)
+    profile = getattr(user, "_staff_profile_cache", None)
+    if profile is None:
+        from .models import StaffProfile
+
+        profile = StaffProfile.objects.select_related("agency").filter(user=user).first()
+        if profile is None:
+            return Scope(nothing=True)
+        user._staff_profile_cache = profile
+    return Scope(
+        region_id=profile.agency.region_id,
+        district_id=profile.district_id,
+        agency_id=profile.agency_id,
+        agency_kind=profile.agency.kind,
+    )
+
+
+def restrict(qs: QuerySet, user, *, district: str, region: str | None = None) -> QuerySet:
+    """Filter ``qs`` to the user's scope.
+
+    ``district`` is the lookup path from the model to its District (e.g. ``"hukou_district"``),
+    ``region`` the path to its Region (defaults to ``district + "__region"``).
+    """
+    scope = scope_for(user)
+    if scope.everything:
+        return qs
+    if scope.nothing:
+        return qs.none()
+    if scope.district_id is not None:
+        return qs.filter(**{f"{district}_id": scope.district_id})
+    return qs.filter(**{f"{region or district + '__region'}_id": scope.region_id})
+
+
+def get_scoped_or_404(qs: QuerySet, user, *, district: str, region: str | None = None, **lookup) -> Model:
+    """The object if it is in the user's scope; 404 (not 403) otherwise, so nothing leaks."""
+    return get_object_or_404(restrict(qs, user, district=district, region=region), **lookup)
+
+
+def ensure_in_scope(user, *, district_id: int | None, region_id: int | None) -> None:
+    """For writes: refuse a district outside the user's scope with 404."""
+    scope = scope_for(user)
+    if scope.everything:
+        return
+    if scope.nothing:
+        raise Http404
+    if scope.district_id is not None and district_id != scope.district_id:
+        raise Http404
+    if scope.district_id is None and region_id != scope.region_id:
+        raise Http404
