@@ -138,6 +138,10 @@ class Certification(models.Model):
         related_name="certifications_revoked", verbose_name=_("终止人"),
     )
     revoked_at = models.DateTimeField(_("终止操作时间"), null=True, blank=True)
+    import_batch = models.ForeignKey(
+        "ImportBatch", on_delete=models.PROTECT, null=True, blank=True, related_name="certifications",
+        verbose_name=_("导入批次"), help_text=_("由名单导入创建时的批次"),
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     history = HistoricalRecords()
 
@@ -158,3 +162,90 @@ class Certification(models.Model):
 
     def is_active_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("已上传")
+    VALIDATING = "validating", _("校验中")
+    PREVIEWED = "previewed", _("待确认")
+    APPLYING = "applying", _("导入中")
+    APPLIED = "applied", _("已导入")
+    FAILED = "failed", _("失败")
+    CANCELLED = "cancelled", _("已取消")
+
+
+class ImportSource(models.TextChoices):
+    WEB = "web", _("网页上传")
+    COMMAND = "command", _("命令行")
+
+
+class ImportBatch(models.Model):
+    """名单导入批次: who imported which file (sha256) when, with what result.
+
+    The import writes certifications in bulk (with bulk history rows, see ``imports.py``); this
+    row is the batch-level audit record. The uploaded file lives under MEDIA_ROOT, not in the DB.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="import_batches", verbose_name=_("认定机构"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("上传人"),
+    )
+    source = models.CharField(_("来源"), max_length=10, choices=ImportSource.choices, default=ImportSource.WEB)
+    file = models.FileField(_("文件"), upload_to="rosters/%Y/%m/", blank=True)
+    file_name = models.CharField(_("文件名"), max_length=200)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    roster_date = models.DateField(_("名单日期"), null=True, blank=True, help_text=_("终止名单外人员认定时使用的终止日期"))
+    revoke_missing = models.BooleanField(_("终止名单外人员的认定"), default=False)
+    status = models.CharField(_("状态"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已处理行数"), default=0)
+    created_count = models.PositiveIntegerField(_("新增"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("未变化"), default=0)
+    revoked_count = models.PositiveIntegerField(_("终止"), default=0)
+    rejected_count = models.PositiveIntegerField(_("拒绝"), default=0)
+    persons_created = models.PositiveIntegerField(_("新登记人员"), default=0)
+    errors = models.JSONField(_("错误行"), default=list, blank=True, help_text=_("[{line, field, message, values}]"))
+    message = models.TextField(_("说明"), blank=True)
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    validated_at = models.DateTimeField(_("校验时间"), null=True, blank=True)
+    applied_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("确认人"),
+    )
+
+    class Meta:
+        verbose_name = _("名单导入批次")
+        verbose_name_plural = _("名单导入批次")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return _("名单导入#%(pk)s %(name)s") % {"pk": self.pk, "name": self.file_name}
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status in (ImportStatus.PREVIEWED, ImportStatus.APPLIED):
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, int(self.processed_rows * 100 / self.total_rows))
+
+    @property
+    def running(self) -> bool:
+        return self.status in (ImportStatus.UPLOADED, ImportStatus.VALIDATING, ImportStatus.APPLYING)
+
+
+class IdRevealLog(models.Model):
+    """查看完整身份证号的记录 (PIPL): who saw whose full ID number, when."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("查看人"))
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="id_reveals", verbose_name=_("被查看人"))
+    at = models.DateTimeField(_("查看时间"), auto_now_add=True)
+    purpose = models.CharField(_("事由"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("身份证号查看记录")
+        verbose_name_plural = _("身份证号查看记录")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.person} · {self.at:%Y-%m-%d %H:%M}"
