@@ -29,6 +29,129 @@ class BillSource(models.TextChoices):
     MANUAL = "manual", _("手工报销")
 
 
+class ClaimStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("待审核")
+    RETURNED = "returned", _("退回补正")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("不予救助")
+    PAID = "paid", _("已支付")
+
+
+class BillStatus(models.TextChoices):
+    """Where a bill stands; one-stop bills are recorded, manual ones mirror their claim's status."""
+
+    RECORDED = "recorded", _("一站式已记录")
+    HOSPITAL_PAID = "hospital_paid", _("医院已结算")
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("待审核")
+    RETURNED = "returned", _("退回补正")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("不予救助")
+    PAID = "paid", _("已支付")
+
+
+# Bills in these states count towards the person-year ledger (年度累计). Draft, rejected and
+# pending (submitted/returned) claims do not: a pending claim's figure is a suggestion computed
+# after the counted bills, and only approval puts it on the ledger (under the ledger lock).
+COUNTED_BILL_STATUSES = (BillStatus.RECORDED, BillStatus.HOSPITAL_PAID, BillStatus.APPROVED, BillStatus.PAID)
+PENDING_BILL_STATUSES = (BillStatus.SUBMITTED, BillStatus.RETURNED, BillStatus.DRAFT)
+
+
+class RejectionReason(models.TextChoices):
+    NOT_BENEFICIARY = "not_beneficiary", _("不属于医疗救助对象或不在身份有效期内")
+    NON_DESIGNATED = "non_designated", _("非定点医药机构就医")
+    UNREFERRED = "unreferred", _("未按规定办理转诊")
+    NOT_COVERED = "not_covered", _("费用不在救助范围内")
+    DUPLICATE = "duplicate", _("重复申请")
+    DOCUMENTS = "documents", _("材料不全或不真实")
+    CAP_EXHAUSTED = "cap_exhausted", _("年度救助限额已用完")
+    OTHER = "other", _("其他")
+
+
+class PaymentBatch(models.Model):
+    """A batch of approved claims paid together (支付批次), marked paid with the bank reference."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待支付")
+        PAID = "paid", _("已支付")
+
+    number = models.CharField(_("批次号"), max_length=40, unique=True)
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="payment_batches", verbose_name=_("经办区县"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    total_amount = models.DecimalField(_("合计金额"), **MONEY, default=ZERO)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("创建人"))
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    reference = models.CharField(_("支付凭证号"), max_length=100, blank=True)
+    paid_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("支付确认人"))
+    paid_at = models.DateTimeField(_("支付时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("支付批次")
+        verbose_name_plural = _("支付批次")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Claim(models.Model):
+    """A manual reimbursement application (先垫付后报销) with its bills."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="claims", verbose_name=_("申请人"))
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="claims", verbose_name=_("经办区县"))
+    status = models.CharField(_("状态"), max_length=20, choices=ClaimStatus.choices, default=ClaimStatus.DRAFT)
+    applied_on = models.DateField(_("申请日期"))
+    payee_account = models.CharField(_("收款账户"), max_length=100, blank=True, help_text=_("支付方式：银行账户"))
+    note = models.TextField(_("备注"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人"))
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("提交人"))
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("审核人"))
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    decision_reason = models.CharField(_("不予救助原因"), max_length=30, choices=RejectionReason.choices, blank=True)
+    decision_note = models.TextField(_("审核意见"), blank=True)
+    approved_amount = models.DecimalField(_("核定救助金额"), **MONEY, null=True, blank=True)
+    payment_batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="claims", verbose_name=_("支付批次"))
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("报销申请")
+        verbose_name_plural = _("报销申请")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["district", "status", "-id"]),
+            models.Index(fields=["status", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return _("报销申请 #%(pk)s") % {"pk": self.pk}
+
+    @property
+    def number(self) -> str:
+        return f"BX{self.applied_on:%Y}-{self.pk:06d}" if self.pk else ""
+
+
+class ClaimTransition(models.Model):
+    """Every state change of a claim: who, when, from, to, note. Never edited or deleted."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="transitions", verbose_name=_("申请"))
+    from_status = models.CharField(_("原状态"), max_length=20, choices=ClaimStatus.choices, blank=True)
+    to_status = models.CharField(_("新状态"), max_length=20, choices=ClaimStatus.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人"))
+    at = models.DateTimeField(_("时间"), auto_now_add=True)
+    note = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        verbose_name = _("流转记录")
+        verbose_name_plural = _("流转记录")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id}: {self.from_status} → {self.to_status}"
+
+
 class Bill(models.Model):
     """One settled medical bill (结算单). The engine computes assistance per bill."""
 
@@ -55,6 +178,10 @@ class Bill(models.Model):
     hospital_assistance_paid = models.DecimalField(
         _("医院已结算救助金额"), **MONEY, null=True, blank=True, help_text=_("一站式结算时医院已支付的医疗救助"),
     )
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="bills", verbose_name=_("报销申请"), help_text=_("一站式结算单为空"))
+    status = models.CharField(_("状态"), max_length=20, choices=BillStatus.choices, default=BillStatus.RECORDED)
+    paid_amount = models.DecimalField(_("已支付救助金额"), **MONEY, null=True, blank=True, help_text=_("手工报销支付时的金额（支付后不再改变）"))
+    category = models.CharField(_("适用类别"), max_length=40, blank=True, help_text=_("计算时采用的救助对象类别"))
     # What the engine computed (kept current by claims services and the nightly run).
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="bills", verbose_name=_("适用政策"))
     assistance = models.DecimalField(_("医疗救助"), **MONEY, default=ZERO)
@@ -75,16 +202,162 @@ class Bill(models.Model):
             models.CheckConstraint(condition=Q(total_cost__gte=F("policy_scope_cost")), name="bill_total_ge_scope"),
             models.CheckConstraint(condition=Q(basic_paid__gte=0, critical_paid__gte=0, other_paid__gte=0, policy_scope_cost__gte=0), name="bill_amounts_non_negative"),
             models.CheckConstraint(condition=Q(discharge_date__gte=F("admission_date")), name="bill_discharge_after_admission"),
+            models.CheckConstraint(condition=Q(policy_scope_cost__gte=F("basic_paid") + F("critical_paid")), name="bill_scope_ge_basic_critical"),
         ]
+        # Lists are keyset-paged on (-discharge_date, -id); each common filter has an index that
+        # yields rows already in that order, so a page reads ~50 index entries, not the table.
         indexes = [
             models.Index(fields=["person", "discharge_date"]),
             models.Index(fields=["district", "-discharge_date", "-id"]),
+            models.Index(fields=["-discharge_date", "-id"], name="bill_keyset"),
+            models.Index(fields=["district", "status", "-discharge_date", "-id"], name="bill_district_status"),
+            models.Index(fields=["institution", "-discharge_date", "-id"], name="bill_institution"),
+            models.Index(fields=["district", "category", "-discharge_date", "-id"], name="bill_district_category"),
         ]
 
     def __str__(self) -> str:
         return f"{self.settlement_no}（{self.person.name}）"
 
     @property
+    def paid(self) -> Decimal | None:
+        """What was actually paid for this bill: at the hospital (one-stop) or by a paid claim."""
+        if self.status == BillStatus.HOSPITAL_PAID:
+            return self.hospital_assistance_paid
+        if self.status == BillStatus.PAID:
+            return self.paid_amount
+        return None
+
+    @property
     def burden(self) -> Decimal:
         """政策范围内个人负担 after basic, critical-illness and other payments (floored at 0)."""
         return max(ZERO, self.policy_scope_cost - self.basic_paid - self.critical_paid - self.other_paid)
+
+
+class PersonYearLedger(models.Model):
+    """年度累计: one row per person and calendar year; THE lock for computing that person-year.
+
+    Services take ``select_for_update`` on this row before reading bills and recomputing, so two
+    approvals for one person are serialised and can never both spend the same cap room.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="ledgers", verbose_name=_("人员"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    deductible_used = models.DecimalField(_("已计起付标准"), **MONEY, default=ZERO)
+    tilted_base = models.DecimalField(_("倾斜救助累计个人负担"), **MONEY, default=ZERO)
+    total_assistance = models.DecimalField(_("救助合计"), **MONEY, default=ZERO)
+    bills_counted = models.PositiveIntegerField(_("计入结算单数"), default=0)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("年度累计")
+        verbose_name_plural = _("年度累计")
+        ordering = ["person", "-year"]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "year"], name="uniq_ledger_person_year"),
+            models.CheckConstraint(condition=Q(deductible_used__gte=0, tilted_base__gte=0), name="ledger_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.year}"
+
+
+class LedgerBucket(models.Model):
+    """One annual cap bucket (年度救助限额) of a ledger: used never exceeds cap (the database says so)."""
+
+    ledger = models.ForeignKey(PersonYearLedger, on_delete=models.CASCADE, related_name="buckets", verbose_name=_("年度累计"))
+    bucket = models.CharField(_("限额项目"), max_length=40)
+    cap = models.DecimalField(_("限额"), **MONEY, null=True, blank=True, help_text=_("空表示不设限额"))
+    used = models.DecimalField(_("已使用"), **MONEY, default=ZERO)
+    clause = models.CharField(_("条款"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("限额使用")
+        verbose_name_plural = _("限额使用")
+        ordering = ["ledger", "bucket"]
+        constraints = [
+            models.UniqueConstraint(fields=["ledger", "bucket"], name="uniq_ledger_bucket"),
+            models.CheckConstraint(condition=Q(used__gte=0), name="ledger_bucket_used_non_negative"),
+            models.CheckConstraint(condition=Q(cap__isnull=True) | Q(used__lte=F("cap")), name="ledger_bucket_used_le_cap"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket}: {self.used}/{self.cap}"
+
+    @property
+    def room(self) -> Decimal | None:
+        return None if self.cap is None else self.cap - self.used
+
+
+class AdjustmentKind(models.TextChoices):
+    SUPPLEMENTARY = "supplementary", _("补发")
+    OVERPAYMENT = "overpayment", _("多付待核")
+
+
+class PaymentAdjustment(models.Model):
+    """A paid bill whose recomputed figure differs from what was paid: never change the payment,
+    record the difference for review (补发 / 多付待核)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待处理")
+        RESOLVED = "resolved", _("已处理")
+        SUPERSEDED = "superseded", _("已被新计算取代")
+
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="adjustments", verbose_name=_("结算单"))
+    kind = models.CharField(_("类型"), max_length=20, choices=AdjustmentKind.choices)
+    amount = models.DecimalField(_("金额"), **MONEY, help_text=_("正数：补发或多付的金额"))
+    paid_amount = models.DecimalField(_("已支付"), **MONEY)
+    computed_amount = models.DecimalField(_("重新计算"), **MONEY)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("处理人"))
+    resolved_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    note = models.TextField(_("处理说明"), blank=True)
+
+    class Meta:
+        verbose_name = _("支付差额")
+        verbose_name_plural = _("支付差额")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="adjustment_amount_positive"),
+            models.UniqueConstraint(fields=["bill"], condition=Q(status="open"), name="uniq_open_adjustment_per_bill"),
+        ]
+        indexes = [models.Index(fields=["status", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class SettlementImport(models.Model):
+    """An uploaded settlement file: previewed (dry run), then applied by a Celery task."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("已上传")
+        PREVIEWING = "previewing", _("校验中")
+        PREVIEWED = "previewed", _("待确认")
+        APPLYING = "applying", _("导入中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    file = models.FileField(_("文件"), upload_to="settlement_imports/%Y/%m/")
+    original_name = models.CharField(_("文件名"), max_length=200)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.UPLOADED)
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已处理行数"), default=0)
+    created = models.PositiveIntegerField(_("新增"), default=0)
+    unchanged = models.PositiveIntegerField(_("未变化"), default=0)
+    rejected = models.PositiveIntegerField(_("拒绝"), default=0)
+    differences = models.PositiveIntegerField(_("差额"), default=0)
+    errors = models.JSONField(_("错误行"), default=list, blank=True)
+    message = models.TextField(_("信息"), blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人"))
+    district = models.ForeignKey(District, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("经办区县"), help_text=_("上传人所在区县；空为市级"))
+    created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("结算数据导入")
+        verbose_name_plural = _("结算数据导入")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -1,0 +1,116 @@
+"""Reads of the claims app. Every list and detail queryset a view uses comes from here."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from organizations.access import restrict
+
+from .models import (
+    Bill,
+    Claim,
+    ClaimStatus,
+    LedgerBucket,
+    PaymentAdjustment,
+    PaymentBatch,
+    PersonYearLedger,
+    SettlementImport,
+)
+
+__all__ = [
+    "access_adjustments",
+    "access_batches",
+    "access_bills",
+    "access_claims",
+    "access_imports",
+    "access_ledgers",
+    "ledger_for_person",
+]
+
+
+def access_bills(user) -> QuerySet[Bill]:
+    """Bills in the user's scope (handling district), with what a list row shows."""
+    qs = Bill.objects.select_related("person", "institution", "district", "claim")
+    return restrict(qs, user, district="district")
+
+
+def access_claims(user) -> QuerySet[Claim]:
+    qs = Claim.objects.select_related("person", "district", "created_by", "submitted_by", "reviewed_by", "payment_batch")
+    return restrict(qs, user, district="district")
+
+
+def access_batches(user) -> QuerySet[PaymentBatch]:
+    return restrict(PaymentBatch.objects.select_related("district", "created_by", "paid_by"), user, district="district")
+
+
+def access_adjustments(user) -> QuerySet[PaymentAdjustment]:
+    qs = PaymentAdjustment.objects.select_related("bill", "bill__person", "bill__institution", "bill__claim")
+    return restrict(qs, user, district="bill__district")
+
+
+def access_ledgers(user) -> QuerySet[PersonYearLedger]:
+    """Ledgers of people whose household registration is in the user's scope."""
+    return restrict(PersonYearLedger.objects.select_related("person"), user, district="person__hukou_district")
+
+
+def access_imports(user) -> QuerySet[SettlementImport]:
+    """District staff see their district's uploads; city level sees the region's and city-level ones."""
+    qs = SettlementImport.objects.select_related("uploaded_by", "district")
+    from organizations.access import scope_for
+
+    scope = scope_for(user)
+    if scope.everything:
+        return qs
+    if scope.nothing:
+        return qs.none()
+    if scope.district_id is not None:
+        return qs.filter(district_id=scope.district_id)
+    return qs.filter(uploaded_by__staff_profile__agency__region_id=scope.region_id)
+
+
+def claims_to_review(user) -> QuerySet[Claim]:
+    return access_claims(user).filter(status=ClaimStatus.SUBMITTED).exclude(submitted_by=user).exclude(created_by=user)
+
+
+def ledger_for_person(person, year: int | None = None) -> list[dict]:
+    """年度累计 of a person: per year (newest first, or just ``year``) the buckets with used,
+    cap and room, the deductible used and the tilted-assistance base.
+
+    ``[{"year", "ledger", "buckets": [{"bucket", "cap", "used", "room", "clause"}], ...}]``
+    """
+    qs = PersonYearLedger.objects.filter(person=person).order_by("-year")
+    if year is not None:
+        qs = qs.filter(year=year)
+    ledgers = list(qs)
+    buckets: dict[int, list[LedgerBucket]] = {}
+    for b in LedgerBucket.objects.filter(ledger__in=ledgers).order_by("bucket"):
+        buckets.setdefault(b.ledger_id, []).append(b)
+    out = []
+    for ledger in ledgers:
+        out.append({
+            "year": ledger.year,
+            "ledger": ledger,
+            "deductible_used": ledger.deductible_used,
+            "tilted_base": ledger.tilted_base,
+            "total_assistance": ledger.total_assistance,
+            "bills_counted": ledger.bills_counted,
+            "updated_at": ledger.updated_at,
+            "buckets": [
+                {"bucket": b.bucket, "cap": b.cap, "used": b.used, "room": b.room, "clause": b.clause}
+                for b in buckets.get(ledger.pk, [])
+            ],
+        })
+    return out
+
+
+def year_bounds(year: int) -> tuple[date, date]:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def money_or_none(value: str | None) -> Decimal | None:
+    try:
+        return Decimal(value) if value not in (None, "") else None
+    except ArithmeticError:
+        return None

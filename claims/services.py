@@ -1,0 +1,690 @@
+"""Writes of the claims app: bills, the claim workflow, payment batches and THE recomputation.
+
+Locking protocol (so concurrent approvals can never spend the same cap room twice):
+
+1. Every write that changes which bills count towards a person's caps, or what they computed,
+   first locks the person-year ledger row(s) with ``SELECT ... FOR UPDATE`` (years ascending),
+   via :func:`lock_ledger`. The row is created if missing (``INSERT ... ON CONFLICT DO
+   NOTHING``), so two first-time approvals cannot both create it.
+2. Only then it locks the claim row, re-reads its state and changes it.
+3. It recomputes the person-year from the database *after* taking the lock (READ COMMITTED
+   gives each statement a fresh snapshot, so bills approved by the previous lock holder are seen).
+
+Which bills count towards the ledger (年度累计): one-stop bills (recorded or paid at the
+hospital) and bills of approved or paid claims. Bills of draft, submitted or returned claims get
+a *suggested* figure computed after the counted bills; rejected bills keep what they had.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from beneficiaries.models import Person
+from organizations import roles
+
+from .models import (
+    COUNTED_BILL_STATUSES,
+    ZERO,
+    AdjustmentKind,
+    Bill,
+    BillSource,
+    BillStatus,
+    Claim,
+    ClaimStatus,
+    ClaimTransition,
+    LedgerBucket,
+    PaymentAdjustment,
+    PaymentBatch,
+    PersonYearLedger,
+    RejectionReason,
+)
+
+if TYPE_CHECKING:
+    from policies.engine.types import BillResult
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "RecomputeOutcome",
+    "adjustment_resolve",
+    "bill_compute_preview",
+    "bill_create",
+    "bill_validate",
+    "claim_add_bill",
+    "claim_approve",
+    "claim_create",
+    "claim_reject",
+    "claim_return",
+    "claim_submit",
+    "lock_ledger",
+    "payment_batch_create",
+    "payment_batch_mark_paid",
+    "recompute_person_year",
+    "recompute_person_years",
+]
+
+MONEY_FIELDS = ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid")
+COMPUTED_FIELDS = ["policy", "assistance", "tilted", "special", "total_assistance", "category", "computation", "computed_at"]
+
+
+# --------------------------------------------------------------------------------------------
+# Bills: validation and creation
+# --------------------------------------------------------------------------------------------
+
+
+def bill_validate(data: dict[str, Any]) -> None:
+    """POLICY.md §1: no negative amount; total ≥ scope ≥ basic + critical; dates in order.
+
+    Raises ``ValidationError({field: ...})`` naming the first offending field; never clamps.
+    """
+    errors: dict[str, ValidationError] = {}
+    for name in (*MONEY_FIELDS, "hospital_assistance_paid"):
+        value = data.get(name)
+        if value is None:
+            continue
+        if value < 0:
+            errors[name] = ValidationError(_("金额不能为负数。"), code="negative")
+    if errors:
+        raise ValidationError(errors)
+    total, scope = data.get("total_cost"), data.get("policy_scope_cost")
+    basic, critical = data.get("basic_paid") or ZERO, data.get("critical_paid") or ZERO
+    if total is not None and scope is not None and scope > total:
+        raise ValidationError({"policy_scope_cost": ValidationError(
+            _("政策范围内费用（%(scope)s）不能大于医疗总费用（%(total)s）。"), code="scope_gt_total",
+            params={"scope": scope, "total": total})})
+    if scope is not None and basic + critical > scope:
+        raise ValidationError({"basic_paid": ValidationError(
+            _("基本医保与大病保险支付之和（%(sum)s）不能大于政策范围内费用（%(scope)s）。"), code="paid_gt_scope",
+            params={"sum": basic + critical, "scope": scope})})
+    admission, discharge = data.get("admission_date"), data.get("discharge_date")
+    if admission is not None and discharge is not None and discharge < admission:
+        raise ValidationError({"discharge_date": ValidationError(
+            _("出院/结算日期不能早于入院/就诊日期。"), code="discharge_before_admission")})
+
+
+def bill_create(*, person: Person, district_id: int, institution_id: int, data: dict[str, Any], by,
+                claim: Claim | None = None, source: str = BillSource.ONE_STOP) -> Bill:
+    """Create one bill after :func:`bill_validate` and ``full_clean``; does not recompute."""
+    bill_validate(data)
+    bill = Bill(person=person, district_id=district_id, institution_id=institution_id, claim=claim, source=source,
+                created_by=by if getattr(by, "pk", None) else None, **data)
+    if claim is not None:
+        bill.status = claim.status
+    elif bill.hospital_assistance_paid is not None:
+        bill.status = BillStatus.HOSPITAL_PAID
+    else:
+        bill.status = BillStatus.RECORDED
+    bill.full_clean(exclude=["person", "district", "institution", "claim", "policy", "created_by"])
+    bill.save()
+    return bill
+
+
+# --------------------------------------------------------------------------------------------
+# The ledger lock and THE recomputation
+# --------------------------------------------------------------------------------------------
+
+
+def lock_ledger(*, person_id: int, year: int) -> PersonYearLedger:
+    """Lock (creating if missing) the person-year ledger row. Must run inside a transaction."""
+    PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=person_id, year=year)], ignore_conflicts=True)
+    return PersonYearLedger.objects.select_for_update().get(person_id=person_id, year=year)
+
+
+@dataclass
+class RecomputeOutcome:
+    """What :func:`recompute_person_year` did (or would do, with ``dry_run``)."""
+
+    person_id: int
+    year: int
+    dry_run: bool = False
+    bills_seen: int = 0
+    bills_changed: int = 0
+    adjustments_created: int = 0
+    adjustments_superseded: int = 0
+    ledger_changed: bool = False
+    total_assistance: Decimal = ZERO
+    errors: list[str] = field(default_factory=list)
+
+    def __add__(self, other: RecomputeOutcome) -> RecomputeOutcome:
+        return RecomputeOutcome(
+            person_id=self.person_id, year=self.year, dry_run=self.dry_run and other.dry_run,
+            bills_seen=self.bills_seen + other.bills_seen, bills_changed=self.bills_changed + other.bills_changed,
+            adjustments_created=self.adjustments_created + other.adjustments_created,
+            adjustments_superseded=self.adjustments_superseded + other.adjustments_superseded,
+            ledger_changed=self.ledger_changed or other.ledger_changed,
+            total_assistance=self.total_assistance + other.total_assistance, errors=self.errors + other.errors,
+        )
+
+
+class _PolicyCache:
+    """Policy in force per (region, settlement date), spec and statistics, within one run."""
+
+    def __init__(self) -> None:
+        self._policy: dict[tuple[int | None, date], Any] = {}
+        self._stats: dict[int | None, Any] = {}
+
+    def policy(self, region_id: int | None, on: date):
+        from policies.selectors import policy_in_force
+
+        key = (region_id, on)
+        if key not in self._policy:
+            self._policy[key] = policy_in_force(region=region_id, on=on)
+        return self._policy[key]
+
+    def stats(self, region_id: int | None):
+        from policies.selectors import region_stats
+
+        if region_id not in self._stats:
+            self._stats[region_id] = region_stats(region_id)
+        return self._stats[region_id]
+
+
+def _no_policy_result(bill: Bill) -> dict[str, Any]:
+    return {"bill_id": str(bill.pk), "error": "no_policy", "assistance": "0.00", "tilted": "0.00", "special": "0.00",
+            "total": "0.00", "category": None, "tier": None, "visit_class": None, "reasons": ["no_policy"],
+            "explanation": {"lines": [{"key": "error", "label": _("结算日期无适用的救助政策"), "value": "no_policy",
+                                       "clause": ""}], "clauses": [], "buckets": [], "items": []}}
+
+
+def _assess(bill: Bill, person_in, state, cache: _PolicyCache, region_id: int | None):
+    """(policy, BillResult | None) for one bill; updates ``state`` when the bill is paid out."""
+    from policies.adapters import bill_in
+    from policies.engine.engine import assess_bill
+    from policies.selectors import spec_of
+
+    policy = cache.policy(region_id, bill.discharge_date)
+    if policy is None:
+        return None, None
+    return policy, assess_bill(spec_of(policy), person_in, bill_in(bill), state, cache.stats(region_id))
+
+
+def _apply_result(bill: Bill, policy, result: BillResult | None, now) -> bool:
+    """Put the result on ``bill`` (in memory); True if anything changed."""
+    if result is None:
+        new = {"policy_id": None, "assistance": ZERO, "tilted": ZERO, "special": ZERO, "total_assistance": ZERO,
+               "category": "", "computation": _no_policy_result(bill)}
+    else:
+        new = {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
+               "special": result.special, "total_assistance": result.total, "category": result.category or "",
+               "computation": result.to_dict()}
+    changed = any(getattr(bill, k) != v for k, v in new.items())
+    if changed or bill.computed_at is None:
+        for k, v in new.items():
+            setattr(bill, k, v)
+        bill.computed_at = now
+        return True
+    return False
+
+
+def _effective_paid(bill: Bill, resolved: dict[int, Decimal]) -> Decimal | None:
+    paid = bill.paid
+    if paid is None:
+        return None
+    return paid + resolved.get(bill.pk, ZERO)
+
+
+def _reconcile_paid(bills: Sequence[Bill], *, dry_run: bool, outcome: RecomputeOutcome) -> None:
+    """Paid bills keep what was paid; a differing figure becomes ONE open adjustment per bill.
+
+    Idempotent: an open adjustment of the same kind and amount is left alone; a stale one is
+    marked superseded (never deleted) and replaced; none is left when the figures agree.
+    """
+    paid_bills = [b for b in bills if b.paid is not None]
+    if not paid_bills:
+        return
+    ids = [b.pk for b in paid_bills]
+    resolved: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    open_by_bill: dict[int, PaymentAdjustment] = {}
+    for adj in PaymentAdjustment.objects.filter(bill_id__in=ids).exclude(status=PaymentAdjustment.Status.SUPERSEDED):
+        if adj.status == PaymentAdjustment.Status.RESOLVED:
+            sign = 1 if adj.kind == AdjustmentKind.SUPPLEMENTARY else -1
+            resolved[adj.bill_id] += sign * adj.amount
+        else:
+            open_by_bill[adj.bill_id] = adj
+    for bill in paid_bills:
+        paid = _effective_paid(bill, resolved)
+        diff = bill.total_assistance - paid  # type: ignore[operator]
+        current = open_by_bill.get(bill.pk)
+        kind = AdjustmentKind.SUPPLEMENTARY if diff > 0 else AdjustmentKind.OVERPAYMENT
+        if current is not None and diff != 0 and current.kind == kind and current.amount == abs(diff):
+            continue
+        if current is not None:
+            outcome.adjustments_superseded += 1
+            if not dry_run:
+                current.status = PaymentAdjustment.Status.SUPERSEDED
+                current.resolved_at = timezone.now()
+                current.save(update_fields=["status", "resolved_at"])
+        if diff != 0:
+            outcome.adjustments_created += 1
+            if not dry_run:
+                PaymentAdjustment.objects.create(bill=bill, kind=kind, amount=abs(diff), paid_amount=paid,
+                                                 computed_amount=bill.total_assistance)
+
+
+def _rebuild_ledger(ledger: PersonYearLedger, state, counted: list[tuple[Bill, BillResult | None]],
+                    *, dry_run: bool) -> bool:
+    """Rebuild the buckets from the counted bills' results; True if anything changed.
+
+    A bucket's cap is the one every draw on it ran under: the largest cap seen, or none if any
+    draw was uncapped (an identity without a cap that year). ``used`` is the engine's total.
+    """
+    caps: dict[str, Decimal | None] = {}
+    clauses: dict[str, str] = {}
+    uncapped: set[str] = set()
+    for _bill, result in counted:
+        if result is None:
+            continue
+        for line in result.buckets:
+            clauses.setdefault(line.name, line.clause)
+            if line.cap is None:
+                uncapped.add(line.name)
+            else:
+                previous = caps.get(line.name)
+                caps[line.name] = line.cap if previous is None else max(previous, line.cap)
+    names = set(caps) | uncapped | {k for k, v in (state.bucket_used if state else {}).items() if v}
+    wanted = {
+        name: (None if name in uncapped or name not in caps else caps[name],
+               (state.bucket_used.get(name, ZERO) if state else ZERO), clauses.get(name, ""))
+        for name in names
+    }
+    existing = {b.bucket: b for b in ledger.buckets.all()} if ledger.pk else {}
+    total = sum((b.total_assistance for b, _r in counted), ZERO)
+    header = {"deductible_used": state.deductible_used if state else ZERO,
+              "tilted_base": state.tilted_base if state else ZERO,
+              "total_assistance": total, "bills_counted": len(counted)}
+    changed = any(getattr(ledger, k) != v for k, v in header.items())
+    changed = changed or set(existing) != set(wanted) or any(
+        existing[n].cap != cap or existing[n].used != used for n, (cap, used, _c) in wanted.items() if n in existing)
+    if dry_run or not changed:
+        return changed
+    for k, v in header.items():
+        setattr(ledger, k, v)
+    ledger.save(update_fields=[*header, "updated_at"])
+    for name, bucket in existing.items():
+        if name not in wanted:
+            bucket.delete()  # derived data, rebuilt from the bills
+    for name, (cap, used, clause) in wanted.items():
+        bucket = existing.get(name)
+        if bucket is None:
+            LedgerBucket.objects.create(ledger=ledger, bucket=name, cap=cap, used=used, clause=clause)
+        elif (bucket.cap, bucket.used, bucket.clause) != (cap, used, clause):
+            bucket.cap, bucket.used, bucket.clause = cap, used, clause
+            bucket.save(update_fields=["cap", "used", "clause"])
+    return True
+
+
+def _refresh_approved_amounts(claim_ids: Iterable[int]) -> None:
+    """Approved (unpaid) claims take the new figure: their amount is the sum of their bills."""
+    ids = list(claim_ids)
+    if not ids:
+        return
+    for claim in Claim.objects.filter(pk__in=ids, status=ClaimStatus.APPROVED).annotate(total=Sum("bills__total_assistance")):
+        total = claim.total or ZERO
+        if claim.approved_amount != total:
+            claim.approved_amount = total
+            claim.save(update_fields=["approved_amount", "updated_at"])
+
+
+def recompute_person_year(*, person_id: int, year: int, dry_run: bool = False) -> RecomputeOutcome:
+    """Bring one person-year back in line with the rules (THE recomputation; nightly and approval).
+
+    Locks the ledger row, loads the person's certifications and every bill settled in ``year``
+    in settlement order (discharge date, then id), runs the engine, writes changed figures,
+    records adjustments for paid bills (never changing what was paid) and rebuilds the ledger.
+    Idempotent: a second run changes nothing. With ``dry_run`` nothing is written.
+    """
+    from policies.adapters import person_in
+    from policies.engine.types import YearState
+
+    outcome = RecomputeOutcome(person_id=person_id, year=year, dry_run=dry_run)
+    with transaction.atomic():
+        ledger = lock_ledger(person_id=person_id, year=year)
+        person = Person.objects.get(pk=person_id)
+        pin = person_in(person)
+        region_id = person.insured_region_id
+        bills = list(
+            Bill.objects.filter(person_id=person_id, discharge_date__gte=date(year, 1, 1),
+                                discharge_date__lte=date(year, 12, 31))
+            .exclude(status=BillStatus.REJECTED)
+            .select_related("institution")
+            .order_by("discharge_date", "id")
+        )
+        outcome.bills_seen = len(bills)
+        cache = _PolicyCache()
+        now = timezone.now()
+        state = YearState(year)
+        counted: list[tuple[Bill, BillResult | None]] = []
+        pending: dict[int | None, list[Bill]] = defaultdict(list)
+        changed: list[Bill] = []
+        for bill in bills:
+            if bill.status in COUNTED_BILL_STATUSES:
+                policy, result = _assess(bill, pin, state, cache, region_id)
+                counted.append((bill, result))
+                if result is not None and result.error:
+                    outcome.errors.append(f"bill {bill.pk}: {result.error}")
+                if _apply_result(bill, policy, result, now):
+                    changed.append(bill)
+            else:
+                pending[bill.claim_id].append(bill)
+        # A pending claim's suggestion: its bills as if approved next, after every counted bill.
+        for claim_bills in pending.values():
+            trial = copy.deepcopy(state)
+            for bill in claim_bills:
+                policy, result = _assess(bill, pin, trial, cache, region_id)
+                if _apply_result(bill, policy, result, now):
+                    changed.append(bill)
+        outcome.bills_changed = len(changed)
+        outcome.total_assistance = sum((b.total_assistance for b, _r in counted), ZERO)
+        if changed and not dry_run:
+            Bill.objects.bulk_update(changed, COMPUTED_FIELDS, batch_size=500)
+        _reconcile_paid([b for b, _r in counted], dry_run=dry_run, outcome=outcome)
+        outcome.ledger_changed = _rebuild_ledger(ledger, state, counted, dry_run=dry_run)
+        if not dry_run:
+            _refresh_approved_amounts({b.claim_id for b in changed if b.claim_id})
+        if dry_run:
+            transaction.set_rollback(True)
+    return outcome
+
+
+def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: bool = False) -> list[RecomputeOutcome]:
+    """Several person-years, each in its own transaction (ascending order: no lock cycles)."""
+    return [recompute_person_year(person_id=p, year=y, dry_run=dry_run) for p, y in sorted(set(person_years))]
+
+
+def bill_compute_preview(*, bill: Bill) -> BillResult | None:
+    """What ``bill`` (saved or not) would get if it were settled next, after the counted bills
+    of its person-year. Writes nothing. None when no policy is in force on its settlement date."""
+    from policies.adapters import person_in
+    from policies.engine.types import YearState
+
+    person = bill.person
+    pin = person_in(person)
+    cache = _PolicyCache()
+    year = bill.discharge_date.year
+    state = YearState(year)
+    counted = (Bill.objects.filter(person_id=person.pk, status__in=COUNTED_BILL_STATUSES,
+                                   discharge_date__gte=date(year, 1, 1), discharge_date__lte=date(year, 12, 31))
+               .exclude(pk=bill.pk).select_related("institution").order_by("discharge_date", "id"))
+    for other in counted:
+        _assess(other, pin, state, cache, person.insured_region_id)
+    _policy, result = _assess(bill, pin, state, cache, person.insured_region_id)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The claim workflow (先垫付后报销)
+# --------------------------------------------------------------------------------------------
+
+
+def _record(claim: Claim, *, from_status: str, to_status: str, by, note: str = "") -> ClaimTransition:
+    return ClaimTransition.objects.create(claim=claim, from_status=from_status, to_status=to_status, by=by, note=note)
+
+
+def _require_role(user, *wanted: str) -> None:
+    if not roles.has_role(user, *wanted):
+        raise PermissionDenied(_("您没有执行此操作的权限。"))
+
+
+def _refuse_state(claim: Claim, allowed: Sequence[str]) -> None:
+    if claim.status not in allowed:
+        raise ValidationError(
+            _("申请当前状态为“%(status)s”，不能执行此操作。"), code="invalid_state",
+            params={"status": ClaimStatus(claim.status).label},
+        )
+
+
+def _years_of(claim_id: int) -> list[int]:
+    return sorted({d.year for d in Bill.objects.filter(claim_id=claim_id).values_list("discharge_date", flat=True)})
+
+
+def _set_status(claim: Claim, status: str, *, update: Sequence[str] = ()) -> None:
+    claim.status = status
+    claim.save(update_fields=["status", "updated_at", *update])
+    Bill.objects.filter(claim=claim).update(status=status)
+
+
+@transaction.atomic
+def claim_create(*, person: Person, district, applied_on: date, by, bills: Sequence[dict[str, Any]] = (),
+                 payee_account: str = "", note: str = "") -> Claim:
+    """Register a manual reimbursement application (draft) with its bills; compute suggestions.
+
+    Each bill dict holds ``institution`` (or ``institution_id``) and the bill fields.
+    """
+    _require_role(by, roles.CASEWORKER)
+    claim = Claim.objects.create(person=person, district=district, applied_on=applied_on, created_by=by,
+                                 payee_account=payee_account, note=note)
+    _record(claim, from_status="", to_status=ClaimStatus.DRAFT, by=by, note=_("登记申请"))
+    for data in bills:
+        _add_bill(claim, data, by=by)
+    for year in _years_of(claim.pk):
+        recompute_person_year(person_id=person.pk, year=year)
+    return claim
+
+
+def _add_bill(claim: Claim, data: dict[str, Any], *, by) -> Bill:
+    data = dict(data)
+    institution = data.pop("institution", None)
+    institution_id = data.pop("institution_id", None) or getattr(institution, "pk", None)
+    if institution_id is None:
+        raise ValidationError({"institution": ValidationError(_("请选择定点医药机构。"), code="required")})
+    return bill_create(person=claim.person, district_id=claim.district_id, institution_id=institution_id, data=data,
+                       by=by, claim=claim, source=BillSource.MANUAL)
+
+
+@transaction.atomic
+def claim_add_bill(*, claim: Claim, data: dict[str, Any], by) -> Bill:
+    """Add a bill to a draft or returned claim and recompute its suggestion."""
+    _require_role(by, roles.CASEWORKER)
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _refuse_state(claim, (ClaimStatus.DRAFT, ClaimStatus.RETURNED))
+    bill = _add_bill(claim, data, by=by)
+    recompute_person_year(person_id=claim.person_id, year=bill.discharge_date.year)
+    return bill
+
+
+@transaction.atomic
+def claim_submit(*, claim: Claim, by, note: str = "") -> Claim:
+    """Caseworker submits a draft (or corrected returned) claim for review."""
+    _require_role(by, roles.CASEWORKER)
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _refuse_state(claim, (ClaimStatus.DRAFT, ClaimStatus.RETURNED))
+    if not claim.bills.exists():
+        raise ValidationError(_("申请至少需要一张结算单。"), code="no_bills")
+    before = claim.status
+    claim.submitted_by = by
+    claim.submitted_at = timezone.now()
+    _set_status(claim, ClaimStatus.SUBMITTED, update=["submitted_by", "submitted_at"])
+    _record(claim, from_status=before, to_status=ClaimStatus.SUBMITTED, by=by, note=note)
+    return claim
+
+
+def _check_reviewer(claim: Claim, reviewer) -> None:
+    _require_role(reviewer, roles.REVIEWER)
+    if reviewer.pk in (claim.submitted_by_id, claim.created_by_id):
+        raise ValidationError(_("审核人不能是申请的登记人或提交人（双人复核）。"), code="four_eyes")
+
+
+def claim_approve(*, claim: Claim, reviewer, note: str = "") -> Claim:
+    """A reviewer who is not the submitter approves; the amount is computed under the lock.
+
+    Locks the person-year ledger(s) first (see module docstring), then the claim; moves its bills
+    onto the ledger and recomputes, so two approvals for one person are serialised.
+    """
+    with transaction.atomic():
+        years = _years_of(claim.pk)
+        for year in years:
+            lock_ledger(person_id=claim.person_id, year=year)
+        claim = Claim.objects.select_for_update().get(pk=claim.pk)
+        _refuse_state(claim, (ClaimStatus.SUBMITTED,))
+        _check_reviewer(claim, reviewer)
+        claim.reviewed_by = reviewer
+        claim.reviewed_at = timezone.now()
+        claim.decision_reason = ""
+        claim.decision_note = note
+        _set_status(claim, ClaimStatus.APPROVED, update=["reviewed_by", "reviewed_at", "decision_reason", "decision_note"])
+        for year in years:
+            recompute_person_year(person_id=claim.person_id, year=year)
+        claim.approved_amount = claim.bills.aggregate(s=Sum("total_assistance"))["s"] or ZERO
+        claim.save(update_fields=["approved_amount", "updated_at"])
+        _record(claim, from_status=ClaimStatus.SUBMITTED, to_status=ClaimStatus.APPROVED, by=reviewer, note=note)
+        _issue_letter_on_commit(kind="approval", claim_id=claim.pk, by_id=reviewer.pk)
+    return claim
+
+
+@transaction.atomic
+def claim_reject(*, claim: Claim, reviewer, reason: str, note: str = "") -> Claim:
+    """Reject with a reason from :class:`RejectionReason` and free text (required for "other")."""
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _refuse_state(claim, (ClaimStatus.SUBMITTED,))
+    _check_reviewer(claim, reviewer)
+    if reason not in RejectionReason.values:
+        raise ValidationError({"reason": ValidationError(_("请选择不予救助原因。"), code="invalid_reason")})
+    if reason == RejectionReason.OTHER and not note.strip():
+        raise ValidationError({"note": ValidationError(_("选择“其他”时请填写具体原因。"), code="note_required")})
+    claim.reviewed_by = reviewer
+    claim.reviewed_at = timezone.now()
+    claim.decision_reason = reason
+    claim.decision_note = note
+    claim.approved_amount = None
+    _set_status(claim, ClaimStatus.REJECTED,
+                update=["reviewed_by", "reviewed_at", "decision_reason", "decision_note", "approved_amount"])
+    _record(claim, from_status=ClaimStatus.SUBMITTED, to_status=ClaimStatus.REJECTED, by=reviewer,
+            note=f"{RejectionReason(reason).label}{'：' + note if note else ''}")
+    _issue_letter_on_commit(kind="rejection", claim_id=claim.pk, by_id=reviewer.pk)
+    return claim
+
+
+@transaction.atomic
+def claim_return(*, claim: Claim, reviewer, note: str) -> Claim:
+    """Return a submitted claim to the caseworker for correction (退回补正); a note is required."""
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _refuse_state(claim, (ClaimStatus.SUBMITTED,))
+    _check_reviewer(claim, reviewer)
+    if not note.strip():
+        raise ValidationError({"note": ValidationError(_("退回时请说明需要补正的内容。"), code="note_required")})
+    claim.decision_note = note
+    _set_status(claim, ClaimStatus.RETURNED, update=["decision_note"])
+    _record(claim, from_status=ClaimStatus.SUBMITTED, to_status=ClaimStatus.RETURNED, by=reviewer, note=note)
+    return claim
+
+
+def _issue_letter_on_commit(*, kind: str, claim_id: int, by_id: int) -> None:
+    """Ask the letters app for a decision letter after commit, if it offers ``letter_issue``."""
+
+    def issue() -> None:
+        try:
+            from reports import services as report_services
+        except ImportError:
+            return
+        letter_issue = getattr(report_services, "letter_issue", None)
+        if letter_issue is None:
+            return
+        from django.contrib.auth import get_user_model
+
+        claim = Claim.objects.get(pk=claim_id)
+        by = get_user_model().objects.get(pk=by_id)
+        try:
+            letter_issue(kind=kind, claim=claim, by=by)
+        except Exception:  # noqa: BLE001 - the decision stands; the letter can be issued again
+            logger.exception("letter for claim %s could not be issued", claim_id)
+
+    transaction.on_commit(issue)
+
+
+# --------------------------------------------------------------------------------------------
+# Payment batches
+# --------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def payment_batch_create(*, claims: Sequence[Claim], by) -> PaymentBatch:
+    """Group approved, unbatched claims of one district into a payment batch."""
+    _require_role(by, roles.CASEWORKER, roles.REVIEWER)
+    ids = sorted({c.pk for c in claims})
+    if not ids:
+        raise ValidationError(_("请选择至少一个已批准的申请。"), code="empty")
+    locked = list(Claim.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    for claim in locked:
+        if claim.status != ClaimStatus.APPROVED or claim.payment_batch_id is not None:
+            raise ValidationError(_("申请 %(no)s 不是待支付的已批准申请。"), code="not_payable", params={"no": claim.number})
+    districts = {c.district_id for c in locked}
+    if len(districts) != 1:
+        raise ValidationError(_("一个支付批次只能包含同一区县的申请。"), code="mixed_districts")
+    district_id = districts.pop()
+    now = timezone.now()
+    count = PaymentBatch.objects.filter(district_id=district_id, created_at__year=now.year).count() + 1
+    from organizations.models import District
+
+    district = District.objects.get(pk=district_id)
+    batch = PaymentBatch.objects.create(number=f"ZF{district.code}{now:%Y}{count:04d}-{now:%m%d%H%M%S}",
+                                        district=district, created_by=by,
+                                        total_amount=sum((c.approved_amount or ZERO for c in locked), ZERO))
+    Claim.objects.filter(pk__in=ids).update(payment_batch=batch)
+    return batch
+
+
+def payment_batch_mark_paid(*, batch: PaymentBatch, reference: str, by) -> PaymentBatch:
+    """Mark a batch paid with the bank reference: its claims become paid and each bill's paid
+    amount is frozen (later recomputations record adjustments instead of changing it)."""
+    _require_role(by, roles.CASEWORKER, roles.REVIEWER)
+    if not reference.strip():
+        raise ValidationError({"reference": ValidationError(_("请填写支付凭证号。"), code="required")})
+    with transaction.atomic():
+        person_years = sorted({(p, d.year) for p, d in Bill.objects.filter(claim__payment_batch=batch)
+                               .values_list("person_id", "discharge_date")})
+        for person_id, year in person_years:
+            lock_ledger(person_id=person_id, year=year)
+        batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != PaymentBatch.Status.OPEN:
+            raise ValidationError(_("该批次已标记为已支付。"), code="already_paid")
+        now = timezone.now()
+        total = ZERO
+        for claim in Claim.objects.select_for_update().filter(payment_batch=batch).order_by("pk"):
+            _refuse_state(claim, (ClaimStatus.APPROVED,))
+            bills = list(claim.bills.all())
+            for bill in bills:
+                bill.paid_amount = bill.total_assistance
+                bill.status = BillStatus.PAID
+            Bill.objects.bulk_update(bills, ["paid_amount", "status"])
+            claim.approved_amount = sum((b.total_assistance for b in bills), ZERO)
+            total += claim.approved_amount
+            claim.status = ClaimStatus.PAID
+            claim.save(update_fields=["status", "approved_amount", "updated_at"])
+            _record(claim, from_status=ClaimStatus.APPROVED, to_status=ClaimStatus.PAID, by=by,
+                    note=_("支付批次 %(no)s，凭证 %(ref)s") % {"no": batch.number, "ref": reference})
+        batch.status = PaymentBatch.Status.PAID
+        batch.reference = reference.strip()
+        batch.paid_by = by
+        batch.paid_at = now
+        batch.total_amount = total
+        batch.save(update_fields=["status", "reference", "paid_by", "paid_at", "total_amount"])
+    return batch
+
+
+@transaction.atomic
+def adjustment_resolve(*, adjustment: PaymentAdjustment, by, note: str) -> PaymentAdjustment:
+    """Mark a difference handled (补发 paid out, or overpayment recovered / written off)."""
+    _require_role(by, roles.REVIEWER)
+    adjustment = PaymentAdjustment.objects.select_for_update().get(pk=adjustment.pk)
+    if adjustment.status != PaymentAdjustment.Status.OPEN:
+        raise ValidationError(_("该差额已处理。"), code="not_open")
+    if not note.strip():
+        raise ValidationError({"note": ValidationError(_("请填写处理说明。"), code="required")})
+    adjustment.status = PaymentAdjustment.Status.RESOLVED
+    adjustment.resolved_by = by
+    adjustment.resolved_at = timezone.now()
+    adjustment.note = note
+    adjustment.save(update_fields=["status", "resolved_by", "resolved_at", "note"])
+    return adjustment
