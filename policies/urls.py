@@ -4,5 +4,6 @@ from . import views
 
 app_name = "policies"
 urlpatterns = [
-    path("", views.IndexView.as_view(), name="index"),
+    path("", views.PolicyListView.as_view(), name="index"),
+    path("<int:pk>/", views.PolicyDetailView.as_view(), name="detail"),
 ]
