@@ -8,6 +8,10 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("机构与人员")
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from .roles import sync_role_permissions
+        from .security import mark_login
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="organizations.sync_role_permissions")
+        user_logged_in.connect(mark_login, dispatch_uid="organizations.mark_login")

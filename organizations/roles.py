@@ -75,3 +75,13 @@ def sync_role_permissions(**kwargs) -> None:
                     wanted.add(perm.pk)
         # Keep extra permissions an administrator granted by hand; add what the role needs.
         group.permissions.add(*wanted)
+
+
+def labels_for(user) -> list[str]:
+    """The user's role names for display (superusers: administrator)."""
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return [str(LABELS[ADMINISTRATOR])]
+    has_role(user, CASEWORKER)  # fills the cache
+    return [str(label) for role, label in LABELS.items() if role in user._role_names]

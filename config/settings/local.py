@@ -3,3 +3,4 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SHOW_DEMO_LOGINS = env.bool("SHOW_DEMO_LOGINS", default=True)
