@@ -1,0 +1,312 @@
+"""Reads of the beneficiaries app; every queryset a view uses starts here (scope applied).
+
+Scope rules (one per line in each ``access_*``):
+- district/region scope comes from :func:`organizations.access.restrict` on the person's 户籍区县;
+- agency certifiers (not medical security) see only certifications of categories their agency
+  kind may certify; medical-security staff and auditors see every identity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from organizations import roles
+from organizations.access import restrict, scope_for
+from organizations.models import AgencyKind, Region, RegionStatistic
+
+from . import idnumber
+from .models import Category, Certification, Household, IdRevealLog, ImportBatch, ImportStatus, Person
+
+PERSON_DISTRICT = "hukou_district"
+
+
+# ------------------------------------------------------------------------------------------
+# Roles (what a user may do here)
+# ------------------------------------------------------------------------------------------
+
+
+def is_medsec(user) -> bool:
+    """Medical-security staff (经办/审核/审计) see every identity of a person."""
+    return roles.has_role(user, roles.CASEWORKER, roles.REVIEWER, roles.AUDITOR)
+
+
+def agency_of(user):
+    """The user's agency (None for users without a staff profile)."""
+    profile = getattr(user, "_staff_profile_cache", None)
+    if profile is None:
+        scope_for(user)  # loads and caches the profile
+        profile = getattr(user, "_staff_profile_cache", None)
+    return profile.agency if profile is not None else None
+
+
+def can_register_person(user) -> bool:
+    return roles.has_role(user, roles.CERTIFIER, roles.CASEWORKER)
+
+
+def can_certify(user) -> bool:
+    """Certifiers, and medical-security caseworkers for co-certified categories (医保会同认定)."""
+    return agency_of(user) is not None and roles.has_role(user, roles.CERTIFIER, roles.CASEWORKER)
+
+
+def can_reveal_id(user) -> bool:
+    """PIPL minimum necessary: caseworker, reviewer and certifier may see a full number."""
+    return roles.has_role(user, roles.CASEWORKER, roles.REVIEWER, roles.CERTIFIER)
+
+
+def can_import(user) -> bool:
+    return agency_of(user) is not None and roles.has_role(user, roles.CERTIFIER)
+
+
+def certifiable_categories(agency_kind: str | None) -> QuerySet[Category]:
+    """Categories an agency of this kind may certify (own or co-certified)."""
+    if not agency_kind:
+        return Category.objects.none()
+    return Category.objects.filter(Q(agency_kind=agency_kind) | Q(co_agency_kind=agency_kind))
+
+
+# ------------------------------------------------------------------------------------------
+# Scoped querysets
+# ------------------------------------------------------------------------------------------
+
+
+def access_persons(user) -> QuerySet[Person]:
+    """Persons whose 户籍区县 is in the user's scope."""
+    qs = Person.objects.select_related("hukou_district", "insured_region", "household")
+    return restrict(qs, user, district=PERSON_DISTRICT)
+
+
+def access_households(user) -> QuerySet[Household]:
+    return restrict(Household.objects.select_related("district"), user, district="district")
+
+
+def access_certifications(user) -> QuerySet[Certification]:
+    """Certifications of persons in scope; a certifier (non-medsec) sees own-kind categories only."""
+    qs = Certification.objects.select_related("person", "category", "agency", "officer", "revoked_by")
+    qs = restrict(qs, user, district=f"person__{PERSON_DISTRICT}")
+    if user.is_superuser or is_medsec(user):
+        return qs
+    agency = agency_of(user)
+    if agency is None:
+        return qs.none()
+    if agency.kind == AgencyKind.MEDICAL_SECURITY:
+        return qs
+    return qs.filter(Q(category__agency_kind=agency.kind) | Q(category__co_agency_kind=agency.kind))
+
+
+def access_import_batches(user) -> QuerySet[ImportBatch]:
+    """Batches of the user's own agency (superuser: all)."""
+    qs = ImportBatch.objects.select_related("agency", "uploaded_by", "applied_by")
+    if user.is_superuser:
+        return qs
+    agency = agency_of(user)
+    if agency is None:
+        return qs.none()
+    return qs.filter(agency=agency)
+
+
+def access_reveal_logs(user) -> QuerySet[IdRevealLog]:
+    return restrict(IdRevealLog.objects.select_related("user", "person"), user, district=f"person__{PERSON_DISTRICT}")
+
+
+# ------------------------------------------------------------------------------------------
+# Searches and lists
+# ------------------------------------------------------------------------------------------
+
+
+def person_list(*, user, query: str = "", id_number: str = "") -> QuerySet[Person]:
+    """Persons in scope, searched by full ID number (exact) or name (contains).
+
+    The caller must never put ``id_number`` in a URL: views take it from a POST body.
+    """
+    today = timezone.localdate()
+    active = access_certifications(user).filter(person=OuterRef("pk"), valid_from__lte=today).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=today)
+    )
+    qs = access_persons(user).annotate(has_active=Exists(active))
+    if id_number:
+        qs = qs.filter(id_number=idnumber.normalise(id_number))
+    if query:
+        qs = qs.filter(name__icontains=query.strip())
+    return qs.prefetch_related(
+        Prefetch(
+            "certifications",
+            queryset=access_certifications(user).filter(valid_from__lte=today).filter(
+                Q(valid_until__isnull=True) | Q(valid_until__gte=today)
+            ),
+            to_attr="active_certifications",
+        )
+    ).order_by("-id")
+
+
+def person_certifications(*, user, person: Person) -> list[Certification]:
+    """The person's identity timeline visible to ``user`` (ended ones included), oldest first."""
+    return list(access_certifications(user).filter(person=person).order_by("valid_from", "pk"))
+
+
+def household_members(*, household: Household) -> list[Person]:
+    return list(household.members.select_related("hukou_district").order_by("relation", "id"))
+
+
+def certifications_due(*, user, within_days: int = 30) -> QuerySet[Certification]:
+    """即将到期的认定: in force today, ending within ``within_days``."""
+    today = timezone.localdate()
+    horizon = today + timezone.timedelta(days=within_days)
+    return access_certifications(user).filter(valid_until__gte=today, valid_until__lte=horizon)
+
+
+# ------------------------------------------------------------------------------------------
+# Best benefit (就高不就低) for medical-security staff
+# ------------------------------------------------------------------------------------------
+
+SAMPLE_BURDEN = Decimal("10000.00")
+
+
+@dataclass(frozen=True)
+class IdentityBenefit:
+    certification: Certification
+    tier: str | None
+    rate: Decimal | None
+    sample_assistance: Decimal
+    best: bool = False
+
+
+def identity_benefits(*, person: Person, certifications: list[Certification], on: date | None = None) -> tuple[list[IdentityBenefit], object | None]:
+    """Each identity in force on ``on`` with what it pays on a sample inpatient bill.
+
+    Uses the policy in force for the person's insured region and the real engine: each identity
+    is assessed alone on an inpatient bill with a burden of 10,000 (fresh year, no caps used);
+    the highest total is the identity that currently gives the best benefit (POLICY.md §2
+    就高不就低). Returns (rows, policy); policy None means no usable policy in force.
+    """
+    from policies.engine import engine
+    from policies.engine.types import BillIn, CertificationIn, PersonIn, YearState
+    from policies.selectors import policy_in_force, region_stats, spec_of
+
+    on = on or timezone.localdate()
+    active = [c for c in certifications if c.is_active_on(on)]
+    policy = policy_in_force(region=person.insured_region_id, on=on)
+    if policy is None or not active:
+        return [IdentityBenefit(c, None, None, Decimal("0.00")) for c in active], policy
+    spec = spec_of(policy)
+    stats = region_stats(person.insured_region_id)
+    bill = BillIn(id="sample", visit_type="inpatient", start=on, end=on, total_cost=SAMPLE_BURDEN,
+                  policy_scope_cost=SAMPLE_BURDEN, basic_paid=Decimal("0.00"), critical_paid=Decimal("0.00"),
+                  other_paid=Decimal("0.00"))
+    rows = []
+    for cert in active:
+        one = PersonIn(certifications=(CertificationIn(cert.category.code, cert.valid_from, cert.valid_until),),
+                       disability_grade=person.disability_grade)
+        result = engine.assess_bill(spec, one, bill, YearState(year=on.year), stats)
+        rank = spec.category_plan.get(cert.category.code, (10**9,))[0]
+        rows.append((result.total, -rank, cert, result))
+    best_key = max(((r[0], r[1]) for r in rows), default=None)
+    out = []
+    for total, neg_rank, cert, result in rows:
+        out.append(IdentityBenefit(
+            certification=cert, tier=result.tier, rate=result.rate, sample_assistance=total,
+            best=total > 0 and (total, neg_rank) == best_key,
+        ))
+    return out, policy
+
+
+# ------------------------------------------------------------------------------------------
+# Premium subsidy roster (资助参保名单, POLICY.md §5)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubsidyRow:
+    person_id: int
+    name: str
+    masked_id_number: str
+    district: str
+    category: str  # code
+    category_name: str
+    kind: str  # full | fraction
+    share: Decimal
+    contribution: Decimal | None
+    amount: Decimal | None
+    qualifying_date: date
+    clause: str
+
+
+def premium_subsidy_roster(*, user, region: Region, year: int) -> list[SubsidyRow]:
+    """Per person in scope insured in ``region``: the premium subsidy for ``year``.
+
+    A person qualifies if any certification is in force at some point of the year; the subsidy
+    is evaluated by the engine (``premium_subsidy``) under the policy in force on each date the
+    person's identities change within the year (1 January and each valid_from in the year), and
+    the highest share wins (POLICY.md §5 "highest wins"). The contribution is
+    RegionStatistic.resident_contribution of ``year``; when not recorded the amount is None.
+    Reused by the reports app for yearly totals.
+    """
+    from policies.engine import engine
+    from policies.engine.types import CertificationIn, PersonIn
+    from policies.selectors import policy_in_force, spec_of
+
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    stat = RegionStatistic.objects.filter(region=region, year=year).first()
+    contribution = stat.resident_contribution if stat is not None else None
+    certs = (
+        access_certifications(user)
+        .filter(person__insured_region=region, valid_from__lte=end)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=start))
+        .select_related("person__hukou_district")
+        .order_by("person_id", "valid_from", "pk")
+    )
+    by_person: dict[int, list[Certification]] = {}
+    for cert in certs:
+        by_person.setdefault(cert.person_id, []).append(cert)
+    categories = {c.code: c.name for c in Category.objects.all()}
+    specs: dict[date, object] = {}
+
+    def spec_on(day: date):
+        if day not in specs:
+            policy = policy_in_force(region=region, on=day)
+            specs[day] = spec_of(policy) if policy is not None else None
+        return specs[day]
+
+    rows: list[SubsidyRow] = []
+    for person_certs in by_person.values():
+        person = person_certs[0].person
+        person_in = PersonIn(
+            certifications=tuple(CertificationIn(c.category.code, c.valid_from, c.valid_until) for c in person_certs),
+            disability_grade=person.disability_grade,
+        )
+        days = sorted({start} | {c.valid_from for c in person_certs if start <= c.valid_from <= end})
+        best = None
+        for day in days:
+            spec = spec_on(day)
+            if spec is None:
+                continue
+            result = engine.premium_subsidy(spec, person_in, day, contribution)
+            if result.kind is None:
+                continue
+            key = (result.share, result.kind == "full")
+            if best is None or key > best[0]:
+                best = (key, result, day)
+        if best is None:
+            continue
+        _, result, day = best
+        rows.append(SubsidyRow(
+            person_id=person.pk, name=person.name, masked_id_number=person.masked_id_number,
+            district=person.hukou_district.name, category=result.category or "",
+            category_name=categories.get(result.category or "", result.category or ""), kind=result.kind,
+            share=result.share, contribution=contribution, amount=result.amount, qualifying_date=day,
+            clause=result.clause or "",
+        ))
+    rows.sort(key=lambda r: (r.district, r.person_id))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------
+# Dashboard
+# ------------------------------------------------------------------------------------------
+
+
+def pending_import_batches(*, user) -> QuerySet[ImportBatch]:
+    return access_import_batches(user).filter(status=ImportStatus.PREVIEWED)

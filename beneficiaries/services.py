@@ -1,0 +1,265 @@
+"""Writes of the beneficiaries app: registration, households, certification, ID reveal.
+
+Every write goes through ``save()`` (so django-simple-history records who/when/what) except the
+roster import, which writes in bulk together with its own history rows (``imports.py``).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from organizations import roles
+from organizations.models import Agency, District, Region
+
+from . import idnumber
+from .models import Category, Certification, Household, IdRevealLog, InsuranceType, Person, Relation
+from .selectors import access_persons, agency_of, can_reveal_id
+
+logger = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------------------
+# Persons and households
+# ------------------------------------------------------------------------------------------
+
+
+def district_for_id_number(number: str) -> District | None:
+    """户籍区县 derived from the ID number's address code, when it is a known District code."""
+    return District.objects.filter(code=number[:6]).select_related("region").first()
+
+
+def id_number_warnings(number: str) -> list[str]:
+    """An unknown address code is a warning, never a rejection (retired codes stay valid)."""
+    if District.objects.filter(code=number[:6]).exists():
+        return []
+    return [_("身份证号地址码%(code)s不在本系统区划代码表中（可能是已撤销的旧代码），已按有效号码接受。") % {"code": number[:6]}]
+
+
+def _in_agency_area(agency: Agency, district: District) -> bool:
+    if agency.district_id is not None:
+        return district.pk == agency.district_id
+    return district.region_id == agency.region_id
+
+
+def _user_may_place(user, district: District) -> bool:
+    """Whether ``user``'s scope includes ``district`` (for writes)."""
+    from organizations.access import scope_for
+
+    scope = scope_for(user)
+    if scope.everything:
+        return True
+    if scope.nothing:
+        return False
+    if scope.district_id is not None:
+        return district.pk == scope.district_id
+    return district.region_id == scope.region_id
+
+
+@transaction.atomic
+def person_register(
+    *,
+    id_number: str,
+    name: str,
+    by,
+    hukou_district: District | None = None,
+    insurance_type: str = InsuranceType.RESIDENT,
+    insured_region: Region | None = None,
+    disability_grade: int | None = None,
+    phone: str = "",
+    address: str = "",
+) -> tuple[Person, list[str]]:
+    """Register a person; returns (person, warnings). 户籍区县 defaults to the ID number's code."""
+    if not roles.has_role(by, roles.CERTIFIER, roles.CASEWORKER):
+        raise PermissionDenied(_("您无权登记人员。"))
+    try:
+        info = idnumber.parse(id_number)
+    except idnumber.IdNumberError as exc:
+        raise ValidationError({"id_number": ValidationError(exc.message, code=exc.code)}) from None
+    if Person.objects.filter(id_number=info.number).exists():
+        raise ValidationError({"id_number": ValidationError(_("该身份证号已登记。"), code="duplicate")})
+    warnings = id_number_warnings(info.number)
+    district = hukou_district or district_for_id_number(info.number)
+    if district is None:
+        raise ValidationError({"hukou_district": ValidationError(
+            _("无法根据身份证号确定户籍区县，请选择。"), code="required")})
+    if not _user_may_place(by, district):
+        raise ValidationError({"hukou_district": ValidationError(_("该区县不在您的辖区。"), code="out_of_scope")})
+    person = Person(
+        id_number=info.number, name=(name or "").strip(), hukou_district=district,
+        insurance_type=insurance_type, insured_region=insured_region or district.region,
+        disability_grade=disability_grade, phone=phone, address=address,
+    )
+    person.full_clean()
+    person._history_user = by
+    person.save()
+    return person, warnings
+
+
+@transaction.atomic
+def household_create(*, head: Person, by, address: str = "") -> Household:
+    """家庭: created around its head (户主)."""
+    if head.household_id is not None:
+        raise ValidationError({"head": ValidationError(_("该人员已属于一个家庭。"), code="has_household")})
+    household = Household(district=head.hukou_district, address=address or head.address)
+    household.full_clean()
+    household._history_user = by
+    household.save()
+    head.household = household
+    head.relation = Relation.HEAD
+    head._history_user = by
+    head.save(update_fields=["household", "relation", "updated_at"])
+    return household
+
+
+@transaction.atomic
+def household_add_member(*, household: Household, person: Person, relation: str, by) -> Person:
+    if relation not in Relation.values or relation == Relation.HEAD:
+        raise ValidationError({"relation": ValidationError(_("请选择与户主的关系。"), code="invalid")})
+    if person.household_id is not None and person.household_id != household.pk:
+        raise ValidationError({"person": ValidationError(_("该人员已属于另一个家庭。"), code="has_household")})
+    person.household = household
+    person.relation = relation
+    person._history_user = by
+    person.save(update_fields=["household", "relation", "updated_at"])
+    return person
+
+
+@transaction.atomic
+def household_remove_member(*, person: Person, by) -> Person:
+    """Leaves the household (history keeps the membership)."""
+    if person.relation == Relation.HEAD and person.household and person.household.members.exclude(pk=person.pk).exists():
+        raise ValidationError({"person": ValidationError(_("户主不能在仍有其他成员时移出。"), code="head")})
+    person.household = None
+    person.relation = ""
+    person._history_user = by
+    person.save(update_fields=["household", "relation", "updated_at"])
+    return person
+
+
+# ------------------------------------------------------------------------------------------
+# Certification (认定)
+# ------------------------------------------------------------------------------------------
+
+
+def check_agency_may_certify(*, agency: Agency, category: Category) -> None:
+    """POLICY.md §2: staff of one agency create or revoke only their agency's categories."""
+    if not category.certifiable_by(agency.kind):
+        raise ValidationError({"category": ValidationError(
+            _("%(agency)s无权认定或终止“%(category)s”。") % {"agency": agency.name, "category": category.name},
+            code="wrong_agency")})
+
+
+def overlapping(*, person_id: int, category_id: int, valid_from: date, valid_until: date | None, exclude_pk=None):
+    """Certifications of the same person and category whose period overlaps [from, until]."""
+    qs = Certification.objects.filter(person_id=person_id, category_id=category_id)
+    qs = qs.filter(Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from))
+    if valid_until is not None:
+        qs = qs.filter(valid_from__lte=valid_until)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs
+
+
+def _check_officer(officer, agency: Agency) -> None:
+    if officer is None or officer.is_superuser:
+        return
+    own = agency_of(officer)
+    if own is None or own.pk != agency.pk:
+        raise PermissionDenied(_("只能以本人所在机构的名义认定。"))
+    if not roles.has_role(officer, roles.CERTIFIER, roles.CASEWORKER):
+        raise PermissionDenied(_("您无权进行身份认定。"))
+
+
+@transaction.atomic
+def certification_create(
+    *,
+    person: Person,
+    category: Category,
+    agency: Agency,
+    officer,
+    valid_from: date,
+    valid_until: date | None = None,
+    document_ref: str,
+) -> Certification:
+    """认定: ``agency`` (the officer's own) certifies ``person`` as ``category`` from ``valid_from``.
+
+    Refused: a category the agency kind does not own (nor co-certify), a person outside the
+    agency's area, an end before the start, a period overlapping the same person and category.
+    """
+    _check_officer(officer, agency)
+    check_agency_may_certify(agency=agency, category=category)
+    if not _in_agency_area(agency, person.hukou_district):
+        raise ValidationError({"person": ValidationError(_("该人员户籍不在本机构辖区。"), code="out_of_scope")})
+    if valid_until is not None and valid_until < valid_from:
+        raise ValidationError({"valid_until": ValidationError(_("终止日期不能早于起始日期。"), code="until_before_from")})
+    # Serialise certifications of one person so two clerks cannot both pass the overlap check.
+    Person.objects.select_for_update().filter(pk=person.pk).first()
+    clash = overlapping(person_id=person.pk, category_id=category.pk, valid_from=valid_from, valid_until=valid_until).first()
+    if clash is not None:
+        raise ValidationError({"valid_from": ValidationError(
+            _("与已有认定期间重叠（%(start)s 至 %(end)s）。") % {
+                "start": clash.valid_from, "end": clash.valid_until or _("今")},
+            code="overlap")})
+    cert = Certification(
+        person=person, category=category, agency=agency, officer=officer, document_ref=(document_ref or "").strip(),
+        valid_from=valid_from, valid_until=valid_until,
+    )
+    cert.full_clean()
+    cert._history_user = officer
+    cert.save()
+    return cert
+
+
+@transaction.atomic
+def certification_revoke(*, certification: Certification, until: date, reason: str, by) -> Certification:
+    """终止认定: sets ``valid_until`` (nothing deleted); history keeps the previous state."""
+    cert = Certification.objects.select_for_update().select_related("category", "person__hukou_district").get(pk=certification.pk)
+    if not by.is_superuser:
+        agency = agency_of(by)
+        if agency is None or not roles.has_role(by, roles.CERTIFIER, roles.CASEWORKER):
+            raise PermissionDenied(_("您无权终止认定。"))
+        check_agency_may_certify(agency=agency, category=cert.category)
+        if not access_persons(by).filter(pk=cert.person_id).exists():
+            raise PermissionDenied(_("该人员不在您的辖区。"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ValidationError(_("请填写终止原因。"), code="required")})
+    if until < cert.valid_from:
+        raise ValidationError({"until": ValidationError(_("终止日期不能早于起始日期%(d)s。") % {"d": cert.valid_from},
+                                                        code="until_before_from")})
+    if cert.valid_until is not None and until >= cert.valid_until:
+        raise ValidationError({"until": ValidationError(_("该认定已于%(d)s终止。") % {"d": cert.valid_until},
+                                                        code="already_ended")})
+    cert.valid_until = until
+    cert.revocation_reason = reason[:200]
+    cert.revoked_by = by
+    cert.revoked_at = timezone.now()
+    cert.full_clean()
+    cert._history_user = by
+    cert.save(update_fields=["valid_until", "revocation_reason", "revoked_by", "revoked_at"])
+    return cert
+
+
+# ------------------------------------------------------------------------------------------
+# PIPL: revealing a full ID number
+# ------------------------------------------------------------------------------------------
+
+
+def id_number_reveal(*, user, person: Person, purpose: str = "") -> str:
+    """The full ID number for a permitted role in scope; logged (who, when, whose).
+
+    Never log the number itself: the log line names the person's pk only.
+    """
+    if not can_reveal_id(user):
+        raise PermissionDenied(_("您无权查看完整身份证号。"))
+    if not access_persons(user).filter(pk=person.pk).exists():
+        raise PermissionDenied(_("该人员不在您的辖区。"))
+    IdRevealLog.objects.create(user=user, person=person, purpose=(purpose or "")[:200])
+    logger.info("id number revealed: person=%s user=%s", person.pk, user.pk)
+    return person.id_number

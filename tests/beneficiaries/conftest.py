@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from organizations import roles
+from organizations.models import AgencyKind
+
+
+@pytest.fixture
+def civil_agency(civil_certifier):
+    return civil_certifier.staff_profile.agency
+
+
+@pytest.fixture
+def veterans_certifier(district):
+    from tests.factories import make_staff
+
+    return make_staff(roles.CERTIFIER, district=district, agency_kind=AgencyKind.VETERANS_AFFAIRS, username="veterans-certifier")
+
+
+@pytest.fixture
+def other_civil_certifier(other_district):
+    from tests.factories import make_staff
+
+    return make_staff(roles.CERTIFIER, district=other_district, agency_kind=AgencyKind.CIVIL_AFFAIRS, username="haidian-civil")
+
+
+@pytest.fixture
+def person(district):
+    from tests.factories import PersonFactory
+
+    return PersonFactory(hukou_district=district, name="刘建国")
+
+
+@pytest.fixture
+def other_person(other_district):
+    from tests.factories import PersonFactory
+
+    return PersonFactory(hukou_district=other_district, name="何海波")
+
+
+def roster_csv(rows, header="id_number,name,category,valid_from,valid_until,document_ref") -> bytes:
+    lines = [header] + [",".join("" if v is None else str(v) for v in r) for r in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+D = date
