@@ -1,8 +1,427 @@
+"""Screens of 依申请救助. Every object comes from an ``access_*`` selector (404 outside scope);
+every write goes through a service."""
+from __future__ import annotations
+
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.views.generic import TemplateView
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Sum
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView
+
+from organizations import roles
+
+from . import selectors, services
+from .filters import ApplicationFilter
+from .forms import (
+    ApplicationForm,
+    AssessmentForm,
+    DecisionForm,
+    DocumentForm,
+    ExtraBillForm,
+    ReturnForm,
+    WarningApplicationForm,
+)
+from .models import Application, AssessmentResult, HouseholdAssessment, Status
+
+QUEUES = [
+    ("open", _l("办理中")),
+    ("to_send", _l("待转民政核对")),
+    ("to_assess", _l("待家庭经济状况核对")),
+    ("to_gather", _l("待归集计算")),
+    ("to_decide", _l("待审核决定")),
+    ("closed", _l("已办结")),
+]
 
 
-class IndexView(LoginRequiredMixin, TemplateView):
-    """Placeholder until this app's screens land."""
+def _errors(exc: ValidationError) -> list[str]:
+    if hasattr(exc, "error_dict"):
+        return [str(m) for errors in exc.message_dict.values() for m in errors]
+    return [str(m) for m in exc.messages]
 
-    template_name = "placeholder.html"
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class RoleRequiredMixin:
+    roles: tuple[str, ...] = ()
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and self.roles and not roles.has_role(request.user, *self.roles):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class ApplicationMixin(LoginRequiredMixin, RoleRequiredMixin):
+    def get_application(self) -> Application:
+        if not hasattr(self, "_application"):
+            self._application = get_object_or_404(selectors.access_applications(self.request.user), pk=self.kwargs["pk"])
+        return self._application
+
+    def detail_url(self) -> str:
+        return reverse("applications:detail", args=[self.kwargs["pk"]])
+
+
+class IndexView(LoginRequiredMixin, ListView):
+    """The list, with one tab per work queue and days since received on every row."""
+
+    template_name = "applications/index.html"
+    paginate_by = 25
+    context_object_name = "applications"
+
+    def get_queryset(self):
+        qs = selectors.access_applications(self.request.user)
+        self.queue = self.request.GET.get("queue", "open")
+        qs = qs.filter(selectors.queue_filter(self.queue))
+        self.filterset = ApplicationFilter(self.request.GET or None, queryset=qs)
+        qs = self.filterset.qs if self.filterset.is_bound else qs
+        return qs.order_by("received_on", "id")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        counts = dict(selectors.access_applications(self.request.user).values_list("status").annotate(n=Count("id")).order_by())
+        ctx["queues"] = [
+            (code, label, sum(counts.get(s, 0) for s in _queue_statuses(code)))
+            for code, label in QUEUES
+        ]
+        ctx["queue"] = self.queue
+        ctx["filter"] = self.filterset
+        ctx["can_create"] = roles.has_role(self.request.user, roles.CASEWORKER)
+        return ctx
+
+
+def _queue_statuses(code: str) -> list[str]:
+    return {
+        "open": [Status.RECEIVED, Status.ASSESSING, Status.GATHERING, Status.REVIEWING],
+        "to_send": [Status.RECEIVED], "to_assess": [Status.ASSESSING], "to_gather": [Status.GATHERING],
+        "to_decide": [Status.REVIEWING], "closed": [Status.APPROVED, Status.REJECTED],
+    }[code]
+
+
+class ApplicationCreateView(LoginRequiredMixin, RoleRequiredMixin, FormView):
+    roles = (roles.CASEWORKER,)
+    template_name = "applications/form.html"
+    form_class = ApplicationForm
+    extra_context = {"title": _l("受理依申请救助")}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        patient = selectors.access_persons(self.request.user).filter(id_number=data["patient_id_number"]).first()
+        if patient is None:
+            form.add_error("patient_id_number", _("本辖区未登记该身份证号的人员，请先在救助对象中登记。"))
+            return self.form_invalid(form)
+        if patient.household_id is None:
+            form.add_error("patient_id_number", _("该人员未登记家庭，请先在救助对象中登记家庭成员。"))
+            return self.form_invalid(form)
+        try:
+            application = services.application_create(
+                household=patient.household, applicant=patient, received_on=data["received_on"], by=self.request.user,
+                channel=data["channel"], contact_name=data["contact_name"], contact_phone=data["contact_phone"],
+                proxy_name=data["proxy_name"], note=data["note"],
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("已受理申请 %(number)s。") % {"number": application.number})
+        return redirect("applications:detail", pk=application.pk)
+
+
+def _warning_model():
+    try:
+        from monitoring.models import EarlyWarning  # type: ignore[attr-defined]
+    except ImportError:
+        raise Http404 from None
+    return EarlyWarning
+
+
+class CreateFromWarningView(LoginRequiredMixin, RoleRequiredMixin, FormView):
+    """An early warning turned into an application, the household pre-filled."""
+
+    roles = (roles.CASEWORKER,)
+    template_name = "applications/form.html"
+    form_class = WarningApplicationForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            model = _warning_model()
+            households = selectors.access_households(request.user)
+            self.warning = get_object_or_404(model.objects.filter(household__in=households), pk=kwargs["pk"])
+            self.household = self.warning.household
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["members"] = self.household.members.order_by("relation", "id")
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["title"] = _("由预警转为依申请救助")
+        ctx["warning"] = self.warning
+        ctx["household"] = self.household
+        return ctx
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            application = services.application_create(
+                household=self.household, applicant=data["applicant"], received_on=data["received_on"],
+                by=self.request.user, contact_name=data["contact_name"], contact_phone=data["contact_phone"],
+                note=data["note"], warning=self.warning,
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("已受理申请 %(number)s。") % {"number": application.number})
+        return redirect("applications:detail", pk=application.pk)
+
+
+class ApplicationDetailView(ApplicationMixin, DetailView):
+    template_name = "applications/detail.html"
+    context_object_name = "application"
+
+    def get_object(self, queryset=None):
+        return self.get_application()
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        app: Application = self.object
+        user = self.request.user
+        ctx["transitions"] = app.transitions.select_related("by")
+        ctx["documents"] = app.documents.select_related("uploaded_by")
+        ctx["assessment"] = HouseholdAssessment.objects.filter(application=app).select_related("assessed_by", "certification").first()
+        ctx["can_see_bills"] = selectors.can_see_bills(user)
+        if ctx["can_see_bills"]:
+            ctx["counted_bills"] = app.counted_bills.select_related("person")
+            ctx["extra_bills"] = app.extra_bills.select_related("person")
+        is_cw = roles.has_role(user, roles.CASEWORKER)
+        is_rv = roles.has_role(user, roles.REVIEWER)
+        ctx["act"] = {
+            "send": is_cw and app.status == Status.RECEIVED,
+            "assess": roles.has_role(user, roles.CERTIFIER) and app.status == Status.ASSESSING,
+            "gather": is_cw and app.status == Status.GATHERING,
+            "decide": is_rv and app.status == Status.REVIEWING,
+            "upload": roles.has_role(user, roles.CASEWORKER, roles.CERTIFIER),
+        }
+        if ctx["act"]["decide"]:
+            refused = ctx["assessment"] is not None and ctx["assessment"].result == AssessmentResult.REFUSED
+            ctx["decision_form"] = DecisionForm(initial={"decision": "reject" if refused else "approve"})
+            ctx["return_form"] = ReturnForm()
+            ctx["same_person"] = app.computed_by_id == user.pk
+        if ctx["act"]["upload"]:
+            ctx["document_form"] = DocumentForm()
+        return ctx
+
+
+class _ActionView(ApplicationMixin, View):
+    """POST-only step: call the service, report its refusal as a message, back to the detail."""
+
+    success_message = ""
+
+    def act(self, application):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def post(self, request, *args, **kwargs):
+        application = self.get_application()
+        try:
+            self.act(application)
+        except ValidationError as exc:
+            for message in _errors(exc):
+                messages.error(request, message)
+        else:
+            if self.success_message:
+                messages.success(request, self.success_message)
+        return HttpResponseRedirect(self.detail_url())
+
+
+class SendView(_ActionView):
+    roles = (roles.CASEWORKER,)
+    success_message = _l("已转民政部门核对家庭经济状况。")
+
+    def act(self, application):
+        services.application_send_to_assessment(application=application, by=self.request.user)
+
+
+class GatherView(_ActionView):
+    roles = (roles.CASEWORKER,)
+    success_message = _l("已归集计入期间的费用。")
+
+    def act(self, application):
+        services.bills_gather(application=application, by=self.request.user)
+
+
+class ComputeView(_ActionView):
+    roles = (roles.CASEWORKER,)
+    success_message = _l("已计算救助金额，转审核。")
+
+    def act(self, application):
+        services.relief_compute(application=application, by=self.request.user)
+
+
+class DecideView(_ActionView):
+    roles = (roles.REVIEWER,)
+
+    def act(self, application):
+        form = DecisionForm(self.request.POST)
+        if not form.is_valid():
+            raise ValidationError([m for errors in form.errors.values() for m in errors])
+        approve = form.cleaned_data["decision"] == "approve"
+        services.application_decide(application=application, by=self.request.user, approve=approve,
+                                    reason=form.cleaned_data["reason"], payment_route=form.cleaned_data["payment_route"])
+        messages.success(self.request, _("已批准救助。") if approve else _("已作出不予救助决定。"))
+
+
+class ReturnView(_ActionView):
+    roles = (roles.REVIEWER,)
+    success_message = _l("已退回经办人。")
+
+    def act(self, application):
+        form = ReturnForm(self.request.POST)
+        if not form.is_valid():
+            raise ValidationError(_("退回须说明理由。"), code="reason_required")
+        services.application_return(application=application, by=self.request.user, note=form.cleaned_data["note"])
+
+
+class DocumentUploadView(ApplicationMixin, View):
+    roles = (roles.CASEWORKER, roles.CERTIFIER)
+
+    def post(self, request, *args, **kwargs):
+        application = self.get_application()
+        form = DocumentForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                services.document_attach(application=application, by=request.user, file=form.cleaned_data["file"],
+                                         kind=form.cleaned_data["kind"], description=form.cleaned_data["description"])
+                messages.success(request, _("材料已上传。"))
+            except ValidationError as exc:
+                for message in _errors(exc):
+                    messages.error(request, message)
+        else:
+            for name, errors in form.errors.items():
+                label = form.fields[name].label if name in form.fields else ""
+                for error in errors:
+                    messages.error(request, f"{label}：{error}" if label else error)
+        return HttpResponseRedirect(self.detail_url())
+
+
+class DocumentDownloadView(LoginRequiredMixin, View):
+    """Files are served through the scope check, never from a public media URL."""
+
+    def get(self, request, pk: int, doc: int):
+        document = get_object_or_404(selectors.access_documents(request.user), pk=doc, application_id=pk)
+        return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.file.name.rsplit("/", 1)[-1])
+
+
+class ReceiptDownloadView(LoginRequiredMixin, View):
+    def get(self, request, pk: int, extra: int):
+        if not selectors.can_see_bills(request.user):
+            raise Http404
+        application = get_object_or_404(selectors.access_applications(request.user), pk=pk)
+        extra_bill = get_object_or_404(application.extra_bills.all(), pk=extra)
+        return FileResponse(extra_bill.receipt.open("rb"), as_attachment=True,
+                            filename=extra_bill.receipt.name.rsplit("/", 1)[-1])
+
+
+class AssessView(ApplicationMixin, FormView):
+    roles = (roles.CERTIFIER,)
+    template_name = "applications/assess.html"
+    form_class = AssessmentForm
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        return response
+
+    def get(self, request, *args, **kwargs):
+        if self.get_application().status != Status.ASSESSING:
+            messages.error(request, _("该申请不在家庭经济状况核对环节。"))
+            return HttpResponseRedirect(self.detail_url())
+        return super().get(request, *args, **kwargs)
+
+    def get_initial(self):
+        return {"members_count": self.get_application().household.members.count() or 1,
+                "result": AssessmentResult.CERTIFIED}
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["application"] = self.get_application()
+        ctx["members"] = selectors.household_members(self.get_application().household)
+        return ctx
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            services.assessment_record(application=self.get_application(), by=self.request.user, **data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("已记录家庭经济状况核对结果。"))
+        return HttpResponseRedirect(self.detail_url())
+
+
+class ExtraBillView(ApplicationMixin, FormView):
+    roles = (roles.CASEWORKER,)
+    template_name = "applications/extra_bill.html"
+    form_class = ExtraBillForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["members"] = self.get_application().household.members.order_by("relation", "id")
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["application"] = self.get_application()
+        return ctx
+
+    def form_valid(self, form):
+        data = dict(form.cleaned_data)
+        person, receipt = data.pop("person"), data.pop("receipt")
+        try:
+            services.extra_bill_add(application=self.get_application(), by=self.request.user, person=person,
+                                    receipt=receipt, **data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("已添加外地或手工票据。"))
+        return HttpResponseRedirect(self.detail_url())
+
+
+class HouseholdView(ApplicationMixin, DetailView):
+    """The household as the application sees it: members, identities, counted bills, computation."""
+
+    template_name = "applications/household.html"
+    context_object_name = "application"
+
+    def get_object(self, queryset=None):
+        return self.get_application()
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        app: Application = self.object
+        members = selectors.household_members(app.household)
+        can_see_bills = selectors.can_see_bills(self.request.user)
+        rows_by_person: dict[int, list] = {}
+        totals: dict[int, object] = {}
+        if can_see_bills:
+            for row in app.counted_bills.all():
+                rows_by_person.setdefault(row.person_id, []).append(row)
+            for item in app.counted_bills.filter(counted=True).values("person_id").annotate(total=Sum("burden")).order_by():
+                totals[item["person_id"]] = item["total"]
+        ctx["members"] = [
+            {"person": m, "certifications": list(m.certifications.all()), "bills": rows_by_person.get(m.pk, []),
+             "counted_total": totals.get(m.pk), "is_patient": m.pk == app.applicant_id}
+            for m in members
+        ]
+        ctx["can_see_bills"] = can_see_bills
+        ctx["assessment"] = HouseholdAssessment.objects.filter(application=app).first()
+        return ctx

@@ -1,0 +1,104 @@
+"""Reads of the applications app. Every queryset a view uses comes from an ``access_*`` function.
+
+Scope rules, one per line below:
+- district scope through :func:`organizations.access.restrict` on ``district`` (another district's
+  user gets 404);
+- civil-affairs certifiers see only the applications sent to them for the household assessment
+  (not those still at the medical-security window), and never the bill lists (see
+  :func:`can_see_bills`);
+- other agencies' certifiers (veterans, trade union, ...) see no applications.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from beneficiaries.models import Household, Person
+from claims.models import Bill
+from organizations import roles
+from organizations.access import restrict, scope_for
+from organizations.models import AgencyKind
+
+from .models import Application, ApplicationDocument, Status
+
+
+def _is_certifier_only(user) -> bool:
+    return (not user.is_superuser and roles.has_role(user, roles.CERTIFIER)
+            and not roles.has_role(user, roles.CASEWORKER, roles.REVIEWER, roles.AUDITOR))
+
+
+def access_applications(user) -> QuerySet[Application]:
+    qs = Application.objects.select_related("household", "applicant", "district", "policy")
+    qs = restrict(qs, user, district="district")
+    if _is_certifier_only(user):
+        if scope_for(user).agency_kind != AgencyKind.CIVIL_AFFAIRS:
+            return qs.none()
+        qs = qs.exclude(status=Status.RECEIVED)
+    return qs
+
+
+def access_documents(user) -> QuerySet[ApplicationDocument]:
+    return ApplicationDocument.objects.filter(application__in=access_applications(user)).select_related("application")
+
+
+def can_see_bills(user) -> bool:
+    """Bills are medical-security records: civil-affairs certifiers see the assessment only."""
+    return user.is_superuser or roles.has_role(user, roles.CASEWORKER, roles.REVIEWER, roles.AUDITOR)
+
+
+def access_households(user) -> QuerySet[Household]:
+    return restrict(Household.objects.all(), user, district="district")
+
+
+def access_persons(user) -> QuerySet[Person]:
+    return restrict(Person.objects.select_related("household"), user, district="hukou_district")
+
+
+def household_members(household: Household) -> list[Person]:
+    """Co-resident members with their certifications (category loaded), head first."""
+    return list(
+        household.members.all()
+        .prefetch_related("certifications__category")
+        .order_by("relation", "id")
+    )
+
+
+def household_bills(*, household: Household, start: date, end: date) -> QuerySet[Bill]:
+    """The household members' bills settled (discharge date) within ``[start, end]``."""
+    return (
+        Bill.objects.filter(person__household=household, discharge_date__gte=start, discharge_date__lte=end)
+        .select_related("person", "institution")
+        .order_by("person_id", "discharge_date", "id")
+    )
+
+
+def applications_of_household_year(*, household: Household, year: int) -> QuerySet[Application]:
+    return Application.objects.filter(household=household, year=year).order_by("received_on", "id")
+
+
+def queue_filter(queue: str) -> Q:
+    return {
+        "to_send": Q(status=Status.RECEIVED),
+        "to_assess": Q(status=Status.ASSESSING),
+        "to_gather": Q(status=Status.GATHERING),
+        "to_decide": Q(status=Status.REVIEWING),
+        "open": Q(status__in=[Status.RECEIVED, Status.ASSESSING, Status.GATHERING, Status.REVIEWING]),
+        "closed": Q(status__in=[Status.APPROVED, Status.REJECTED]),
+    }.get(queue, Q())
+
+
+def annual_bucket_used(*, person: Person, year: int, bucket: str) -> tuple[Decimal, str]:
+    """What ``person``'s bucket ``bucket`` already paid in ``year``, from claims' ledger.
+
+    Returns (amount, note). Without the ledger model the amount is 0 and the note says so, so the
+    explanation shows that the bucket room was not checked against claims.
+    """
+    try:
+        from claims.models import LedgerBucket
+    except ImportError:  # pragma: no cover - claims ships it
+        return Decimal("0.00"), "claims ledger not available: bucket used taken as 0"
+    used = (LedgerBucket.objects.filter(ledger__person=person, ledger__year=year, bucket=bucket)
+            .values_list("used", flat=True).first())
+    return (used if used is not None else Decimal("0.00")), ""

@@ -1,0 +1,600 @@
+"""Writes of the applications app: the 依申请救助 workflow, one keyword-only service per step.
+
+received (medical-security caseworker) → assessing (civil affairs: 家庭经济状况核对) →
+gathering (caseworker: bills of the counted period, extra bills with receipts, compute) →
+reviewing (a reviewer who did not compute: approve or reject) → approved / rejected + letter.
+
+Each step locks the application row, checks the state it expects on the locked row, the user's
+role and district scope, and records an :class:`ApplicationTransition`. Refusals are
+``ValidationError`` with a ``code`` (tests assert codes, not wording).
+"""
+from __future__ import annotations
+
+import calendar
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from beneficiaries.models import Category, Certification, Household, Person
+from claims.models import Bill
+from organizations import roles
+from organizations.access import ensure_in_scope, scope_for
+from organizations.models import Agency, AgencyKind
+
+from . import selectors
+from .models import (
+    Application,
+    ApplicationDocument,
+    ApplicationTransition,
+    AssessmentResult,
+    Channel,
+    CountedBill,
+    ExtraBill,
+    HouseholdAssessment,
+    Status,
+)
+
+logger = logging.getLogger(__name__)
+
+ILLNESS_POVERTY = "illness_poverty_patient"
+ZERO = Decimal("0.00")
+
+
+# ------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------
+
+
+def _require_role(user, *wanted: str) -> None:
+    if not roles.has_role(user, *wanted):
+        raise PermissionDenied(_("您的角色不能办理此环节。"))
+
+
+def _in_scope(user, application: Application) -> None:
+    ensure_in_scope(user, district_id=application.district_id, region_id=application.district.region_id)
+
+
+def _lock(application: Application) -> Application:
+    """Re-read the application FOR UPDATE (caller is inside transaction.atomic)."""
+    return Application.objects.select_for_update().select_related("district__region", "household", "applicant").get(pk=application.pk)
+
+
+def _expect(application: Application, *statuses: str) -> None:
+    if application.status not in statuses:
+        raise ValidationError(
+            _("申请当前状态为“%(status)s”，不能办理此环节。") % {"status": application.get_status_display()},
+            code="wrong_status",
+        )
+
+
+def _move(application: Application, *, to: str, by, note: str = "", fields: tuple[str, ...] = ()) -> None:
+    before = application.status
+    application.status = to
+    application.save(update_fields=["status", *fields])
+    ApplicationTransition.objects.create(application=application, from_status=before, to_status=to, by=by, note=note)
+
+
+def _scheme(policy):
+    """The policy's application scheme for illness-poverty households (first one naming it)."""
+    from policies.selectors import spec_of
+
+    spec = spec_of(policy)
+    for scheme in spec.application_schemes:
+        if ILLNESS_POVERTY in scheme.categories:
+            return spec, scheme
+    return spec, (spec.application_schemes[0] if spec.application_schemes else None)
+
+
+def _policy_for(application_or_district, on: date):
+    from policies.selectors import policy_in_force
+
+    district = getattr(application_or_district, "district", application_or_district)
+    return policy_in_force(region=district.region_id, on=on)
+
+
+def counted_period(scheme, on: date) -> tuple[date, date]:
+    """The settlement dates that count (POLICY.md §4), inclusive, as the engine reads them: the
+    previous calendar year (Beijing 六(三)), or after the same day ``months`` earlier up to the
+    application date (Ningbo 三(二)1 "申请前12个月内")."""
+    if scheme is None or scheme.window == "previous_calendar_year":
+        return date(on.year - 1, 1, 1), date(on.year - 1, 12, 31)
+    index = on.year * 12 + on.month - 1 - (scheme.months or 12)
+    year, month = divmod(index, 12)
+    first_of_month = date(year, month + 1, 1)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return first_of_month.replace(day=min(on.day, last_day)) + timedelta(days=1), on
+
+
+# ------------------------------------------------------------------------------------------
+# 1. received
+# ------------------------------------------------------------------------------------------
+
+
+def application_create(
+    *,
+    household: Household,
+    applicant: Person,
+    received_on: date,
+    by,
+    channel: str = Channel.WINDOW,
+    contact_name: str = "",
+    contact_phone: str = "",
+    proxy_name: str = "",
+    note: str = "",
+    warning: Any = None,
+) -> Application:
+    """Receive an application (受理). One per household per calendar year where the policy says so."""
+    _require_role(by, roles.CASEWORKER)
+    ensure_in_scope(by, district_id=household.district_id, region_id=household.district.region_id)
+    if applicant.household_id != household.pk:
+        raise ValidationError({"applicant": ValidationError(_("申请人不是该家庭的成员。"), code="applicant_not_member")})
+    if received_on > timezone.localdate():
+        raise ValidationError({"received_on": ValidationError(_("受理日期不能晚于今天。"), code="received_in_future")})
+    if channel == Channel.COMMUNITY_PROXY and not proxy_name:
+        raise ValidationError({"proxy_name": ValidationError(_("社区委托代办须填写代办人。"), code="proxy_required")})
+    if warning is not None:
+        channel = Channel.WARNING_REFERRAL
+        if getattr(warning, "household_id", household.pk) != household.pk:
+            raise ValidationError(_("预警所属家庭与申请家庭不一致。"), code="warning_household_mismatch")
+    with transaction.atomic():
+        # Serialise applications of one household so the once-a-year rule holds under concurrency.
+        Household.objects.select_for_update().filter(pk=household.pk).first()
+        once_per_year = True
+        policy = _policy_for(household.district, received_on)
+        if policy is not None:
+            _spec, scheme = _scheme(policy)
+            once_per_year = scheme.once_per_year if scheme is not None else True
+        if once_per_year:
+            first = selectors.applications_of_household_year(household=household, year=received_on.year).first()
+            if first is not None:
+                raise ValidationError(
+                    _("该家庭本自然年度已提出申请（%(number)s，受理日期 %(date)s），同一自然年度内只能申请一次。")
+                    % {"number": first.number, "date": first.received_on.isoformat()},
+                    code="already_applied_this_year",
+                )
+        application = Application(
+            household=household, applicant=applicant, district=household.district, received_on=received_on,
+            year=received_on.year, channel=channel, contact_name=contact_name, contact_phone=contact_phone,
+            proxy_name=proxy_name, note=note, warning_id=getattr(warning, "pk", None), created_by=by,
+            status=Status.RECEIVED,
+        )
+        application.full_clean(exclude=["number"])
+        application.save()
+        application.number = _("%(short)s医申〔%(year)s〕%(seq)06d号") % {
+            "short": household.district.short_name, "year": received_on.year, "seq": application.pk,
+        }
+        application.save(update_fields=["number"])
+        ApplicationTransition.objects.create(application=application, from_status="", to_status=Status.RECEIVED, by=by,
+                                             note=application.get_channel_display())
+        if warning is not None:
+            _refer_warning(warning=warning, application=application, by=by)
+    return application
+
+
+def _refer_warning(*, warning, application: Application, by) -> None:
+    try:
+        from monitoring.services import warning_refer  # type: ignore[attr-defined]
+    except ImportError:
+        logger.info("monitoring.services.warning_refer not available; warning %s not marked referred", warning.pk)
+        return
+    warning_refer(warning=warning, application=application, by=by)
+
+
+def document_attach(*, application: Application, by, file: UploadedFile, kind: str, description: str = "") -> ApplicationDocument:
+    """Attach a paper; the file goes to MEDIA_ROOT, the row keeps its path. Closed applications too
+    (late papers are evidence), but only staff of the district may attach."""
+    _require_role(by, roles.CASEWORKER, roles.CERTIFIER)
+    _in_scope(by, application)
+    document = ApplicationDocument(application=application, kind=kind, file=file, description=description, uploaded_by=by)
+    document.full_clean()
+    document.save()
+    return document
+
+
+# ------------------------------------------------------------------------------------------
+# 2. household economic assessment (civil affairs)
+# ------------------------------------------------------------------------------------------
+
+
+def application_send_to_assessment(*, application: Application, by, note: str = "") -> Application:
+    _require_role(by, roles.CASEWORKER)
+    _in_scope(by, application)
+    with transaction.atomic():
+        application = _lock(application)
+        _expect(application, Status.RECEIVED)
+        _move(application, to=Status.ASSESSING, by=by, note=note or _("转民政部门开展家庭经济状况核对"))
+    return application
+
+
+def _civil_affairs_agency(by, application: Application) -> Agency:
+    scope = scope_for(by)
+    if scope.agency_id is not None and scope.agency_kind == AgencyKind.CIVIL_AFFAIRS:
+        return Agency.objects.get(pk=scope.agency_id)
+    if by.is_superuser:
+        agency = (Agency.objects.filter(kind=AgencyKind.CIVIL_AFFAIRS, district=application.district).first()
+                  or Agency.objects.filter(kind=AgencyKind.CIVIL_AFFAIRS, region=application.district.region,
+                                           district__isnull=True).first())
+        if agency is not None:
+            return agency
+    raise PermissionDenied(_("只有民政部门的认定人员可以开展家庭经济状况核对。"))
+
+
+def _certify(*, person: Person, on: date, agency: Agency, by, document_ref: str) -> Certification:
+    """The patient's illness_poverty_patient certification covering ``on``: the one in force, or a
+    new one from ``on`` (through beneficiaries' service when it exists)."""
+    existing = (
+        Certification.objects.filter(person=person, category__code=ILLNESS_POVERTY, valid_from__lte=on)
+        .exclude(valid_until__lt=on)
+        .order_by("-valid_from")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    category = Category.objects.get(code=ILLNESS_POVERTY)
+    try:
+        from beneficiaries.services import certification_create  # type: ignore[attr-defined]
+    except ImportError:
+        certification_create = None
+    if certification_create is not None:
+        import inspect
+
+        params = inspect.signature(certification_create).parameters
+        kwargs: dict[str, Any] = {"person": person, "category": category, "valid_from": on}
+        for name, value in (("agency", agency), ("document_ref", document_ref), ("by", by), ("officer", by),
+                            ("valid_until", None)):
+            if name in params:
+                kwargs[name] = value
+        return certification_create(**kwargs)
+    certification = Certification(person=person, category=category, agency=agency, officer=by,
+                                  document_ref=document_ref, valid_from=on)
+    certification.full_clean()
+    certification.save()
+    return certification
+
+
+def assessment_record(
+    *,
+    application: Application,
+    by,
+    annual_income: Decimal,
+    assets: Decimal,
+    members_count: int,
+    result: str,
+    reason: str = "",
+    document_ref: str = "",
+) -> HouseholdAssessment:
+    """家庭经济状况核对: certify the patient ``illness_poverty_patient`` or refuse with a reason.
+
+    Certified → the caseworker gathers bills; refused → straight to the reviewer, who can only
+    reject (the letter carries the reason)."""
+    _require_role(by, roles.CERTIFIER)
+    _in_scope(by, application)
+    if result == AssessmentResult.REFUSED and not reason.strip():
+        raise ValidationError({"reason": ValidationError(_("不予认定须填写理由。"), code="reason_required")})
+    with transaction.atomic():
+        application = _lock(application)
+        _expect(application, Status.ASSESSING)
+        agency = _civil_affairs_agency(by, application)
+        assessment = HouseholdAssessment(
+            application=application, annual_income=annual_income, assets=assets, members_count=members_count,
+            result=result, reason=reason.strip(), document_ref=document_ref, assessed_by=by,
+        )
+        assessment.full_clean()
+        if result == AssessmentResult.CERTIFIED:
+            assessment.certification = _certify(person=application.applicant, on=application.received_on, agency=agency,
+                                                by=by, document_ref=document_ref)
+        assessment.save()
+        if result == AssessmentResult.CERTIFIED:
+            _move(application, to=Status.GATHERING, by=by, note=_("认定为因病致贫重病患者"))
+        else:
+            _move(application, to=Status.REVIEWING, by=by, note=_("不予认定：%(reason)s") % {"reason": assessment.reason})
+    return assessment
+
+
+# ------------------------------------------------------------------------------------------
+# 3. bills of the counted period
+# ------------------------------------------------------------------------------------------
+
+
+def _already_paid(bill: Bill) -> Decimal:
+    """Relief already paid on a bill: the assistance computed on it, or what the hospital advanced
+    in one-stop settlement if larger (the same money, so never both)."""
+    return max(bill.total_assistance or ZERO, bill.hospital_assistance_paid or ZERO)
+
+
+def bills_gather(*, application: Application, by) -> list[CountedBill]:
+    """Snapshot the bills of the counted period: the patient's and co-resident members' bills from
+    claims, plus extra bills with receipts. A bill appears once (unique per application and bill)."""
+    _require_role(by, roles.CASEWORKER)
+    _in_scope(by, application)
+    with transaction.atomic():
+        application = _lock(application)
+        _expect(application, Status.GATHERING)
+        return _gather(application)
+
+
+def _gather(application: Application) -> list[CountedBill]:
+    policy = _policy_for(application, application.received_on)
+    scheme = _scheme(policy)[1] if policy is not None else None
+    start, end = counted_period(scheme, application.received_on)
+    application.period_start, application.period_end = start, end
+    application.save(update_fields=["period_start", "period_end"])
+    patient_only = scheme is not None and scheme.members == "patient"
+    application.counted_bills.all().delete()  # a snapshot, rebuilt on every gathering
+    rows: dict[tuple[str, int], CountedBill] = {}
+    bills = selectors.household_bills(household=application.household, start=start, end=end)
+    if patient_only:
+        bills = bills.filter(person=application.applicant)
+    for bill in bills:
+        paid = _already_paid(bill)
+        burden = max(ZERO, bill.policy_scope_cost - bill.basic_paid - bill.critical_paid - bill.other_paid - paid)
+        rows.setdefault(("bill", bill.pk), CountedBill(
+            application=application, person=bill.person, bill=bill, settlement_no=bill.settlement_no,
+            institution_name=bill.institution.name, designated=bill.institution.designated, visit_type=bill.visit_type,
+            admission_date=bill.admission_date, discharge_date=bill.discharge_date,
+            policy_scope_cost=bill.policy_scope_cost, basic_paid=bill.basic_paid, critical_paid=bill.critical_paid,
+            other_paid=bill.other_paid, assistance_paid=paid, burden=burden,
+            counted=bill.institution.designated, reason="" if bill.institution.designated else "non_designated",
+        ))
+    extras = application.extra_bills.select_related("person").filter(discharge_date__gte=start, discharge_date__lte=end)
+    if patient_only:
+        extras = extras.filter(person=application.applicant)
+    for extra in extras:
+        rows.setdefault(("extra", extra.pk), CountedBill(
+            application=application, person=extra.person, extra_bill=extra, settlement_no=extra.settlement_no,
+            institution_name=extra.institution_name, designated=extra.designated, visit_type=extra.visit_type,
+            admission_date=extra.admission_date, discharge_date=extra.discharge_date,
+            policy_scope_cost=extra.policy_scope_cost, basic_paid=extra.basic_paid, critical_paid=extra.critical_paid,
+            other_paid=extra.other_paid, assistance_paid=extra.assistance_paid, burden=extra.burden,
+            counted=extra.designated, reason="" if extra.designated else "non_designated",
+        ))
+    return CountedBill.objects.bulk_create(list(rows.values()))
+
+
+def extra_bill_add(*, application: Application, by, person: Person, receipt: UploadedFile, **fields: Any) -> ExtraBill:
+    """A bill paid elsewhere, entered from its receipt. Amounts must be consistent (named field)."""
+    _require_role(by, roles.CASEWORKER)
+    _in_scope(by, application)
+    if person.household_id != application.household_id:
+        raise ValidationError({"person": ValidationError(_("就医人不是该家庭的成员。"), code="person_not_member")})
+    extra = ExtraBill(application=application, person=person, receipt=receipt, added_by=by, **fields)
+    _check_amounts(extra)
+    with transaction.atomic():
+        locked = _lock(application)
+        _expect(locked, Status.GATHERING)
+        extra.full_clean()
+        extra.save()
+    return extra
+
+
+def _check_amounts(extra: ExtraBill) -> None:
+    errors: dict[str, ValidationError] = {}
+    for name in ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid", "assistance_paid"):
+        value = getattr(extra, name)
+        if value is not None and value < 0:
+            errors[name] = ValidationError(_("金额不能为负数。"), code="invalid_amounts")
+    if not errors:
+        if extra.policy_scope_cost > extra.total_cost:
+            errors["policy_scope_cost"] = ValidationError(_("政策范围内费用不能大于医疗总费用。"), code="invalid_amounts")
+        elif extra.basic_paid + extra.critical_paid > extra.policy_scope_cost:
+            errors["basic_paid"] = ValidationError(_("基本医保与大病保险支付之和不能大于政策范围内费用。"), code="invalid_amounts")
+    if extra.admission_date and extra.discharge_date and extra.discharge_date < extra.admission_date:
+        errors["discharge_date"] = ValidationError(_("出院日期不能早于入院日期。"), code="invalid_dates")
+    if errors:
+        raise ValidationError(errors)
+
+
+# ------------------------------------------------------------------------------------------
+# 4. computation through the engine
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Computation:
+    relief: Decimal
+    burden: Decimal
+    reasons: list[str]
+    lines: list[dict[str, str]]
+    clauses: list[str]
+    counted: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def relief_compute(*, application: Application, by) -> Application:
+    """Gather the bills again and compute the relief with the policy in force on the application
+    date; the application goes to the reviewer with its explanation."""
+    _require_role(by, roles.CASEWORKER)
+    _in_scope(by, application)
+    with transaction.atomic():
+        application = _lock(application)
+        _expect(application, Status.GATHERING)
+        policy = _policy_for(application, application.received_on)
+        if policy is None:
+            raise ValidationError(_("受理日期没有生效的救助政策，无法计算。"), code="no_policy")
+        rows = _gather(application)
+        result = _assess(application=application, policy=policy, rows=rows)
+        for row in rows:
+            key = _row_key(row)
+            if key in result.counted:
+                row.counted, row.reason = result.counted[key]
+        CountedBill.objects.bulk_update(rows, ["counted", "reason"])
+        application.policy = policy
+        application.relief = result.relief
+        application.burden = result.burden
+        application.computation = {
+            "relief": str(result.relief), "burden": str(result.burden), "reasons": result.reasons,
+            "lines": result.lines, "clauses": result.clauses, "engine": result.raw,
+            "period": [application.period_start.isoformat(), application.period_end.isoformat()],
+        }
+        application.computed_at = timezone.now()
+        application.computed_by = by
+        _move(application, to=Status.REVIEWING, by=by,
+              note=_("计算救助金额 %(relief)s 元") % {"relief": result.relief},
+              fields=("policy", "relief", "burden", "computation", "computed_at", "computed_by"))
+    return application
+
+
+def _row_key(row: CountedBill) -> str:
+    return f"b{row.bill_id}" if row.bill_id else f"x{row.extra_bill_id}"
+
+
+def _assess(*, application: Application, policy, rows: list[CountedBill]) -> Computation:
+    """Run :func:`policies.engine.assess_application` on the gathered rows (the only engine call).
+
+    ``other_paid`` given to the engine includes the relief already paid on each bill, so the
+    burden it counts is what is really left (六(三) "扣除……和各种救助后")."""
+    from policies.adapters import person_in
+    from policies.engine import ApplicationIn, BillIn, Flags, HouseholdMemberIn, assess_application
+    from policies.selectors import region_stats
+
+    spec, scheme = _scheme(policy)
+    members = selectors.household_members(application.household)
+    by_person: dict[int, list[CountedBill]] = {}
+    for row in rows:
+        by_person.setdefault(row.person_id, []).append(row)
+    year = application.received_on.year
+    bucket_used, bucket_note = ZERO, ""
+    if scheme is not None and scheme.bucket is not None:
+        bucket_used, bucket_note = selectors.annual_bucket_used(person=application.applicant, year=year,
+                                                                bucket=scheme.bucket.name)
+    previous = selectors.applications_of_household_year(household=application.household, year=year).exclude(
+        pk=application.pk).exists()
+    household_in = []
+    for member in members:
+        bills = tuple(
+            BillIn(
+                id=_row_key(row), visit_type=row.visit_type, start=row.admission_date, end=row.discharge_date,
+                total_cost=_total_cost(row), policy_scope_cost=row.policy_scope_cost,
+                basic_paid=row.basic_paid, critical_paid=row.critical_paid,
+                other_paid=row.other_paid + row.assistance_paid,
+                flags=Flags(designated=row.designated,
+                            referral_compliant=row.bill.referral_compliant if row.bill_id else True,
+                            in_province=row.bill.in_province if row.bill_id else True,
+                            major_disease=row.bill.major_disease if row.bill_id else False,
+                            rare_disease=row.bill.rare_disease if row.bill_id else False),
+            )
+            for row in by_person.get(member.pk, [])
+        )
+        role = "patient" if member.pk == application.applicant_id else "member"
+        household_in.append(HouseholdMemberIn(role=role, person=person_in(member), bills=bills))
+    app_in = ApplicationIn(date=application.received_on, previous_application_same_year=previous,
+                           annual_bucket_used=bucket_used)
+    result = assess_application(spec, app_in, household_in, region_stats(policy.region_id))
+    lines = [line.to_dict() for line in result.lines]
+    if bucket_note:
+        lines.append({"key": "note", "label": _("说明"), "value": bucket_note, "clause": ""})
+    counted_ids = set(result.counted_bill_ids)
+    counted: dict[str, tuple[bool, str]] = {}
+    for row in rows:
+        key = _row_key(row)
+        if key in counted_ids:
+            counted[key] = (True, "")
+        elif not row.designated:
+            counted[key] = (False, "non_designated")
+        elif scheme is not None and scheme.visit_classes is not None:
+            counted[key] = (False, "visit_not_covered")
+        else:
+            counted[key] = (False, "not_counted")
+    return Computation(
+        relief=result.relief, burden=result.burden, reasons=list(result.reasons), lines=lines,
+        clauses=list(result.clauses), counted=counted, raw=result.to_dict(),
+    )
+
+
+def _total_cost(row: CountedBill) -> Decimal:
+    if row.bill_id:
+        return row.bill.total_cost
+    return row.extra_bill.total_cost
+
+
+# ------------------------------------------------------------------------------------------
+# 5. decision
+# ------------------------------------------------------------------------------------------
+
+
+def application_return(*, application: Application, by, note: str) -> Application:
+    """The reviewer sends a computed application back to the caseworker (e.g. a receipt is missing)."""
+    _require_role(by, roles.REVIEWER)
+    _in_scope(by, application)
+    if not note.strip():
+        raise ValidationError({"note": ValidationError(_("退回须说明理由。"), code="reason_required")})
+    with transaction.atomic():
+        application = _lock(application)
+        _expect(application, Status.REVIEWING)
+        if not _certified(application):
+            raise ValidationError(_("家庭经济状况核对未通过，只能作出不予救助决定。"), code="not_certified")
+        _move(application, to=Status.GATHERING, by=by, note=note.strip())
+    return application
+
+
+def _certified(application: Application) -> bool:
+    assessment = HouseholdAssessment.objects.filter(application=application).first()
+    return assessment is not None and assessment.result == AssessmentResult.CERTIFIED
+
+
+def application_decide(*, application: Application, by, approve: bool, reason: str = "", payment_route: str = "") -> Application:
+    """Approve or reject (审核决定). The reviewer is not the person who computed; the decision
+    letter is issued after commit."""
+    _require_role(by, roles.REVIEWER)
+    _in_scope(by, application)
+    with transaction.atomic():
+        application = _lock(application)
+        _expect(application, Status.REVIEWING)
+        if application.computed_by_id is not None and application.computed_by_id == by.pk:
+            raise ValidationError(_("计算救助金额的人员不能审核同一申请。"), code="same_person")
+        if approve:
+            if not _certified(application):
+                raise ValidationError(_("家庭经济状况核对未通过，不能批准。"), code="not_certified")
+            if application.relief is None:
+                raise ValidationError(_("尚未计算救助金额。"), code="not_computed")
+            if application.relief <= 0:
+                raise ValidationError(_("计算的救助金额为零，应作出不予救助决定。"), code="no_relief")
+            application.payment_route = payment_route or _("社会化发放至申请人银行账户")
+            application.decision_reason = ""
+            to = Status.APPROVED
+        else:
+            reason = reason.strip()
+            if not reason:
+                assessment = HouseholdAssessment.objects.filter(application=application).first()
+                if assessment is not None and assessment.result == AssessmentResult.REFUSED:
+                    reason = _("家庭经济状况核对不予认定：%(reason)s") % {"reason": assessment.reason}
+            if not reason:
+                raise ValidationError({"reason": ValidationError(_("不予救助须填写理由。"), code="reason_required")})
+            application.decision_reason = reason
+            application.payment_route = ""
+            to = Status.REJECTED
+        application.decided_by = by
+        application.decided_at = timezone.now()
+        _move(application, to=to, by=by, note=application.decision_reason,
+              fields=("decided_by", "decided_at", "decision_reason", "payment_route"))
+        pk, user_pk = application.pk, by.pk
+        transaction.on_commit(lambda: _issue_letter(application_pk=pk, approved=approve, by_pk=user_pk))
+    return application
+
+
+LETTER_KINDS = {True: "application_approved", False: "application_rejected"}
+
+
+def _issue_letter(*, application_pk: int, approved: bool, by_pk: int) -> None:
+    """After commit: ask reports for the numbered letter, if that service exists."""
+    try:
+        from reports.services import letter_issue  # type: ignore[attr-defined]
+    except ImportError:
+        logger.info("reports.services.letter_issue not available; no letter for application %s", application_pk)
+        return
+    from django.contrib.auth import get_user_model
+
+    application = Application.objects.get(pk=application_pk)
+    by = get_user_model().objects.get(pk=by_pk)
+    try:
+        letter_issue(kind=LETTER_KINDS[approved], application=application, by=by)
+    except Exception:  # the decision stands; the letter can be reissued from reports
+        logger.exception("letter for application %s failed", application_pk)
