@@ -125,3 +125,44 @@ class EarlyWarning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.year} #{self.household_id}"
+
+
+class RecalcChunk(models.Model):
+    """One chunk of a run: a person-id range (full run) or a list of touched person-years.
+
+    Recorded done in the same transaction as its writes, so a redelivered chunk is skipped.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待处理")
+        DONE = "done", _("完成")
+        FAILED = "failed", _("失败")
+
+    run = models.ForeignKey(RecalcRun, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("运行"))
+    index = models.PositiveIntegerField(_("序号"))
+    lo = models.BigIntegerField(_("起始人员ID"))
+    hi = models.BigIntegerField(_("结束人员ID"))
+    people = models.JSONField(
+        _("人员与起始年度"), null=True, blank=True, help_text=_("[[人员ID, 起始年度], ...]；空表示区间内全部人员、全部年度"),
+    )
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("执行次数"), default=0)
+    person_years = models.PositiveIntegerField(_("人员年度"), default=0)
+    bills_changed = models.PositiveIntegerField(_("变更结算单"), default=0)
+    adjustments_created = models.PositiveIntegerField(_("补发/多付记录"), default=0)
+    violations = models.JSONField(_("不变量违例"), default=list, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("重算分片")
+        verbose_name_plural = _("重算分片")
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="uniq_chunk_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.index}"
+
+    @property
+    def people_count(self) -> int | None:
+        return None if self.people is None else len(self.people)

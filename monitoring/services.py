@@ -1,0 +1,494 @@
+"""Writes of the monitoring app: recalculation runs, chunks, early warnings, invariants.
+
+A run (:class:`RecalcRun`) goes through four steps, the same in the nightly Celery chain
+(``tasks.py``) and in ``manage.py recalculate`` (synchronously, :func:`run_synchronously`):
+
+1. :func:`run_plan`: certifications whose coverage ended since the last run (expiry, per the
+   policy's ``coverage_ends``), and every person-year touched since the last successful run
+   (incremental) or every person (``full``), cut into chunks of person ids;
+2. :func:`chunk_execute` per chunk (a Celery group: several workers share a run): recompute the
+   chunk's person-years with the bulk path :func:`recompute_chunk`;
+3. :func:`warnings_refresh`: early warnings (预警监测, POLICY.md §6);
+4. :func:`invariants_check` and :func:`run_finish`.
+
+Chunks are idempotent: a chunk recomputes from the bills and certifications, writes only what
+differs, and records itself as done (:class:`RecalcChunk`) in the same transaction as its writes,
+so a redelivered chunk (``acks_late``) changes nothing and counts nothing twice.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from beneficiaries.models import Certification, Person
+
+from . import bulk
+from .models import EarlyWarning, RecalcChunk, RecalcRun, RunStatus, RunTrigger, WarningStatus
+from .selectors import last_successful_run
+
+logger = logging.getLogger(__name__)
+
+CHUNK_PEOPLE = int(getattr(settings, "RECALC_CHUNK_PEOPLE", 4000))
+ALL_YEARS = 0  # from_year 0: every year of the person
+
+
+# --------------------------------------------------------------------------------------------
+# Run lifecycle
+# --------------------------------------------------------------------------------------------
+
+
+def run_create(*, full: bool = False, year: int | None = None, person_id: int | None = None,
+               dry_run: bool = False, trigger: str = RunTrigger.NIGHTLY, by=None) -> RecalcRun:
+    """A new run record; the incremental cut-off is the last successful full-scope run's start.
+
+    Without any earlier successful run there is nothing to be incremental against: the run is full.
+    """
+    if year is not None and not (1900 <= year <= 2999):
+        raise ValidationError({"year": ValidationError(_("年度应为四位数字。"), code="invalid_year")})
+    if person_id is not None and not Person.objects.filter(pk=person_id).exists():
+        raise ValidationError({"person": ValidationError(_("人员 %(pk)s 不存在。") % {"pk": person_id}, code="no_person")})
+    previous = last_successful_run()
+    since = None if previous is None else previous.started_at
+    if since is None and person_id is None:
+        full = True
+    return RecalcRun.objects.create(
+        full=full, year=year, person_id=person_id, dry_run=dry_run, trigger=trigger, triggered_by=by, since=since,
+    )
+
+
+def run_add_error(*, run_id: int, error: str) -> None:
+    """Append an error message to the run (row lock: several workers may report at once)."""
+    with transaction.atomic():
+        run = RecalcRun.objects.select_for_update().get(pk=run_id)
+        run.errors = [*run.errors, error[:2000]]
+        run.save(update_fields=["errors"])
+    logger.error("recalc run %s: %s", run_id, error)
+
+
+def run_fail(*, run_id: int, error: str) -> None:
+    run_add_error(run_id=run_id, error=error)
+    RecalcRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(),
+    )
+
+
+def run_finish(*, run: RecalcRun) -> RecalcRun:
+    """Close the run: failed if any chunk failed or an error was recorded, otherwise succeeded.
+
+    Invariant violations do not fail the run (the figures were recomputed); they are reported on
+    the record and in the log for a person to investigate.
+    """
+    run.refresh_from_db()
+    failed_chunks = run.chunks.filter(status=RecalcChunk.Status.FAILED).count()
+    ok = not run.errors and failed_chunks == 0 and run.chunks_done == run.chunks_total
+    run.status = RunStatus.SUCCEEDED if ok else RunStatus.FAILED
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "finished_at"])
+    logger.info(
+        "recalc run %s %s: %s person-years, %s bills changed, %s adjustments, %s warnings, %s violations",
+        run.pk, run.status, run.person_years_total, run.bills_changed, run.adjustments_created,
+        run.warnings_created, len(run.invariant_violations),
+    )
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# Planning: expiry and what was touched since the last run
+# --------------------------------------------------------------------------------------------
+
+
+def _merge(work: dict[int, int], person_id: int, from_year: int) -> None:
+    current = work.get(person_id)
+    if current is None or from_year < current:
+        work[person_id] = from_year
+
+
+def expired_coverage(*, since: datetime | None, today: date) -> dict[int, int]:
+    """Certifications whose coverage ended in ``[since, today)``: person id -> first affected year.
+
+    The coverage end follows the policy of the person's insured region on ``valid_until``:
+    ``same_day`` ends on ``valid_until``, ``end_of_month`` at the end of that month (次月起).
+    Nothing is written for the certification itself: its bills are recomputed.
+    """
+    from policies.engine.engine import month_end
+
+    start = (since.date() if since is not None else date(1900, 1, 1))
+    rows = (
+        Certification.objects.filter(valid_until__isnull=False, valid_until__gte=start - timedelta(days=31),
+                                     valid_until__lt=today)
+        .values_list("person_id", "person__insured_region_id", "valid_until")
+    )
+    picker = bulk.PolicyPicker.load()
+    out: dict[int, int] = {}
+    for person_id, region_id, until in rows.iterator(chunk_size=5000):
+        spec = picker.spec(region_id, until)
+        end = month_end(until) if spec is not None and spec.end_of_month else until
+        if start <= end < today:
+            _merge(out, person_id, end.year)
+    return out
+
+
+def touched_since(*, since: datetime) -> dict[int, int]:
+    """Person-years touched since ``since``: person id -> first year to recompute.
+
+    - bills created since (the settlement year onward);
+    - certifications created, revoked or changed since (simple-history ``history_date``); a
+      backdated certification touches every year from its earliest ``valid_from`` in history;
+    - policy versions created or confirmed since: every person of the region, years from the
+      version's ``effective_from``.
+    """
+    from claims.models import Bill
+    from policies.models import Policy
+
+    work: dict[int, int] = {}
+    bill_rows = Bill.objects.filter(created_at__gte=since).values_list("person_id", "discharge_date")
+    for person_id, day in bill_rows.iterator(chunk_size=5000):
+        _merge(work, person_id, day.year)
+
+    history = Certification.history.model
+    changed_ids = set(history.objects.filter(history_date__gte=since).values_list("id", flat=True))
+    if changed_ids:
+        rows = history.objects.filter(id__in=changed_ids).values_list("person_id", "valid_from")
+        for person_id, valid_from in rows.iterator(chunk_size=5000):
+            _merge(work, person_id, valid_from.year)
+
+    policies = Policy.objects.filter(Q(created_at__gte=since) | Q(confirmed_at__gte=since))
+    for policy in policies:
+        people = Person.objects.all()
+        if policy.region_id is not None:
+            people = people.filter(insured_region_id=policy.region_id)
+        for person_id in people.values_list("id", flat=True).iterator(chunk_size=10000):
+            _merge(work, person_id, policy.effective_from.year)
+    return work
+
+
+def run_plan(*, run: RecalcRun, today: date | None = None) -> list[int]:
+    """Decide the run's work, store it as :class:`RecalcChunk` rows and return their indexes.
+
+    A chunk is a person-id range ``[lo, hi]`` and, for incremental runs, the list
+    ``[[person id, first year], ...]`` it covers (``people`` None: everyone in the range, all years).
+    Tasks receive the run id and the chunk index only (JSON, never ID numbers).
+    """
+    today = today or timezone.localdate()
+    expired = expired_coverage(since=run.since, today=today)
+    run.expired_certifications = len(expired)
+    chunks: list[RecalcChunk] = []
+    if run.person_id is not None:
+        chunks.append(RecalcChunk(run=run, index=0, lo=run.person_id, hi=run.person_id, people=[[run.person_id, ALL_YEARS]]))
+    elif run.full:
+        ids = list(Person.objects.order_by("id").values_list("id", flat=True))
+        for index, start in enumerate(range(0, len(ids), CHUNK_PEOPLE)):
+            part = ids[start:start + CHUNK_PEOPLE]
+            chunks.append(RecalcChunk(run=run, index=index, lo=part[0], hi=part[-1], people=None))
+    else:
+        work = touched_since(since=run.since)
+        for person_id, from_year in expired.items():
+            _merge(work, person_id, from_year)
+        ordered = sorted(work.items())
+        for index, start in enumerate(range(0, len(ordered), CHUNK_PEOPLE)):
+            part = ordered[start:start + CHUNK_PEOPLE]
+            chunks.append(RecalcChunk(run=run, index=index, lo=part[0][0], hi=part[-1][0],
+                                      people=[[p, y] for p, y in part]))
+    with transaction.atomic():
+        RecalcChunk.objects.bulk_create(chunks, ignore_conflicts=True)
+        run.chunks_total = len(chunks)
+        run.save(update_fields=["expired_certifications", "chunks_total"])
+    logger.info("recalc run %s planned: %s chunks (full=%s, since=%s, expired=%s)",
+                run.pk, len(chunks), run.full, run.since, len(expired))
+    return [c.index for c in chunks]
+
+
+# --------------------------------------------------------------------------------------------
+# Chunks
+# --------------------------------------------------------------------------------------------
+
+
+def chunk_execute(*, run_id: int, index: int) -> bulk.ChunkOutcome | None:
+    """Recompute one chunk and record it done, atomically. A chunk already done is skipped.
+
+    Safe to call any number of times: on an exception nothing of this chunk is written (one
+    transaction), so a retry (or a redelivery after a worker died) starts from the same database.
+    """
+    run = RecalcRun.objects.get(pk=run_id)
+    with transaction.atomic():
+        record = RecalcChunk.objects.select_for_update().get(run_id=run_id, index=index)
+        if record.status == RecalcChunk.Status.DONE:
+            return None
+        from_years = None if record.people is None else {int(p): int(y) for p, y in record.people}
+        outcome = bulk.recompute_chunk(
+            lo=record.lo, hi=record.hi, from_years=from_years, only_year=run.year, dry_run=run.dry_run,
+        )
+        RecalcChunk.objects.filter(pk=record.pk).update(
+            status=RecalcChunk.Status.DONE, finished_at=timezone.now(), attempts=F("attempts") + 1,
+            person_years=outcome.person_years, bills_changed=outcome.bills_changed,
+            adjustments_created=outcome.adjustments_created, violations=outcome.violations, error="",
+        )
+        RecalcRun.objects.filter(pk=run_id).update(
+            chunks_done=F("chunks_done") + 1,
+            person_years_total=F("person_years_total") + outcome.person_years,
+            bills_changed=F("bills_changed") + outcome.bills_changed,
+            adjustments_created=F("adjustments_created") + outcome.adjustments_created,
+        )
+    return outcome
+
+
+def chunk_fail(*, run_id: int, index: int, error: str) -> None:
+    """A chunk gave up (retries exhausted or a non-transient error): recorded, the run will fail."""
+    RecalcChunk.objects.filter(run_id=run_id, index=index).exclude(status=RecalcChunk.Status.DONE).update(
+        status=RecalcChunk.Status.FAILED, error=error[:2000], attempts=F("attempts") + 1,
+    )
+    run_add_error(run_id=run_id, error=_("分片 %(index)s 失败：%(error)s") % {"index": index, "error": error})
+
+
+# --------------------------------------------------------------------------------------------
+# The synchronous path (manage.py recalculate) uses exactly the steps the Celery tasks use
+# --------------------------------------------------------------------------------------------
+
+
+def run_synchronously(*, full: bool = False, year: int | None = None, person_id: int | None = None,
+                      dry_run: bool = False, trigger: str = RunTrigger.COMMAND, by=None,
+                      today: date | None = None) -> RecalcRun:
+    run = run_create(full=full, year=year, person_id=person_id, dry_run=dry_run, trigger=trigger, by=by)
+    try:
+        for index in run_plan(run=run, today=today):
+            try:
+                chunk_execute(run_id=run.pk, index=index)
+            except Exception as exc:  # noqa: BLE001 - recorded on the run, the next chunk still runs
+                logger.exception("recalc run %s chunk %s failed", run.pk, index)
+                chunk_fail(run_id=run.pk, index=index, error=f"{type(exc).__name__}: {exc}")
+        run_complete(run_id=run.pk)
+    except Exception as exc:
+        logger.exception("recalc run %s failed", run.pk)
+        run_fail(run_id=run.pk, error=f"{type(exc).__name__}: {exc}")
+    run.refresh_from_db()
+    return run
+
+
+def run_complete(*, run_id: int) -> RecalcRun:
+    """The finalizer: warnings, then invariants, then close the run.
+
+    Invariants: a full run's chunks checked their ranges right after writing (reported on each
+    chunk); other runs check the person-years they touched here.
+    """
+    run = RecalcRun.objects.get(pk=run_id)
+    person_ids = run_person_ids(run=run)
+    if not run.dry_run:
+        households = None
+        if person_ids is not None:
+            households = set(Person.objects.filter(pk__in=person_ids, household__isnull=False)
+                             .values_list("household_id", flat=True))
+        created, closed = warnings_refresh(run=run, household_ids=households, only_year=run.year)
+        RecalcRun.objects.filter(pk=run_id).update(warnings_created=created, warnings_closed=closed)
+    violations = [v for c in run.chunks.exclude(violations=[]).order_by("index") for v in c.violations]
+    if person_ids is not None:
+        seen = {_violation_key(v) for v in violations}
+        violations += [v for v in invariants_check(person_ids=person_ids, only_year=run.year)
+                       if _violation_key(v) not in seen]
+    for v in violations:
+        logger.error("recalc run %s invariant violation: %s", run_id, v)
+    RecalcRun.objects.filter(pk=run_id).update(invariant_violations=violations)
+    return run_finish(run=run)
+
+
+def _violation_key(v: dict) -> tuple:
+    return (v["person_id"], v["year"], v.get("bucket"), v["code"])
+
+
+def run_person_ids(*, run: RecalcRun) -> set[int] | None:
+    """The people a run covered; None for a full run (everyone)."""
+    if run.person_id is not None:
+        return {run.person_id}
+    if run.full:
+        return None
+    people: set[int] = set()
+    for chunk_people in run.chunks.values_list("people", flat=True):
+        people.update(int(p) for p, _y in chunk_people or ())
+    return people
+
+
+# --------------------------------------------------------------------------------------------
+# Early warnings (预警监测, POLICY.md §6)
+# --------------------------------------------------------------------------------------------
+
+RETURN_CATEGORIES = frozenset({"marginal_family", "monitored_rural", "returned_to_poverty"})
+
+
+def household_burdens(*, household_ids: Iterable[int] | None, only_year: int | None = None) -> dict[tuple[int, int], Decimal]:
+    """(household, year) -> burden after insurance AND assistance of all members' bills.
+
+    Per bill max(0, scope − basic − critical − other − total_assistance), summed (set-based, one
+    query). Rejected claims' bills count too: the family still bore that cost.
+    """
+    from django.db.models import DecimalField, Sum, Value
+    from django.db.models.functions import ExtractYear, Greatest
+
+    from claims.models import Bill
+
+    money = DecimalField(max_digits=14, decimal_places=2)
+    qs = Bill.objects.filter(person__household__isnull=False)
+    if household_ids is not None:
+        qs = qs.filter(person__household_id__in=list(household_ids))
+    if only_year is not None:
+        qs = qs.filter(discharge_date__gte=date(only_year, 1, 1), discharge_date__lte=date(only_year, 12, 31))
+    remaining = Greatest(
+        F("policy_scope_cost") - F("basic_paid") - F("critical_paid") - F("other_paid") - F("total_assistance"),
+        Value(Decimal("0.00")), output_field=money,
+    )
+    rows = (
+        qs.annotate(y=ExtractYear("discharge_date"))
+        .values("person__household_id", "y")
+        .annotate(burden=Sum(remaining, output_field=money))
+        .values_list("person__household_id", "y", "burden")
+    )
+    return {(h, y): Decimal(b).quantize(Decimal("0.01")) for h, y, b in rows}
+
+
+def _categories_by_household_year(household_ids: Sequence[int], years: set[int]) -> dict[tuple[int, int], set[str]]:
+    """Categories any member held at some point of each year (certification overlapping the year)."""
+    out: dict[tuple[int, int], set[str]] = defaultdict(set)
+    rows = (
+        Certification.objects.filter(person__household_id__in=household_ids)
+        .values_list("person__household_id", "category__code", "valid_from", "valid_until")
+    )
+    for household_id, code, valid_from, valid_until in rows:
+        for year in years:
+            if valid_from <= date(year, 12, 31) and (valid_until is None or valid_until >= date(year, 1, 1)):
+                out[(household_id, year)].add(code)
+    return out
+
+
+def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[int] | None = None,
+                     only_year: int | None = None) -> tuple[int, int]:
+    """Create warnings for households above a threshold; close certified ones. Returns (created, closed).
+
+    - 因病致贫 (illness_poverty): households where no member holds any category;
+      因病返贫 (return_to_poverty): marginal_family / monitored_rural / returned_to_poverty
+      households (the engine's ``warning_kind`` decides with the policy's thresholds);
+    - created once: unique (household, year, kind); a dismissed warning is never recreated;
+    - a household that became certified (a member now holds a beneficiary category beyond the
+      return-to-poverty ones) closes its open/referred warnings of that year as ``certified``.
+    """
+    from policies.engine.engine import warning_kind
+    from policies.engine.types import MissingStatisticError
+
+    from beneficiaries.models import Household
+
+    burdens = household_burdens(household_ids=household_ids, only_year=only_year)
+    if household_ids is not None:
+        household_ids = list(household_ids)
+    existing_q = EarlyWarning.objects.all()
+    if household_ids is not None:
+        existing_q = existing_q.filter(household_id__in=household_ids)
+    if only_year is not None:
+        existing_q = existing_q.filter(year=only_year)
+    existing = {(w.household_id, w.year, w.kind): w for w in existing_q.only("id", "household_id", "year", "kind", "status")}
+    keys = set(burdens) | {(h, y) for h, y, _k in existing}
+    if not keys:
+        return 0, 0
+    households = sorted({h for h, _y in keys})
+    years = {y for _h, y in keys}
+    region_of = dict(Household.objects.filter(pk__in=households).values_list("pk", "district__region_id"))
+    held = _categories_by_household_year(households, years)
+    picker = bulk.PolicyPicker.load()
+    stats_cache: dict[int, dict] = {}
+    to_create: list[EarlyWarning] = []
+    to_close: list[int] = []
+    today = timezone.localdate()
+    for household_id, year in sorted(keys):
+        categories = held.get((household_id, year), set())
+        for kind in ("illness_poverty", "return_to_poverty"):
+            warning = existing.get((household_id, year, kind))
+            if warning is not None and warning.status in (WarningStatus.OPEN, WarningStatus.REFERRED):
+                certified = bool(categories) if kind == "illness_poverty" else bool(categories - RETURN_CATEGORIES)
+                if certified:
+                    to_close.append(warning.pk)
+        burden = burdens.get((household_id, year))
+        if burden is None:
+            continue
+        region_id = region_of.get(household_id)
+        on = min(date(year, 12, 31), today)
+        spec = picker.spec(region_id, on)
+        if spec is None:
+            continue
+        if region_id not in stats_cache:
+            stats_cache[region_id] = picker.stats(region_id)
+        try:
+            result = warning_kind(spec, frozenset(categories), burden, stats_cache[region_id], year)
+        except MissingStatisticError as exc:
+            logger.warning("no warning for household %s %s: %s", household_id, year, exc)
+            continue
+        if result.kind is None or (household_id, year, result.kind) in existing:
+            continue
+        to_create.append(EarlyWarning(
+            household_id=household_id, year=year, kind=result.kind, burden=burden, threshold=result.threshold,
+            clause=result.clause or "", run=run,
+        ))
+    with transaction.atomic():
+        # ignore_conflicts: a concurrent run that created the same warning wins; the unique
+        # constraint is what guarantees "created once".
+        EarlyWarning.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=1000)
+        closed = EarlyWarning.objects.filter(
+            pk__in=to_close, status__in=[WarningStatus.OPEN, WarningStatus.REFERRED],
+        ).update(status=WarningStatus.CERTIFIED, handled_at=timezone.now(),
+                 note=_("家庭成员已获认定，预警自动关闭。"))
+    return len(to_create), closed
+
+
+def warning_refer(*, warning: EarlyWarning, application, by) -> EarlyWarning:
+    """The applications engineer calls this when an application is created from a warning."""
+    with transaction.atomic():
+        warning = EarlyWarning.objects.select_for_update().get(pk=warning.pk)
+        if warning.status != WarningStatus.OPEN:
+            raise ValidationError(_("只有待处理的预警可以转为申请（当前：%(status)s）。")
+                                  % {"status": warning.get_status_display()}, code="not_open")
+        warning.status = WarningStatus.REFERRED
+        warning.application_id = application.pk
+        warning.handled_by = by
+        warning.handled_at = timezone.now()
+        warning.save(update_fields=["status", "application_id", "handled_by", "handled_at"])
+    return warning
+
+
+def warning_dismiss(*, warning: EarlyWarning, by, note: str) -> EarlyWarning:
+    """Dismiss (排除) an open warning with a reason; it is never recreated for the same year."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": ValidationError(_("请填写排除原因。"), code="note_required")})
+    with transaction.atomic():
+        warning = EarlyWarning.objects.select_for_update().get(pk=warning.pk)
+        if warning.status != WarningStatus.OPEN:
+            raise ValidationError(_("只有待处理的预警可以排除（当前：%(status)s）。")
+                                  % {"status": warning.get_status_display()}, code="not_open")
+        warning.status = WarningStatus.DISMISSED
+        warning.note = note
+        warning.handled_by = by
+        warning.handled_at = timezone.now()
+        warning.save(update_fields=["status", "note", "handled_by", "handled_at"])
+    return warning
+
+
+# --------------------------------------------------------------------------------------------
+# Invariants (checked at the end of every run; reported, never fixed)
+# --------------------------------------------------------------------------------------------
+
+
+def invariants_check(*, person_ids: Iterable[int], only_year: int | None = None) -> list[dict]:
+    """Violations of: capped bucket use ≤ cap; ledger bucket used = Σ drawn of its counted bills.
+
+    Checked in slices of :data:`CHUNK_PEOPLE` people so memory stays bounded.
+    """
+    ids = sorted(person_ids)
+    violations: list[dict] = []
+    for start in range(0, len(ids), CHUNK_PEOPLE):
+        violations += bulk.check_invariants(person_ids=ids[start:start + CHUNK_PEOPLE], only_year=only_year)
+    return violations
