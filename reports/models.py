@@ -1,1 +1,164 @@
-"""Models: see the issue that builds this app."""
+"""Decision letters (决定书, POLICY.md §7), their gapless numbering, and batch print jobs."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries.models import Person
+from organizations.models import District, Region
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class LetterKind(models.TextChoices):
+    CLAIM_APPROVED = "claim_approved", _("救助费用核准")
+    CLAIM_REJECTED = "claim_rejected", _("救助费用不予救助")
+    APPLICATION_APPROVED = "application_approved", _("依申请救助核准")
+    APPLICATION_REJECTED = "application_rejected", _("依申请救助不予救助")
+
+    @classmethod
+    def for_claims(cls) -> tuple[str, ...]:
+        return (cls.CLAIM_APPROVED, cls.CLAIM_REJECTED)
+
+    @classmethod
+    def for_applications(cls) -> tuple[str, ...]:
+        return (cls.APPLICATION_APPROVED, cls.APPLICATION_REJECTED)
+
+
+class LetterSequence(models.Model):
+    """The last number issued by one office (district) in one year.
+
+    Locked with ``SELECT ... FOR UPDATE`` inside the issuing transaction, so two letters issued at
+    the same moment get consecutive numbers, and a failed issue rolls the number back (gapless).
+    """
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="letter_sequences", verbose_name=_("出具机关（区县）"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    last = models.PositiveIntegerField(_("已用最大序号"), default=0)
+
+    class Meta:
+        verbose_name = _("决定书序号")
+        verbose_name_plural = _("决定书序号")
+        constraints = [models.UniqueConstraint(fields=["district", "year"], name="uniq_letter_sequence_district_year")]
+
+    def __str__(self) -> str:
+        return f"{self.district.short_name} {self.year}: {self.last}"
+
+
+def letter_upload_to(instance: Letter, filename: str) -> str:
+    # No personal data and no verify code in the path: only office, year and sequence.
+    return f"letters/{instance.year}/{instance.district.code}/{instance.year}-{instance.seq:05d}.pdf"
+
+
+class Letter(models.Model):
+    """One issued decision letter. Issued once, stored with its SHA-256; never edited or deleted.
+
+    A correction is a new letter whose ``replaces`` names this one.
+    """
+
+    kind = models.CharField(_("类型"), max_length=30, choices=LetterKind.choices)
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="letters", verbose_name=_("出具机关（区县）"))
+    office_name = models.CharField(_("出具机关"), max_length=100)
+    year = models.PositiveSmallIntegerField(_("年度"))
+    seq = models.PositiveIntegerField(_("序号"))
+    number = models.CharField(_("文号"), max_length=60, unique=True)
+    # What was decided: a manual claim or an application (exactly one for letters issued by the
+    # services; string references so the claims/applications apps need not import reports).
+    claim = models.ForeignKey("claims.Claim", on_delete=models.PROTECT, null=True, blank=True, related_name="letters", verbose_name=_("报销申请"))
+    application = models.ForeignKey(
+        "applications.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="letters", verbose_name=_("依申请救助申请"),
+    )
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, null=True, blank=True, related_name="letters", verbose_name=_("收件人"))
+    recipient_name = models.CharField(_("收件人姓名"), max_length=50)
+    amount = models.DecimalField(_("救助金额"), **MONEY)
+    issued_at = models.DateTimeField(_("出具时间"))
+    issued_on = models.DateField(_("成文日期"))
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="letters_issued", verbose_name=_("出具人"))
+    file = models.FileField(_("PDF 文件"), upload_to=letter_upload_to, max_length=200)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    verify_code = models.CharField(_("核验码"), max_length=16, unique=True)
+    replaces = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by", verbose_name=_("更正的原决定书"),
+    )
+    correction_reason = models.CharField(_("更正原因"), max_length=300, blank=True)
+    # What the letter printed (masked ID only), kept so a reader can see it without opening the PDF.
+    content = models.JSONField(_("决定书内容"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("决定书")
+        verbose_name_plural = _("决定书")
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "year", "seq"], name="uniq_letter_seq_per_office_year"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="letter_seq_positive"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="letter_amount_non_negative"),
+            models.CheckConstraint(
+                condition=Q(replaces__isnull=True) | ~Q(correction_reason=""), name="letter_correction_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~(Q(claim__isnull=False) & Q(application__isnull=False)), name="letter_one_subject",
+            ),
+            models.CheckConstraint(
+                condition=(Q(claim__isnull=True) | Q(kind__in=["claim_approved", "claim_rejected"]))
+                & (Q(application__isnull=True) | Q(kind__in=["application_approved", "application_rejected"])),
+                name="letter_kind_matches_subject",
+            ),
+        ]
+        indexes = [models.Index(fields=["district", "issued_on"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_rejection(self) -> bool:
+        return self.kind.endswith("rejected")
+
+    @property
+    def is_superseded(self) -> bool:
+        try:
+            return self.replaced_by is not None
+        except Letter.DoesNotExist:
+            return False
+
+
+class PrintJobStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("生成中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+def print_job_upload_to(instance: PrintJob, filename: str) -> str:
+    return f"letters/batches/{instance.pk}.pdf"
+
+
+class PrintJob(models.Model):
+    """A request to print many letters as one PDF (all of a day, or of a payment batch)."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人"))
+    # The requester's scope at request time: the task selects letters within it.
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("统筹地区"))
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="+", null=True, blank=True, verbose_name=_("区县"))
+    issued_on = models.DateField(_("成文日期"), null=True, blank=True)
+    payment_batch_id = models.PositiveBigIntegerField(_("支付批次"), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=20, choices=PrintJobStatus.choices, default=PrintJobStatus.QUEUED)
+    letter_count = models.PositiveIntegerField(_("决定书份数"), default=0)
+    file = models.FileField(_("PDF 文件"), upload_to=print_job_upload_to, max_length=200, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    created_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("批量打印")
+        verbose_name_plural = _("批量打印")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(issued_on__isnull=False) | Q(payment_batch_id__isnull=False), name="print_job_has_selection",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.issued_on or self.payment_batch_id}"

@@ -1,0 +1,360 @@
+"""Writes of the reports app: issuing and correcting decision letters, batch print jobs.
+
+A letter is rendered once, inside the transaction that takes its number, and stored with its
+SHA-256; every later download serves those bytes. The number comes from a per office-and-year
+:class:`~reports.models.LetterSequence` row locked ``FOR UPDATE``: concurrent issuers queue on
+the row, and a failure rolls back both the letter and the number, so numbers have no gaps.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from organizations.models import Agency, AgencyKind, District
+
+from .models import Letter, LetterKind, LetterSequence, PrintJob, PrintJobStatus
+from .pdf import render_letter_pdf, to_money
+
+logger = logging.getLogger(__name__)
+
+# Crockford-like alphabet without 0/O, 1/I/L, U: easy to read aloud and type from paper.
+VERIFY_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+VERIFY_LENGTH = 10  # 30**10 ≈ 5.9e14 (≈49 bits): not guessable at any rate a 404 page allows
+
+
+def new_verify_code() -> str:
+    return "".join(secrets.choice(VERIFY_ALPHABET) for _ in range(VERIFY_LENGTH))
+
+
+def normalise_verify_code(raw: str) -> str:
+    """Codes are printed in groups (ABCDE-FGHJK); accept them with dashes, spaces, lower case."""
+    return "".join(ch for ch in raw.upper() if ch.isalnum())
+
+
+def letter_number(*, district: District, year: int, seq: int) -> str:
+    """文号: {district short}医救决〔{year}〕{seq:05d}号, e.g. 京朝医救决〔2023〕00017号."""
+    return f"{district.short_name}医救决〔{year}〕{seq:05d}号"
+
+
+def office_name_for(district: District) -> str:
+    """The issuing office: the district's medical-security bureau (医疗保障局)."""
+    agency = Agency.objects.filter(kind=AgencyKind.MEDICAL_SECURITY, district=district).order_by("id").first()
+    if agency is not None:
+        return agency.name
+    return f"{district.region.name}{district.name}医疗保障局"
+
+
+def next_letter_seq(*, district: District, year: int) -> int:
+    """Take the next number of ``district`` in ``year``. Caller holds a transaction.
+
+    The row is created if missing (ignore_conflicts: a concurrent creator wins harmlessly), then
+    locked; the lock is held until the caller's transaction ends, which is what makes the
+    sequence gapless: the number is only used if the letter is committed with it.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("next_letter_seq must run inside transaction.atomic()")
+    LetterSequence.objects.bulk_create([LetterSequence(district=district, year=year, last=0)], ignore_conflicts=True)
+    row = LetterSequence.objects.select_for_update().get(district=district, year=year)
+    row.last += 1
+    row.save(update_fields=["last"])
+    return row.last
+
+
+def _subject_of(*, kind: str, claim, application):
+    if kind in LetterKind.for_claims():
+        if claim is None or application is not None:
+            raise ValidationError(_("该类决定书需要指定报销申请。"), code="subject_mismatch")
+        return claim
+    if kind in LetterKind.for_applications():
+        if application is None or claim is not None:
+            raise ValidationError(_("该类决定书需要指定依申请救助申请。"), code="subject_mismatch")
+        return application
+    raise ValidationError(_("未知的决定书类型：%(kind)s") % {"kind": kind}, code="invalid_kind")
+
+
+def claim_letter_content(claim) -> dict[str, Any]:
+    """Content of a claim letter: ``claims.letters.letter_content`` when the claims app has it,
+    else built here from the claim, its bills and the engine's stored explanation."""
+    try:
+        from claims.letters import letter_content  # type: ignore[import-not-found]
+    except ImportError:
+        letter_content = None
+    if letter_content is not None:
+        return letter_content(claim)
+
+    from claims.models import ClaimStatus
+
+    approved = claim.status in (ClaimStatus.APPROVED, ClaimStatus.PAID)
+    bills = list(claim.bills.select_related("institution", "policy").order_by("discharge_date", "id"))
+    explanation: list[dict[str, str]] = []
+    clauses: list[str] = []
+    for bill in bills:
+        expl = (bill.computation or {}).get("explanation") or {}
+        lines = expl.get("lines") or bill.computation.get("lines") or []
+        if len(bills) > 1 and lines:
+            explanation.append({"label": _("结算单 %(no)s") % {"no": bill.settlement_no}, "value": "", "clause": ""})
+        for line in lines:
+            explanation.append({"label": line.get("label", ""), "value": line.get("value", ""), "clause": line.get("clause", "")})
+        for clause in expl.get("clauses") or []:
+            if clause and clause not in clauses:
+                clauses.append(clause)
+    policy = next((b.policy for b in bills if b.policy_id), None)
+    amount = claim.approved_amount if approved and claim.approved_amount is not None else (
+        sum((b.total_assistance for b in bills), Decimal("0.00")) if approved else Decimal("0.00"))
+    reason = ""
+    if not approved:
+        reason = claim.get_decision_reason_display() if claim.decision_reason else ""
+        if claim.decision_note:
+            reason = f"{reason}（{claim.decision_note}）" if reason else claim.decision_note
+    return {
+        "recipient_name": claim.person.name,
+        "recipient_masked_id": claim.person.masked_id_number,
+        "district_name": claim.district.name,
+        "decision": "approved" if approved else "rejected",
+        "amount": amount,
+        "subject": _("于%(d)s申请的医疗救助费用报销（申请编号%(no)s）") % {"d": f"{claim.applied_on.year}年{claim.applied_on.month}月{claim.applied_on.day}日", "no": claim.number},
+        "bills": [
+            {
+                "settlement_no": b.settlement_no,
+                "institution": b.institution.name,
+                "visit_type": str(b.get_visit_type_display()),
+                "admission_date": b.admission_date.isoformat(),
+                "discharge_date": b.discharge_date.isoformat(),
+                "total_cost": b.total_cost,
+                "burden": b.burden,
+                "assistance": b.total_assistance if approved else None,
+            }
+            for b in bills
+        ],
+        "explanation": explanation,
+        "clauses": clauses,
+        "reason": reason,
+        "payment_route": (_("转账至申请人账户 %(acct)s") % {"acct": _mask_account(claim.payee_account)}) if claim.payee_account else _("转账至申请人本人账户"),
+        "policy_document": f"{policy.document_no}" if policy else "",
+    }
+
+
+def _mask_account(account: str) -> str:
+    account = account.replace(" ", "")
+    return ("*" * max(0, len(account) - 4)) + account[-4:] if len(account) > 4 else account
+
+
+def application_letter_content(application) -> dict[str, Any]:
+    from applications.letters import letter_content
+
+    return letter_content(application)
+
+
+def _json_ready(value: Any) -> Any:
+    """The content snapshot stored on the letter: Decimals and dates as strings."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _recipient_of(subject) -> Any:
+    return getattr(subject, "person", None) or getattr(subject, "applicant", None)
+
+
+def _issue(*, kind: str, district: District, content: dict[str, Any], by, claim=None, application=None,
+           person=None, replaces: Letter | None = None, correction_reason: str = "") -> Letter:
+    """Number, render, store. Caller holds a transaction (the sequence lock lives until commit)."""
+    now = timezone.now()
+    issued_on = timezone.localdate(now)
+    year = issued_on.year
+    amount = to_money(content.get("amount")) or Decimal("0.00")
+    if kind.endswith("rejected"):
+        amount = Decimal("0.00")
+    seq = next_letter_seq(district=district, year=year)
+    number = letter_number(district=district, year=year, seq=seq)
+    office = office_name_for(district)
+    code = new_verify_code()
+    while Letter.objects.filter(verify_code=code).exists():  # 1 in 10^14; cheap to be sure
+        code = new_verify_code()
+    with translation.override("zh-hans"):  # a letter is an official Chinese document
+        pdf = render_letter_pdf(
+            content, number, issued_on, office, code, kind=kind,
+            replaces_number=replaces.number if replaces else "", correction_reason=correction_reason,
+        )
+    letter = Letter(
+        kind=kind, district=district, office_name=office, year=year, seq=seq, number=number,
+        claim=claim, application=application, person=person,
+        recipient_name=str(content.get("recipient_name", ""))[:50], amount=amount,
+        issued_at=now, issued_on=issued_on, issued_by=by,
+        sha256=hashlib.sha256(pdf).hexdigest(), verify_code=code,
+        replaces=replaces, correction_reason=correction_reason, content=_json_ready(content),
+    )
+    letter.file.save("letter.pdf", ContentFile(pdf), save=False)
+    try:
+        letter.full_clean(exclude=["file"])
+        letter.save()
+    except Exception:
+        letter.file.delete(save=False)  # the number rolls back with the transaction; so does the file
+        raise
+    logger.info("letter %s issued (kind=%s, letter_id=%s)", number, kind, letter.pk)
+    return letter
+
+
+def letter_issue(*, kind: str, claim=None, application=None, by) -> Letter:
+    """Issue the decision letter for a decided claim or application (决定书).
+
+    Idempotent: if a current (not corrected) letter of this kind exists for the subject, it is
+    returned unchanged, so a retried ``on_commit`` hook never issues a second number.
+    """
+    subject = _subject_of(kind=kind, claim=claim, application=application)
+    with transaction.atomic():
+        # lock the claim/application row: two hooks for one decision must not both issue
+        subject = type(subject).objects.select_for_update().get(pk=subject.pk)
+        existing = (
+            Letter.objects.filter(kind=kind, claim=claim, application=application, replaced_by__isnull=True)
+            .order_by("-id").first()
+        )
+        if existing is not None:
+            return existing
+        if claim is not None:
+            claim, content = subject, claim_letter_content(subject)
+        else:
+            application, content = subject, application_letter_content(subject)
+        return _issue(
+            kind=kind, district=subject.district, content=content, by=by,
+            claim=claim, application=application, person=_recipient_of(subject),
+        )
+
+
+def letter_issue_from_content(*, kind: str, district: District, content: dict[str, Any], by, person=None) -> Letter:
+    """Issue a letter from a prepared content dict (demo data, tests, imports of paper decisions)."""
+    if kind not in LetterKind.values:
+        raise ValidationError(_("未知的决定书类型：%(kind)s") % {"kind": kind}, code="invalid_kind")
+    with transaction.atomic():
+        return _issue(kind=kind, district=district, content=content, by=by, person=person)
+
+
+def letter_correct(*, letter: Letter, reason: str, by) -> Letter:
+    """Issue a corrected letter that names and replaces ``letter`` (更正).
+
+    The new letter takes a new number of the current year; its content is rebuilt from the claim
+    or application as it stands now (a letter without one reuses its stored content). The old
+    letter and its file stay as they were: it is only marked replaced.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ValidationError(_("请填写更正原因。"), code="reason_required")})
+    with transaction.atomic():
+        old = Letter.objects.select_for_update().get(pk=letter.pk)
+        if Letter.objects.filter(replaces=old).exists():
+            raise ValidationError(_("该决定书已被更正，请更正最新的决定书。"), code="already_replaced")
+        if old.claim_id is not None:
+            content = claim_letter_content(old.claim)
+        elif old.application_id is not None:
+            content = application_letter_content(old.application)
+        else:
+            content = dict(old.content)
+        decision = str(content.get("decision", "")).lower()
+        kind = old.kind
+        if decision in ("approved", "rejected"):
+            # the subject's decision may itself have been corrected (e.g. rejected → approved)
+            kind = f"{kind.split('_')[0]}_{decision}"
+        try:
+            return _issue(
+                kind=kind, district=old.district, content=content, by=by,
+                claim=old.claim, application=old.application, person=old.person,
+                replaces=old, correction_reason=reason[:300],
+            )
+        except IntegrityError as exc:  # a concurrent correction of the same letter won the race
+            raise ValidationError(_("该决定书已被更正，请更正最新的决定书。"), code="already_replaced") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Batch printing
+# --------------------------------------------------------------------------------------------
+
+
+def print_job_request(*, user, issued_on: date | None = None, payment_batch_id: int | None = None) -> PrintJob:
+    """Record a request to print all letters of a day or of a payment batch; the task runs after commit."""
+    from organizations.access import scope_for
+
+    if issued_on is None and payment_batch_id is None:
+        raise ValidationError({"issued_on": ValidationError(_("请选择成文日期或支付批次。"), code="selection_required")})
+    scope = scope_for(user)
+    if scope.nothing:
+        raise ValidationError(_("没有可打印的范围。"), code="no_scope")
+    with transaction.atomic():
+        job = PrintJob.objects.create(
+            requested_by=user, region_id=scope.region_id, district_id=scope.district_id,
+            issued_on=issued_on, payment_batch_id=payment_batch_id,
+        )
+        from .tasks import print_letters
+
+        transaction.on_commit(lambda: print_letters.delay(job.pk))
+    return job
+
+
+def print_job_letters(job: PrintJob):
+    """The letters a job prints, within the requester's scope at request time, in number order."""
+    qs = Letter.objects.all()
+    if job.district_id is not None:
+        qs = qs.filter(district_id=job.district_id)
+    elif job.region_id is not None:
+        qs = qs.filter(district__region_id=job.region_id)
+    if job.issued_on is not None:
+        qs = qs.filter(issued_on=job.issued_on)
+    if job.payment_batch_id is not None:
+        qs = qs.filter(claim__payment_batch_id=job.payment_batch_id)
+    return qs.order_by("district_id", "year", "seq")
+
+
+def print_job_run(*, job_id: int) -> PrintJob:
+    """Merge the stored PDFs (byte-identical to what was issued) into one file. Idempotent."""
+    from pypdf import PdfWriter
+
+    job = PrintJob.objects.get(pk=job_id)
+    if job.status == PrintJobStatus.DONE and job.file:
+        return job
+    PrintJob.objects.filter(pk=job.pk).update(status=PrintJobStatus.RUNNING)
+    try:
+        writer = PdfWriter()
+        count = 0
+        for letter in print_job_letters(job).only("file").iterator(chunk_size=200):
+            with letter.file.open("rb") as fh:
+                writer.append(fh)
+            count += 1
+        if count == 0:
+            job.status, job.error = PrintJobStatus.FAILED, _("所选范围内没有决定书。")
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "error", "finished_at"])
+            return job
+        import io
+
+        buf = io.BytesIO()
+        writer.write(buf)
+        if job.file:
+            job.file.delete(save=False)
+        job.file.save("batch.pdf", ContentFile(buf.getvalue()), save=False)
+        job.status, job.letter_count, job.error = PrintJobStatus.DONE, count, ""
+        job.finished_at = timezone.now()
+        job.save(update_fields=["file", "status", "letter_count", "error", "finished_at"])
+    except Exception as exc:
+        logger.exception("print job %s failed", job_id)
+        job.status, job.error = PrintJobStatus.FAILED, f"{type(exc).__name__}"
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        raise
+    return job
