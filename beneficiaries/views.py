@@ -1,8 +1,480 @@
+"""Screens of the beneficiaries app. Every queryset comes from ``selectors.access_*``."""
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import TemplateView
 
+from organizations.access import scope_for
+from organizations.models import District, Region
 
-class IndexView(LoginRequiredMixin, TemplateView):
-    """Placeholder until this app's screens land."""
+from . import exports, selectors, services
+from .filters import CertificationFilter, PersonFilter
+from .forms import (
+    CertificationForm, HouseholdMemberForm, IdSearchForm, PersonRegisterForm, RevealForm, RevokeForm,
+    RosterUploadForm, SubsidyRosterForm,
+)
+from .imports import error_file_rows
+from .models import ImportBatch, ImportSource, ImportStatus
 
-    template_name = "placeholder.html"
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    """Service errors onto the form, each under its field when the form has one."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def _districts(user):
+    """Districts a user may register persons in (own district, or the region for city level)."""
+    scope = scope_for(user)
+    qs = District.objects.all()
+    if scope.everything:
+        return qs
+    if scope.nothing:
+        return qs.none()
+    if scope.district_id is not None:
+        return qs.filter(pk=scope.district_id)
+    return qs.filter(region_id=scope.region_id)
+
+
+class BeneficiaryViewMixin(LoginRequiredMixin):
+    """Staff with a scope only (superusers included); others get 404 via empty querysets."""
+
+
+# ------------------------------------------------------------------------------------------
+# Persons
+# ------------------------------------------------------------------------------------------
+
+
+class PersonListView(BeneficiaryViewMixin, TemplateView):
+    """救助对象查询: by name (GET filter) or by full ID number (POST, never in the URL)."""
+
+    template_name = "beneficiaries/person_list.html"
+    paginate_by = 25
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        user = self.request.user
+        qs = selectors.person_list(user=user)
+        person_filter = PersonFilter(self.request.GET or None, queryset=qs, districts=_districts(user))
+        page = Paginator(person_filter.qs, self.paginate_by).get_page(self.request.GET.get("page"))
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        ctx.update({
+            "filter": person_filter, "page_obj": page, "persons": page.object_list, "querystring": query.urlencode(),
+            "id_form": kwargs.get("id_form") or IdSearchForm(), "can_register": selectors.can_register_person(user),
+        })
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        form = IdSearchForm(request.POST)
+        if form.is_valid():
+            person = selectors.person_list(user=request.user, id_number=form.cleaned_data["id_number"]).first()
+            if person is not None:
+                return redirect("beneficiaries:person_detail", pk=person.pk)
+            messages.warning(request, _("未找到该身份证号的人员（或不在您的辖区）。"))
+            if selectors.can_register_person(request.user):
+                messages.info(request, _("如需登记，请使用“登记人员”。"))
+        return self.render_to_response(self.get_context_data(id_form=form))
+
+
+class PersonRegisterView(BeneficiaryViewMixin, View):
+    template_name = "beneficiaries/person_form.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not selectors.can_register_person(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": PersonRegisterForm(districts=_districts(request.user))})
+
+    def post(self, request):
+        form = PersonRegisterForm(request.POST, districts=_districts(request.user))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                person, warnings = services.person_register(
+                    id_number=data["id_number"], name=data["name"], by=request.user,
+                    hukou_district=data["hukou_district"], insurance_type=data["insurance_type"],
+                    disability_grade=data["disability_grade"], phone=data["phone"], address=data["address"],
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                for warning in warnings:
+                    messages.warning(request, warning)
+                messages.success(request, _("已登记 %(name)s。") % {"name": person.name})
+                return redirect("beneficiaries:person_detail", pk=person.pk)
+        return render(request, self.template_name, {"form": form})
+
+
+def _person_or_404(user, pk):
+    return get_object_or_404(selectors.access_persons(user), pk=pk)
+
+
+class PersonDetailView(BeneficiaryViewMixin, View):
+    """人员详情: identity timeline (ended greyed), household, best benefit for medical security."""
+
+    template_name = "beneficiaries/person_detail.html"
+
+    def context(self, request, person, **extra):
+        user = request.user
+        certs = selectors.person_certifications(user=user, person=person)
+        agency = selectors.agency_of(user)
+        own_kinds = {agency.kind} if agency else set()
+        today = timezone.localdate()
+        ctx = {
+            "person": person, "certifications": certs, "today": today,
+            "household_members": selectors.household_members(household=person.household) if person.household_id else [],
+            "can_reveal": selectors.can_reveal_id(user), "reveal_form": RevealForm(),
+            "can_certify": selectors.can_certify(user) and selectors.certifiable_categories(agency.kind if agency else None).exists(),
+            "revocable": {c.pk for c in certs if (user.is_superuser or (selectors.can_certify(user) and c.category.certifiable_by(agency.kind)))
+                          and (c.valid_until is None or c.valid_until >= today)} if (agency or user.is_superuser) else set(),
+            "can_edit_household": selectors.can_register_person(user),
+            "member_form": HouseholdMemberForm(),
+            "is_medsec": selectors.is_medsec(user) or user.is_superuser,
+            "timeline": _timeline(certs, today),
+            "own_kinds": own_kinds,
+        }
+        if ctx["is_medsec"]:
+            try:
+                ctx["benefits"], ctx["benefit_policy"] = selectors.identity_benefits(person=person, certifications=certs, on=today)
+            except Exception as exc:  # noqa: BLE001 - a policy that does not validate must not hide the person
+                ctx["benefits"], ctx["benefit_policy"] = [], None
+                ctx["benefit_error"] = str(exc)
+        ctx.update(extra)
+        return ctx
+
+    def get(self, request, pk):
+        person = _person_or_404(request.user, pk)
+        return render(request, self.template_name, self.context(request, person))
+
+
+def _timeline(certs, today):
+    """Bars for the identity timeline: each certification as a share of the whole span."""
+    if not certs:
+        return {"rows": [], "start": None, "end": None}
+    start = min(c.valid_from for c in certs)
+    end = max([today] + [c.valid_until or today for c in certs])
+    span = max((end - start).days, 1)
+    rows = []
+    for c in certs:
+        until = c.valid_until or end
+        rows.append({
+            "cert": c, "left": round((c.valid_from - start).days * 100 / span, 2),
+            "width": max(round(((until - c.valid_from).days + 1) * 100 / span, 2), 1.0),
+            "active": c.is_active_on(today), "ended": c.valid_until is not None and c.valid_until < today,
+        })
+    return {"rows": rows, "start": start, "end": end}
+
+
+class PersonRevealView(PersonDetailView):
+    """POST only: shows the full ID number once, in the response body; logged (IdRevealLog)."""
+
+    def get(self, request, pk):
+        return redirect("beneficiaries:person_detail", pk=pk)
+
+    def post(self, request, pk):
+        person = _person_or_404(request.user, pk)
+        form = RevealForm(request.POST)
+        purpose = form.cleaned_data["purpose"] if form.is_valid() else ""
+        number = services.id_number_reveal(user=request.user, person=person, purpose=purpose)
+        response = render(request, self.template_name, self.context(request, person, revealed_id=number))
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class HouseholdCreateView(BeneficiaryViewMixin, View):
+    def post(self, request, pk):
+        person = _person_or_404(request.user, pk)
+        if not selectors.can_register_person(request.user):
+            raise PermissionDenied
+        try:
+            services.household_create(head=person, by=request.user)
+            messages.success(request, _("已建立家庭，%(name)s为户主。") % {"name": person.name})
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        return redirect("beneficiaries:person_detail", pk=person.pk)
+
+
+class HouseholdMemberAddView(BeneficiaryViewMixin, View):
+    def post(self, request, pk):
+        person = _person_or_404(request.user, pk)
+        if not selectors.can_register_person(request.user) or person.household_id is None:
+            raise PermissionDenied
+        form = HouseholdMemberForm(request.POST)
+        if form.is_valid():
+            member = selectors.access_persons(request.user).filter(id_number=form.cleaned_data["id_number"]).first()
+            if member is None:
+                messages.error(request, _("未找到该身份证号的人员（须先登记，且在您的辖区）。"))
+            else:
+                try:
+                    services.household_add_member(household=person.household, person=member,
+                                                  relation=form.cleaned_data["relation"], by=request.user)
+                    messages.success(request, _("已将%(name)s加入家庭。") % {"name": member.name})
+                except ValidationError as exc:
+                    messages.error(request, "; ".join(exc.messages))
+        else:
+            for errors in form.errors.values():
+                messages.error(request, "; ".join(errors))
+        return redirect("beneficiaries:person_detail", pk=person.pk)
+
+
+# ------------------------------------------------------------------------------------------
+# Certifications
+# ------------------------------------------------------------------------------------------
+
+
+class CertifyView(BeneficiaryViewMixin, View):
+    """添加认定: the category list and the server-side check both come from the user's agency."""
+
+    template_name = "beneficiaries/certification_form.html"
+
+    def setup_view(self, request, pk):
+        person = _person_or_404(request.user, pk)
+        agency = selectors.agency_of(request.user)
+        if agency is None or not selectors.can_certify(request.user):
+            raise PermissionDenied
+        categories = selectors.certifiable_categories(agency.kind)
+        if not categories.exists():
+            raise PermissionDenied
+        return person, agency, categories
+
+    def get(self, request, pk):
+        person, agency, categories = self.setup_view(request, pk)
+        return render(request, self.template_name, {"person": person, "agency": agency,
+                                                    "form": CertificationForm(categories=categories)})
+
+    def post(self, request, pk):
+        person, agency, categories = self.setup_view(request, pk)
+        form = CertificationForm(request.POST, categories=categories)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.certification_create(
+                    person=person, category=data["category"], agency=agency, officer=request.user,
+                    valid_from=data["valid_from"], valid_until=data["valid_until"], document_ref=data["document_ref"],
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, _("已认定 %(name)s 为“%(cat)s”。") % {"name": person.name, "cat": data["category"].name})
+                return redirect("beneficiaries:person_detail", pk=person.pk)
+        return render(request, self.template_name, {"person": person, "agency": agency, "form": form})
+
+
+class RevokeView(BeneficiaryViewMixin, View):
+    template_name = "beneficiaries/revoke_form.html"
+
+    def get_cert(self, request, pk):
+        cert = get_object_or_404(selectors.access_certifications(request.user), pk=pk)
+        if not request.user.is_superuser:
+            agency = selectors.agency_of(request.user)
+            if agency is None or not selectors.can_certify(request.user) or not cert.category.certifiable_by(agency.kind):
+                raise PermissionDenied
+        return cert
+
+    def get(self, request, pk):
+        cert = self.get_cert(request, pk)
+        return render(request, self.template_name, {"cert": cert, "form": RevokeForm()})
+
+    def post(self, request, pk):
+        cert = self.get_cert(request, pk)
+        form = RevokeForm(request.POST)
+        if form.is_valid():
+            try:
+                services.certification_revoke(certification=cert, until=form.cleaned_data["until"],
+                                              reason=form.cleaned_data["reason"], by=request.user)
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, _("已终止“%(cat)s”认定。") % {"cat": cert.category.name})
+                return redirect("beneficiaries:person_detail", pk=cert.person_id)
+        return render(request, self.template_name, {"cert": cert, "form": form})
+
+
+class CertificationListView(BeneficiaryViewMixin, TemplateView):
+    """认定名单: a certifier sees own-kind categories; 30-day due list for renewals."""
+
+    template_name = "beneficiaries/certification_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        user = self.request.user
+        qs = selectors.access_certifications(user).select_related("person__hukou_district").order_by("-valid_from", "-pk")
+        agency = selectors.agency_of(user)
+        categories = None
+        if agency is not None and not (selectors.is_medsec(user) or user.is_superuser):
+            categories = selectors.certifiable_categories(agency.kind)
+        cert_filter = CertificationFilter(self.request.GET or None, queryset=qs, categories=categories)
+        page = Paginator(cert_filter.qs, 50).get_page(self.request.GET.get("page"))
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        ctx.update({"filter": cert_filter, "page_obj": page, "certifications": page.object_list,
+                    "querystring": query.urlencode(), "today": timezone.localdate()})
+        return ctx
+
+
+# ------------------------------------------------------------------------------------------
+# Roster import (名单导入)
+# ------------------------------------------------------------------------------------------
+
+
+def _require_importer(user):
+    if not selectors.can_import(user):
+        raise PermissionDenied
+
+
+class ImportListView(BeneficiaryViewMixin, View):
+    template_name = "beneficiaries/import_list.html"
+
+    def render_page(self, request, form):
+        batches = selectors.access_import_batches(request.user)[:50]
+        return render(request, self.template_name, {"form": form, "batches": batches,
+                                                    "can_import": selectors.can_import(request.user)})
+
+    def get(self, request):
+        return self.render_page(request, RosterUploadForm())
+
+    def post(self, request):
+        _require_importer(request.user)
+        form = RosterUploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.render_page(request, form)
+        upload = form.cleaned_data["file"]
+        digest = hashlib.sha256()
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+        agency = selectors.agency_of(request.user)  # always the user's own agency, never from POST
+        with transaction.atomic():
+            batch = ImportBatch(
+                agency=agency, uploaded_by=request.user, source=ImportSource.WEB, file_name=upload.name[:200],
+                sha256=digest.hexdigest(), roster_date=form.cleaned_data["roster_date"],
+                revoke_missing=form.cleaned_data["revoke_missing"],
+            )
+            batch.file.save(f"{agency.code}-{timezone.now():%Y%m%d%H%M%S}{'.xlsx' if upload.name.lower().endswith('.xlsx') else '.csv'}",
+                            upload, save=False)
+            batch.save()
+            from .tasks import validate_roster
+
+            transaction.on_commit(lambda: validate_roster.delay(batch.pk))
+        return redirect("beneficiaries:import_detail", pk=batch.pk)
+
+
+def _batch_or_404(user, pk):
+    return get_object_or_404(selectors.access_import_batches(user), pk=pk)
+
+
+class ImportDetailView(BeneficiaryViewMixin, View):
+    template_name = "beneficiaries/import_detail.html"
+
+    def get(self, request, pk):
+        batch = _batch_or_404(request.user, pk)
+        previous = (ImportBatch.objects.filter(agency=batch.agency, sha256=batch.sha256, status=ImportStatus.APPLIED)
+                    .exclude(pk=batch.pk).order_by("-applied_at").first())
+        return render(request, self.template_name, {
+            "batch": batch, "errors": batch.errors[:200], "previous": previous,
+            "can_confirm": selectors.can_import(request.user) and batch.status == ImportStatus.PREVIEWED,
+        })
+
+
+class ImportConfirmView(BeneficiaryViewMixin, View):
+    def post(self, request, pk):
+        _require_importer(request.user)
+        with transaction.atomic():
+            batch = get_object_or_404(selectors.access_import_batches(request.user).select_for_update(), pk=pk)
+            if batch.status != ImportStatus.PREVIEWED:
+                messages.error(request, _("该批次当前状态不能确认导入。"))
+                return redirect("beneficiaries:import_detail", pk=batch.pk)
+            batch.status = ImportStatus.APPLYING
+            batch.applied_by = request.user
+            batch.processed_rows = 0
+            batch.save(update_fields=["status", "applied_by", "processed_rows"])
+            from .tasks import apply_roster
+
+            transaction.on_commit(lambda: apply_roster.delay(batch.pk))
+        return redirect("beneficiaries:import_detail", pk=batch.pk)
+
+
+class ImportCancelView(BeneficiaryViewMixin, View):
+    def post(self, request, pk):
+        _require_importer(request.user)
+        batch = _batch_or_404(request.user, pk)
+        if batch.status in (ImportStatus.PREVIEWED, ImportStatus.FAILED):
+            batch.status = ImportStatus.CANCELLED
+            batch.save(update_fields=["status"])
+            messages.info(request, _("已取消该批次，未写入任何数据。"))
+        return redirect("beneficiaries:import_list")
+
+
+class ImportProgressView(BeneficiaryViewMixin, View):
+    """JSON for the progress bar (polled)."""
+
+    def get(self, request, pk):
+        batch = _batch_or_404(request.user, pk)
+        return JsonResponse({
+            "status": batch.status, "status_label": batch.get_status_display(), "running": batch.running,
+            "processed": batch.processed_rows, "total": batch.total_rows, "percent": batch.progress_percent,
+        })
+
+
+class ImportErrorsView(BeneficiaryViewMixin, View):
+    """Rejected rows as CSV (formula-escaped, ID numbers masked; the line number locates the row)."""
+
+    def get(self, request, pk):
+        batch = _batch_or_404(request.user, pk)
+        return exports.csv_response(error_file_rows(batch.errors), f"roster-{batch.pk}-errors.csv")
+
+
+class RosterTemplateView(BeneficiaryViewMixin, View):
+    def get(self, request):
+        from .imports import CHINESE_HEADERS
+
+        return exports.csv_response([list(CHINESE_HEADERS)], "roster-template.csv")
+
+
+# ------------------------------------------------------------------------------------------
+# Premium subsidy roster (资助参保名单)
+# ------------------------------------------------------------------------------------------
+
+
+class SubsidyRosterView(BeneficiaryViewMixin, View):
+    template_name = "beneficiaries/subsidy_roster.html"
+
+    def get(self, request):
+        user = request.user
+        if not (selectors.is_medsec(user) or user.is_superuser):
+            raise PermissionDenied
+        scope = scope_for(user)
+        region = Region.objects.filter(pk=scope.region_id).first() if scope.region_id else Region.objects.order_by("code").first()
+        if region is None:
+            raise Http404
+        form = SubsidyRosterForm(request.GET or {"year": timezone.localdate().year})
+        year = form.cleaned_data["year"] if form.is_valid() else timezone.localdate().year
+        rows = selectors.premium_subsidy_roster(user=user, region=region, year=year)
+        fmt = request.GET.get("format")
+        if fmt == "csv":
+            return exports.csv_response(exports.subsidy_roster_rows(rows, year=year), f"premium-subsidy-{year}.csv")
+        if fmt == "xlsx":
+            return exports.xlsx_response(exports.subsidy_roster_rows(rows, year=year), f"premium-subsidy-{year}.xlsx",
+                                         sheet_title=f"资助参保{year}")
+        total = sum((r.amount for r in rows if r.amount is not None), start=0)
+        missing_contribution = bool(rows) and rows[0].contribution is None
+        return render(request, self.template_name, {"form": form, "rows": rows, "year": year, "region": region,
+                                                    "total": total, "missing_contribution": missing_contribution})
+
