@@ -345,11 +345,14 @@ class BillResult:
             add(ExplanationLine(f"{item.kind}:{item.code}", item.label_zh, value, item.clause))
         add(ExplanationLine("total", "救助合计", money_str(self.total), ""))
         reason_clauses = plan.reason_clauses if plan is not None else {}
-        bucket_clauses = [b.clause for b in self.buckets if b.cap is not None]
+        cap_clauses = [b.clause for b in self.buckets if b.cap is not None and b.room_after == ZERO]
+        cap_clauses += [i.clause for i in self.items]
         for reason in self.reasons:
             clause = reason_clauses.get(reason, "")
-            if reason in ("cap_limited", "cap_exhausted") and bucket_clauses:
-                clause = "；".join(bucket_clauses)
+            if reason in ("cap_limited", "cap_exhausted"):
+                clause = "；".join(dict.fromkeys(cap_clauses))
+            elif reason == "deductible" and tier is not None:
+                clause = tier.deductible.clause
             add(ExplanationLine(f"reason:{reason}", REASONS.get(reason, reason), reason, clause))
         return tuple(out)
 
