@@ -141,6 +141,13 @@ COVERAGE_LABELS = {
     "same_day": _l("身份终止当日起不再享受"),
     "end_of_month": _l("身份终止次月起不再享受（享受至当月末）"),
 }
+BUCKET_LABELS = {
+    "outpatient": _l("普通门诊"),
+    "inpatient": _l("住院"),
+    "main": _l("门诊慢特病与住院共用"),
+    "annual": _l("年度救助限额"),
+    "rehabilitation": _l("康复"),
+}
 WARNING_LABELS = {"illness_poverty": _l("因病致贫预警"), "return_to_poverty": _l("因病返贫预警")}
 
 
@@ -162,6 +169,18 @@ def _category_label(code: str) -> str:
     from .engine.types import CATEGORIES
 
     return f"{CATEGORIES.get(code, (code,))[0]}（{code}）"
+
+
+def _class_label(name: str | None) -> str:
+    from .engine.types import VISIT_TYPE_LABELS
+
+    if name in VISIT_TYPE_LABELS:
+        return f"{VISIT_TYPE_LABELS[name]}（{name}）"
+    return name or ""
+
+
+def _bucket_label(name: str) -> str:
+    return f"{BUCKET_LABELS[name]}（{name}）" if name in BUCKET_LABELS else name
 
 
 def _flags_text(flags) -> str:
@@ -208,7 +227,7 @@ def describe_policy(spec) -> dict:
     ]
     visits = [
         {"visit_type": visit_label(v.visit_type), "when": _flags_text(v.when) or "—",
-         "visit_class": v.visit_class or str(_l("不予救助")), "covered": v.visit_class is not None, "clause": v.clause}
+         "visit_class": _class_label(v.visit_class) or str(_l("不予救助")), "covered": v.visit_class is not None, "clause": v.clause}
         for v in spec.visit_classes
     ]
     categories_by_tier: dict[str, list[dict]] = {}
@@ -224,8 +243,9 @@ def describe_policy(spec) -> dict:
             "required_flags": _flags_text(tier.required_flags),
             "deductible": _deductible_text(tier.deductible),
             "deductible_clause": tier.deductible.clause,
-            "buckets": [{"name": b.name, "cap": _cap(b.cap), "clause": b.clause} for b in tier.buckets],
-            "classes": [{"visit_class": c.visit_class, "rate": _pct(c.rate), "draws": "、".join(c.draws) or "—",
+            "buckets": [{"name": _bucket_label(b.name), "cap": _cap(b.cap), "clause": b.clause} for b in tier.buckets],
+            "classes": [{"visit_class": _class_label(c.visit_class), "rate": _pct(c.rate),
+                         "draws": "、".join(_bucket_label(n) for n in c.draws) or "—",
                          "clause": c.clause} for c in tier.visit_classes],
         })
     tilted = None
@@ -253,7 +273,7 @@ def describe_policy(spec) -> dict:
             "conditions": _flags_text(s.required_flags) or "—",
             "who": "；".join(who) or str(_l("本政策救助对象")),
             "amount": amount,
-            "cap": (f"{s.bucket.name}：{_cap(s.bucket.cap)}" if s.bucket is not None else str(_l("不设限额"))),
+            "cap": (f"{_bucket_label(s.bucket.name)}：{_cap(s.bucket.cap)}" if s.bucket is not None else str(_l("不设限额"))),
             "exclusive": s.exclusive,
             "clause": s.clause,
         })
@@ -277,12 +297,12 @@ def describe_policy(spec) -> dict:
             "categories": "、".join(_category_label(c) for c in a.categories),
             "window": window,
             "members": _l("患者及共同生活的家庭成员") if a.members == "household" else _l("患者本人"),
-            "visit_classes": "、".join(a.visit_classes) if a.visit_classes else str(_l("全部")),
+            "visit_classes": "、".join(_class_label(v) for v in a.visit_classes) if a.visit_classes else str(_l("全部")),
             "require_designated": a.require_designated,
             "require_referral": a.require_referral,
             "bands": bands,
             "cap": _cap(a.cap),
-            "bucket": f"{a.bucket.name}：{_cap(a.bucket.cap)}" if a.bucket is not None else "—",
+            "bucket": f"{_bucket_label(a.bucket.name)}：{_cap(a.bucket.cap)}" if a.bucket is not None else "—",
             "once_per_year": a.once_per_year,
             "clause": a.clause,
         })
