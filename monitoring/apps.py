@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = _("重算与预警")
+
+    def ready(self) -> None:
+        from organizations.dashboard import register
+
+        from .dashboard import queues
+
+        register(queues)
