@@ -325,7 +325,8 @@ class RosterImport:
         self.progress(len(rows) // 2, len(rows))
 
         # Persons: one query per LOOKUP_CHUNK numbers.
-        numbers = list({p[1].number for p in parsed})
+        # (rejected rows' numbers too: revoke-missing must treat them as present in the file)
+        numbers = list({p[1].number for p in parsed} | {n for n, _c in seen_keys})
         persons: dict[str, tuple[int, str, int, int]] = {}
         for chunk in _chunks(numbers, LOOKUP_CHUNK):
             for number, pk, name, district_id, region_id in Person.objects.filter(id_number__in=chunk).values_list(

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -473,8 +475,18 @@ class SubsidyRosterView(BeneficiaryViewMixin, View):
         if fmt == "xlsx":
             return exports.xlsx_response(exports.subsidy_roster_rows(rows, year=year), f"premium-subsidy-{year}.xlsx",
                                          sheet_title=f"资助参保{year}")
-        total = sum((r.amount for r in rows if r.amount is not None), start=0)
+        from policies.selectors import policy_in_force, spec_of
+
+        policy = policy_in_force(region=region, on=date(year, 1, 1)) or policy_in_force(region=region, on=date(year, 12, 31))
+        has_rules = False
+        if policy is not None:
+            try:
+                has_rules = bool(spec_of(policy).premium_subsidies.rules)
+            except Exception:  # noqa: BLE001 - an invalid policy shows as "no rules"
+                has_rules = False
+        total = sum((r.amount for r in rows if r.amount is not None), start=Decimal("0.00"))
         missing_contribution = bool(rows) and rows[0].contribution is None
         return render(request, self.template_name, {"form": form, "rows": rows, "year": year, "region": region,
-                                                    "total": total, "missing_contribution": missing_contribution})
+                                                    "total": total, "missing_contribution": missing_contribution,
+                                                    "policy": policy, "has_rules": has_rules})
 
