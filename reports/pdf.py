@@ -101,6 +101,10 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
         "counted": any(b["counted"] for b in bills) and not any(b["assistance"] for b in bills),
     }
     clauses = [c for c in (content.get("clauses") or []) if c]
+    policy_document = str(content.get("policy_document", "") or "")
+    doc_no = policy_document.split(" ")[0]
+    # "本决定依据" names the document once: clauses that already carry its number stand alone
+    basis_prefix = "" if doc_no and clauses and all(doc_no in c for c in clauses) else policy_document
     explanation = list(content.get("explanation") or [])
     return {
         "kind": kind,
@@ -123,7 +127,8 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
         "clauses": clauses,
         "reason": content.get("reason", ""),
         "payment_route": content.get("payment_route", ""),
-        "policy_document": content.get("policy_document", ""),
+        "policy_document": policy_document,
+        "basis_prefix": basis_prefix,
         "verify_code": verify_code,
         "verify_code_display": "-".join(verify_code[i:i + 5] for i in range(0, len(verify_code), 5)),
         "verify_url": verify_url(verify_code),

@@ -7,7 +7,10 @@ from organizations.access import restrict
 
 from .models import Letter, PrintJob
 
-__all__ = ["access_letters", "access_print_jobs", "letter_by_verify_code"]
+__all__ = [
+    "access_letters", "access_print_jobs", "access_report_bills", "access_report_certifications",
+    "access_report_warnings", "districts_in_scope", "letter_by_verify_code", "regions_in_scope",
+]
 
 
 def access_letters(user) -> QuerySet[Letter]:
@@ -31,3 +34,52 @@ def letter_by_verify_code(code: str) -> Letter | None:
         .select_related(None)
         .first()
     )
+
+
+# ------------------------------------------------------------------------------------------
+# What the reports count. Each starts from ``restrict`` (district staff: their district).
+# ------------------------------------------------------------------------------------------
+
+
+def districts_in_scope(user) -> QuerySet:
+    from organizations.access import scope_for
+    from organizations.models import District
+
+    scope = scope_for(user)
+    qs = District.objects.select_related("region").order_by("code")
+    if scope.everything:
+        return qs
+    if scope.nothing:
+        return qs.none()
+    if scope.district_id is not None:
+        return qs.filter(pk=scope.district_id)
+    return qs.filter(region_id=scope.region_id)
+
+
+def regions_in_scope(user) -> QuerySet:
+    from organizations.models import Region
+
+    return Region.objects.filter(pk__in=districts_in_scope(user).values("region_id")).order_by("code")
+
+
+def access_report_bills(user) -> QuerySet:
+    """Bills by handling office (经办区县)."""
+    from claims.models import Bill
+
+    return restrict(Bill.objects.all(), user, district="district")
+
+
+def access_report_certifications(user) -> QuerySet:
+    """Certifications of people registered (户籍) in the user's scope."""
+    from beneficiaries.models import Certification
+
+    return restrict(Certification.objects.all(), user, district="person__hukou_district")
+
+
+def access_report_warnings(user) -> QuerySet | None:
+    """Early warnings of households in scope; None while the monitoring app has no warnings."""
+    try:
+        from monitoring.models import EarlyWarning
+    except ImportError:
+        return None
+    return restrict(EarlyWarning.objects.all(), user, district="household__district")

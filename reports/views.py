@@ -1,8 +1,338 @@
-from django.contrib.auth.mixins import LoginRequiredMixin
+"""Screens of the reports app: letters (list, detail, download, correction), batch printing,
+the five reports with exports, and the public verification page."""
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.generic import TemplateView
 
+from organizations import roles
+from organizations.access import get_scoped_or_404
 
-class IndexView(LoginRequiredMixin, TemplateView):
-    """Placeholder until this app's screens land."""
+from . import reporting, selectors, services
+from .charts import chart_svg
+from .models import Letter, LetterKind, PrintJobStatus
+from .pdf import html_to_pdf
 
-    template_name = "placeholder.html"
+
+class ReportsAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    """Medical-security staff and auditors (ROLE_PERMISSIONS grants them reports.view_*)."""
+
+    permission_required = "reports.view_letter"
+    raise_exception = True
+
+
+def _can_correct(user) -> bool:
+    return roles.has_role(user, roles.REVIEWER)
+
+
+# ------------------------------------------------------------------------------------------
+# Letters
+# ------------------------------------------------------------------------------------------
+
+
+class IndexView(ReportsAccessMixin, TemplateView):
+    """决定书与报表: letters (search by number, kind, date) and the list of reports."""
+
+    template_name = "reports/index.html"
+    paginate_by = 25
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        ctx = super().get_context_data(**kwargs)
+        qs = selectors.access_letters(self.request.user)
+        q = self.request.GET.get("q", "").strip()
+        kind = self.request.GET.get("kind", "")
+        issued_on = self.request.GET.get("issued_on", "")
+        if q:
+            qs = qs.filter(number__icontains=q)
+        if kind in LetterKind.values:
+            qs = qs.filter(kind=kind)
+        if issued_on:
+            try:
+                qs = qs.filter(issued_on=issued_on)
+            except ValidationError:
+                messages.error(self.request, _("成文日期格式应为 YYYY-MM-DD。"))
+        page = Paginator(qs.order_by("-issued_at", "-id"), self.paginate_by).get_page(self.request.GET.get("page"))
+        ctx.update(
+            page=page, letters=page.object_list, q=q, kind=kind, issued_on=issued_on, kinds=LetterKind.choices,
+            reports=reporting.REPORTS.values(),
+            querystring=_without_page(self.request.GET),
+        )
+        return ctx
+
+
+def _without_page(query) -> str:
+    query = query.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+class LetterDetailView(ReportsAccessMixin, TemplateView):
+    template_name = "reports/letter_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        ctx = super().get_context_data(**kwargs)
+        letter = get_scoped_or_404(selectors.access_letters(self.request.user), self.request.user, district="district", pk=kwargs["pk"])
+        chain = []
+        cur = letter.replaces
+        while cur is not None:
+            chain.append(cur)
+            cur = cur.replaces
+        ctx.update(letter=letter, chain=chain, can_correct=_can_correct(self.request.user) and not letter.is_superseded,
+                   content=letter.content)
+        return ctx
+
+
+@method_decorator(xframe_options_sameorigin, name="dispatch")  # previewed in an iframe on the detail page
+class LetterPdfView(ReportsAccessMixin, View):
+    """The stored file, byte for byte (a reprint is identical to the letter as issued)."""
+
+    def get(self, request, pk: int):
+        letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
+        response = FileResponse(letter.file.open("rb"), content_type="application/pdf")
+        filename = f"{letter.number}.pdf"
+        disposition = "attachment" if request.GET.get("download") else "inline"
+        response["Content-Disposition"] = f"{disposition}; filename=\"letter-{letter.year}-{letter.seq:05d}.pdf\"; filename*=UTF-8''{quote(filename)}"
+        response["X-Content-SHA256"] = letter.sha256
+        return response
+
+
+class LetterCorrectView(ReportsAccessMixin, View):
+    """POST: issue a corrected letter (reviewers only)."""
+
+    def post(self, request, pk: int):
+        letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
+        if not _can_correct(request.user):
+            raise PermissionDenied
+        try:
+            new = services.letter_correct(letter=letter, reason=request.POST.get("reason", ""), by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("reports:letter", pk=letter.pk)
+        messages.success(request, _("已出具更正决定书 %(n)s。") % {"n": new.number})
+        return redirect("reports:letter", pk=new.pk)
+
+
+# ------------------------------------------------------------------------------------------
+# Batch printing
+# ------------------------------------------------------------------------------------------
+
+
+class PrintJobsView(ReportsAccessMixin, TemplateView):
+    """Request a batch print (a day's letters, or a payment batch's) and download the results."""
+
+    template_name = "reports/print_jobs.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        ctx = super().get_context_data(**kwargs)
+        ctx["jobs"] = selectors.access_print_jobs(self.request.user)[:20]
+        ctx["today"] = timezone.localdate().isoformat()
+        ctx["batches"] = _payment_batches(self.request.user)
+        ctx["can_request"] = self.request.user.has_perm("reports.add_printjob")
+        return ctx
+
+    def post(self, request):
+        if not request.user.has_perm("reports.add_printjob"):
+            raise PermissionDenied
+        from django import forms
+
+        issued_on = payment_batch_id = None
+        try:
+            if request.POST.get("issued_on"):
+                issued_on = forms.DateField().clean(request.POST["issued_on"])
+            if request.POST.get("payment_batch"):
+                batch = get_object_or_404(_payment_batches(request.user), pk=int(request.POST["payment_batch"]))
+                payment_batch_id = batch.pk
+            job = services.print_job_request(user=request.user, issued_on=issued_on, payment_batch_id=payment_batch_id)
+        except (ValidationError, ValueError) as exc:
+            msgs = exc.messages if isinstance(exc, ValidationError) else [_("请求无效。")]
+            messages.error(request, " ".join(msgs))
+            return redirect("reports:print_jobs")
+        job.refresh_from_db()
+        if job.status == PrintJobStatus.DONE:
+            messages.success(request, _("已生成，共 %(n)s 份决定书。") % {"n": job.letter_count})
+        elif job.status == PrintJobStatus.FAILED:
+            messages.warning(request, job.error or _("生成失败。"))
+        else:
+            messages.info(request, _("已提交，生成后可在下方下载。"))
+        return redirect("reports:print_jobs")
+
+
+def _payment_batches(user):
+    try:
+        from claims.selectors import access_batches
+    except ImportError:
+        return []
+    return access_batches(user).order_by("-created_at")[:50]
+
+
+class PrintJobPdfView(ReportsAccessMixin, View):
+    def get(self, request, pk: int):
+        job = get_object_or_404(selectors.access_print_jobs(request.user), pk=pk, status=PrintJobStatus.DONE)
+        if not job.file:
+            raise Http404
+        response = FileResponse(job.file.open("rb"), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="letters-batch-{job.pk}.pdf"'
+        return response
+
+
+# ------------------------------------------------------------------------------------------
+# Reports
+# ------------------------------------------------------------------------------------------
+
+
+def _cell(value: Any, kind: str) -> str:
+    if value is None:
+        return ""
+    if kind == "money":
+        return f"{value:,.2f}"
+    if kind == "percent":
+        return f"{(value * 100).quantize(Decimal('0.01'))}%"
+    if kind == "flag":
+        return _("是") if value else ""
+    return str(value)
+
+
+def _formula_safe(text: str) -> str:
+    """CSV/XLSX injection: a cell starting with = + - @ (or tab/CR) is prefixed with '."""
+    return "'" + text if text and text[0] in "=+-@\t\r" else text
+
+
+def _export_rows(table: reporting.ReportTable) -> list[list[Any]]:
+    rows: list[list[Any]] = [[str(c.label) for c in table.columns]]
+    for r in table.rows + ([table.totals] if table.totals else []):
+        out: list[Any] = []
+        for c in table.columns:
+            v = r.get(c.key)
+            if c.kind == "money" and v is not None:
+                out.append(v)
+            elif c.kind == "int" and v is not None:
+                out.append(int(v))
+            else:
+                out.append(_formula_safe(_cell(v, c.kind)))
+        rows.append(out)
+    return rows
+
+
+class ReportView(ReportsAccessMixin, View):
+    def get(self, request, slug: str):
+        report = reporting.REPORTS.get(slug)
+        if report is None:
+            raise Http404
+        data = request.GET.copy()
+        export = data.pop("export", [""])[0]
+        bound = bool({k for k in data if k != "page"})
+        form = report.form_class(data if bound else None, initial=report.initial(), user=request.user)
+        if bound and not form.is_valid():
+            return render(request, "reports/report.html", {"report": report, "form": form, "table": None, "reports": reporting.REPORTS.values()})
+        params = form.cleaned_data if bound else {**report.initial(), "district": None}
+        if not bound:
+            form = report.form_class(initial=report.initial(), user=request.user)
+        table = report.run(request.user, params)
+        stamp = timezone.localdate().strftime("%Y%m%d")
+        if export == "csv":
+            buf = io.StringIO()
+            buf.write("\ufeff")  # so Excel opens UTF-8 Chinese correctly
+            writer = csv.writer(buf)
+            for row in _export_rows(table):
+                writer.writerow([f"{v:.2f}" if isinstance(v, Decimal) else v for v in row])
+            resp = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
+            resp["Content-Disposition"] = f'attachment; filename="report-{slug}-{stamp}.csv"'
+            return resp
+        if export == "xlsx":
+            from openpyxl import Workbook
+
+            wb = Workbook()
+            ws = wb.active
+            ws.title = slug[:31]
+            for row in _export_rows(table):
+                ws.append(row)
+                for cell in ws[ws.max_row]:
+                    if isinstance(cell.value, str):
+                        cell.data_type = "s"  # never a formula, whatever the text
+                    elif isinstance(cell.value, Decimal):
+                        cell.number_format = "#,##0.00"
+            out = io.BytesIO()
+            wb.save(out)
+            resp = HttpResponse(out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            resp["Content-Disposition"] = f'attachment; filename="report-{slug}-{stamp}.xlsx"'
+            return resp
+        ctx = {"report": report, "form": form, "table": table, "rows": _display_rows(table), "totals": _display_totals(table),
+               "chart": table.chart or {}, "export_qs": _without_export(request.GET)}
+        if export == "pdf":
+            return _report_pdf(request, table, slug, stamp)
+        return render(request, "reports/report.html", ctx)
+
+
+def _display_rows(table: reporting.ReportTable) -> list[dict[str, Any]]:
+    out = []
+    for r in table.rows:
+        out.append({"cells": [(c.kind, _cell(r.get(c.key), c.kind)) for c in table.columns], "flag": bool(r.get("flag"))})
+    return out
+
+
+def _display_totals(table: reporting.ReportTable) -> list[tuple[str, str]] | None:
+    if not table.totals:
+        return None
+    return [(c.kind, _cell(table.totals.get(c.key), c.kind)) for c in table.columns]
+
+
+def _without_export(query) -> str:
+    query = query.copy()
+    query.pop("export", None)
+    return query.urlencode()
+
+
+def render_report_pdf(table: reporting.ReportTable, *, user_label: str = "") -> bytes:
+    ctx = {
+        "table": table, "rows": _display_rows(table),
+        "totals": _display_totals(table),
+        "svg": chart_svg(table.chart), "printed_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"), "user_label": user_label,
+    }
+    return html_to_pdf(render_to_string("reports/report_pdf.html", ctx))
+
+
+def _report_pdf(request, table, slug: str, stamp: str) -> HttpResponse:
+    pdf = render_report_pdf(table, user_label=request.user.get_full_name() or request.user.get_username())
+    resp = HttpResponse(pdf, content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="report-{slug}-{stamp}.pdf"'
+    return resp
+
+
+# ------------------------------------------------------------------------------------------
+# Public verification (/verify/<code>)
+# ------------------------------------------------------------------------------------------
+
+
+@never_cache
+def verify(request, code: str):
+    """Unauthenticated: confirms number, date, amount and office of a letter, nothing else.
+
+    Unknown codes get a plain 404 (no hint whether a similar code exists), which also suits a
+    rate limiter in front of the site.
+    """
+    letter = selectors.letter_by_verify_code(services.normalise_verify_code(code))
+    if letter is None:
+        return render(request, "reports/verify.html", {"letter": None, "code": code[:20]}, status=404)
+    superseded = Letter.objects.filter(replaces_id=letter.pk).exists()
+    return render(request, "reports/verify.html", {
+        "letter": letter, "superseded": superseded, "is_rejection": letter.is_rejection,
+    })
+
