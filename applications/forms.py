@@ -16,6 +16,7 @@ class ApplicationForm(forms.Form):
     """受理: the patient is found by ID number (typed, posted; never in a URL)."""
 
     patient_id_number = forms.CharField(label=_("患者身份证号"), max_length=18,
+                                        widget=forms.TextInput(attrs={"autocomplete": "off"}),
                                         help_text=_("申请人（重病患者）的18位身份证号，须已登记在家庭中"))
     received_on = forms.DateField(label=_("受理日期"), widget=DATE, initial=timezone.localdate)
     channel = forms.ChoiceField(label=_("申请渠道"), choices=[c for c in Channel.choices if c[0] != Channel.WARNING_REFERRAL])
@@ -48,10 +49,12 @@ class WarningApplicationForm(forms.Form):
 
 
 class AssessmentForm(forms.ModelForm):
+    result = forms.ChoiceField(label=_("核对结果"), choices=AssessmentResult.choices, widget=forms.RadioSelect)
+
     class Meta:
         model = HouseholdAssessment
         fields = ["annual_income", "assets", "members_count", "result", "reason", "document_ref"]
-        widgets = {"reason": forms.Textarea(attrs={"rows": 2}), "result": forms.RadioSelect}
+        widgets = {"reason": forms.Textarea(attrs={"rows": 2})}
 
     def clean(self):
         data = super().clean()

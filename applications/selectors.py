@@ -57,12 +57,8 @@ def access_persons(user) -> QuerySet[Person]:
 
 
 def household_members(household: Household) -> list[Person]:
-    """Co-resident members with their certifications (category loaded), head first."""
-    return list(
-        household.members.all()
-        .prefetch_related("certifications__category")
-        .order_by("relation", "id")
-    )
+    """Co-resident members with their certifications (category loaded)."""
+    return list(household.members.all().prefetch_related("certifications__category").order_by("id"))
 
 
 def household_bills(*, household: Household, start: date, end: date) -> QuerySet[Bill]:

@@ -488,7 +488,14 @@ def _assess(*, application: Application, policy, rows: list[CountedBill]) -> Com
     app_in = ApplicationIn(date=application.received_on, previous_application_same_year=previous,
                            annual_bucket_used=bucket_used)
     result = assess_application(spec, app_in, household_in, region_stats(policy.region_id))
-    lines = [line.to_dict() for line in result.lines]
+    by_key = {_row_key(row): row for row in rows}
+    lines = []
+    for line in result.lines:
+        item = line.to_dict()
+        row = by_key.get(item["key"].partition(":")[2]) if item["key"].startswith("bill:") else None
+        if row is not None:  # name the bill, so the line can be read aloud to the applicant
+            item["label"] = f"{item['label']}（{row.person.name} {row.settlement_no}）"
+        lines.append(item)
     if bucket_note:
         lines.append({"key": "note", "label": _("说明"), "value": bucket_note, "clause": ""})
     counted_ids = set(result.counted_bill_ids)

@@ -2,10 +2,12 @@
 every write goes through a service."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -220,6 +222,8 @@ class ApplicationDetailView(ApplicationMixin, DetailView):
             ctx["same_person"] = app.computed_by_id == user.pk
         if ctx["act"]["upload"]:
             ctx["document_form"] = DocumentForm()
+        if ctx["can_see_bills"] and hasattr(app, "letters"):  # reports' Letter, when installed
+            ctx["letters"] = list(app.letters.order_by("id"))
         return ctx
 
 
@@ -408,15 +412,16 @@ class HouseholdView(ApplicationMixin, DetailView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         app: Application = self.object
-        members = selectors.household_members(app.household)
+        members = sorted(selectors.household_members(app.household),
+                         key=lambda m: (m.pk != app.applicant_id, m.relation != "head", m.pk))
         can_see_bills = selectors.can_see_bills(self.request.user)
         rows_by_person: dict[int, list] = {}
-        totals: dict[int, object] = {}
+        totals: dict[int, Decimal] = {}
         if can_see_bills:
             for row in app.counted_bills.all():
                 rows_by_person.setdefault(row.person_id, []).append(row)
-            for item in app.counted_bills.filter(counted=True).values("person_id").annotate(total=Sum("burden")).order_by():
-                totals[item["person_id"]] = item["total"]
+                if row.counted:
+                    totals[row.person_id] = totals.get(row.person_id, Decimal("0.00")) + row.burden
         ctx["members"] = [
             {"person": m, "certifications": list(m.certifications.all()), "bills": rows_by_person.get(m.pk, []),
              "counted_total": totals.get(m.pk), "is_patient": m.pk == app.applicant_id}
