@@ -40,10 +40,9 @@ class UsableFilter(admin.SimpleListFilter):
 
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
-    list_display = ("code", "version", "region", "document_no", "title", "effective_from", "effective_to",
-                    "is_current", "status_badge", "created_at")
+    list_display = ("code", "version", "region", "document_no", "title", "period", "status_badge")
     list_display_links = ("code", "version")
-    list_filter = ("is_current", UsableFilter, "needs_confirmation", "region")
+    list_filter = ("is_current", UsableFilter, "region")
     search_fields = ("code", "document_no", "title", "region__name", "change_note")
     list_select_related = ("region",)
     ordering = ("code", "-version")
@@ -62,6 +61,11 @@ class PolicyAdmin(admin.ModelAdmin):
         if not obj.is_current:
             return gettext("已被新版本替代")
         return gettext("可用")
+
+    @admin.display(description=_("生效期"), ordering="effective_from")
+    def period(self, obj: Policy):
+        end = obj.effective_to.isoformat() if obj.effective_to else gettext("至今")
+        return format_html('<span style="white-space:nowrap">{} – {}</span>', obj.effective_from.isoformat(), end)
 
     @admin.display(description=_("规则（可读）"))
     def rules_readable(self, obj: Policy | None):
@@ -85,12 +89,25 @@ class PolicyAdmin(admin.ModelAdmin):
         kwargs["form"] = PolicyReviseForm if obj is not None else PolicyCreateForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request, obj=None):
+    META_ROWS = (("code", "version", "region"), ("document_no", "title"), ("effective_from", "effective_to", "is_current"),
+                 ("needs_confirmation", "confirmed_at", "confirmed_by"), ("supersedes", "created_by", "created_at"))
+
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ["code", "region", "rules", "change_note"]
-        if not obj.is_current or not self.has_change_permission(request, obj):
-            return [*self.readonly_meta, "change_note", "version_history", "rules_readable"]
-        return [*self.readonly_meta, "version_history", "rules_readable", "rules", "new_effective_from", "change_note"]
+            return [(None, {"fields": ["code", "region", "rules", "change_note"],
+                            "description": gettext("文号、标题和生效日期取自规则；新政策为第1版。")})]
+        editable = obj.is_current and self.has_change_permission(request, obj)
+        sets = [
+            (_("版本信息"), {"fields": self.META_ROWS}),
+            (_("版本历史"), {"fields": ["version_history"] + ([] if editable else ["change_note"])}),
+            (_("规则（可读）"), {"fields": ["rules_readable"]}),
+        ]
+        if editable:
+            sets.append((_("修改规则（保存为新版本）"), {
+                "fields": ["rules", "new_effective_from", "change_note"],
+                "description": gettext("保存后生成新版本并替代当前版本；原版本及按原版本作出的决定保持不变。"),
+            }))
+        return sets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

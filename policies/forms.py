@@ -70,7 +70,7 @@ class PolicyReviseForm(PolicyRulesMixin, forms.ModelForm):
     new_effective_from = forms.DateField(
         label=_("新版本生效日期"),
         help_text=_("晚于原生效日期时，原版本在前一日失效；相同日期表示更正原版本。"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     change_note = forms.CharField(label=_("修改说明"), max_length=200,
                                   help_text=_("必填：修改了什么、依据哪个文件。"))

@@ -145,3 +145,17 @@ def test_preset_sync_keeps_administrators_revisions(beijing, administrator):
     policy_revise(policy=beijing, rules=beijing.rules, effective_from=date(2024, 1, 1), note="v2", by=administrator)
     changed = {"beijing-2023": dict(copy.deepcopy(PRESETS["beijing-2023"]), note="新说明")}
     assert preset_sync(presets=changed) == [("beijing-2023", "kept")]
+
+
+def test_demo_seed_is_idempotent(beijing):
+    from decimal import Decimal
+
+    from organizations.models import RegionStatistic
+    from policies import demo
+
+    demo.seed({"region": beijing.region})
+    demo.seed({"region": beijing.region})
+    rows = RegionStatistic.objects.filter(region=beijing.region)
+    assert rows.count() == 3
+    assert rows.get(year=2022).per_capita_disposable_income == Decimal("77415.00")
+    assert rows.get(year=2024).resident_contribution == Decimal("380.00")
