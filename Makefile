@@ -1,11 +1,15 @@
-# Two commands from a fresh clone: `make run` and `make test`. Both are idempotent.
+# Two commands from a fresh clone: `make run` and `make test`. Both are idempotent, and fast the
+# second time (every step below is a file target or a no-op when already done).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 SYSSTAMP := .sysdeps-checked
+MO := locale/en/LC_MESSAGES/django.mo
+PO := locale/en/LC_MESSAGES/django.po
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PYTEST_ARGS ?=
 
 .PHONY: run test setup sysdeps migrate demo worker beat check-deploy messages benchmarks clean
 
@@ -17,16 +21,21 @@ $(STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# Pango (WeasyPrint), a Simplified-Chinese font and HarfBuzz subsetting. Installed when we can
-# (root with apt-get); otherwise a clear note, since PDFs would show boxes instead of Chinese.
+# Pango (WeasyPrint), a Simplified-Chinese font, HarfBuzz subsetting, gettext, and (optional)
+# Chromium for the browser tests. Installed when we can (root with apt-get); otherwise a clear
+# note. Checked once per clone: `rm .sysdeps-checked && make sysdeps` to check again.
 $(SYSSTAMP):
 	@bash scripts/sysdeps.sh
 	@touch $(SYSSTAMP)
 
 sysdeps: $(SYSSTAMP)
 
-setup: $(STAMP) $(SYSSTAMP)
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
+# English interface: compiled only when the .po changed (needs msgfmt from gettext).
+$(MO): $(PO) | $(STAMP) $(SYSSTAMP)
+	@if command -v msgfmt >/dev/null; then $(PY) manage.py compilemessages --ignore=.venv -v 0; \
+	else echo "note: gettext (msgfmt) missing: the interface stays Chinese-only until it is installed" >&2; fi
+
+setup: $(STAMP) $(SYSSTAMP) $(MO)
 
 migrate: setup
 	$(PY) manage.py migrate --noinput -v 0
@@ -34,13 +43,16 @@ migrate: setup
 demo: migrate
 	$(PY) manage.py seed_demo
 
+# SQLite (db.sqlite3) and in-process Celery unless DATABASE_URL / REDIS_URL say otherwise.
 run: demo
-	@echo "Serving on http://$(HOST):$(PORT)/  (demo users and passwords: see README.md)"
+	@echo "Serving on http://$(HOST):$(PORT)/  (demo logins: README.md, e.g. jingban / demo-jingban-2026)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# The whole suite. SQLite unless DATABASE_URL is set (.ci/run sets PostgreSQL and Redis).
 test: setup
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
+# Production Celery: one or more workers, and exactly ONE beat (two beats run every job twice).
 worker: setup
 	$(VENV)/bin/celery -A config worker -l info
 
@@ -51,9 +63,15 @@ check-deploy: setup
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$($(PY) -c 'import secrets;print(secrets.token_urlsafe(50))')} \
 	DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-medassist.example.gov.cn} $(PY) manage.py check --deploy --fail-level WARNING
 
+# Re-extract every app's strings, fill English from locale/en/glossary.tsv, compile.
+# `python scripts/translate_en.py --missing` lists what the glossary still lacks.
 messages: setup
-	$(PY) manage.py makemessages -l en -l zh_Hans --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -l en --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=benchmarks --no-obsolete
+	$(PY) scripts/translate_en.py
 	$(PY) manage.py compilemessages --ignore=.venv
 
+benchmarks: setup
+	@for f in benchmarks/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; DJANGO_SETTINGS_MODULE=config.settings.local $(PY) $$f || exit 1; done
+
 clean:
-	rm -rf $(VENV) $(SYSSTAMP) db.sqlite3 test.sqlite3 staticfiles .test-media
+	rm -rf $(VENV) $(SYSSTAMP) db.sqlite3 test.sqlite3 staticfiles .test-media $(MO)
