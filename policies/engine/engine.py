@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from types import MappingProxyType
 
-from .money import CENT, MAX_AMOUNT, ZERO, round_money, to_decimal
+from .money import CENT, MAX_AMOUNT, ZERO, percent_str, round_money, to_decimal
 from .types import (
     CATEGORIES,
     BillIn,
@@ -154,27 +154,22 @@ def visit_class_of(policy: PolicySpec, bill: BillIn) -> str | None:
 # Results without a computation
 # --------------------------------------------------------------------------------------------
 
+_new = tuple.__new__  # builds the NamedTuple records in C (see types.BillResult)
+
 
 def _error(bill: BillIn, error: str, burden: Decimal = ZERO) -> BillResult:
-    return BillResult(
-        bill_id=getattr(bill, "id", ""), error=error, assistance=ZERO, tilted=ZERO, special=ZERO, total=ZERO,
-        category=None, tier=None, visit_class=None, burden=burden, deductible=ZERO, rate=None, raw=ZERO,
-        buckets=(), reasons=(error,), clauses=(), items=(), plan=None,
-    )
+    return _new(BillResult, (getattr(bill, "id", ""), error, ZERO, ZERO, ZERO, ZERO, None, None, None, burden,
+                             ZERO, None, ZERO, (), (error,), (), (), None))
 
 
 def _gate(policy: PolicySpec, bill: BillIn, burden: Decimal, reasons: tuple[str, ...],
-          plan: Plan | None = None, visit_class: str | None = None) -> BillResult:
+          plan: Plan | None = None) -> BillResult:
     """Zero result for a bill that no rule covers (not eligible, non-designated, unreferred...)."""
     plan = plan or policy.gate_plan
-    clauses = tuple(dict.fromkeys(plan.reason_clauses.get(r, "") for r in reasons if plan.reason_clauses.get(r)))
-    tier = plan.tier
-    return BillResult(
-        bill_id=bill.id, error=None, assistance=ZERO, tilted=ZERO, special=ZERO, total=ZERO,
-        category=plan.category, tier=None if tier is None else tier.code, visit_class=visit_class,
-        burden=burden, deductible=ZERO, rate=None, raw=ZERO, buckets=(), reasons=reasons, clauses=clauses,
-        items=(), plan=plan,
-    )
+    found = plan.reason_clauses
+    clauses = tuple(dict.fromkeys(found[r] for r in reasons if found.get(r)))
+    return _new(BillResult, (bill.id, None, ZERO, ZERO, ZERO, ZERO, plan.category, plan.tier_code, None, burden,
+                             ZERO, None, ZERO, (), reasons, clauses, (), plan))
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,103 +188,115 @@ def _deductible_amount(tier: Tier, year: int, stats: RegionStats) -> Decimal:
     if value is None:
         raise _MissingStatistic
     if type(value) is not Decimal:
-        value = to_decimal(value)
+        try:
+            value = to_decimal(value)
+        except ValueError:
+            raise _MissingStatistic from None
     return (value * ded.share).quantize(CENT, ROUND_HALF_UP)
 
 
 def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden: Decimal,
-             state: YearState, stats: RegionStats, person: PersonIn) -> tuple:
-    """Dry run under one category: returns the figures; ``state`` is not changed.
-
-    Returns (total, rank, plan, assistance, tilted, special, deductible, raw, rooms, reasons,
-    specials, tilted_add, eligible) where rooms = ((name, cap, bucket, room_before), ...),
-    specials = ((item, amount, room_before), ...), tilted_add = remaining burden added to the
-    tilted base (None: bill not tilted-eligible).
-    """
-    rank, ct, tier = entry
+             state: YearState, stats: RegionStats, person: PersonIn) -> BillResult:
+    """The bill's result under one category (a dry run: ``state`` is only read)."""
+    tier = entry[2]
     flags = bill.flags
     if tier.required_flags and not _flags_match(flags, tier.required_flags):
-        return (ZERO, rank, plan, ZERO, ZERO, ZERO, ZERO, ZERO, (), ["not_eligible"], (), None, False)
-    reasons: list[str] = []
+        return _gate(policy, bill, burden, ("not_eligible",), plan)
     used = state.bucket_used
-    assistance = ZERO
-    deductible = ZERO
-    raw = ZERO
-    rooms: tuple = ()
-    specials: list = []
-    special = ZERO
+    reasons: tuple[str, ...] = ()
+    assistance = deductible = raw = special = ZERO
+    buckets: tuple[BucketLine, ...] = ()
+    specials: list[tuple] | None = None
     exclusive = None
     if policy.exclusive_specials:
         for item in policy.exclusive_specials:
-            if _special_applies(item, ct.category, bill, person):
+            if _special_applies(item, plan.category, bill, person):
                 exclusive = item
                 break
-    if exclusive is not None:
-        amount, room = _special_amount(exclusive, burden, used, reasons)
-        specials.append((exclusive, amount, room))
-        special = amount
+    if exclusive is not None:  # e.g. 罕见病专项救助: the whole burden, instead of regular assistance
+        special, note = _special_amount(exclusive, burden, used)
+        specials = [(exclusive, special)]
+        reasons += note
     else:
-        class_rate = plan.class_rate
-        if class_rate is not None:
+        rate = plan.rate
+        if rate is not None:
             if tier.deductible.kind != "none":
                 left = _deductible_amount(tier, bill.end.year, stats) - state.deductible_used
                 if left > ZERO:
                     deductible = burden if burden < left else left
                     if deductible:
-                        reasons.append("deductible")
-            raw = ((burden - deductible) * class_rate.rate).quantize(CENT, ROUND_HALF_UP)
+                        reasons = ("deductible",)
+                raw = ((burden - deductible) * rate).quantize(CENT, ROUND_HALF_UP)
+            else:
+                raw = (burden * rate).quantize(CENT, ROUND_HALF_UP)
             assistance = raw
-            draws = tier._draws[class_rate.visit_class]
+            draws = plan.draws
             if draws:
-                room_list = []
-                for name, cap, bucket in draws:
+                rooms = []
+                for name, cap, _ in draws:
                     if cap is None:
-                        room_list.append((name, cap, bucket, None))
-                        continue
-                    room = cap - used.get(name, ZERO)
-                    if room < ZERO:
-                        room = ZERO
-                    room_list.append((name, cap, bucket, room))
-                    if room < assistance:
-                        assistance = room
-                rooms = tuple(room_list)
+                        rooms.append(None)
+                    else:
+                        room = cap - used.get(name, ZERO)
+                        if room < ZERO:
+                            room = ZERO
+                        if room < assistance:
+                            assistance = room
+                        rooms.append(room)
+                buckets = tuple([
+                    _new(BucketLine, (name, cap, room, None if room is None else room - assistance, assistance, clause))
+                    for (name, cap, clause), room in zip(draws, rooms)
+                ])
                 if assistance < raw:
-                    reasons.append("cap_limited" if assistance > ZERO else "cap_exhausted")
+                    reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
         if policy.other_specials:
             remaining = burden - assistance
             for item in policy.other_specials:
                 if remaining <= ZERO:
                     break
-                if _special_applies(item, ct.category, bill, person):
-                    amount, room = _special_amount(item, remaining, used, reasons)
-                    specials.append((item, amount, room))
+                if _special_applies(item, plan.category, bill, person):
+                    amount, note = _special_amount(item, remaining, used)
+                    if specials is None:
+                        specials = []
+                    specials.append((item, amount))
                     special += amount
                     remaining -= amount
-        if class_rate is None and not specials:
-            reasons.append("visit_not_covered")
+                    reasons += note
+        if rate is None and specials is None:
+            reasons += ("visit_not_covered",)
     tilted = ZERO
-    tilted_add = None
     spec = policy.tilted
     if spec is not None and _flags_match(flags, spec.required_flags):
-        tilted_add = burden - assistance - special
+        # 倾斜救助: rate × the growth of the year's remaining burden above the threshold
         before = state.tilted_base
-        after = before + tilted_add
+        after = before + (burden - assistance - special)
         threshold = spec.threshold
-        over_after = after - threshold if after > threshold else ZERO
-        over_before = before - threshold if before > threshold else ZERO
-        if over_after > over_before:
-            tilted = ((over_after - over_before) * spec.rate).quantize(CENT, ROUND_HALF_UP)
+        if after > threshold:
+            over = after - threshold if before <= threshold else after - before
+            tilted = (over * spec.rate).quantize(CENT, ROUND_HALF_UP)
             if spec.cap is not None:
                 room = spec.cap - used.get("tilted", ZERO)
                 if room < tilted:
                     tilted = room if room > ZERO else ZERO
-                    reasons.append("cap_limited" if tilted > ZERO else "cap_exhausted")
-    total = assistance + tilted + special
-    return (total, rank, plan, assistance, tilted, special, deductible, raw, rooms, reasons, tuple(specials),
-            tilted_add, True)
+                    reasons += ("cap_limited",) if tilted else ("cap_exhausted",)
+    clauses = plan.clauses
+    items: tuple[ItemLine, ...] = ()
+    if specials is not None or tilted:
+        lines = [_new(ItemLine, ("special", item.code, item.label_zh, amount, _special_detail(item), item.clause,
+                                 None if item.bucket is None else item.bucket.name))
+                 for item, amount in specials or ()]
+        if tilted:
+            lines.append(_new(ItemLine, ("tilted", "tilted", "倾斜救助", tilted,
+                                         f"年度累计个人负担超过 {spec.threshold} 元部分按 {percent_str(spec.rate)}",  # type: ignore[union-attr]
+                                         spec.clause, None if spec.cap is None else "tilted")))  # type: ignore[union-attr]
+        items = tuple(lines)
+        clauses = tuple(dict.fromkeys(clauses + tuple(i.clause for i in items)))
+    return _new(BillResult, (bill.id, None, assistance, tilted, special, assistance + tilted + special,
+                             plan.category, plan.tier_code, plan.visit_class, burden, deductible, plan.rate, raw,
+                             buckets, reasons, clauses, items, plan))
 
 
-def _special_applies(item, category: str, bill: BillIn, person: PersonIn) -> bool:
+def _special_applies(item, category: str | None, bill: BillIn, person: PersonIn) -> bool:
     if item.visit_types is not None and bill.visit_type not in item.visit_types:
         return False
     if item.required_flags and not _flags_match(bill.flags, item.required_flags):
@@ -301,83 +308,114 @@ def _special_applies(item, category: str, bill: BillIn, person: PersonIn) -> boo
     return True
 
 
-def _special_amount(item, base: Decimal, used: dict[str, Decimal],
-                    reasons: list[str]) -> tuple[Decimal, Decimal | None]:
-    """(amount, bucket room before) of a special item on ``base`` (the remaining burden)."""
+def _special_amount(item, base: Decimal, used: dict[str, Decimal]) -> tuple[Decimal, tuple[str, ...]]:
+    """(amount, reasons) of a special item on ``base``, the burden still to pay."""
     if item.kind == "fixed":
         amount = item.amount if item.amount < base else base  # never more than is left to pay
     else:
         amount = (base * item.rate).quantize(CENT, ROUND_HALF_UP)
-    room = None
     bucket = item.bucket
     if bucket is not None and bucket.cap is not None:
         room = bucket.cap - used.get(bucket.name, ZERO)
-        if room < ZERO:
-            room = ZERO
-        if amount > room:
-            amount = room
-            reasons.append("cap_limited" if amount > ZERO else "cap_exhausted")
-    return amount, room
-
-
-def _commit(state: YearState, calc: tuple, tilted_spec) -> None:
-    """Apply the chosen computation to the person's year (caller holds the person-year lock)."""
-    (_, _, _, assistance, tilted, special, deductible, _, rooms, _, specials, tilted_add, _) = calc
-    used = state.bucket_used
-    if deductible:
-        state.deductible_used += deductible
-    if assistance:
-        for name, _, _, _ in rooms:
-            used[name] = used.get(name, ZERO) + assistance
-    elif rooms:
-        for name, _, _, _ in rooms:
-            if name not in used:
-                used[name] = ZERO
-    for item, amount, _ in specials:
-        if item.bucket is not None and amount:
-            used[item.bucket.name] = used.get(item.bucket.name, ZERO) + amount
-    if tilted_add is not None:
-        state.tilted_base += tilted_add
-        if tilted and tilted_spec is not None and tilted_spec.cap is not None:
-            used["tilted"] = used.get("tilted", ZERO) + tilted
-
-
-def _result(bill: BillIn, burden: Decimal, calc: tuple, tilted_spec) -> BillResult:
-    (total, _, plan, assistance, tilted, special, deductible, raw, rooms, reasons, specials, tilted_add,
-     _) = calc
-    tier = plan.tier
-    class_rate = plan.class_rate
-    buckets = tuple(
-        BucketLine(name, cap, room, None if room is None else room - assistance, assistance, bucket.clause)
-        for name, cap, bucket, room in rooms
-    )
-    clauses = plan.clauses
-    items: tuple[ItemLine, ...] = ()
-    if specials or tilted:
-        lines = [ItemLine("special", item.code, item.label_zh, amount, _special_detail(item), item.clause)
-                 for item, amount, _ in specials]
-        if tilted_add is not None and tilted:
-            lines.append(ItemLine("tilted", "tilted", "倾斜救助", tilted,
-                                  f"年度累计个人负担超过 {tilted_spec.threshold} 元部分按 "
-                                  f"{tilted_spec.rate * 100:.0f}%", tilted_spec.clause))
-        items = tuple(lines)
-        clauses = tuple(dict.fromkeys(clauses + tuple(i.clause for i in items)))
-    return BillResult(
-        bill_id=bill.id, error=None, assistance=assistance, tilted=tilted, special=special, total=total,
-        category=plan.category, tier=tier.code if tier is not None else None,
-        visit_class=plan.visit_rule.visit_class if plan.visit_rule is not None else None,
-        burden=burden, deductible=deductible, rate=class_rate.rate if class_rate is not None else None,
-        raw=raw, buckets=buckets, reasons=tuple(reasons), clauses=clauses, items=items, plan=plan,
-    )
+        if room < amount:
+            amount = room if room > ZERO else ZERO
+            return amount, ("cap_limited",) if amount else ("cap_exhausted",)
+    return amount, ()
 
 
 def _special_detail(item) -> str:
     if item.kind == "fixed":
         return f"定额 {item.amount} 元"
-    text = f"个人负担 × {item.rate * 100:.0f}%"
+    text = f"个人负担 × {percent_str(item.rate)}"
     if item.bucket is not None and item.bucket.cap is not None:
         text += f"，年度限额 {item.bucket.cap} 元"
     return text
+
+
+def _commit(policy: PolicySpec, state: YearState, result: BillResult, flags) -> None:
+    """Record the paid result in the person's year (caller holds the person-year lock)."""
+    used = state.bucket_used
+    if result.deductible:
+        state.deductible_used += result.deductible
+    for line in result.buckets:
+        name = line.name
+        used[name] = used.get(name, ZERO) + line.drawn
+    for item in result.items:
+        if item.bucket is not None and item.amount:
+            used[item.bucket] = used.get(item.bucket, ZERO) + item.amount
+    spec = policy.tilted
+    if spec is not None and _flags_match(flags, spec.required_flags):
+        state.tilted_base += result.burden - result.assistance - result.special
+
+
+def _entries(policy: PolicySpec, person: PersonIn) -> tuple[tuple[date, date | None, tuple], ...]:
+    """(valid_from, last covered day, category plan) of the person's mapped certifications."""
+    category_plan = policy.category_plan
+    out = []
+    eom = policy.end_of_month
+    for cert in person.certifications:
+        entry = category_plan.get(cert.category)
+        if entry is None:
+            continue
+        until = cert.valid_until
+        if until is not None and eom:
+            until = month_end(until)
+        out.append((cert.valid_from, until, entry))
+    return tuple(out)
+
+
+def _assess(policy: PolicySpec, person: PersonIn, entries: tuple, bill: BillIn, state: YearState,
+            stats: RegionStats) -> BillResult:
+    start = bill.start
+    end = bill.end
+    burden = bill_burden(bill)
+    if burden is None:
+        return _error(bill, "invalid_amounts")
+    if end < policy.effective_from or (policy.effective_to is not None and end > policy.effective_to):
+        return _gate(policy, bill, burden, ("outside_policy_period",))
+
+    # Categories whose coverage window overlaps the stay (POLICY.md §2).
+    covering = None
+    for valid_from, until, entry in entries:
+        if valid_from <= end and (until is None or until >= start):
+            if covering is None:
+                covering = [entry]
+            elif entry not in covering:
+                covering.append(entry)
+    flags = bill.flags
+    gates: tuple[str, ...] = () if covering is not None else ("not_eligible",)
+    if not flags.designated and policy.designated.required:
+        gates += ("non_designated",)
+    if not flags.referral_compliant and policy.referral.required:
+        gates += ("unreferred",)
+    if gates:
+        return _gate(policy, bill, burden, gates)
+
+    plans = policy.no_rule_plans
+    for when, _, rule_plans in policy.visit_table.get(bill.visit_type, ()):
+        if not when or _flags_match(flags, when):
+            plans = rule_plans
+            break
+
+    try:
+        if len(covering) == 1:  # type: ignore[arg-type]
+            entry = covering[0]  # type: ignore[index]
+            best = _compute(policy, entry, plans[entry[1].category], bill, burden, state, stats, person)
+        else:
+            # 就高不就低, 不得重复: compute under each identity, pay the highest once; ties go to the
+            # eligible one, then to the earlier tier/mapping (deterministic).
+            best = None
+            best_key = None
+            for entry in covering:  # type: ignore[union-attr]
+                result = _compute(policy, entry, plans[entry[1].category], bill, burden, state, stats, person)
+                key = (result.total, "not_eligible" not in result.reasons, -entry[0])
+                if best_key is None or key > best_key:
+                    best, best_key = result, key
+    except _MissingStatistic:
+        return _error(bill, "missing_statistic", burden)
+    if "not_eligible" not in best.reasons:  # type: ignore[union-attr]
+        _commit(policy, state, best, flags)  # type: ignore[arg-type]
+    return best  # type: ignore[return-value]
 
 
 def assess_bill(policy: PolicySpec, person: PersonIn, bill: BillIn, state: YearState,
@@ -394,69 +432,7 @@ def assess_bill(policy: PolicySpec, person: PersonIn, bill: BillIn, state: YearS
         return _error(bill, "invalid_dates")
     if state.year != end.year:
         raise ValueError(f"state is for {state.year}, bill {bill.id} settles in {end.year}")
-    burden = bill_burden(bill)
-    if burden is None:
-        return _error(bill, "invalid_amounts")
-    if end < policy.effective_from or (policy.effective_to is not None and end > policy.effective_to):
-        return _gate(policy, bill, burden, ("outside_policy_period",))
-
-    # Categories whose coverage window overlaps the stay, mapped to a tier (POLICY.md §2).
-    category_plan = policy.category_plan
-    entries: list | None = None
-    eom = policy.end_of_month
-    for cert in person.certifications:
-        if cert.valid_from > end:
-            continue
-        until = cert.valid_until
-        if until is not None:
-            if eom:
-                until = month_end(until)
-            if until < start:
-                continue
-        entry = category_plan.get(cert.category)
-        if entry is None:
-            continue
-        if entries is None:
-            entries = [entry]
-        elif entry not in entries:
-            entries.append(entry)
-
-    flags = bill.flags
-    gates: tuple[str, ...] = ()
-    if entries is None:
-        gates = ("not_eligible",)
-    if policy.designated.required and not flags.designated:
-        gates += ("non_designated",)
-    if policy.referral.required and not flags.referral_compliant:
-        gates += ("unreferred",)
-    if gates:
-        return _gate(policy, bill, burden, gates)
-
-    plans = policy.no_rule_plans
-    for when, rule, rule_plans in policy.visit_table.get(bill.visit_type, ()):
-        if not when or _flags_match(flags, when):
-            plans = rule_plans
-            break
-
-    try:
-        if len(entries) == 1:  # type: ignore[arg-type]
-            entry = entries[0]  # type: ignore[index]
-            best = _compute(policy, entry, plans[entry[1].category], bill, burden, state, stats, person)
-        else:
-            # 就高不就低, 不得重复: compute under each identity, pay the highest once.
-            best = None
-            for entry in entries:  # type: ignore[union-attr]
-                calc = _compute(policy, entry, plans[entry[1].category], bill, burden, state, stats, person)
-                if best is None or calc[0] > best[0] or (calc[0] == best[0] and (
-                        (calc[12] and not best[12]) or (calc[12] == best[12] and calc[1] < best[1]))):
-                    best = calc
-    except _MissingStatistic:
-        return _error(bill, "missing_statistic", burden)
-    if not best[12]:  # type: ignore[index]
-        plan = best[2]  # type: ignore[index]
-        return _gate(policy, bill, burden, tuple(best[9]), plan, None)  # type: ignore[index]
-    _commit(state, best, policy.tilted)
-    return _result(bill, burden, best, policy.tilted)
+    return _assess(policy, person, _entries(policy, person), bill, state, stats)
 
 
 def assess_bills(policy: PolicySpec, person: PersonIn, bills: Sequence[BillIn],
@@ -469,26 +445,29 @@ def assess_bills(policy: PolicySpec, person: PersonIn, bills: Sequence[BillIn],
     """
     if states is None:
         states = {}
+    entries = _entries(policy, person)
     count = len(bills)
     if count == 1:
         order: Sequence[int] = (0,)
     else:
+        ends = [b.end for b in bills]
         try:
-            order = sorted(range(count), key=lambda i: bills[i].end)
+            order = sorted(range(count), key=ends.__getitem__)
         except TypeError:  # a bill with a bad date: its place does not matter, it is an error
             order = sorted(range(count), key=lambda i: _safe_end(bills[i]))
     results: list[BillResult] = [None] * count  # type: ignore[list-item]
     for index in order:
         bill = bills[index]
+        start = bill.start
         end = bill.end
-        if type(end) is not date:
+        if type(start) is not date or type(end) is not date or start > end:
             results[index] = _error(bill, "invalid_dates")
             continue
         year = end.year
         state = states.get(year)
         if state is None:
             state = states[year] = YearState(year)
-        results[index] = assess_bill(policy, person, bill, state, stats)
+        results[index] = _assess(policy, person, entries, bill, state, stats)
     return results
 
 
