@@ -1,0 +1,384 @@
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import openpyxl
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from beneficiaries import idnumber
+from beneficiaries.models import Certification, IdRevealLog, ImportBatch, ImportStatus, Person
+from tests.factories import CertificationFactory, PersonFactory, category
+
+from .conftest import roster_csv
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def as_user(client):
+    def login(user):
+        client.force_login(user)
+        return client
+    return login
+
+
+# -- person list and search -----------------------------------------------------------------
+
+
+def test_person_list_masks_id_numbers_and_is_scoped(as_user, caseworker, person, other_person):
+    c = as_user(caseworker)
+    response = c.get(reverse("beneficiaries:index"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert person.name in body and person.masked_id_number in body
+    assert person.id_number not in body
+    assert other_person.name not in body
+
+
+def test_person_list_query_count_is_constant(as_user, caseworker, district, django_assert_max_num_queries):
+    for _ in range(30):
+        p = PersonFactory(hukou_district=district)
+        CertificationFactory(person=p, category=category("minimum_living"))
+        CertificationFactory(person=p, category=category("severe_disability"))
+    c = as_user(caseworker)
+    with django_assert_max_num_queries(12):
+        response = c.get(reverse("beneficiaries:index"))
+    assert response.status_code == 200
+    assert response.content.decode().count("最低生活保障对象") >= 25
+
+
+def test_name_filter(as_user, caseworker, person, district):
+    PersonFactory(hukou_district=district, name="不相干")
+    body = as_user(caseworker).get(reverse("beneficiaries:index"), {"name": "建国"}).content.decode()
+    assert person.name in body and "不相干" not in body
+
+
+def test_search_by_id_number_is_post_and_redirects_by_pk(as_user, caseworker, person):
+    response = as_user(caseworker).post(reverse("beneficiaries:index"), {"id_number": person.id_number.lower()})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("beneficiaries:person_detail", args=[person.pk])
+    assert person.id_number not in response["Location"]
+
+
+def test_search_by_id_number_of_other_district_finds_nothing(as_user, caseworker, other_person):
+    response = as_user(caseworker).post(reverse("beneficiaries:index"), {"id_number": other_person.id_number})
+    assert response.status_code == 200 and "未找到" in response.content.decode()
+
+
+def test_search_invalid_id_number_shows_field_error(as_user, caseworker):
+    response = as_user(caseworker).post(reverse("beneficiaries:index"), {"id_number": "123"})
+    assert "身份证号应为18位" in response.content.decode()
+
+
+# -- register ------------------------------------------------------------------------------
+
+
+def test_register_person_screen(as_user, civil_certifier, district):
+    c = as_user(civil_certifier)
+    assert c.get(reverse("beneficiaries:person_register")).status_code == 200
+    number = idnumber.make("110105", date(1955, 5, 5), 31)
+    response = c.post(reverse("beneficiaries:person_register"), {
+        "id_number": number, "name": "钱七", "insurance_type": "resident", "disability_grade": "2", "phone": "", "address": ""})
+    person = Person.objects.get(id_number=number)
+    assert response.status_code == 302 and response["Location"] == reverse("beneficiaries:person_detail", args=[person.pk])
+    assert person.hukou_district == district and person.disability_grade == 2 and person.gender == "M"
+
+
+def test_register_invalid_number_keeps_input_and_names_field(as_user, civil_certifier):
+    response = as_user(civil_certifier).post(reverse("beneficiaries:person_register"), {
+        "id_number": "11010519550505031", "name": "钱七", "insurance_type": "resident"})
+    body = response.content.decode()
+    assert response.status_code == 200 and "身份证号应为18位" in body and "钱七" in body
+    assert not Person.objects.exists()
+
+
+def test_auditor_cannot_open_register(as_user, auditor):
+    assert as_user(auditor).get(reverse("beneficiaries:person_register")).status_code == 403
+
+
+# -- detail, reveal ------------------------------------------------------------------------
+
+
+def test_person_detail_timeline_and_other_district_404(as_user, civil_certifier, other_caseworker, person):
+    CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2020, 1, 1),
+                         valid_until=date(2021, 12, 31))
+    CertificationFactory(person=person, category=category("extreme_poverty"), valid_from=date(2022, 1, 1))
+    url = reverse("beneficiaries:person_detail", args=[person.pk])
+    body = as_user(civil_certifier).get(url).content.decode()
+    assert "特困人员" in body and "cert-ended" in body and "idt-bar ended" in body
+    assert person.id_number not in body
+    assert as_user(other_caseworker).get(url).status_code == 404
+
+
+def test_medsec_detail_shows_all_identities_and_best_benefit(as_user, caseworker, civil_certifier, person):
+    CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2022, 1, 1))
+    CertificationFactory(person=person, category=category("entitled_group"), valid_from=date(2022, 1, 1))
+    url = reverse("beneficiaries:person_detail", args=[person.pk])
+    body = as_user(caseworker).get(url).content.decode()
+    assert "享受国家抚恤补助的优抚对象" in body and "待遇最优" in body
+    body = as_user(civil_certifier).get(url).content.decode()
+    assert "享受国家抚恤补助的优抚对象" not in body and "待遇最优" not in body
+
+
+def test_reveal_shows_full_number_by_post_only_and_logs(as_user, caseworker, person):
+    c = as_user(caseworker)
+    url = reverse("beneficiaries:person_reveal", args=[person.pk])
+    assert c.get(url).status_code == 302 and not IdRevealLog.objects.exists()
+    response = c.post(url, {"purpose": "核对身份"})
+    assert response.status_code == 200 and person.id_number in response.content.decode()
+    assert response["Cache-Control"] == "no-store"
+    assert IdRevealLog.objects.get().purpose == "核对身份"
+
+
+def test_reveal_refused_for_auditor_and_404_for_other_district(as_user, auditor, other_caseworker, person):
+    url = reverse("beneficiaries:person_reveal", args=[person.pk])
+    assert as_user(auditor).post(url).status_code == 403
+    assert as_user(other_caseworker).post(url).status_code == 404
+    assert not IdRevealLog.objects.exists()
+
+
+# -- certify, revoke -----------------------------------------------------------------------
+
+
+def test_certify_screen_offers_own_categories_only(as_user, veterans_certifier, person):
+    body = as_user(veterans_certifier).get(reverse("beneficiaries:certify", args=[person.pk])).content.decode()
+    assert "享受国家抚恤补助的优抚对象" in body and "最低生活保障对象" not in body
+
+
+def test_certify_post_creates(as_user, civil_certifier, person):
+    response = as_user(civil_certifier).post(reverse("beneficiaries:certify", args=[person.pk]), {
+        "category": category("minimum_living").pk, "valid_from": "2024-01-01", "valid_until": "", "document_ref": "京朝民低〔2024〕1号"})
+    assert response.status_code == 302
+    cert = Certification.objects.get()
+    assert cert.officer == civil_certifier and cert.agency == civil_certifier.staff_profile.agency
+
+
+def test_policy_2_crafted_post_for_other_agency_category_is_refused(as_user, veterans_certifier, person):
+    response = as_user(veterans_certifier).post(reverse("beneficiaries:certify", args=[person.pk]), {
+        "category": category("minimum_living").pk, "valid_from": "2024-01-01", "document_ref": "x"})
+    assert response.status_code == 200 and "category" in response.context["form"].errors
+    assert not Certification.objects.exists()
+
+
+def test_certify_overlap_shows_error(as_user, civil_certifier, person):
+    CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    response = as_user(civil_certifier).post(reverse("beneficiaries:certify", args=[person.pk]), {
+        "category": category("minimum_living").pk, "valid_from": "2024-01-01", "document_ref": "x"})
+    assert response.context["form"].errors["valid_from"][0].startswith("与已有认定期间重叠")
+    assert Certification.objects.count() == 1
+
+
+def test_certify_other_district_person_404(as_user, civil_certifier, other_person):
+    assert as_user(civil_certifier).get(reverse("beneficiaries:certify", args=[other_person.pk])).status_code == 404
+
+
+def test_auditor_cannot_certify(as_user, auditor, person):
+    assert as_user(auditor).get(reverse("beneficiaries:certify", args=[person.pk])).status_code == 403
+
+
+def test_revoke_screen(as_user, civil_certifier, person):
+    cert = CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    c = as_user(civil_certifier)
+    url = reverse("beneficiaries:revoke", args=[cert.pk])
+    assert c.get(url).status_code == 200
+    response = c.post(url, {"until": "2024-02-29", "reason": "收入超过低保标准"})
+    assert response.status_code == 302
+    cert.refresh_from_db()
+    assert cert.valid_until == date(2024, 2, 29) and cert.revoked_by == civil_certifier
+
+
+def test_policy_2_crafted_revoke_of_other_agency_category_is_refused(as_user, veterans_certifier, person):
+    cert = CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    response = as_user(veterans_certifier).post(reverse("beneficiaries:revoke", args=[cert.pk]),
+                                                {"until": "2024-02-29", "reason": "x"})
+    assert response.status_code == 404  # not even visible to another agency kind
+    cert.refresh_from_db()
+    assert cert.valid_until is None
+
+
+def test_revoke_other_district_404(as_user, other_civil_certifier, person):
+    cert = CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    assert as_user(other_civil_certifier).post(reverse("beneficiaries:revoke", args=[cert.pk]),
+                                               {"until": "2024-02-29", "reason": "x"}).status_code == 404
+
+
+def test_certification_list_for_certifier(as_user, civil_certifier, person):
+    CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    CertificationFactory(person=person, category=category("entitled_group"), valid_from=date(2023, 1, 1))
+    body = as_user(civil_certifier).get(reverse("beneficiaries:certification_list"), {"status": "active"}).content.decode()
+    assert "最低生活保障对象" in body and "享受国家抚恤补助的优抚对象" not in body
+    assert person.id_number not in body
+
+
+# -- household -----------------------------------------------------------------------------
+
+
+def test_household_screens(as_user, civil_certifier, person, district):
+    member = PersonFactory(hukou_district=district)
+    c = as_user(civil_certifier)
+    assert c.post(reverse("beneficiaries:household_create", args=[person.pk])).status_code == 302
+    person.refresh_from_db()
+    assert person.household_id and person.relation == "head"
+    c.post(reverse("beneficiaries:household_member_add", args=[person.pk]), {"id_number": member.id_number, "relation": "child"})
+    member.refresh_from_db()
+    assert member.household_id == person.household_id and member.relation == "child"
+    body = c.get(reverse("beneficiaries:person_detail", args=[person.pk])).content.decode()
+    assert member.name in body and member.id_number not in body
+
+
+# -- roster import (web) -------------------------------------------------------------------
+
+
+def _upload(c, data: bytes, name="roster.csv", **extra):
+    return c.post(reverse("beneficiaries:import_list"), {"file": SimpleUploadedFile(name, data), **extra})
+
+
+def test_import_upload_preview_confirm(as_user, civil_certifier, django_capture_on_commit_callbacks, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    c = as_user(civil_certifier)
+    assert c.get(reverse("beneficiaries:import_list")).status_code == 200
+    good = idnumber.make("110105", date(1962, 2, 2), 41)
+    data = roster_csv([(good, "周八", "minimum_living", "2023-01-01", "", "京朝民〔2023〕8号"),
+                       ("110105196202020", "错号", "minimum_living", "2023-01-01", "", ""),
+                       (idnumber.make("110105", date(1962, 2, 2), 43), "孙九", "entitled_group", "2023-01-01", "", "")])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(c, data)
+    batch = ImportBatch.objects.get()
+    assert response["Location"] == reverse("beneficiaries:import_detail", args=[batch.pk])
+    assert batch.status == ImportStatus.PREVIEWED and (batch.created_count, batch.rejected_count) == (1, 2)
+    assert batch.file.path.startswith(str(tmp_path)) and not Certification.objects.exists()
+    detail = c.get(response["Location"]).content.decode()
+    assert "确认导入有效行" in detail and "wrong_agency" not in detail and "category" in detail
+    progress = c.get(reverse("beneficiaries:import_progress", args=[batch.pk])).json()
+    assert progress["status"] == "previewed" and progress["percent"] == 100
+    errors = c.get(reverse("beneficiaries:import_errors", args=[batch.pk]))
+    text = errors.content.decode("utf-8-sig")
+    assert errors["Content-Type"].startswith("text/csv") and "row" not in text and "3," in text
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(reverse("beneficiaries:import_confirm", args=[batch.pk]))
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.APPLIED and batch.applied_by == civil_certifier
+    cert = Certification.objects.get()
+    assert cert.import_batch == batch and cert.person.id_number == good
+    # a second confirm changes nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(reverse("beneficiaries:import_confirm", args=[batch.pk]))
+    assert Certification.objects.count() == 1
+
+
+def test_import_xlsx_upload(as_user, civil_certifier, django_capture_on_commit_callbacks, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    book = openpyxl.Workbook()
+    book.active.append(["身份证号", "姓名", "类别", "起始日期", "终止日期", "文号"])
+    book.active.append([idnumber.make("110105", date(1962, 2, 2), 41), "周八", "低保", date(2023, 1, 1), None, None])
+    book.active.append([idnumber.make("110105", date(1962, 2, 2), 45), "吴十", "最低生活保障对象", date(2023, 1, 1), None, None])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(as_user(civil_certifier), buffer.getvalue(), name="名单.xlsx")
+    batch = ImportBatch.objects.get()
+    assert (batch.created_count, batch.rejected_count) == (1, 1)
+    assert batch.errors[0]["line"] == 2 and batch.errors[0]["code"] == "unknown_category"
+
+
+def test_import_revoke_missing_requires_roster_date(as_user, civil_certifier):
+    response = _upload(as_user(civil_certifier), roster_csv([]), revoke_missing="on")
+    assert "roster_date" in response.context["form"].errors and not ImportBatch.objects.exists()
+
+
+def test_import_batches_of_another_agency_are_404(as_user, civil_certifier, veterans_certifier, settings, tmp_path,
+                                                  django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(as_user(civil_certifier), roster_csv([(idnumber.make("110105", date(1962, 2, 2), 41), "周八", "minimum_living", "2023-01-01", "", "")]))
+    batch = ImportBatch.objects.get()
+    c = as_user(veterans_certifier)
+    for name in ("import_detail", "import_progress", "import_errors"):
+        assert c.get(reverse(f"beneficiaries:{name}", args=[batch.pk])).status_code == 404
+    assert c.post(reverse("beneficiaries:import_confirm", args=[batch.pk])).status_code == 404
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.PREVIEWED and not Certification.objects.exists()
+
+
+def test_import_refused_for_caseworker(as_user, caseworker):
+    assert _upload(as_user(caseworker), roster_csv([])).status_code == 403
+
+
+def test_import_cancel(as_user, civil_certifier, settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    c = as_user(civil_certifier)
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(c, roster_csv([(idnumber.make("110105", date(1962, 2, 2), 41), "周八", "minimum_living", "2023-01-01", "", "")]))
+    batch = ImportBatch.objects.get()
+    c.post(reverse("beneficiaries:import_cancel", args=[batch.pk]))
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.CANCELLED
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(reverse("beneficiaries:import_confirm", args=[batch.pk]))
+    assert not Certification.objects.exists()
+
+
+def test_roster_template_download(as_user, civil_certifier):
+    response = as_user(civil_certifier).get(reverse("beneficiaries:import_template"))
+    assert response.content.decode("utf-8-sig").startswith("身份证号,姓名,类别")
+
+
+# -- premium subsidy roster ----------------------------------------------------------------
+
+
+def test_subsidy_roster_screen_and_exports(as_user, caseworker, person):
+    CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    c = as_user(caseworker)
+    response = c.get(reverse("beneficiaries:subsidy_roster"), {"year": 2024})
+    assert response.status_code == 200 and "资助参保名单" in response.content.decode()
+    csv_response = c.get(reverse("beneficiaries:subsidy_roster"), {"year": 2024, "format": "csv"})
+    assert csv_response["Content-Type"].startswith("text/csv")
+    assert "身份证号" in csv_response.content.decode("utf-8-sig")
+    xlsx = c.get(reverse("beneficiaries:subsidy_roster"), {"year": 2024, "format": "xlsx"})
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    assert book.active.cell(1, 3).value == "身份证号"
+
+
+def test_subsidy_roster_export_masks_ids(as_user, settings):
+    from decimal import Decimal
+
+    from organizations import roles
+    from organizations.models import District, Region, RegionStatistic
+    from tests.factories import make_staff
+
+    region = Region.objects.get(code="320200")
+    district = District.objects.create(region=region, code="320205", name="锡山区", short_name="锡锡")
+    RegionStatistic.objects.update_or_create(region=region, year=2024, defaults={"resident_contribution": Decimal("380.00")})
+    user = make_staff(roles.CASEWORKER, district=district)
+    p = PersonFactory(hukou_district=district, insured_region=region, name="=cmd|calc")
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    c = as_user(user)
+    text = c.get(reverse("beneficiaries:subsidy_roster"), {"year": 2024, "format": "csv"}).content.decode("utf-8-sig")
+    assert p.masked_id_number in text and p.id_number not in text and "'=cmd|calc" in text and "380.00" in text
+    body = c.get(reverse("beneficiaries:subsidy_roster"), {"year": 2024}).content.decode()
+    assert "全额资助" in body and p.id_number not in body
+
+
+def test_subsidy_roster_refused_for_certifier(as_user, civil_certifier):
+    assert as_user(civil_certifier).get(reverse("beneficiaries:subsidy_roster")).status_code == 403
+
+
+# -- dashboard -----------------------------------------------------------------------------
+
+
+def test_dashboard_queues_for_certifier(as_user, civil_certifier, person):
+    from django.utils import timezone
+
+    CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2023, 1, 1),
+                         valid_until=timezone.localdate() + timezone.timedelta(days=10))
+    body = as_user(civil_certifier).get(reverse("home")).content.decode()
+    assert "30天内到期的认定" in body and "名单导入待确认" in body
+
+
+def test_login_required(client, person):
+    for url in (reverse("beneficiaries:index"), reverse("beneficiaries:person_detail", args=[person.pk]),
+                reverse("beneficiaries:import_list"), reverse("beneficiaries:subsidy_roster")):
+        assert client.get(url).status_code == 302
