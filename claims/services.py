@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "PolicyCache",
     "RecomputeOutcome",
     "adjustment_resolve",
     "bill_compute_preview",
@@ -168,19 +169,40 @@ class RecomputeOutcome:
         )
 
 
-class _PolicyCache:
-    """Policy in force per (region, settlement date), spec and statistics, within one run."""
+class PolicyCache:
+    """Policies, specs and statistics for a run: one query per region instead of one per bill.
+
+    Mirrors :func:`policies.selectors.policy_in_force` (the region's usable version in force on
+    the date, latest ``effective_from`` then ``version``; else a usable national one). Batch
+    callers (the nightly run) pass one instance to many :func:`recompute_person_year` calls.
+    """
 
     def __init__(self) -> None:
+        self._policies: dict[int | None, list] = {}
         self._policy: dict[tuple[int | None, date], Any] = {}
         self._stats: dict[int | None, Any] = {}
 
-    def policy(self, region_id: int | None, on: date):
-        from policies.selectors import policy_in_force
+    def _candidates(self, region_id: int | None) -> list:
+        from policies.selectors import usable_policies
 
+        if region_id not in self._policies:
+            self._policies[region_id] = list(
+                usable_policies().filter(region_id=region_id).order_by("-effective_from", "-version")
+            )
+        return self._policies[region_id]
+
+    def policy(self, region_id: int | None, on: date):
         key = (region_id, on)
         if key not in self._policy:
-            self._policy[key] = policy_in_force(region=region_id, on=on)
+            found = None
+            for candidate in ([region_id, None] if region_id is not None else [None]):
+                for policy in self._candidates(candidate):
+                    if policy.effective_from <= on and (policy.effective_to is None or on <= policy.effective_to):
+                        found = policy
+                        break
+                if found is not None:
+                    break
+            self._policy[key] = found
         return self._policy[key]
 
     def stats(self, region_id: int | None):
@@ -198,7 +220,7 @@ def _no_policy_result(bill: Bill) -> dict[str, Any]:
                                        "clause": ""}], "clauses": [], "buckets": [], "items": []}}
 
 
-def _assess(bill: Bill, person_in, state, cache: _PolicyCache, region_id: int | None):
+def _assess(bill: Bill, person_in, state, cache: PolicyCache, region_id: int | None):
     """(policy, BillResult | None) for one bill; updates ``state`` when the bill is paid out."""
     from policies.adapters import bill_in
     from policies.engine.engine import assess_bill
@@ -337,13 +359,15 @@ def _refresh_approved_amounts(claim_ids: Iterable[int]) -> None:
             claim.save(update_fields=["approved_amount", "updated_at"])
 
 
-def recompute_person_year(*, person_id: int, year: int, dry_run: bool = False) -> RecomputeOutcome:
+def recompute_person_year(*, person_id: int, year: int, dry_run: bool = False,
+                          cache: PolicyCache | None = None) -> RecomputeOutcome:
     """Bring one person-year back in line with the rules (THE recomputation; nightly and approval).
 
     Locks the ledger row, loads the person's certifications and every bill settled in ``year``
     in settlement order (discharge date, then id), runs the engine, writes changed figures,
     records adjustments for paid bills (never changing what was paid) and rebuilds the ledger.
     Idempotent: a second run changes nothing. With ``dry_run`` nothing is written.
+    ``cache``: share a :class:`PolicyCache` across calls of one batch run (policies, statistics).
     """
     from policies.adapters import person_in
     from policies.engine.types import YearState
@@ -362,7 +386,7 @@ def recompute_person_year(*, person_id: int, year: int, dry_run: bool = False) -
             .order_by("discharge_date", "id")
         )
         outcome.bills_seen = len(bills)
-        cache = _PolicyCache()
+        cache = cache or PolicyCache()
         now = timezone.now()
         state = YearState(year)
         counted: list[tuple[Bill, BillResult | None]] = []
@@ -400,7 +424,8 @@ def recompute_person_year(*, person_id: int, year: int, dry_run: bool = False) -
 
 def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: bool = False) -> list[RecomputeOutcome]:
     """Several person-years, each in its own transaction (ascending order: no lock cycles)."""
-    return [recompute_person_year(person_id=p, year=y, dry_run=dry_run) for p, y in sorted(set(person_years))]
+    cache = PolicyCache()
+    return [recompute_person_year(person_id=p, year=y, dry_run=dry_run, cache=cache) for p, y in sorted(set(person_years))]
 
 
 def bill_compute_preview(*, bill: Bill) -> BillResult | None:
@@ -411,7 +436,7 @@ def bill_compute_preview(*, bill: Bill) -> BillResult | None:
 
     person = bill.person
     pin = person_in(person)
-    cache = _PolicyCache()
+    cache = PolicyCache()
     year = bill.discharge_date.year
     state = YearState(year)
     counted = (Bill.objects.filter(person_id=person.pk, status__in=COUNTED_BILL_STATUSES,
@@ -539,7 +564,7 @@ def claim_approve(*, claim: Claim, reviewer, note: str = "") -> Claim:
         claim.approved_amount = claim.bills.aggregate(s=Sum("total_assistance"))["s"] or ZERO
         claim.save(update_fields=["approved_amount", "updated_at"])
         _record(claim, from_status=ClaimStatus.SUBMITTED, to_status=ClaimStatus.APPROVED, by=reviewer, note=note)
-        _issue_letter_on_commit(kind="approval", claim_id=claim.pk, by_id=reviewer.pk)
+        _issue_letter_on_commit(kind="claim_approved", claim_id=claim.pk, by_id=reviewer.pk)
     return claim
 
 
@@ -562,7 +587,7 @@ def claim_reject(*, claim: Claim, reviewer, reason: str, note: str = "") -> Clai
                 update=["reviewed_by", "reviewed_at", "decision_reason", "decision_note", "approved_amount"])
     _record(claim, from_status=ClaimStatus.SUBMITTED, to_status=ClaimStatus.REJECTED, by=reviewer,
             note=f"{RejectionReason(reason).label}{'：' + note if note else ''}")
-    _issue_letter_on_commit(kind="rejection", claim_id=claim.pk, by_id=reviewer.pk)
+    _issue_letter_on_commit(kind="claim_rejected", claim_id=claim.pk, by_id=reviewer.pk)
     return claim
 
 
