@@ -36,7 +36,8 @@ class ReportsAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
     """Medical-security staff and auditors (ROLE_PERMISSIONS grants them reports.view_*)."""
 
     permission_required = "reports.view_letter"
-    raise_exception = True
+    # Django's AccessMixin: anonymous → login page; signed in without the permission → 403.
+    raise_exception = False
 
 
 def _can_correct(user) -> bool:
