@@ -58,4 +58,6 @@ class PolicyDetailView(LoginRequiredMixin, DetailView):
         ctx["spec"] = spec = spec_of(policy)
         ctx["d"] = describe_policy(spec)
         ctx["versions"] = access_policies(self.request.user).filter(code=policy.code).order_by("-version")
+        # The statistics its deductibles and subsidies read (上年居民人均可支配收入, 个人缴费).
+        ctx["statistics"] = policy.region.statistics.order_by("-year")[:5] if policy.region_id else []
         return ctx

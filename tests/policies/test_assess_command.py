@@ -98,7 +98,6 @@ def test_valid_files_still_print_when_one_is_invalid(tmp_path):
 def test_assess_uses_the_rules_stored_in_the_database(beijing, administrator):
     """An administrator's edit changes what assess computes (the same rules, one source)."""
     import copy
-    from datetime import date
 
     from policies.services import policy_revise
 
@@ -115,7 +114,7 @@ def test_assess_uses_the_rules_stored_in_the_database(beijing, administrator):
     assert printed["policy"]["version"] == 2
 
 
-def test_assess_writes_nothing(django_assert_max_num_queries):
+def test_assess_writes_nothing():
     before = list(Policy.objects.values_list("pk", "updated_at"))
     _assess(*CASES)
     assert list(Policy.objects.values_list("pk", "updated_at")) == before
