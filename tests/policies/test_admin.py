@@ -88,3 +88,30 @@ def test_changelist_renders(client, superuser):
     client.force_login(superuser)
     response = client.get(reverse("admin:policies_policy_changelist") + "?usable=pending")
     assert response.status_code == 200 and "national-2021" in response.content.decode()
+
+
+def test_adding_a_region_policy_in_admin(client, superuser):
+    from organizations.models import Region
+    from policies.selectors import policy_in_force
+
+    region = Region.objects.create(code="330100", name="杭州市", short_name="杭")
+    rules = copy.deepcopy(Policy.objects.get(code="wuxi-2023").rules)
+    rules.update(code="hangzhou-2024", region="hangzhou", document_no="杭医保〔2024〕1号", title="杭州测试政策",
+                 effective_from="2024-01-01")
+    client.force_login(superuser)
+    response = client.post(reverse("admin:policies_policy_add"), {
+        "code": "hangzhou-2024", "region": region.pk, "rules": json.dumps(rules, ensure_ascii=False),
+        "change_note": "新增", "_save": "保存"})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    policy = Policy.objects.get(code="hangzhou-2024")
+    assert (policy.version, policy.document_no, str(policy.effective_from)) == (1, "杭医保〔2024〕1号", "2024-01-01")
+    assert policy_in_force(region=region, on=policy.effective_from) == policy
+
+
+def test_adding_refuses_a_code_that_exists(client, superuser, beijing):
+    client.force_login(superuser)
+    response = client.post(reverse("admin:policies_policy_add"), {
+        "code": "beijing-2023", "region": beijing.region.pk, "rules": json.dumps(beijing.rules, ensure_ascii=False),
+        "change_note": "重复"})
+    assert response.status_code == 200
+    assert Policy.objects.filter(code="beijing-2023").count() == 1
