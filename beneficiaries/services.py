@@ -199,7 +199,7 @@ def certification_create(
     if valid_until is not None and valid_until < valid_from:
         raise ValidationError({"valid_until": ValidationError(_("终止日期不能早于起始日期。"), code="until_before_from")})
     # Serialise certifications of one person so two clerks cannot both pass the overlap check.
-    Person.objects.select_for_update().filter(pk=person.pk).first()
+    list(Person.objects.select_for_update().filter(pk=person.pk).order_by().values_list("pk", flat=True))
     clash = overlapping(person_id=person.pk, category_id=category.pk, valid_from=valid_from, valid_until=valid_until).first()
     if clash is not None:
         raise ValidationError({"valid_from": ValidationError(
@@ -219,7 +219,7 @@ def certification_create(
 @transaction.atomic
 def certification_revoke(*, certification: Certification, until: date, reason: str, by) -> Certification:
     """终止认定: sets ``valid_until`` (nothing deleted); history keeps the previous state."""
-    cert = Certification.objects.select_for_update().select_related("category", "person__hukou_district").get(pk=certification.pk)
+    cert = Certification.objects.select_for_update(of=("self",)).select_related("category", "person__hukou_district").get(pk=certification.pk)
     if not by.is_superuser:
         agency = agency_of(by)
         if agency is None or not roles.has_role(by, roles.CERTIFIER, roles.CASEWORKER):

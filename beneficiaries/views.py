@@ -399,7 +399,7 @@ class ImportConfirmView(BeneficiaryViewMixin, View):
     def post(self, request, pk):
         _require_importer(request.user)
         with transaction.atomic():
-            batch = get_object_or_404(selectors.access_import_batches(request.user).select_for_update(), pk=pk)
+            batch = get_object_or_404(selectors.access_import_batches(request.user).select_for_update(of=("self",)), pk=pk)
             if batch.status != ImportStatus.PREVIEWED:
                 messages.error(request, _("该批次当前状态不能确认导入。"))
                 return redirect("beneficiaries:import_detail", pk=batch.pk)
