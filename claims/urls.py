@@ -5,4 +5,16 @@ from . import views
 app_name = "claims"
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
+    path("new/", views.ClaimCreateView.as_view(), name="create"),
+    path("<int:pk>/", views.ClaimDetailView.as_view(), name="detail"),
+    path("<int:pk>/<slug:action>/", views.ClaimActionView.as_view(), name="action"),
+    path("bills/", views.BillListView.as_view(), name="bills"),
+    path("bills/<int:pk>/", views.BillDetailView.as_view(), name="bill"),
+    path("ledger/<int:person_pk>/", views.LedgerView.as_view(), name="ledger"),
+    path("batches/", views.BatchListView.as_view(), name="batches"),
+    path("batches/<int:pk>/", views.BatchDetailView.as_view(), name="batch"),
+    path("differences/", views.DifferenceListView.as_view(), name="differences"),
+    path("differences/<int:pk>/resolve/", views.DifferenceResolveView.as_view(), name="resolve"),
+    path("imports/", views.ImportListView.as_view(), name="imports"),
+    path("imports/<int:pk>/", views.ImportDetailView.as_view(), name="import"),
 ]

@@ -1,8 +1,578 @@
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.views.generic import TemplateView
+"""Screens of the claims app. Querysets come from ``selectors.access_*`` (other districts: 404);
+writes go through ``services``; lists are keyset-paged (no COUNT over a million rows)."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import DetailView, FormView, TemplateView
+
+from beneficiaries import idnumber
+from beneficiaries.models import Person
+from organizations import roles
+from organizations.access import restrict, scope_for
+from organizations.models import District, Institution
+
+from . import services
+from .filters import BillFilter, ClaimFilter
+from .forms import BillForm, ClaimForm, DecisionForm, MarkPaidForm, ResolveForm, UploadForm
+from .letters import explanation_rows
+from .models import Bill, Claim, ClaimStatus, PaymentAdjustment, PaymentBatch, SettlementImport
+from .selectors import (
+    access_adjustments,
+    access_batches,
+    access_bills,
+    access_claims,
+    access_imports,
+    ledger_for_person,
+)
+
+PAGE_SIZE = 50
+EXPORT_XLSX_LIMIT = 100_000
 
 
-class IndexView(LoginRequiredMixin, TemplateView):
-    """Placeholder until this app's screens land."""
+def scoped_districts(user):
+    scope = scope_for(user)
+    qs = District.objects.order_by("code")
+    if scope.everything:
+        return qs
+    if scope.nothing:
+        return qs.none()
+    if scope.district_id is not None:
+        return qs.filter(pk=scope.district_id)
+    return qs.filter(region_id=scope.region_id)
 
-    template_name = "placeholder.html"
+
+def scoped_persons(user):
+    return restrict(Person.objects.all(), user, district="hukou_district")
+
+
+class ClaimsStaffMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    permission_required = "claims.view_bill"
+
+
+# --------------------------------------------------------------------------------------------
+# Export helpers
+# --------------------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """Spreadsheet-safe: a text cell starting with = + - @ is prefixed with ' (CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, (Decimal, int)):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def export_response(rows, header, *, fmt: str, filename: str):
+    if fmt == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet("data")
+        sheet.append(header)
+        for index, row in enumerate(rows):
+            if index >= EXPORT_XLSX_LIMIT:
+                sheet.append([_("（超过 %(n)s 行，请使用 CSV 导出全部）") % {"n": EXPORT_XLSX_LIMIT}])
+                break
+            sheet.append([safe_cell(v) for v in row])
+        buf = io.BytesIO()
+        book.save(buf)
+        response = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
+        return response
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield "\ufeff"
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([safe_cell(v) for v in row])
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+# --------------------------------------------------------------------------------------------
+# Lists (keyset paging)
+# --------------------------------------------------------------------------------------------
+
+
+def _bill_cursor(raw: str | None):
+    if not raw:
+        return None
+    try:
+        day, pk = raw.split("_", 1)
+        return date.fromisoformat(day), int(pk)
+    except ValueError:
+        return None
+
+
+class BillListView(ClaimsStaffMixin, TemplateView):
+    """结算单: one-stop records and claimed bills; keyset-paged on (discharge_date, id) desc."""
+
+    template_name = "claims/bill_list.html"
+
+    def filtered(self):
+        f = BillFilter(self.request.GET or None, queryset=access_bills(self.request.user),
+                       districts=scoped_districts(self.request.user))
+        qs = f.qs if f.is_bound and f.is_valid() else f.queryset
+        return f, qs.order_by("-discharge_date", "-id")
+
+    def get(self, request, *args, **kwargs):
+        fmt = request.GET.get("export")
+        if fmt in ("csv", "xlsx"):
+            return self.export(fmt)
+        return super().get(request, *args, **kwargs)
+
+    def export(self, fmt: str):
+        _f, qs = self.filtered()
+        header = [_("结算单号"), _("机构"), _("姓名"), _("身份证号"), _("经办区县"), _("来源"), _("状态"), _("就诊类型"),
+                  _("入院/就诊日期"), _("出院/结算日期"), _("诊断"), _("医疗总费用"), _("政策范围内费用"), _("基本医保"),
+                  _("大病保险"), _("其他支付"), _("个人负担"), _("医疗救助"), _("倾斜救助"), _("专项救助"), _("救助合计"),
+                  _("医院已结算救助")]
+
+        def rows():
+            for b in qs.iterator(chunk_size=2000):
+                yield [b.settlement_no, b.institution.name, b.person.name, idnumber.mask(b.person.id_number),
+                       b.district.name, b.get_source_display(), b.get_status_display(), b.get_visit_type_display(),
+                       b.admission_date, b.discharge_date, f"{b.diagnosis_code} {b.diagnosis_name}".strip(),
+                       b.total_cost, b.policy_scope_cost, b.basic_paid, b.critical_paid, b.other_paid, b.burden,
+                       b.assistance, b.tilted, b.special, b.total_assistance, b.hospital_assistance_paid]
+
+        return export_response(rows(), header, fmt=fmt, filename=f"bills-{timezone.localdate():%Y%m%d}")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        f, qs = self.filtered()
+        cursor = _bill_cursor(self.request.GET.get("after"))
+        if cursor is not None:
+            day, pk = cursor
+            qs = qs.filter(Q(discharge_date__lt=day) | Q(discharge_date=day, id__lt=pk))
+        page = list(qs[: PAGE_SIZE + 1])
+        has_next = len(page) > PAGE_SIZE
+        page = page[:PAGE_SIZE]
+        params = self.request.GET.copy()
+        params.pop("after", None)
+        next_query = None
+        if has_next:
+            last = page[-1]
+            params["after"] = f"{last.discharge_date.isoformat()}_{last.pk}"
+            next_query = params.urlencode()
+        params.pop("after", None)
+        ctx.update(filter=f, bills=page, next_query=next_query, first_query=params.urlencode(),
+                   is_first=cursor is None, export_query=params.urlencode())
+        return ctx
+
+
+class ClaimListView(ClaimsStaffMixin, TemplateView):
+    """报销申请 (index page of the app), keyset-paged on id desc."""
+
+    template_name = "claims/claim_list.html"
+
+    def filtered(self):
+        f = ClaimFilter(self.request.GET or None, queryset=access_claims(self.request.user),
+                        districts=scoped_districts(self.request.user))
+        qs = f.qs if f.is_bound and f.is_valid() else f.queryset
+        return f, qs.order_by("-id")
+
+    def get(self, request, *args, **kwargs):
+        fmt = request.GET.get("export")
+        if fmt in ("csv", "xlsx"):
+            _f, qs = self.filtered()
+            header = [_("申请编号"), _("姓名"), _("身份证号"), _("经办区县"), _("申请日期"), _("状态"), _("核定救助金额"),
+                      _("登记人"), _("审核人"), _("不予救助原因"), _("支付批次")]
+
+            def rows():
+                for c in qs.iterator(chunk_size=2000):
+                    yield [c.number, c.person.name, idnumber.mask(c.person.id_number), c.district.name, c.applied_on,
+                           c.get_status_display(), c.approved_amount, str(c.created_by), str(c.reviewed_by or ""),
+                           c.get_decision_reason_display(), c.payment_batch.number if c.payment_batch else ""]
+
+            return export_response(rows(), header, fmt=fmt, filename=f"claims-{timezone.localdate():%Y%m%d}")
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        f, qs = self.filtered()
+        after = self.request.GET.get("after")
+        if after and after.isdigit():
+            qs = qs.filter(id__lt=int(after))
+        page = list(qs[: PAGE_SIZE + 1])
+        has_next = len(page) > PAGE_SIZE
+        page = page[:PAGE_SIZE]
+        params = self.request.GET.copy()
+        params.pop("after", None)
+        base = params.urlencode()
+        next_query = None
+        if has_next:
+            params["after"] = str(page[-1].pk)
+            next_query = params.urlencode()
+        ctx.update(filter=f, claims=page, next_query=next_query, first_query=base, is_first=not after,
+                   export_query=base, can_create=roles.has_role(self.request.user, roles.CASEWORKER))
+        return ctx
+
+
+# --------------------------------------------------------------------------------------------
+# Claim: create, detail, transitions
+# --------------------------------------------------------------------------------------------
+
+
+class ClaimCreateView(ClaimsStaffMixin, TemplateView):
+    """Register a manual claim with its first bill; 试算 shows the engine's suggestion first."""
+
+    template_name = "claims/claim_form.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not roles.has_role(request.user, roles.CASEWORKER):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def forms(self, data=None):
+        user = self.request.user
+        institutions = Institution.objects.filter(district__region__in=scoped_districts(user).values("region")).order_by("code")
+        return (ClaimForm(data, persons=scoped_persons(user), prefix="claim"),
+                BillForm(data, institutions=institutions, prefix="bill"))
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        if "claim_form" not in ctx:
+            ctx["claim_form"], ctx["bill_form"] = self.forms()
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        claim_form, bill_form = self.forms(request.POST)
+        if not (claim_form.is_valid() and bill_form.is_valid()):
+            return self.render_to_response(self.get_context_data(claim_form=claim_form, bill_form=bill_form))
+        person = claim_form.cleaned_data["id_number"]
+        if "preview" in request.POST:
+            bill = Bill(person=person, district=person.hukou_district, **bill_form.bill_data())
+            result = services.bill_compute_preview(bill=bill)
+            lines = [] if result is None else [line.to_dict() for line in result.lines]
+            return self.render_to_response(self.get_context_data(
+                claim_form=claim_form, bill_form=bill_form, preview=result, preview_lines=lines, preview_person=person))
+        try:
+            claim = services.claim_create(
+                person=person, district=person.hukou_district, applied_on=claim_form.cleaned_data["applied_on"],
+                by=request.user, bills=[bill_form.bill_data()],
+                payee_account=claim_form.cleaned_data["payee_account"], note=claim_form.cleaned_data["note"])
+        except ValidationError as exc:
+            _attach(bill_form, exc)
+            return self.render_to_response(self.get_context_data(claim_form=claim_form, bill_form=bill_form))
+        messages.success(request, _("已登记报销申请 %(no)s。") % {"no": claim.number})
+        return redirect("claims:detail", pk=claim.pk)
+
+
+def _attach(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            for error in errors:
+                form.add_error(name if name in form.fields else None, error)
+    else:
+        form.add_error(None, exc)
+
+
+class ClaimDetailView(ClaimsStaffMixin, DetailView):
+    template_name = "claims/claim_detail.html"
+    context_object_name = "claim"
+
+    def get_queryset(self):
+        return access_claims(self.request.user).select_related("person__hukou_district")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        claim = self.object
+        user = self.request.user
+        bills = list(claim.bills.select_related("institution", "policy").order_by("discharge_date", "id"))
+        ctx["bills"] = [(b, explanation_rows(b)) for b in bills]
+        ctx["total"] = sum((b.total_assistance for b in bills), Decimal("0.00"))
+        ctx["transitions"] = claim.transitions.select_related("by").order_by("at", "id")
+        editable = claim.status in (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
+        is_caseworker = roles.has_role(user, roles.CASEWORKER)
+        ctx["can_submit"] = editable and is_caseworker and bills
+        ctx["can_add_bill"] = editable and is_caseworker
+        ctx["can_decide"] = (claim.status == ClaimStatus.SUBMITTED and roles.has_role(user, roles.REVIEWER)
+                             and user.pk not in (claim.submitted_by_id, claim.created_by_id))
+        ctx["four_eyes_block"] = (claim.status == ClaimStatus.SUBMITTED and roles.has_role(user, roles.REVIEWER)
+                                  and user.pk in (claim.submitted_by_id, claim.created_by_id))
+        ctx["decision_form"] = kwargs.get("decision_form") or DecisionForm()
+        if ctx["can_add_bill"]:
+            institutions = Institution.objects.filter(district__region=claim.district.region).order_by("code")
+            ctx["bill_form"] = kwargs.get("bill_form") or BillForm(institutions=institutions, prefix="bill")
+        ctx["letters"] = _letters_of(claim)
+        ctx["ledger"] = ledger_for_person(claim.person)
+        return ctx
+
+
+def _letters_of(claim):
+    """Letters issued for the claim (reports app), if that app offers them."""
+    try:
+        from reports.models import Letter
+    except ImportError:
+        return []
+    try:
+        return list(Letter.objects.filter(claim=claim).order_by("-id"))
+    except Exception:  # noqa: BLE001 - a letters app in flux must not break the claim page
+        return []
+
+
+class ClaimActionView(ClaimsStaffMixin, View):
+    """POST-only transitions: submit, decide (approve/reject/return), add a bill."""
+
+    def post(self, request, pk: int, action: str):
+        claim = get_object_or_404(access_claims(request.user), pk=pk)
+        try:
+            if action == "submit":
+                services.claim_submit(claim=claim, by=request.user)
+                messages.success(request, _("已提交审核。"))
+            elif action == "decide":
+                form = DecisionForm(request.POST)
+                if not form.is_valid():
+                    return _rerender(request, claim, decision_form=form)
+                data = form.cleaned_data
+                if data["action"] == "approve":
+                    services.claim_approve(claim=claim, reviewer=request.user, note=data["note"])
+                    messages.success(request, _("已批准。"))
+                elif data["action"] == "reject":
+                    services.claim_reject(claim=claim, reviewer=request.user, reason=data["reason"], note=data["note"])
+                    messages.success(request, _("已作出不予救助决定。"))
+                else:
+                    services.claim_return(claim=claim, reviewer=request.user, note=data["note"])
+                    messages.success(request, _("已退回补正。"))
+            elif action == "add-bill":
+                institutions = Institution.objects.filter(district__region=claim.district.region)
+                form = BillForm(request.POST, institutions=institutions, prefix="bill")
+                if not form.is_valid():
+                    return _rerender(request, claim, bill_form=form)
+                try:
+                    services.claim_add_bill(claim=claim, data=form.bill_data(), by=request.user)
+                except ValidationError as exc:
+                    if hasattr(exc, "error_dict"):
+                        _attach(form, exc)
+                        return _rerender(request, claim, bill_form=form)
+                    raise
+                messages.success(request, _("已添加结算单。"))
+            else:
+                raise Http404
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("claims:detail", pk=claim.pk)
+
+
+def _rerender(request, claim, **forms):
+    view = ClaimDetailView()
+    view.setup(request, pk=claim.pk)
+    view.object = claim
+    ctx = view.get_context_data(object=claim, **forms)
+    return view.render_to_response(ctx, status=400)
+
+
+class BillDetailView(ClaimsStaffMixin, DetailView):
+    template_name = "claims/bill_detail.html"
+    context_object_name = "bill"
+
+    def get_queryset(self):
+        return access_bills(self.request.user).select_related("policy")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["lines"] = explanation_rows(self.object)
+        ctx["adjustments"] = self.object.adjustments.order_by("-id")
+        return ctx
+
+
+# --------------------------------------------------------------------------------------------
+# Ledger, payment batches, differences
+# --------------------------------------------------------------------------------------------
+
+
+class LedgerView(ClaimsStaffMixin, TemplateView):
+    """年度累计 of one person (also embeddable on the person page: claims/_person_ledger.html)."""
+
+    template_name = "claims/ledger.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        person = get_object_or_404(scoped_persons(self.request.user), pk=kwargs["person_pk"])
+        ctx["person"] = person
+        ctx["ledger_years"] = ledger_for_person(person)
+        ctx["recent_bills"] = (access_bills(self.request.user).filter(person=person).order_by("-discharge_date", "-id")[:30])
+        return ctx
+
+
+class BatchListView(ClaimsStaffMixin, TemplateView):
+    template_name = "claims/batch_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["batches"] = access_batches(self.request.user)[:100]
+        ctx["payable"] = (access_claims(self.request.user).filter(status=ClaimStatus.APPROVED, payment_batch__isnull=True)
+                          .order_by("district", "id")[:500])
+        ctx["can_pay"] = roles.has_role(self.request.user, roles.CASEWORKER, roles.REVIEWER)
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        ids = [int(x) for x in request.POST.getlist("claims") if x.isdigit()]
+        claims = list(access_claims(request.user).filter(pk__in=ids))
+        try:
+            batch = services.payment_batch_create(claims=claims, by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("claims:batches")
+        messages.success(request, _("已生成支付批次 %(no)s。") % {"no": batch.number})
+        return redirect("claims:batch", pk=batch.pk)
+
+
+class BatchDetailView(ClaimsStaffMixin, DetailView):
+    template_name = "claims/batch_detail.html"
+    context_object_name = "batch"
+
+    def get_queryset(self):
+        return access_batches(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["claims"] = self.object.claims.select_related("person").order_by("id")
+        ctx["form"] = kwargs.get("form") or MarkPaidForm()
+        return ctx
+
+    def post(self, request, pk: int):
+        self.object = self.get_object()
+        form = MarkPaidForm(request.POST)
+        if form.is_valid():
+            try:
+                services.payment_batch_mark_paid(batch=self.object, reference=form.cleaned_data["reference"], by=request.user)
+                messages.success(request, _("已标记支付。"))
+                return redirect("claims:batch", pk=pk)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+class DifferenceListView(ClaimsStaffMixin, TemplateView):
+    """差额待核: paid bills whose recomputed figure differs from what was paid."""
+
+    template_name = "claims/difference_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        status = self.request.GET.get("status", PaymentAdjustment.Status.OPEN)
+        qs = access_adjustments(self.request.user).filter(status=status).order_by("-id")
+        after = self.request.GET.get("after")
+        if after and after.isdigit():
+            qs = qs.filter(id__lt=int(after))
+        page = list(qs[: PAGE_SIZE + 1])
+        ctx["adjustments"] = page[:PAGE_SIZE]
+        ctx["next_after"] = page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None
+        ctx["status"] = status
+        ctx["statuses"] = PaymentAdjustment.Status.choices
+        ctx["can_resolve"] = roles.has_role(self.request.user, roles.REVIEWER)
+        return ctx
+
+
+class DifferenceResolveView(ClaimsStaffMixin, View):
+    def post(self, request, pk: int):
+        adjustment = get_object_or_404(access_adjustments(request.user), pk=pk)
+        form = ResolveForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("请填写处理说明。"))
+            return redirect("claims:differences")
+        try:
+            services.adjustment_resolve(adjustment=adjustment, by=request.user, note=form.cleaned_data["note"])
+            messages.success(request, _("已处理。"))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return redirect("claims:differences")
+
+
+# --------------------------------------------------------------------------------------------
+# Settlement import (upload → preview → confirm)
+# --------------------------------------------------------------------------------------------
+
+
+class ImportListView(ClaimsStaffMixin, FormView):
+    template_name = "claims/import_list.html"
+    form_class = UploadForm
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["imports"] = access_imports(self.request.user)[:50]
+        from .imports import COLUMNS
+
+        ctx["columns"] = ",".join(COLUMNS)
+        return ctx
+
+    def form_valid(self, form):
+        if not roles.has_role(self.request.user, roles.CASEWORKER):
+            raise PermissionDenied
+        upload = form.cleaned_data["file"]
+        scope = scope_for(self.request.user)
+        from .tasks import settlement_import_preview
+
+        with transaction.atomic():
+            job = SettlementImport.objects.create(file=upload, original_name=upload.name[:200], uploaded_by=self.request.user,
+                                                  district_id=scope.district_id)
+            transaction.on_commit(lambda: settlement_import_preview.delay(job.pk))
+        return redirect("claims:import", pk=job.pk)
+
+
+class ImportDetailView(ClaimsStaffMixin, DetailView):
+    template_name = "claims/import_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return access_imports(self.request.user)
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("format") == "json":
+            job = self.get_object()
+            return JsonResponse({"status": job.status, "processed": job.processed_rows, "total": job.total_rows,
+                                 "done": job.status in (SettlementImport.Status.PREVIEWED, SettlementImport.Status.DONE,
+                                                        SettlementImport.Status.FAILED)})
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, pk: int):
+        job = self.get_object()
+        if not roles.has_role(request.user, roles.CASEWORKER):
+            raise PermissionDenied
+        if job.status != SettlementImport.Status.PREVIEWED:
+            messages.error(request, _("只有已校验的文件可以确认导入。"))
+            return redirect("claims:import", pk=pk)
+        from .tasks import settlement_import_apply
+
+        SettlementImport.objects.filter(pk=pk).update(status=SettlementImport.Status.APPLYING, processed_rows=0)
+        transaction.on_commit(lambda: settlement_import_apply.delay(job.pk))
+        return redirect(reverse("claims:import", kwargs={"pk": pk}))
+
+
+class IndexView(ClaimListView):
+    """The app's landing page is the claim list."""
+
+
+BillListView.page_title = gettext_lazy("结算单")

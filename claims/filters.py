@@ -1,0 +1,72 @@
+"""django-filter FilterSets for the bill and claim lists (GET parameters never carry ID numbers).
+
+Every filter maps to an indexed column of ``claims_bill`` (district, status, institution,
+category, discharge_date) or a selective range on the page already ordered by the keyset index.
+"""
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
+
+from beneficiaries.models import Category
+from organizations.models import District, Institution
+
+from .models import Bill, BillSource, BillStatus, Claim, ClaimStatus, VisitType
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class BillFilter(django_filters.FilterSet):
+    district = django_filters.ModelChoiceFilter(label=_("经办区县"), queryset=District.objects.none())
+    status = django_filters.ChoiceFilter(label=_("状态"), choices=BillStatus.choices)
+    institution = django_filters.ModelChoiceFilter(label=_("定点医药机构"), queryset=Institution.objects.none())
+    visit_type = django_filters.ChoiceFilter(label=_("就诊类型"), choices=VisitType.choices)
+    source = django_filters.ChoiceFilter(label=_("来源"), choices=BillSource.choices)
+    category = django_filters.ChoiceFilter(label=_("救助对象类别"), choices=())
+    date_from = django_filters.DateFilter(label=_("结算日期自"), field_name="discharge_date", lookup_expr="gte", widget=DATE)
+    date_to = django_filters.DateFilter(label=_("结算日期至"), field_name="discharge_date", lookup_expr="lte", widget=DATE)
+    amount_min = django_filters.NumberFilter(label=_("救助金额≥"), field_name="total_assistance", lookup_expr="gte")
+    amount_max = django_filters.NumberFilter(label=_("救助金额≤"), field_name="total_assistance", lookup_expr="lte")
+    settlement_no = django_filters.CharFilter(label=_("结算单号"), lookup_expr="exact")
+
+    class Meta:
+        model = Bill
+        fields = ["district", "status", "institution", "visit_type", "source", "category"]
+
+    def __init__(self, *args, districts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        districts = districts if districts is not None else District.objects.all()
+        self.filters["district"].queryset = districts
+        self.filters["institution"].queryset = Institution.objects.filter(district__region__in=districts.values("region")).order_by("district", "code")
+        self.filters["category"].extra["choices"] = list(Category.objects.values_list("code", "name"))
+
+
+class ClaimFilter(django_filters.FilterSet):
+    district = django_filters.ModelChoiceFilter(label=_("经办区县"), queryset=District.objects.none())
+    status = django_filters.ChoiceFilter(label=_("状态"), choices=ClaimStatus.choices)
+    institution = django_filters.ModelChoiceFilter(label=_("定点医药机构"), queryset=Institution.objects.none(), method="filter_bills")
+    visit_type = django_filters.ChoiceFilter(label=_("就诊类型"), choices=VisitType.choices, method="filter_bills")
+    category = django_filters.ChoiceFilter(label=_("救助对象类别"), choices=(), method="filter_bills")
+    date_from = django_filters.DateFilter(label=_("申请日期自"), field_name="applied_on", lookup_expr="gte", widget=DATE)
+    date_to = django_filters.DateFilter(label=_("申请日期至"), field_name="applied_on", lookup_expr="lte", widget=DATE)
+    amount_min = django_filters.NumberFilter(label=_("核定金额≥"), field_name="approved_amount", lookup_expr="gte")
+    amount_max = django_filters.NumberFilter(label=_("核定金额≤"), field_name="approved_amount", lookup_expr="lte")
+
+    class Meta:
+        model = Claim
+        fields = ["district", "status"]
+
+    def __init__(self, *args, districts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        districts = districts if districts is not None else District.objects.all()
+        self.filters["district"].queryset = districts
+        self.filters["institution"].queryset = Institution.objects.filter(district__region__in=districts.values("region")).order_by("district", "code")
+        self.filters["category"].extra["choices"] = list(Category.objects.values_list("code", "name"))
+
+    def filter_bills(self, qs, name, value):
+        """A claim matches when one of its bills does (EXISTS, so no duplicate rows)."""
+        if not value:
+            return qs
+        return qs.filter(Exists(Bill.objects.filter(claim=OuterRef("pk"), **{name: value})))
