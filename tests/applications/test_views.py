@@ -227,3 +227,28 @@ def test_letter_content(reviewing, reviewer, monkeypatch):
     keys = {"recipient_name", "recipient_masked_id", "district_name", "decision", "amount", "bills", "explanation",
             "clauses", "reason", "payment_route", "policy_document"}
     assert keys <= set(content)
+
+
+def test_detail_and_household_queries_bounded(client, reviewing, reviewer, caseworker, django_assert_max_num_queries,
+                                             hospital, patient):
+    from applications import services
+
+    services.application_return(application=reviewing, by=reviewer, note="补充费用")
+    for i in range(10):
+        bill(patient, hospital, admission_date=date(2023, 10, 1), discharge_date=date(2023, 10, 2 + i % 5))
+    services.relief_compute(application=reviewing, by=caseworker)
+    assert reviewing.counted_bills.count() == 12
+    login(client, reviewer)
+    client.get(reverse("applications:detail", args=[reviewing.pk]))  # warm the role/profile caches
+    with django_assert_max_num_queries(25):
+        assert client.get(reverse("applications:detail", args=[reviewing.pk])).status_code == 200
+    with django_assert_max_num_queries(25):
+        assert client.get(reverse("applications:household", args=[reviewing.pk])).status_code == 200
+
+
+def test_city_level_auditor_reads_but_cannot_act(client, reviewing, auditor):
+    login(client, auditor)
+    page = client.get(reverse("applications:detail", args=[reviewing.pk]))
+    assert page.status_code == 200 and "ZY-2023-0001" in page.content.decode()
+    assert client.post(reverse("applications:decide", args=[reviewing.pk]), {"decision": "approve"}).status_code == 403
+    assert client.get(reverse("applications:create")).status_code == 403
