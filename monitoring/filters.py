@@ -25,7 +25,11 @@ class WarningFilter(django_filters.FilterSet):
 
 class RunFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(label=_("状态"), choices=RunStatus.choices, empty_label=_("全部状态"))
-    full = django_filters.BooleanFilter(label=_("全量"))
+    full = django_filters.ChoiceFilter(label=_("范围"), choices=[("1", _("全量")), ("0", _("增量"))],
+                                       empty_label=_("全部"), method="filter_full")
+
+    def filter_full(self, queryset, name, value):
+        return queryset.filter(full=value == "1")
 
     class Meta:
         model = RecalcRun

@@ -73,8 +73,9 @@ class WarningDetailView(LoginRequiredMixin, View):
             Person.objects.filter(household_id=warning.household_id)
             .select_related("hukou_district").prefetch_related("certifications__category").order_by("id")
         )
+        head = next((m for m in members if m.relation == Relation.HEAD), members[0] if members else None)
         return {
-            "warning": warning, "members": members,
+            "warning": warning, "members": members, "head": head,
             "form": form or DismissForm(),
             "can_handle": selectors.can_handle_warnings(request.user) and warning.status == WarningStatus.OPEN,
             "application_url": application_url_for(warning) if warning.status == WarningStatus.OPEN else None,
