@@ -35,6 +35,10 @@ PUBLIC_PREFIXES = ("verify/", "i18n/", "admin/", "static/", "media/", "__debug__
 
 DETAIL_VALUES_PER_URL = 8
 
+# Every case-work role, so only the scope stops the harness users. Not the administrator role:
+# its system-wide operations (starting a city-wide recalculation, ...) are deliberately unscoped.
+CASE_ROLES = [roles.CASEWORKER, roles.REVIEWER, roles.CERTIFIER, roles.AUDITOR]
+
 
 def assert_hidden_from(client, user, url: str, *, method: str = "get", data: dict | None = None):
     """``user`` must get 404 at ``url``: another district's object is not found, not forbidden,
@@ -121,12 +125,12 @@ def test_every_url_requires_login(client, route):
 
 def _staff_without_profile():
     user = UserFactory(username="no-profile-user")
-    user.groups.add(*Group.objects.filter(name__in=roles.LABELS))
+    user.groups.add(*Group.objects.filter(name__in=CASE_ROLES))
     return user
 
 
 def _staff_of_an_empty_district():
-    """A caseworker of a district that holds no demo data, with every role, so only scope stops them."""
+    """A caseworker of a district that holds no demo data, with every case role, so only scope stops them."""
     district = District.objects.get(code="110105")
     empty, _ = District.objects.get_or_create(
         code="110119", defaults={"region": district.region, "name": "延庆区", "short_name": "京延"})
@@ -134,7 +138,7 @@ def _staff_of_an_empty_district():
         code="110119-medical_security",
         defaults={"kind": AgencyKind.MEDICAL_SECURITY, "name": "延庆区医疗保障局", "region": district.region, "district": empty})
     user = UserFactory(username="empty-district-user")
-    user.groups.add(*Group.objects.filter(name__in=roles.LABELS))
+    user.groups.add(*Group.objects.filter(name__in=CASE_ROLES))
     StaffProfile.objects.create(user=user, agency=agency, district=empty)
     return user
 
