@@ -307,7 +307,7 @@ def premium_subsidy_totals(user, data: dict[str, Any]) -> ReportTable:
         ],
         rows=rows, totals=totals, chart=chart, notes=notes,
         filters_text=_("%(y)s年；%(d)s") % {"y": year, "d": _district_text(data)},
-        empty_message=_("该年度没有资助参保对象。"),
+        empty_message=_("该年度没有资助参保对象，或适用政策未配置资助参保规则（如北京市资助标准由市医保局会同财政局另行确定，需在政策中配置）。"),
     )
 
 
@@ -403,6 +403,9 @@ def warnings_by_status(user, data: dict[str, Any]) -> ReportTable:
     zero = Value(ZERO, output_field=MONEY_FIELD)
     grouped = qs.values("kind", "status").annotate(n=Count("id"), burden=Coalesce(Sum("burden"), zero)).order_by("kind", "status")
     kinds, statuses = dict(WarningKind.choices), dict(WarningStatus.choices)
+    kind_rank = {k: i for i, k in enumerate(kinds)}
+    status_rank = {k: i for i, k in enumerate(statuses)}
+    grouped = sorted(grouped, key=lambda g: (kind_rank.get(g["kind"], 99), status_rank.get(g["status"], 99)))
     rows = [
         {"kind": str(kinds.get(g["kind"], g["kind"])), "status": str(statuses.get(g["status"], g["status"])),
          "households": g["n"], "burden": _money(g["burden"])}

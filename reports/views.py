@@ -276,7 +276,7 @@ class ReportView(ReportsAccessMixin, View):
             resp["Content-Disposition"] = f'attachment; filename="report-{slug}-{stamp}.xlsx"'
             return resp
         ctx = {"report": report, "form": form, "table": table, "rows": _display_rows(table), "totals": _display_totals(table),
-               "chart": table.chart or {}, "export_qs": _without_export(request.GET)}
+               "chart": table.chart or {}, "export_qs": _without_export(request.GET), "chart_height": _chart_height(table.chart)}
         if export == "pdf":
             return _report_pdf(request, table, slug, stamp)
         return render(request, "reports/report.html", ctx)
@@ -287,6 +287,14 @@ def _display_rows(table: reporting.ReportTable) -> list[dict[str, Any]]:
     for r in table.rows:
         out.append({"cells": [(c.kind, _cell(r.get(c.key), c.kind)) for c in table.columns], "flag": bool(r.get("flag"))})
     return out
+
+
+def _chart_height(chart: dict[str, Any] | None) -> int:
+    if not chart:
+        return 0
+    if chart.get("horizontal"):
+        return min(900, 80 + 26 * len(chart.get("labels", [])) * max(1, len(chart.get("datasets", [])) // 2 + 1))
+    return 320
 
 
 def _display_totals(table: reporting.ReportTable) -> list[tuple[str, str]] | None:
