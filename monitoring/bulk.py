@@ -14,8 +14,9 @@ its row lock). A nightly full run over a million bills cannot afford its per-bil
   claims' bills get a suggestion computed on a copy of the state after every counted bill;
 - the same write rule: a bill's computed fields are written when they differ or were never
   computed (``claims.services._apply_result``); paid bills keep what was paid and a difference
-  becomes an adjustment through ``claims.services._reconcile_paid`` itself; approved claims'
-  amounts are refreshed by ``claims.services._refresh_approved_amounts``;
+  becomes one open adjustment (:func:`reconcile_paid`, ``claims.services._reconcile_paid`` with
+  bulk queries); approved claims' amounts are refreshed by
+  ``claims.services._refresh_approved_amounts``;
 - the same ledger rebuild as ``claims.services._rebuild_ledger`` (buckets from the counted
   bills' bucket lines, used = the engine's year state), written with bulk queries;
 - the same locking protocol: the chunk's ledger rows are locked (``SELECT ... FOR UPDATE``,
@@ -450,12 +451,10 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
 
     outcome.bills_changed = len(changed_bills)
 
-    # 2. Paid bills: the claims rule itself (one open adjustment per differing bill, idempotent).
-    adjust = claim_services.RecomputeOutcome(person_id=0, year=0, dry_run=dry_run)
-    for start in range(0, len(paid_bills), PAID_BATCH):
-        claim_services._reconcile_paid(paid_bills[start:start + PAID_BATCH], dry_run=dry_run, outcome=adjust)
-    outcome.adjustments_created = adjust.adjustments_created
-    outcome.adjustments_superseded = adjust.adjustments_superseded
+    # 2. Paid bills keep what was paid; a differing figure becomes one open adjustment per bill.
+    created, superseded = reconcile_paid(paid_bills, dry_run=dry_run, now=now)
+    outcome.adjustments_created = created
+    outcome.adjustments_superseded = superseded
     if dry_run:
         return outcome
 
@@ -480,6 +479,53 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         )
     claim_services._refresh_approved_amounts(changed_claims)
     return outcome
+
+
+def reconcile_paid(bills: Sequence[Any], *, dry_run: bool, now) -> tuple[int, int]:
+    """``claims.services._reconcile_paid`` set-based: (adjustments created, superseded).
+
+    Same rule: what was paid (plus resolved adjustments) is never changed; a recomputed total
+    that differs becomes ONE open adjustment (补发 if more is due, 多付待核 if less); an open
+    adjustment of the same kind and amount is left alone, a stale one is superseded (never
+    deleted). ``bills`` are unsaved ``Bill`` instances carrying pk, status, the paid fields and
+    the NEW ``total_assistance``.
+    """
+    from claims.models import AdjustmentKind, PaymentAdjustment
+
+    paid_bills = [b for b in bills if b.paid is not None]
+    created: list[PaymentAdjustment] = []
+    superseded: list[int] = []
+    for start in range(0, len(paid_bills), PAID_BATCH):
+        part = paid_bills[start:start + PAID_BATCH]
+        resolved: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        open_by_bill: dict[int, tuple[int, str, Decimal]] = {}
+        rows = (PaymentAdjustment.objects.filter(bill_id__in=[b.pk for b in part])
+                .exclude(status=PaymentAdjustment.Status.SUPERSEDED)
+                .values_list("pk", "bill_id", "kind", "amount", "status"))
+        for pk, bill_id, kind, amount, status in rows:
+            if status == PaymentAdjustment.Status.RESOLVED:
+                resolved[bill_id] += amount if kind == AdjustmentKind.SUPPLEMENTARY else -amount
+            else:
+                open_by_bill[bill_id] = (pk, kind, amount)
+        for bill in part:
+            paid = bill.paid + resolved.get(bill.pk, ZERO)
+            diff = bill.total_assistance - paid
+            current = open_by_bill.get(bill.pk)
+            kind = AdjustmentKind.SUPPLEMENTARY if diff > 0 else AdjustmentKind.OVERPAYMENT
+            if current is not None and diff != 0 and current[1] == kind and current[2] == abs(diff):
+                continue
+            if current is not None:
+                superseded.append(current[0])
+            if diff != 0:
+                created.append(PaymentAdjustment(bill_id=bill.pk, kind=kind, amount=abs(diff), paid_amount=paid,
+                                                 computed_amount=bill.total_assistance))
+    if not dry_run:
+        if superseded:  # before the creates: at most one OPEN adjustment per bill (a constraint)
+            for start in range(0, len(superseded), 10000):
+                PaymentAdjustment.objects.filter(pk__in=superseded[start:start + 10000]).update(
+                    status=PaymentAdjustment.Status.SUPERSEDED, resolved_at=now)
+        PaymentAdjustment.objects.bulk_create(created, batch_size=2000)
+    return len(created), len(superseded)
 
 
 # --------------------------------------------------------------------------------------------
