@@ -55,8 +55,13 @@ class PolicyDetailView(LoginRequiredMixin, DetailView):
         policy = self.object
         today = timezone.localdate()
         policy.status = _status(policy, today)
-        ctx["spec"] = spec = spec_of(policy)
-        ctx["d"] = describe_policy(spec)
+        from .engine.types import PolicyError
+
+        try:
+            ctx["spec"] = spec = spec_of(policy)
+            ctx["d"] = describe_policy(spec)
+        except PolicyError as exc:  # stored rules that do not validate: say where, do not 500
+            ctx["rules_error"] = f"{exc.field}: {exc.message}"
         ctx["versions"] = access_policies(self.request.user).filter(code=policy.code).order_by("-version")
         # The statistics its deductibles and subsidies read (上年居民人均可支配收入, 个人缴费).
         ctx["statistics"] = policy.region.statistics.order_by("-year")[:5] if policy.region_id else []

@@ -86,3 +86,12 @@ def test_list_has_no_n_plus_1(client, superuser, administrator, django_assert_ma
     with django_assert_max_num_queries(8):
         response = client.get(reverse("policies:index") + "?all=1")
     assert response.content.decode().count("policies/") >= 10
+
+
+def test_detail_of_broken_rules_says_where_instead_of_500(client, superuser, beijing):
+    rules = dict(beijing.rules)
+    rules.pop("tiers")
+    Policy.objects.filter(pk=beijing.pk).update(rules=rules)
+    client.force_login(superuser)
+    response = client.get(reverse("policies:detail", args=[beijing.pk]))
+    assert response.status_code == 200 and "tiers" in response.content.decode()
