@@ -10,7 +10,9 @@ Adds to ``ctx``: ``persons`` (list), ``person`` (dict key -> Person for the name
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+
+from django.utils import timezone
 
 from organizations.models import Agency, AgencyKind, District
 
@@ -173,6 +175,15 @@ def seed(ctx: dict) -> None:
             person=person, category=category, valid_from=valid_from,
             defaults={"agency": agency, "valid_until": valid_until, "document_ref": document_ref, "officer": officer,
                       "revocation_reason": "期满未续" if valid_until else ""},
+        )
+    # One certification ending soon, so the certifier's "30天内到期的认定" queue has an item.
+    orphan = persons.get("orphan")
+    if orphan is not None:
+        today = timezone.localdate()
+        Certification.objects.get_or_create(
+            person=orphan, category=categories["distressed_child"], valid_from=date(2024, 1, 1),
+            defaults={"agency": _agency_for("civil_affairs", orphan.hukou_district), "document_ref": "京朝民儿〔2024〕2号",
+                      "valid_until": today + timedelta(days=20), "officer": users.get("agency_certifier")},
         )
     ctx["persons"] = list(persons.values())
     ctx["person"] = persons
