@@ -76,6 +76,20 @@ class ExtraBillForm(forms.ModelForm):
         self.fields["person"].queryset = members
         self.fields["person"].label_from_instance = lambda p: f"{p.name}（{p.masked_id_number}）"
 
+    def clean(self):
+        data = super().clean()
+        from .services import check_amounts
+
+        names = ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid", "assistance_paid",
+                 "admission_date", "discharge_date")
+        if all(data.get(name) is not None for name in names):
+            try:
+                check_amounts(ExtraBill(**{name: data[name] for name in names}))
+            except forms.ValidationError as exc:
+                for name, errors in exc.error_dict.items():
+                    self.add_error(name, errors)
+        return data
+
 
 class DocumentForm(forms.ModelForm):
     class Meta:

@@ -366,7 +366,7 @@ def extra_bill_add(*, application: Application, by, person: Person, receipt: Upl
     if person.household_id != application.household_id:
         raise ValidationError({"person": ValidationError(_("就医人不是该家庭的成员。"), code="person_not_member")})
     extra = ExtraBill(application=application, person=person, receipt=receipt, added_by=by, **fields)
-    _check_amounts(extra)
+    check_amounts(extra)
     with transaction.atomic():
         locked = _lock(application)
         _expect(locked, Status.GATHERING)
@@ -375,7 +375,8 @@ def extra_bill_add(*, application: Application, by, person: Person, receipt: Upl
     return extra
 
 
-def _check_amounts(extra: ExtraBill) -> None:
+def check_amounts(extra: ExtraBill) -> None:
+    """Consistency of a receipt's amounts, each error on the field it concerns (POLICY.md §1)."""
     errors: dict[str, ValidationError] = {}
     for name in ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid", "assistance_paid"):
         value = getattr(extra, name)

@@ -162,7 +162,9 @@ def test_extra_bill_form_errors_name_the_field(client, household, patient, casew
         "total_cost": "100", "policy_scope_cost": "12000", "basic_paid": "0", "critical_paid": "0",
         "other_paid": "0", "assistance_paid": "0", "receipt": receipt()})
     assert response.status_code == 200
-    assert "policy_scope_cost" in response.context["form"].errors or response.context["form"].non_field_errors()
+    form = response.context["form"]
+    assert form.errors["policy_scope_cost"] and not form.non_field_errors()
+    assert form.has_error("policy_scope_cost", "invalid_amounts")
 
 
 def test_documents_download_scoped(client, household, patient, caseworker, other_caseworker):
