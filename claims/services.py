@@ -606,26 +606,33 @@ def claim_return(*, claim: Claim, reviewer, note: str) -> Claim:
 
 
 def _issue_letter_on_commit(*, kind: str, claim_id: int, by_id: int) -> None:
-    """Ask the letters app for a decision letter after commit, if it offers ``letter_issue``."""
+    """After commit, queue the decision letter (reports.services.letter_issue, if present)."""
+    from .tasks import issue_decision_letter
 
-    def issue() -> None:
-        try:
-            from reports import services as report_services
-        except ImportError:
-            return
-        letter_issue = getattr(report_services, "letter_issue", None)
-        if letter_issue is None:
-            return
-        from django.contrib.auth import get_user_model
+    transaction.on_commit(lambda: issue_decision_letter.delay(kind, claim_id, by_id))
 
-        claim = Claim.objects.get(pk=claim_id)
-        by = get_user_model().objects.get(pk=by_id)
-        try:
-            letter_issue(kind=kind, claim=claim, by=by)
-        except Exception:  # noqa: BLE001 - the decision stands; the letter can be issued again
-            logger.exception("letter for claim %s could not be issued", claim_id)
 
-    transaction.on_commit(issue)
+def issue_decision_letter_now(*, kind: str, claim_id: int, by_id: int) -> None:
+    """Issue the letter if the letters app offers ``letter_issue``; skip quietly otherwise.
+
+    A failure is logged, not raised: the decision stands and the letter can be issued again
+    (``letter_issue`` is idempotent per claim and kind).
+    """
+    try:
+        from reports import services as report_services
+    except ImportError:
+        return
+    letter_issue = getattr(report_services, "letter_issue", None)
+    if letter_issue is None:
+        return
+    from django.contrib.auth import get_user_model
+
+    claim = Claim.objects.get(pk=claim_id)
+    by = get_user_model().objects.get(pk=by_id)
+    try:
+        letter_issue(kind=kind, claim=claim, by=by)
+    except Exception:  # noqa: BLE001 - see docstring
+        logger.exception("letter for claim %s could not be issued", claim_id)
 
 
 # --------------------------------------------------------------------------------------------

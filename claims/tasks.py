@@ -50,3 +50,11 @@ def settlement_import_preview(import_id: int) -> None:
 def settlement_import_apply(import_id: int) -> None:
     """Apply an uploaded file (idempotent: a re-run finds every row unchanged)."""
     _run(import_id, dry_run=False)
+
+
+@shared_task(acks_late=True, soft_time_limit=5 * 60, time_limit=6 * 60)
+def issue_decision_letter(kind: str, claim_id: int, by_id: int) -> None:
+    """Decision letter for an approved/rejected claim (queued on commit of the decision)."""
+    from .services import issue_decision_letter_now
+
+    issue_decision_letter_now(kind=kind, claim_id=claim_id, by_id=by_id)
