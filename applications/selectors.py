@@ -85,16 +85,25 @@ def queue_filter(queue: str) -> Q:
     }.get(queue, Q())
 
 
-def annual_bucket_used(*, person: Person, year: int, bucket: str) -> tuple[Decimal, str]:
-    """What ``person``'s bucket ``bucket`` already paid in ``year``, from claims' ledger.
+def annual_bucket_used(*, person: Person, year: int, bucket: str, exclude: Application | None = None) -> tuple[Decimal, str]:
+    """What ``person``'s bucket ``bucket`` already paid in ``year``: claims' ledger (bills) plus the
+    relief of the person's other approved applications of that year (not in the ledger).
 
-    Returns (amount, note). Without the ledger model the amount is 0 and the note says so, so the
-    explanation shows that the bucket room was not checked against claims.
+    Returns (amount, note); the note says when the claims ledger could not be read.
     """
+    used = Decimal("0.00")
+    note = ""
     try:
         from claims.models import LedgerBucket
     except ImportError:  # pragma: no cover - claims ships it
-        return Decimal("0.00"), "claims ledger not available: bucket used taken as 0"
-    used = (LedgerBucket.objects.filter(ledger__person=person, ledger__year=year, bucket=bucket)
-            .values_list("used", flat=True).first())
-    return (used if used is not None else Decimal("0.00")), ""
+        note = "claims ledger not available: bills' bucket use taken as 0"
+    else:
+        row = (LedgerBucket.objects.filter(ledger__person=person, ledger__year=year, bucket=bucket)
+               .values_list("used", flat=True).first())
+        used += row if row is not None else Decimal("0.00")
+    approved = Application.objects.filter(applicant=person, year=year, status=Status.APPROVED, relief__isnull=False)
+    if exclude is not None:
+        approved = approved.exclude(pk=exclude.pk)
+    for relief in approved.values_list("relief", flat=True):
+        used += relief
+    return used, note

@@ -465,7 +465,7 @@ def _assess(*, application: Application, policy, rows: list[CountedBill]) -> Com
     bucket_used, bucket_note = ZERO, ""
     if scheme is not None and scheme.bucket is not None:
         bucket_used, bucket_note = selectors.annual_bucket_used(person=application.applicant, year=year,
-                                                                bucket=scheme.bucket.name)
+                                                                bucket=scheme.bucket.name, exclude=application)
     previous = selectors.applications_of_household_year(household=application.household, year=year).exclude(
         pk=application.pk).exists()
     household_in = []
@@ -565,6 +565,7 @@ def application_decide(*, application: Application, by, approve: bool, reason: s
                 raise ValidationError(_("尚未计算救助金额。"), code="not_computed")
             if application.relief <= 0:
                 raise ValidationError(_("计算的救助金额为零，应作出不予救助决定。"), code="no_relief")
+            _check_bucket_room(application)
             application.payment_route = payment_route or _("社会化发放至申请人银行账户")
             application.decision_reason = ""
             to = Status.APPROVED
@@ -586,6 +587,26 @@ def application_decide(*, application: Application, by, approve: bool, reason: s
         pk, user_pk = application.pk, by.pk
         transaction.on_commit(lambda: _issue_letter(application_pk=pk, approved=approve, by_pk=user_pk))
     return application
+
+
+def _check_bucket_room(application: Application) -> None:
+    """For relief drawn on an annual bucket (Ningbo 三(二)1, 80,000): under the person-year ledger
+    lock, the room must still hold the computed relief (another approval may have used it)."""
+    bucket = ((application.computation or {}).get("engine") or {}).get("explanation", {}).get("bucket")
+    if not bucket or bucket.get("cap") is None:
+        return
+    from claims.services import lock_ledger
+
+    lock_ledger(person_id=application.applicant_id, year=application.year)
+    used, _note = selectors.annual_bucket_used(person=application.applicant, year=application.year,
+                                               bucket=bucket["name"], exclude=application)
+    room = max(ZERO, Decimal(bucket["cap"]) - used)
+    if application.relief > room:
+        raise ValidationError(
+            _("年度救助限额剩余 %(room)s 元，已少于计算的救助金额 %(relief)s 元，请退回重新计算。")
+            % {"room": room, "relief": application.relief},
+            code="bucket_room_changed",
+        )
 
 
 LETTER_KINDS = {True: "application_approved", False: "application_rejected"}

@@ -364,3 +364,29 @@ def test_counted_bill_unique_per_application(household, patient, hospital, casew
     with pytest.raises(IntegrityError), transaction.atomic():
         CountedBill.objects.create(**{f.attname: getattr(row, f.attname) for f in CountedBill._meta.concrete_fields
                                       if f.name != "id"})
+
+
+def test_ningbo_bucket_room_rechecked_at_approval(db, letters):
+    """Ningbo 三(二)1 within the annual 80,000: two applications computed on the same room cannot
+    both be approved; the second is refused and can be returned and recomputed."""
+    from claims.models import LedgerBucket, PersonYearLedger
+
+    from .conftest import build_case, load_case
+
+    case = load_case("nb-retroactive-60")
+    district, household, patient, bills, staff = build_case(case)
+    ledger = PersonYearLedger.objects.create(person=patient, year=2024)
+    LedgerBucket.objects.create(ledger=ledger, bucket="annual", cap=Decimal("80000.00"), used=Decimal("70000.00"))
+    first = to_reviewing(receive(household=household, patient=patient, caseworker=staff["caseworker"], on=date(2024, 6, 15)),
+                         caseworker=staff["caseworker"], certifier=staff["certifier"])
+    second = to_reviewing(receive(household=household, patient=patient, caseworker=staff["caseworker"], on=date(2024, 7, 1)),
+                          caseworker=staff["caseworker"], certifier=staff["certifier"])
+    assert first.relief == second.relief == Decimal("10000.00")
+    services.application_decide(application=first, by=staff["reviewer"], approve=True)
+    with pytest.raises(ValidationError) as info:
+        services.application_decide(application=second, by=staff["reviewer"], approve=True)
+    assert codes(info.value) == {"bucket_room_changed"}
+    services.application_return(application=second, by=staff["reviewer"], note="限额已变化")
+    services.relief_compute(application=second, by=staff["caseworker"])
+    second.refresh_from_db()
+    assert second.relief == Decimal("0.00") and "cap_exhausted" in second.computation["reasons"]
