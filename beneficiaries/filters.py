@@ -1,6 +1,8 @@
 """django-filter FilterSets for the list screens (GET parameters never carry ID numbers)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import django_filters
 from django.db.models import Q
 from django.utils import timezone
@@ -55,7 +57,7 @@ class CertificationFilter(django_filters.FilterSet):
         if value == "active":
             return qs.filter(active)
         if value == "due":
-            return qs.filter(valid_until__gte=today, valid_until__lte=today + timezone.timedelta(days=30))
+            return qs.filter(valid_until__gte=today, valid_until__lte=today + timedelta(days=30))
         if value == "ended":
             return qs.filter(valid_until__lt=today)
         return qs

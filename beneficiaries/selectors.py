@@ -8,7 +8,7 @@ Scope rules (one per line in each ``access_*``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -154,7 +154,7 @@ def household_members(*, household: Household) -> list[Person]:
 def certifications_due(*, user, within_days: int = 30) -> QuerySet[Certification]:
     """即将到期的认定: in force today, ending within ``within_days``."""
     today = timezone.localdate()
-    horizon = today + timezone.timedelta(days=within_days)
+    horizon = today + timedelta(days=within_days)
     return access_certifications(user).filter(valid_until__gte=today, valid_until__lte=horizon)
 
 

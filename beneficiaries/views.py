@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import date
 from decimal import Decimal
 
@@ -369,8 +370,9 @@ class ImportListView(BeneficiaryViewMixin, View):
                 sha256=digest.hexdigest(), roster_date=form.cleaned_data["roster_date"],
                 revoke_missing=form.cleaned_data["revoke_missing"],
             )
-            batch.file.save(f"{agency.code}-{timezone.now():%Y%m%d%H%M%S}{'.xlsx' if upload.name.lower().endswith('.xlsx') else '.csv'}",
-                            upload, save=False)
+            # Unguessable stored name (the file holds full ID numbers); the original name is kept on the batch.
+            suffix = ".xlsx" if upload.name.lower().endswith(".xlsx") else ".csv"
+            batch.file.save(f"{agency.code}-{timezone.now():%Y%m%d%H%M%S}-{secrets.token_hex(8)}{suffix}", upload, save=False)
             batch.save()
             from .tasks import validate_roster
 

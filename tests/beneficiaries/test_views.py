@@ -382,3 +382,19 @@ def test_login_required(client, person):
     for url in (reverse("beneficiaries:index"), reverse("beneficiaries:person_detail", args=[person.pk]),
                 reverse("beneficiaries:import_list"), reverse("beneficiaries:subsidy_roster")):
         assert client.get(url).status_code == 302
+
+
+def test_policy_2_web_import_by_other_agency_cannot_import_its_categories(as_user, veterans_certifier, civil_agency,
+                                                                          django_capture_on_commit_callbacks, settings, tmp_path):
+    """A crafted POST naming another agency changes nothing: the batch is the uploader's agency."""
+    settings.MEDIA_ROOT = tmp_path
+    c = as_user(veterans_certifier)
+    data = roster_csv([(idnumber.make("110105", date(1962, 2, 2), 41), "周八", "minimum_living", "2023-01-01", "", "")])
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(c, data, agency=civil_agency.pk, agency_code=civil_agency.code)
+    batch = ImportBatch.objects.get()
+    assert batch.agency == veterans_certifier.staff_profile.agency
+    assert (batch.created_count, batch.rejected_count) == (0, 1) and batch.errors[0]["code"] == "wrong_agency"
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(reverse("beneficiaries:import_confirm", args=[batch.pk]))
+    assert not Certification.objects.exists() and not Person.objects.exists()
