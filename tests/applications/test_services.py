@@ -390,3 +390,14 @@ def test_ningbo_bucket_room_rechecked_at_approval(db, letters):
     services.relief_compute(application=second, by=staff["caseworker"])
     second.refresh_from_db()
     assert second.relief == Decimal("0.00") and "cap_exhausted" in second.computation["reasons"]
+
+
+def test_warning_not_open_refuses_and_saves_nothing(household, patient, caseworker):
+    from monitoring.models import EarlyWarning
+
+    warning = EarlyWarning.objects.create(household=household, year=2023, kind="illness_poverty", status="dismissed",
+                                          burden=Decimal("60000"), threshold=Decimal("30000"))
+    with pytest.raises(ValidationError) as info:
+        receive(household=household, patient=patient, caseworker=caseworker, warning=warning)
+    assert codes(info.value) == {"not_open"}
+    assert not Application.objects.exists() and not ApplicationTransition.objects.exists()
