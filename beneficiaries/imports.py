@@ -443,29 +443,36 @@ class RosterImport:
 
         Valid rows are written atomically (all or none); rejected rows never are.
         """
-        with transaction.atomic():
-            list(Agency.objects.select_for_update().filter(pk=self.agency.pk).order_by().values_list("pk", flat=True))
-            plan = self.plan(rows)
-            reason = _("名单导入#%(pk)s") % {"pk": batch.pk} if batch is not None else _("名单导入")
-            now = timezone.now()
-            writer = _PostgresWriter if connection.vendor == "postgresql" else _OrmWriter
-            writer(user=self.user, reason=reason, now=now).write(plan, agency=self.agency, batch=batch)
-            ended = list(plan.ends.items()) + list(plan.revokes.items())
-            why = {pk: _("名单终止日期") for pk in plan.ends} | {
-                pk: _("名单（%(d)s）中已无此人") % {"d": day} for pk, day in plan.revokes.items()}
-            for chunk in _chunks(ended, CHUNK):
-                objs = Certification.objects.in_bulk([pk for pk, _day in chunk])
-                changed = []
-                for pk, day in chunk:
-                    cert = objs[pk]
-                    cert.valid_until = day
-                    cert.revocation_reason = f"{why[pk]}（{reason}）"[:200]
-                    cert.revoked_by = self.user
-                    cert.revoked_at = now
-                    changed.append(cert)
-                bulk_update_with_history(changed, Certification,
-                                         fields=["valid_until", "revocation_reason", "revoked_by", "revoked_at"],
-                                         batch_size=CHUNK, default_user=self.user, default_change_reason=reason)
+        report = self.progress
+        total = len(rows)
+        self.progress = lambda done, _total: report(int(done * 0.6), total)  # validation = first 60%
+        try:
+            with transaction.atomic():
+                list(Agency.objects.select_for_update().filter(pk=self.agency.pk).order_by().values_list("pk", flat=True))
+                plan = self.plan(rows)
+                reason = _("名单导入#%(pk)s") % {"pk": batch.pk} if batch is not None else _("名单导入")
+                now = timezone.now()
+                writer = _PostgresWriter if connection.vendor == "postgresql" else _OrmWriter
+                writer(user=self.user, reason=reason, now=now).write(plan, agency=self.agency, batch=batch)
+                report(int(total * 0.9), total)
+                ended = list(plan.ends.items()) + list(plan.revokes.items())
+                why = {pk: _("名单终止日期") for pk in plan.ends} | {
+                    pk: _("名单（%(d)s）中已无此人") % {"d": day} for pk, day in plan.revokes.items()}
+                for chunk in _chunks(ended, CHUNK):
+                    objs = Certification.objects.in_bulk([pk for pk, _day in chunk])
+                    changed = []
+                    for pk, day in chunk:
+                        cert = objs[pk]
+                        cert.valid_until = day
+                        cert.revocation_reason = f"{why[pk]}（{reason}）"[:200]
+                        cert.revoked_by = self.user
+                        cert.revoked_at = now
+                        changed.append(cert)
+                    bulk_update_with_history(changed, Certification,
+                                             fields=["valid_until", "revocation_reason", "revoked_by", "revoked_at"],
+                                             batch_size=CHUNK, default_user=self.user, default_change_reason=reason)
+        finally:
+            self.progress = report
         return plan
 
 
@@ -606,6 +613,31 @@ def _batch_progress(batch: ImportBatch) -> Callable[[int, int], None]:
     return report
 
 
+def _side_progress(batch: ImportBatch):
+    """Progress reports from inside the apply transaction, visible to the polling page.
+
+    On PostgreSQL they go through a second, autocommit connection (rows written by the open
+    transaction are invisible to others until it commits). Elsewhere they are dropped: SQLite
+    has a single writer, so the bar keeps the preview's figure until the import finishes.
+    """
+    if connection.vendor != "postgresql" or batch.pk is None:
+        return (lambda done, total: None), None
+    from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    table = ImportBatch._meta.db_table
+
+    def report(done: int, total: int) -> None:
+        try:
+            with side.cursor() as cursor:
+                cursor.execute(f'UPDATE "{table}" SET processed_rows = %s, total_rows = %s WHERE id = %s',  # noqa: S608
+                               [done, total, batch.pk])
+        except DatabaseError:  # progress is cosmetic: never fail an import over it
+            pass
+
+    return report, side
+
+
 def _open_batch_file(batch: ImportBatch):
     batch.file.open("rb")
     return batch.file
@@ -659,10 +691,15 @@ def batch_apply(batch: ImportBatch) -> ImportBatch:
         return batch  # only a confirmed batch applies, and only once
     try:
         rows = batch_rows(batch)
+        progress, side = _side_progress(batch)
         importer = RosterImport(agency=batch.agency, user=batch.applied_by or batch.uploaded_by,
                                 roster_date=batch.roster_date, revoke_missing=batch.revoke_missing,
-                                progress=_batch_progress(batch))
-        plan = importer.apply(rows, batch=batch)
+                                progress=progress)
+        try:
+            plan = importer.apply(rows, batch=batch)
+        finally:
+            if side is not None:
+                side.close()
     except RosterFileError as exc:
         batch.status = ImportStatus.FAILED
         batch.message = str(exc)
