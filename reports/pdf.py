@@ -97,7 +97,8 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
     columns = {
         "person": any(b.get("person_name") for b in bills),
         "total_cost": any(b["total_cost"] for b in bills),
-        "assistance": any(b["assistance"] for b in bills),
+        # a rejection grants nothing: no per-bill assistance column, whatever the content says
+        "assistance": decision == "approved" and any(b["assistance"] for b in bills),
         "counted": any(b["counted"] for b in bills) and not any(b["assistance"] for b in bills),
     }
     clauses = [c for c in (content.get("clauses") or []) if c]
