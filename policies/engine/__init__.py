@@ -16,7 +16,7 @@ from .engine import (
     visit_class_of,
     warning_kind,
 )
-from .money import money_str, round_money, to_chinese_capitals, to_decimal
+from .money import money_str, round_money, to_decimal
 from .presets import PRESETS, load_preset
 from .scenario import Scenario, ScenarioError, load_scenario, run_scenario
 from .types import (
@@ -86,7 +86,6 @@ __all__ = [
     "run_scenario",
     "statistic",
     "subsidy_timing",
-    "to_chinese_capitals",
     "to_decimal",
     "visit_class_of",
     "warning_kind",

@@ -49,10 +49,6 @@ __all__ = [
 EMPTY_STATS: RegionStats = MappingProxyType({})
 
 
-class _MissingStatistic(Exception):
-    pass
-
-
 # --------------------------------------------------------------------------------------------
 # Small pure helpers
 # --------------------------------------------------------------------------------------------
@@ -107,9 +103,12 @@ def statistic(stats: RegionStats, year: int, name: str) -> Decimal:
         value = stats[year][name]
     except (KeyError, TypeError, IndexError):
         raise MissingStatisticError(year, name) from None
-    if value is None:
-        raise MissingStatisticError(year, name)
-    return value if type(value) is Decimal else to_decimal(value)
+    if type(value) is Decimal:
+        return value
+    try:
+        return to_decimal(value)
+    except ValueError:
+        raise MissingStatisticError(year, name) from None
 
 
 def _covers(policy: PolicySpec, valid_from: date, valid_until: date | None, start: date, end: date) -> bool:
@@ -146,7 +145,7 @@ def categories_on(policy: PolicySpec, person: PersonIn, on: date) -> list[str]:
 
 def visit_class_of(policy: PolicySpec, bill: BillIn) -> str | None:
     """The visit class a bill falls in under the policy (None: not covered)."""
-    rule = policy.visit_rule_for(bill)
+    rule = policy.visit_match(bill.visit_type, bill.flags)[0]
     return None if rule is None else rule.visit_class
 
 
@@ -178,21 +177,12 @@ def _gate(policy: PolicySpec, bill: BillIn, burden: Decimal, reasons: tuple[str,
 
 
 def _deductible_amount(tier: Tier, year: int, stats: RegionStats) -> Decimal:
+    """The tier's annual deductible for a bill settled in ``year`` (MissingStatisticError if unknown)."""
     ded = tier.deductible
     if ded.kind == "fixed":
         return ded.amount  # type: ignore[return-value]
-    try:
-        value = stats[year + ded.year_offset][ded.statistic]  # type: ignore[index]
-    except (KeyError, TypeError, IndexError):
-        raise _MissingStatistic from None
-    if value is None:
-        raise _MissingStatistic
-    if type(value) is not Decimal:
-        try:
-            value = to_decimal(value)
-        except ValueError:
-            raise _MissingStatistic from None
-    return (value * ded.share).quantize(CENT, ROUND_HALF_UP)
+    value = statistic(stats, year + ded.year_offset, ded.statistic)  # type: ignore[arg-type]
+    return (value * ded.share).quantize(CENT, ROUND_HALF_UP)  # type: ignore[operator]
 
 
 def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden: Decimal,
@@ -391,11 +381,7 @@ def _assess(policy: PolicySpec, person: PersonIn, entries: tuple, bill: BillIn, 
     if gates:
         return _gate(policy, bill, burden, gates)
 
-    plans = policy.no_rule_plans
-    for when, _, rule_plans in policy.visit_table.get(bill.visit_type, ()):
-        if not when or _flags_match(flags, when):
-            plans = rule_plans
-            break
+    plans = policy.visit_match(bill.visit_type, flags)[1]
 
     try:
         if len(covering) == 1:  # type: ignore[arg-type]
@@ -411,7 +397,7 @@ def _assess(policy: PolicySpec, person: PersonIn, entries: tuple, bill: BillIn, 
                 key = (result.total, "not_eligible" not in result.reasons, -entry[0])
                 if best_key is None or key > best_key:
                     best, best_key = result, key
-    except _MissingStatistic:
+    except MissingStatisticError:
         return _error(bill, "missing_statistic", burden)
     if "not_eligible" not in best.reasons:  # type: ignore[union-attr]
         _commit(policy, state, best, flags)  # type: ignore[arg-type]

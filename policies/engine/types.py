@@ -353,11 +353,10 @@ class BillResult(NamedTuple):
             add(ExplanationLine("visit_class", "就诊类别", self.visit_class, rule.clause if rule else ""))
         add(ExplanationLine("burden", "政策范围内个人负担", money_str(self.burden), burden_clause))
         class_rate = plan.class_rate if plan is not None else None
-        if class_rate is not None and tier is not None:
+        if class_rate is not None and tier is not None and self.rate is not None:
             add(ExplanationLine("deductible", "起付标准（本次扣除）", money_str(self.deductible),
                                 tier.deductible.clause))
-            if self.rate is not None:
-                add(ExplanationLine("rate", "救助比例", percent_str(self.rate), class_rate.clause))
+            add(ExplanationLine("rate", "救助比例", percent_str(self.rate), class_rate.clause))
             add(ExplanationLine("raw", "按比例计算的救助额", money_str(self.raw), class_rate.clause))
         for bucket in self.buckets:
             if bucket.cap is None:
@@ -1211,12 +1210,12 @@ class PolicySpec:
     def coverage_ends(self) -> str:
         return self.coverage.ends
 
-    def visit_rule_for(self, bill: BillIn) -> VisitRule | None:
-        """The first visit rule matching the bill's visit type and flags (None: no rule)."""
-        for when, rule, _ in self.visit_table.get(bill.visit_type, ()):
-            if not when or _flags_match(bill.flags, when):
-                return rule
-        return None
+    def visit_match(self, visit_type: str, flags: Flags) -> tuple[VisitRule | None, dict[str, Plan]]:
+        """The first visit rule matching the visit type and flags, with its plans per category."""
+        for when, rule, plans in self.visit_table.get(visit_type, ()):
+            if not when or _flags_match(flags, when):
+                return rule, plans
+        return None, self.no_rule_plans
 
     # -- dict form ---------------------------------------------------------------------------
     @classmethod

@@ -25,7 +25,7 @@ CODES = ["beijing-2023", "wuxi-2023", "ningbo-2019", "national-2021", "dongzhi-2
 CATEGORY_POOL = ["extreme_poverty", "orphan", "minimum_living", "distressed_child", "marginal_family",
                  "downsized_1960s_worker", "illness_poverty_patient", "good_samaritan", "returned_to_poverty",
                  "monitored_rural", "severe_disability", "low_income_family", "entitled_group"]
-FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 money = st.decimals(min_value=0, max_value=400000, places=2, allow_nan=False, allow_infinity=False)
 flags = st.builds(Flags, designated=st.booleans(), referral_compliant=st.booleans(), in_province=st.booleans(),
@@ -132,10 +132,18 @@ def test_results_independent_of_the_input_order_of_bills(code, who, bills, seed)
     assert forward[3:] == backward[3:]
 
 
+def _numeric(text: str) -> bool:
+    try:
+        return Decimal(text.strip()).is_finite()
+    except ArithmeticError:
+        return False
+
+
 bad_value = st.one_of(
     st.decimals(max_value=D("-0.01"), allow_nan=False, allow_infinity=False),
     st.sampled_from([D("NaN"), D("Infinity"), D("-Infinity"), D("sNaN"), D("1e20")]),
-    st.floats(allow_nan=True), st.text(max_size=5), st.none(), st.booleans(), st.just([1]),
+    st.floats(allow_nan=True), st.none(), st.booleans(), st.just([1]),
+    st.text(max_size=5).filter(lambda t: not _numeric(t)),  # "12.5" is a number and is accepted
 )
 
 
