@@ -139,6 +139,65 @@ def _bill_in(row: tuple):
     )
 
 
+def result_dict_without_lines(result) -> dict[str, Any]:
+    """``BillResult.to_dict()`` minus ``explanation.lines``, without building the lines.
+
+    The lines are derived from the other fields and the policy's plan (see ``BillResult.lines``),
+    so two results of the same policy whose dicts agree here have equal ``to_dict()``. Comparing
+    this with the stored computation (read with its lines stripped in SQL) avoids building and
+    reading the largest part of every explanation on a run where little changed.
+    ``tests/monitoring/test_bulk_equivalence.py`` checks it against ``to_dict``.
+    """
+    from policies.engine.money import money_str
+
+    buckets = [b.to_dict() for b in result.buckets]
+    items = [i.to_dict() for i in result.items]
+    reasons = list(result.reasons)
+    return {
+        "bill_id": result.bill_id,
+        "error": result.error,
+        "assistance": money_str(result.assistance),
+        "tilted": money_str(result.tilted),
+        "special": money_str(result.special),
+        "total": money_str(result.total),
+        "category": result.category,
+        "tier": result.tier,
+        "visit_class": result.visit_class,
+        "reasons": reasons,
+        "explanation": {
+            "category": result.category,
+            "tier": result.tier,
+            "visit_class": result.visit_class,
+            "burden": money_str(result.burden),
+            "deductible": money_str(result.deductible),
+            "rate": None if result.rate is None else str(result.rate),
+            "raw": money_str(result.raw),
+            "buckets": buckets,
+            "items": items,
+            "reasons": reasons,
+            "clauses": list(result.clauses),
+        },
+    }
+
+
+def without_lines(computation: dict) -> dict:
+    explanation = computation.get("explanation")
+    if not isinstance(explanation, dict) or "lines" not in explanation:
+        return computation
+    return {**computation, "explanation": {k: v for k, v in explanation.items() if k != "lines"}}
+
+
+def stored_computation_without_lines():
+    """The stored computation with ``explanation.lines`` removed by the database."""
+    from django.db import connection
+    from django.db.models import JSONField
+    from django.db.models.expressions import RawSQL
+
+    if connection.vendor == "postgresql":
+        return RawSQL("claims_bill.computation #- '{explanation,lines}'", [], output_field=JSONField())
+    return RawSQL("json_remove(claims_bill.computation, '$.explanation.lines')", [], output_field=JSONField())
+
+
 def _paid_of(row: tuple, status: str | None = None) -> Decimal | None:
     """``claims.models.Bill.paid`` from a row."""
     from claims.models import BillStatus
@@ -289,7 +348,11 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                 buckets[lid][name] = (cap, used, clause, bid)
 
     by_person_year: dict[tuple[int, int], list[tuple]] = defaultdict(list)
-    for row in bill_q.order_by("person_id", "discharge_date", "id").values_list(*BILL_FIELDS).iterator(chunk_size=5000):
+    fields = [f for f in BILL_FIELDS if f != "computation"]
+    fields.insert(B_COMPUTATION, "stored")
+    bill_rows = (bill_q.annotate(stored=stored_computation_without_lines()).order_by("person_id", "discharge_date", "id")
+                 .values_list(*fields))
+    for row in bill_rows.iterator(chunk_size=5000):
         year = row[B_END].year
         if wanted(row[B_PERSON], year):
             by_person_year[(row[B_PERSON], year)].append(row)
@@ -359,30 +422,34 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         stats = picker.stats(region_id)
 
         def assess(row: tuple, year_state) -> tuple[Any, dict]:
+            """(result, new figures); ``computation`` holds the dict WITHOUT lines until written."""
             policy = picker.pick(region_id, row[B_END])
             if policy is None:
+                full = claim_services._no_policy_result(SimpleNamespace(pk=row[B_ID]))
                 return None, {"policy_id": None, "assistance": ZERO, "tilted": ZERO, "special": ZERO,
-                              "total_assistance": ZERO, "category": "",
-                              "computation": claim_services._no_policy_result(SimpleNamespace(pk=row[B_ID]))}
+                              "total_assistance": ZERO, "category": "", "computation": without_lines(full),
+                              "full": full}
             from policies.selectors import spec_of
 
             result = assess_bill(spec_of(policy), pin, _bill_in(row), year_state, stats)
             return result, {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
                             "special": result.special, "total_assistance": result.total,
-                            "category": result.category or "", "computation": result.to_dict()}
+                            "category": result.category or "", "computation": result_dict_without_lines(result),
+                            "result": result}
 
         def apply(row: tuple, new: dict) -> None:
-            """``claims.services._apply_result`` on a row."""
+            """``claims.services._apply_result`` on a row (explanation compared without its lines)."""
             same = (row[B_POLICY] == new["policy_id"] and row[B_ASSIST] == new["assistance"]
                     and row[B_TILTED] == new["tilted"] and row[B_SPECIAL] == new["special"]
                     and row[B_TOTAL_ASSIST] == new["total_assistance"] and row[B_CATEGORY] == new["category"]
                     and row[B_COMPUTATION] == new["computation"])
             if same and row[B_COMPUTED_AT] is not None:
                 return
+            full = new["full"] if "full" in new else new["result"].to_dict()
             changed_bills.append(Bill(pk=row[B_ID], policy_id=new["policy_id"], assistance=new["assistance"],
                                       tilted=new["tilted"], special=new["special"],
                                       total_assistance=new["total_assistance"], category=new["category"],
-                                      computation=new["computation"], computed_at=now))
+                                      computation=full, computed_at=now))
             if row[B_CLAIM]:
                 changed_claims.add(row[B_CLAIM])
 
@@ -554,8 +621,9 @@ def check_invariants(*, person_ids: Iterable[int], only_year: int | None = None,
         ledger_buckets[ledgers[lid]][name] = (cap, used)
     drawn: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(dict)
     caps: dict[tuple[int, int], dict[str, Decimal | None]] = defaultdict(dict)
-    for person_id, end, policy_id, computation in bill_q.values_list("person_id", "discharge_date", "policy_id",
-                                                                      "computation").iterator(chunk_size=5000):
+    rows = bill_q.annotate(stored=stored_computation_without_lines()).values_list(
+        "person_id", "discharge_date", "policy_id", "stored")
+    for person_id, end, policy_id, computation in rows.iterator(chunk_size=5000):
         key = (person_id, end.year)
         for name, amount in drawn_from_computation(computation, picker.spec_by_id(policy_id)).items():
             drawn[key][name] = drawn[key].get(name, ZERO) + amount

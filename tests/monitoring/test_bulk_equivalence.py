@@ -57,3 +57,19 @@ def test_bulk_chunk_equals_recompute_person_year(mixed):
     for person_id, year in person_years:
         outcome = claim_services.recompute_person_year(person_id=person_id, year=year, dry_run=True)
         assert outcome.bills_changed == 0 and not outcome.ledger_changed and outcome.adjustments_created == 0
+
+
+def test_result_dict_without_lines_is_to_dict_minus_lines(mixed):
+    """The cheap comparison form used by the bulk path agrees with the engine's to_dict."""
+    from monitoring.bulk import result_dict_without_lines, without_lines
+
+    services.run_synchronously(full=True)
+    bills = Bill.objects.exclude(status=BillStatus.REJECTED).select_related("person", "institution")
+    assert bills.count() >= 8
+    for bill in bills:
+        result = claim_services.bill_compute_preview(bill=bill)
+        assert result is not None
+        assert result_dict_without_lines(result) == without_lines(result.to_dict())
+    # and what is stored compares equal the same way
+    for bill in Bill.objects.filter(status__in=["recorded", "hospital_paid"]):
+        assert "lines" in bill.computation["explanation"]
