@@ -25,7 +25,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, only=None, **options):
         # Policy presets (and role groups) are loaded by migrations: make sure they have run.
-        if MigrationExecutor(connection).migration_plan(MigrationExecutor(connection).loader.graph.leaf_nodes()):
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
             self.stdout.write("Applying pending migrations first ...")
             call_command("migrate", interactive=False, verbosity=0)
 
