@@ -14,8 +14,9 @@ The content dict a letter is rendered from (built by ``claims.letters.letter_con
     district_name         str
     decision              str   "approved" | "rejected" (or a sentence, shown as is)
     amount                Decimal | str   total approved (0 for rejections)
-    bills                 [ {settlement_no, institution, visit_type, admission_date,
-                             discharge_date, total_cost, burden, assistance}, ... ]
+    bills                 [ {settlement_no, institution, visit_type (or visit_type_label),
+                             admission_date, discharge_date, total_cost, burden,
+                             total (or assistance), counted, person_name}, ... ]
                           (any missing key prints as blank)
     explanation           [ {label, value, clause}, ... ]   the engine's explanation lines
     clauses               [str, ...]   clauses the decision rests on
@@ -90,6 +91,8 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
     for bill in content.get("bills") or []:
         row = dict(bill)
         row["visit_type"] = bill.get("visit_type") or bill.get("visit_type_label") or ""
+        # "total" (assistance + tilted + special) when the claims app gives it, else "assistance"
+        row["assistance"] = bill.get("total") if bill.get("total") not in (None, "") else bill.get("assistance")
         for key in ("total_cost", "burden", "assistance", "counted"):
             row[key] = money_figures(to_money(bill.get(key)))
         bills.append(row)
