@@ -20,18 +20,29 @@ class PersonFilter(django_filters.FilterSet):
         model = Person
         fields = ["name", "hukou_district", "category"]
 
-    def __init__(self, *args, districts=None, **kwargs):
+    def __init__(self, *args, user, districts=None, **kwargs):
         super().__init__(*args, **kwargs)
         from organizations.models import District
 
+        from . import selectors
+
+        self.user = user
         self.filters["hukou_district"].queryset = districts if districts is not None else District.objects.all()
+        # Only categories the user may see: a certifier must not find, say, HIV patients by filtering.
+        self.filters["category"].queryset = Category.objects.filter(
+            pk__in=selectors.access_certifications(user).values("category_id").distinct()
+        ) if not (user.is_superuser or selectors.is_medsec(user)) else Category.objects.all()
 
     def filter_category(self, qs, name, value):
+        """Persons holding ``value`` today, through the user's certification scope."""
+        from . import selectors
+
         if not value:
             return qs
         today = timezone.localdate()
-        return qs.filter(certifications__category=value, certifications__valid_from__lte=today).filter(
-            Q(certifications__valid_until__isnull=True) | Q(certifications__valid_until__gte=today)).distinct()
+        held = selectors.access_certifications(self.user).filter(category=value, valid_from__lte=today).filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gte=today))
+        return qs.filter(pk__in=held.values("person_id"))
 
 
 STATUS_CHOICES = [("active", _("有效")), ("due", _("30天内到期")), ("ended", _("已终止"))]

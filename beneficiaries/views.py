@@ -72,8 +72,10 @@ class PersonListView(BeneficiaryViewMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         user = self.request.user
         qs = selectors.person_list(user=user)
-        person_filter = PersonFilter(self.request.GET or None, queryset=qs, districts=_districts(user))
-        page = Paginator(person_filter.qs, self.paginate_by).get_page(self.request.GET.get("page"))
+        person_filter = PersonFilter(self.request.GET or None, queryset=qs, user=user, districts=_districts(user))
+        # An invalid filter (e.g. a category the user may not see) shows nothing, not everything.
+        results = person_filter.qs if (not person_filter.is_bound or person_filter.is_valid()) else qs.none()
+        page = Paginator(results, self.paginate_by).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
         query.pop("page", None)
         ctx.update({

@@ -398,3 +398,16 @@ def test_policy_2_web_import_by_other_agency_cannot_import_its_categories(as_use
     with django_capture_on_commit_callbacks(execute=True):
         c.post(reverse("beneficiaries:import_confirm", args=[batch.pk]))
     assert not Certification.objects.exists() and not Person.objects.exists()
+
+
+def test_certifier_cannot_find_persons_by_another_agency_category(as_user, civil_certifier, caseworker, person, district):
+    """PIPL (health data): filtering by a category the user may not see must not reveal who holds it."""
+    CertificationFactory(person=person, category=category("hiv_patient"), valid_from=date(2023, 1, 1))
+    other = PersonFactory(hukou_district=district, name="无关者")
+    url = reverse("beneficiaries:index")
+    response = as_user(civil_certifier).get(url, {"category": category("hiv_patient").pk})
+    body = response.content.decode()
+    assert person.name not in body and other.name not in body  # invalid choice: no match shown
+    assert "艾滋病" not in body
+    body = as_user(caseworker).get(url, {"category": category("hiv_patient").pk}).content.decode()
+    assert person.name in body and other.name not in body
