@@ -221,7 +221,19 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
                 raw = (burden * rate).quantize(CENT, ROUND_HALF_UP)
             assistance = raw
             draws = plan.draws
-            if draws:
+            if len(draws) == 1:  # the common case: one bucket
+                name, cap, clause = draws[0]
+                if cap is None:
+                    buckets = (_new(BucketLine, (name, None, None, None, assistance, clause)),)
+                else:
+                    room = cap - used.get(name, ZERO)
+                    if room < ZERO:
+                        room = ZERO
+                    if room < assistance:
+                        assistance = room
+                        reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
+                    buckets = (_new(BucketLine, (name, cap, room, room - assistance, assistance, clause)),)
+            elif draws:
                 rooms = []
                 for name, cap, _ in draws:
                     if cap is None:
@@ -373,13 +385,14 @@ def _assess(policy: PolicySpec, person: PersonIn, entries: tuple, bill: BillIn, 
             elif entry not in covering:
                 covering.append(entry)
     flags = bill.flags
-    gates: tuple[str, ...] = () if covering is not None else ("not_eligible",)
-    if not flags.designated and policy.designated.required:
-        gates += ("non_designated",)
-    if not flags.referral_compliant and policy.referral.required:
-        gates += ("unreferred",)
-    if gates:
-        return _gate(policy, bill, burden, gates)
+    if covering is None or not flags.designated or not flags.referral_compliant:
+        gates: tuple[str, ...] = () if covering is not None else ("not_eligible",)
+        if not flags.designated and policy.designated.required:
+            gates += ("non_designated",)
+        if not flags.referral_compliant and policy.referral.required:
+            gates += ("unreferred",)
+        if gates:
+            return _gate(policy, bill, burden, gates)
 
     plans = policy.visit_match(bill.visit_type, flags)[1]
 
