@@ -69,6 +69,23 @@ class PersonRegisterForm(forms.Form):
         return number
 
 
+class PersonEditForm(forms.Form):
+    name = forms.CharField(label=_("姓名"), max_length=50)
+    hukou_district = forms.ModelChoiceField(label=_("户籍区县"), queryset=District.objects.none())
+    insurance_type = forms.ChoiceField(label=_("参保类型"), choices=InsuranceType.choices)
+    disability_grade = forms.TypedChoiceField(
+        label=_("残疾等级"), required=False, coerce=int, empty_value=None,
+        choices=[("", _("无"))] + list(Person._meta.get_field("disability_grade").choices),
+    )
+    phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
+    address = forms.CharField(label=_("住址"), max_length=200, required=False)
+
+    def __init__(self, *args, districts=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if districts is not None:
+            self.fields["hukou_district"].queryset = districts
+
+
 class CertificationForm(forms.Form):
     """Only the categories the user's agency kind may certify are offered (and accepted)."""
 

@@ -101,6 +101,35 @@ def person_register(
     return person, warnings
 
 
+PERSON_EDITABLE = ("name", "hukou_district", "insurance_type", "disability_grade", "phone", "address")
+
+
+@transaction.atomic
+def person_update(*, person: Person, by, **changes) -> Person:
+    """Correct a person's details (the ID number never changes); history keeps the old values."""
+    if not roles.has_role(by, roles.CERTIFIER, roles.CASEWORKER):
+        raise PermissionDenied(_("您无权修改人员信息。"))
+    if not access_persons(by).filter(pk=person.pk).exists():
+        raise PermissionDenied(_("该人员不在您的辖区。"))
+    unknown = set(changes) - set(PERSON_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    district = changes.get("hukou_district")
+    if district is not None and district.pk != person.hukou_district_id and not _user_may_place(by, district):
+        raise ValidationError({"hukou_district": ValidationError(_("该区县不在您的辖区。"), code="out_of_scope")})
+    fields = [name for name, value in changes.items() if getattr(person, name) != value]
+    if not fields:
+        return person
+    for name in fields:
+        setattr(person, name, value := changes[name])
+        if name == "name":
+            person.name = (value or "").strip()
+    person.full_clean()
+    person._history_user = by
+    person.save(update_fields=[*fields, "updated_at"])
+    return person
+
+
 @transaction.atomic
 def household_create(*, head: Person, by, address: str = "") -> Household:
     """家庭: created around its head (户主)."""

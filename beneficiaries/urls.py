@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.PersonListView.as_view(), name="index"),
     path("persons/new/", views.PersonRegisterView.as_view(), name="person_register"),
     path("persons/<int:pk>/", views.PersonDetailView.as_view(), name="person_detail"),
+    path("persons/<int:pk>/edit/", views.PersonEditView.as_view(), name="person_edit"),
     path("persons/<int:pk>/reveal/", views.PersonRevealView.as_view(), name="person_reveal"),
     path("persons/<int:pk>/certify/", views.CertifyView.as_view(), name="certify"),
     path("persons/<int:pk>/household/", views.HouseholdCreateView.as_view(), name="household_create"),

@@ -24,7 +24,7 @@ from organizations.models import District, Region
 from . import exports, selectors, services
 from .filters import CertificationFilter, PersonFilter
 from .forms import (
-    CertificationForm, HouseholdMemberForm, IdSearchForm, PersonRegisterForm, RevealForm, RevokeForm,
+    CertificationForm, HouseholdMemberForm, IdSearchForm, PersonEditForm, PersonRegisterForm, RevealForm, RevokeForm,
     RosterUploadForm, SubsidyRosterForm,
 )
 from .imports import error_file_rows
@@ -125,6 +125,34 @@ class PersonRegisterView(BeneficiaryViewMixin, View):
                 messages.success(request, _("已登记 %(name)s。") % {"name": person.name})
                 return redirect("beneficiaries:person_detail", pk=person.pk)
         return render(request, self.template_name, {"form": form})
+
+
+class PersonEditView(BeneficiaryViewMixin, View):
+    template_name = "beneficiaries/person_edit.html"
+
+    def setup_view(self, request, pk):
+        person = _person_or_404(request.user, pk)
+        if not selectors.can_register_person(request.user):
+            raise PermissionDenied
+        return person, _districts(request.user) | District.objects.filter(pk=person.hukou_district_id)
+
+    def get(self, request, pk):
+        person, districts = self.setup_view(request, pk)
+        initial = {name: getattr(person, name) for name in services.PERSON_EDITABLE}
+        return render(request, self.template_name, {"person": person, "form": PersonEditForm(initial=initial, districts=districts)})
+
+    def post(self, request, pk):
+        person, districts = self.setup_view(request, pk)
+        form = PersonEditForm(request.POST, districts=districts)
+        if form.is_valid():
+            try:
+                services.person_update(person=person, by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, _("已保存。"))
+                return redirect("beneficiaries:person_detail", pk=person.pk)
+        return render(request, self.template_name, {"person": person, "form": form})
 
 
 def _person_or_404(user, pk):

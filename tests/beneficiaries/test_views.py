@@ -411,3 +411,17 @@ def test_certifier_cannot_find_persons_by_another_agency_category(as_user, civil
     assert "艾滋病" not in body
     body = as_user(caseworker).get(url, {"category": category("hiv_patient").pk}).content.decode()
     assert person.name in body and other.name not in body
+
+
+def test_person_edit_screen_keeps_history(as_user, civil_certifier, auditor, other_caseworker, person):
+    url = reverse("beneficiaries:person_edit", args=[person.pk])
+    c = as_user(civil_certifier)
+    assert c.get(url).status_code == 200
+    response = c.post(url, {"name": person.name, "hukou_district": person.hukou_district_id, "insurance_type": "resident",
+                            "disability_grade": "1", "phone": "13800000000", "address": "劲松"})
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert (person.disability_grade, person.phone) == (1, "13800000000")
+    assert person.history.first().history_user == civil_certifier and person.history.count() == 2
+    assert as_user(auditor).get(url).status_code == 403
+    assert as_user(other_caseworker).get(url).status_code == 404
