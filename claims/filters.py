@@ -18,6 +18,13 @@ from .models import Bill, BillSource, BillStatus, Claim, ClaimStatus, VisitType
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
+def _style(form) -> None:
+    """Bootstrap classes on the widgets: the list renders fields directly (no crispy: cheaper)."""
+    for field in form.fields.values():
+        css = "form-select form-select-sm" if isinstance(field.widget, forms.Select) else "form-control form-control-sm"
+        field.widget.attrs.setdefault("class", css)
+
+
 class BillFilter(django_filters.FilterSet):
     district = django_filters.ModelChoiceFilter(label=_("经办区县"), queryset=District.objects.none())
     status = django_filters.ChoiceFilter(label=_("状态"), choices=BillStatus.choices)
@@ -41,6 +48,7 @@ class BillFilter(django_filters.FilterSet):
         self.filters["district"].queryset = districts
         self.filters["institution"].queryset = Institution.objects.filter(district__region__in=districts.values("region")).order_by("district", "code")
         self.filters["category"].extra["choices"] = list(Category.objects.values_list("code", "name"))
+        _style(self.form)
 
 
 class ClaimFilter(django_filters.FilterSet):
@@ -64,6 +72,7 @@ class ClaimFilter(django_filters.FilterSet):
         self.filters["district"].queryset = districts
         self.filters["institution"].queryset = Institution.objects.filter(district__region__in=districts.values("region")).order_by("district", "code")
         self.filters["category"].extra["choices"] = list(Category.objects.values_list("code", "name"))
+        _style(self.form)
 
     def filter_bills(self, qs, name, value):
         """A claim matches when one of its bills does (EXISTS, so no duplicate rows)."""

@@ -51,6 +51,11 @@ class BillStatus(models.TextChoices):
     PAID = "paid", _("已支付")
 
 
+STATUS_BADGES = {
+    "approved": "text-bg-success", "paid": "text-bg-success", "hospital_paid": "text-bg-success",
+    "rejected": "text-bg-danger", "submitted": "text-bg-primary", "returned": "text-bg-warning",
+}
+
 # Bills in these states count towards the person-year ledger (年度累计). Draft, rejected and
 # pending (submitted/returned) claims do not: a pending claim's figure is a suggestion computed
 # after the counted bills, and only approval puts it on the ledger (under the ledger lock).
@@ -127,6 +132,10 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return _("报销申请 #%(pk)s") % {"pk": self.pk}
+
+    @property
+    def badge_class(self) -> str:
+        return STATUS_BADGES.get(self.status, "text-bg-secondary")
 
     @property
     def number(self) -> str:
@@ -217,6 +226,10 @@ class Bill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.settlement_no}（{self.person.name}）"
+
+    @property
+    def badge_class(self) -> str:
+        return STATUS_BADGES.get(self.status, "text-bg-secondary")
 
     @property
     def paid(self) -> Decimal | None:

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from organizations.access import restrict
+from organizations.access import restrict, scope_for
+from organizations.models import District
 
 from .models import (
     Bill,
@@ -30,15 +31,26 @@ __all__ = [
 ]
 
 
+def _restrict_district(qs: QuerySet, user, path: str = "district") -> QuerySet:
+    """``organizations.access.restrict`` with the same rules, except that city level is written
+    as ``district_id IN (the region's districts)`` instead of a join on the region: on a
+    million bills the planner then walks the keyset index instead of sorting the region."""
+    scope = scope_for(user)
+    if scope.city_level and not scope.everything and not scope.nothing:
+        ids = list(District.objects.filter(region_id=scope.region_id).values_list("pk", flat=True))
+        return qs.filter(**{f"{path}_id__in": ids})
+    return restrict(qs, user, district=path)
+
+
 def access_bills(user) -> QuerySet[Bill]:
     """Bills in the user's scope (handling district), with what a list row shows."""
     qs = Bill.objects.select_related("person", "institution", "district", "claim")
-    return restrict(qs, user, district="district")
+    return _restrict_district(qs, user)
 
 
 def access_claims(user) -> QuerySet[Claim]:
     qs = Claim.objects.select_related("person", "district", "created_by", "submitted_by", "reviewed_by", "payment_batch")
-    return restrict(qs, user, district="district")
+    return _restrict_district(qs, user)
 
 
 def access_batches(user) -> QuerySet[PaymentBatch]:
@@ -58,8 +70,6 @@ def access_ledgers(user) -> QuerySet[PersonYearLedger]:
 def access_imports(user) -> QuerySet[SettlementImport]:
     """District staff see their district's uploads; city level sees the region's and city-level ones."""
     qs = SettlementImport.objects.select_related("uploaded_by", "district")
-    from organizations.access import scope_for
-
     scope = scope_for(user)
     if scope.everything:
         return qs

@@ -304,7 +304,9 @@ class Command(BaseCommand):
             w.reset_sequence()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE claims_bill; ANALYZE claims_claim; ANALYZE beneficiaries_person")
+                for table in ("claims_bill", "claims_claim", "beneficiaries_person", "beneficiaries_certification",
+                              "beneficiaries_household", "organizations_district", "organizations_institution"):
+                    cursor.execute(f"ANALYZE {table}")
         elapsed = time.monotonic() - t0
         self.stdout.write(self.style.SUCCESS(
             f"generated people {people}, bills {bills_wanted} in {elapsed:.1f}s "

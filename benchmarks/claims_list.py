@@ -1,0 +1,107 @@
+"""Claim/bill list page server time at scale (PostgreSQL).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_claims_bench \\
+      .venv/bin/python manage.py generate_synthetic --people 200000 --claims 1000000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_claims_bench \\
+      .venv/bin/python benchmarks/claims_list.py [--runs 40]
+
+Renders the real views in-process with Django's test client (so the figure is server time:
+URL routing, scope, filters, the keyset query, template rendering; no network), logged in as a
+district caseworker and as a city-level auditor, for a set of filter combinations, each run
+``--runs`` times after one warm-up request. Prints p50/p95 per scenario and over all requests.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("DJANGO_DEBUG", "0")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=40)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from claims.models import Bill
+    from organizations import roles
+    from organizations.models import Agency, AgencyKind, District, Institution, StaffProfile
+
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # response.context for row counts (adds a little render overhead)
+    settings.ALLOWED_HOSTS = ["*"]
+    if "axes" in settings.INSTALLED_APPS:
+        settings.AXES_ENABLED = False
+    district = District.objects.get(code="110105")
+    institution = Institution.objects.filter(district=district).order_by("code").first()
+    users = {}
+    for name, role, city in (("bench-caseworker", roles.CASEWORKER, False), ("bench-auditor", roles.AUDITOR, True)):
+        user, _ = get_user_model().objects.get_or_create(username=name)
+        user.groups.add(Group.objects.get(name=role))
+        agency = Agency.objects.get_or_create(code=f"{district.region.code if city else district.code}-medical_security",
+                                              defaults={"kind": AgencyKind.MEDICAL_SECURITY, "name": "bench",
+                                                        "region": district.region, "district": None if city else district})[0]
+        StaffProfile.objects.get_or_create(user=user, defaults={"agency": agency, "district": None if city else district})
+        users[name] = user
+    total = Bill.objects.count()
+    scenarios = [
+        ("bills: no filter", "/claims/bills/", {}),
+        ("bills: status=hospital_paid", "/claims/bills/", {"status": "hospital_paid"}),
+        ("bills: inpatient + 2024 date range", "/claims/bills/", {"visit_type": "inpatient", "date_from": "2024-03-01", "date_to": "2024-06-30"}),
+        ("bills: institution", "/claims/bills/", {"institution": institution.pk}),
+        ("bills: category=extreme_poverty", "/claims/bills/", {"category": "extreme_poverty"}),
+        ("bills: amount 5000–20000", "/claims/bills/", {"amount_min": "5000", "amount_max": "20000"}),
+        ("bills: source=manual + status=paid", "/claims/bills/", {"source": "manual", "status": "paid"}),
+        ("bills: all filters", "/claims/bills/", {"district": district.pk, "status": "hospital_paid", "visit_type": "inpatient",
+                                                  "date_from": "2023-01-01", "date_to": "2024-12-31", "category": "minimum_living",
+                                                  "amount_min": "1000"}),
+        ("claims: status=submitted", "/claims/", {"status": "submitted"}),
+        ("claims: visit_type=inpatient (EXISTS)", "/claims/", {"visit_type": "inpatient"}),
+    ]
+    all_times: list[float] = []
+    print(f"bills in database: {total:,}; runs per scenario: {args.runs}")
+    print(f"{'user':<18} {'scenario':<40} {'p50 ms':>8} {'p95 ms':>8} {'rows':>5}")
+    for username, user in users.items():
+        client = Client()
+        client.force_login(user)
+        for label, url, params in scenarios:
+            response = client.get(url, params)  # warm-up
+            assert response.status_code == 200, (label, response.status_code)
+            rows = len(response.context["bills"] if "bills" in response.context else response.context["claims"])
+            # second page through the cursor, too (half of the runs)
+            next_q = response.context.get("next_query")
+            times = []
+            for i in range(args.runs):
+                t0 = time.perf_counter()
+                if next_q and i % 2:
+                    r = client.get(f"{url}?{next_q}")
+                else:
+                    r = client.get(url, params)
+                times.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200
+            times.sort()
+            all_times.extend(times)
+            p95 = times[max(0, int(round(0.95 * len(times))) - 1)]
+            print(f"{username:<18} {label:<40} {statistics.median(times):8.1f} {p95:8.1f} {rows:5d}")
+    all_times.sort()
+    p95 = all_times[max(0, int(round(0.95 * len(all_times))) - 1)]
+    print(f"ALL requests: n={len(all_times)} p50={statistics.median(all_times):.1f} ms p95={p95:.1f} ms max={all_times[-1]:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
