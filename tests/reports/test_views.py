@@ -179,3 +179,16 @@ def test_print_task_takes_only_an_id(caseworker, letter):
 
     job = PrintJob.objects.create(requested_by=caseworker, district=letter.district, issued_on=letter.issued_on)
     assert print_letters.delay(job.pk).get() == 1
+
+
+def test_home_queue_counts_todays_letters_in_scope(caseworker, other_caseworker, letter):
+    from reports.queues import letter_queues
+
+    assert letter_queues(caseworker)[0].count == 1
+    assert letter_queues(other_caseworker)[0].count == 0
+
+
+def test_home_queue_hidden_without_reports_role(civil_certifier):
+    from reports.queues import letter_queues
+
+    assert letter_queues(civil_certifier) == []
