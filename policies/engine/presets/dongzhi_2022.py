@@ -1,7 +1,8 @@
 """东至县 2022: 东医保办〔2022〕11号 东至县重特大疾病医疗保险和救助工程实施方案 (POLICY.md §3.4, §5).
 
 Dongzhi defers its assistance figures to the Chizhou plan (三(三)3), which is not among the
-seeds: the tiers are the national template values (so this preset also needs confirmation);
+seeds: the tiers are the national template values (an interpretation, shown in the note);
+unlike national-2021 it is a shipped, usable preset (issue 3), so it needs no confirmation;
 the premium subsidies (三(二)2) are Dongzhi's own.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ PRESET = {
     "title": "东至县重特大疾病医疗保险和救助工程实施方案",
     "effective_from": "2022-01-01",
     "effective_to": None,
-    "needs_confirmation": True,
+    "needs_confirmation": False,
     "note": "救助起付标准、比例和限额按池州市方案执行（三(三)3），该方案未收录：暂用国办发〔2021〕42号模板值，"
             "返贫致贫人口与特困、低保同档（解释，依三(三)2大病保险倾斜对象）。资助参保为本县标准（三(二)2）。",
     "burden": {"clause": c("三(三)3")},
