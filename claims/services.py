@@ -257,23 +257,38 @@ def _effective_paid(bill: Bill, resolved: dict[int, Decimal]) -> Decimal | None:
     return paid + resolved.get(bill.pk, ZERO)
 
 
-def _reconcile_paid(bills: Sequence[Bill], *, dry_run: bool, outcome: RecomputeOutcome) -> None:
+@dataclass
+class _Writes:
+    """What a batch of recomputations writes, collected so it is written in a few statements."""
+
+    bills: list[Bill] = field(default_factory=list)
+    adjustments_new: list[PaymentAdjustment] = field(default_factory=list)
+    adjustments_superseded: list[PaymentAdjustment] = field(default_factory=list)
+    ledgers: list[PersonYearLedger] = field(default_factory=list)
+    buckets_new: list[LedgerBucket] = field(default_factory=list)
+    buckets_changed: list[LedgerBucket] = field(default_factory=list)
+    buckets_gone: list[int] = field(default_factory=list)
+    claim_ids: set[int] = field(default_factory=set)
+
+
+def _reconcile_paid(bills: Sequence[Bill], adjustments: Sequence[PaymentAdjustment], *, now,
+                    outcome: RecomputeOutcome, writes: _Writes) -> None:
     """Paid bills keep what was paid; a differing figure becomes ONE open adjustment per bill.
 
     Idempotent: an open adjustment of the same kind and amount is left alone; a stale one is
     marked superseded (never deleted) and replaced; none is left when the figures agree.
+    ``adjustments``: the non-superseded adjustments of these bills.
     """
     paid_bills = [b for b in bills if b.paid is not None]
     if not paid_bills:
         return
-    ids = [b.pk for b in paid_bills]
     resolved: dict[int, Decimal] = defaultdict(lambda: ZERO)
     open_by_bill: dict[int, PaymentAdjustment] = {}
-    for adj in PaymentAdjustment.objects.filter(bill_id__in=ids).exclude(status=PaymentAdjustment.Status.SUPERSEDED):
+    for adj in adjustments:
         if adj.status == PaymentAdjustment.Status.RESOLVED:
             sign = 1 if adj.kind == AdjustmentKind.SUPPLEMENTARY else -1
             resolved[adj.bill_id] += sign * adj.amount
-        else:
+        elif adj.status == PaymentAdjustment.Status.OPEN:
             open_by_bill[adj.bill_id] = adj
     for bill in paid_bills:
         paid = _effective_paid(bill, resolved)
@@ -284,25 +299,23 @@ def _reconcile_paid(bills: Sequence[Bill], *, dry_run: bool, outcome: RecomputeO
             continue
         if current is not None:
             outcome.adjustments_superseded += 1
-            if not dry_run:
-                current.status = PaymentAdjustment.Status.SUPERSEDED
-                current.resolved_at = timezone.now()
-                current.save(update_fields=["status", "resolved_at"])
+            current.status = PaymentAdjustment.Status.SUPERSEDED
+            current.resolved_at = now
+            writes.adjustments_superseded.append(current)
         if diff != 0:
             outcome.adjustments_created += 1
-            if not dry_run:
-                PaymentAdjustment.objects.create(bill=bill, kind=kind, amount=abs(diff), paid_amount=paid,
-                                                 computed_amount=bill.total_assistance)
+            writes.adjustments_new.append(PaymentAdjustment(
+                bill=bill, kind=kind, amount=abs(diff), paid_amount=paid, computed_amount=bill.total_assistance))
 
 
-def _rebuild_ledger(ledger: PersonYearLedger, state, counted: list[tuple[Bill, BillResult | None]],
-                    *, dry_run: bool) -> bool:
+def _rebuild_ledger(ledger: PersonYearLedger, existing: Sequence[LedgerBucket], state,
+                    counted: list[tuple[Bill, BillResult | None]], writes: _Writes) -> bool:
     """Rebuild the buckets from the counted bills' results; True if anything changed.
 
     A bucket's cap is the one every draw on it ran under: the largest cap seen, or none if any
     draw was uncapped (an identity without a cap that year). ``used`` is the engine's total.
     """
-    caps: dict[str, Decimal | None] = {}
+    caps: dict[str, Decimal] = {}
     clauses: dict[str, str] = {}
     uncapped: set[str] = set()
     for _bill, result in counted:
@@ -315,36 +328,35 @@ def _rebuild_ledger(ledger: PersonYearLedger, state, counted: list[tuple[Bill, B
             else:
                 previous = caps.get(line.name)
                 caps[line.name] = line.cap if previous is None else max(previous, line.cap)
-    names = set(caps) | uncapped | {k for k, v in (state.bucket_used if state else {}).items() if v}
+    names = set(caps) | uncapped | {k for k, v in state.bucket_used.items() if v}
     wanted = {
-        name: (None if name in uncapped or name not in caps else caps[name],
-               (state.bucket_used.get(name, ZERO) if state else ZERO), clauses.get(name, ""))
+        name: (None if name in uncapped or name not in caps else caps[name], state.bucket_used.get(name, ZERO),
+               clauses.get(name, ""))
         for name in names
     }
-    existing = {b.bucket: b for b in ledger.buckets.all()} if ledger.pk else {}
-    total = sum((b.total_assistance for b, _r in counted), ZERO)
-    header = {"deductible_used": state.deductible_used if state else ZERO,
-              "tilted_base": state.tilted_base if state else ZERO,
-              "total_assistance": total, "bills_counted": len(counted)}
-    changed = any(getattr(ledger, k) != v for k, v in header.items())
-    changed = changed or set(existing) != set(wanted) or any(
-        existing[n].cap != cap or existing[n].used != used for n, (cap, used, _c) in wanted.items() if n in existing)
-    if dry_run or not changed:
-        return changed
-    for k, v in header.items():
-        setattr(ledger, k, v)
-    ledger.save(update_fields=[*header, "updated_at"])
-    for name, bucket in existing.items():
+    by_name = {b.bucket: b for b in existing}
+    header = {"deductible_used": state.deductible_used, "tilted_base": state.tilted_base,
+              "total_assistance": sum((b.total_assistance for b, _r in counted), ZERO), "bills_counted": len(counted)}
+    changed = False
+    if any(getattr(ledger, k) != v for k, v in header.items()):
+        for k, v in header.items():
+            setattr(ledger, k, v)
+        writes.ledgers.append(ledger)
+        changed = True
+    for name, bucket in by_name.items():
         if name not in wanted:
-            bucket.delete()  # derived data, rebuilt from the bills
+            writes.buckets_gone.append(bucket.pk)  # derived data, rebuilt from the bills
+            changed = True
     for name, (cap, used, clause) in wanted.items():
-        bucket = existing.get(name)
+        bucket = by_name.get(name)
         if bucket is None:
-            LedgerBucket.objects.create(ledger=ledger, bucket=name, cap=cap, used=used, clause=clause)
+            writes.buckets_new.append(LedgerBucket(ledger=ledger, bucket=name, cap=cap, used=used, clause=clause))
+            changed = True
         elif (bucket.cap, bucket.used, bucket.clause) != (cap, used, clause):
             bucket.cap, bucket.used, bucket.clause = cap, used, clause
-            bucket.save(update_fields=["cap", "used", "clause"])
-    return True
+            writes.buckets_changed.append(bucket)
+            changed = True
+    return changed
 
 
 def _refresh_approved_amounts(claim_ids: Iterable[int]) -> None:
@@ -359,73 +371,147 @@ def _refresh_approved_amounts(claim_ids: Iterable[int]) -> None:
             claim.save(update_fields=["approved_amount", "updated_at"])
 
 
+def _recompute_one(*, year: int, pin, region_id: int | None, bills: list[Bill], adjustments: list[PaymentAdjustment],
+                   ledger: PersonYearLedger, buckets: list[LedgerBucket], cache: PolicyCache, now,
+                   outcome: RecomputeOutcome, writes: _Writes) -> None:
+    """The engine over one person-year (bills already in settlement order). Caller holds the lock."""
+    from policies.engine.types import YearState
+
+    outcome.bills_seen = len(bills)
+    state = YearState(year)
+    counted: list[tuple[Bill, BillResult | None]] = []
+    pending: dict[int | None, list[Bill]] = defaultdict(list)
+    changed = 0
+    for bill in bills:
+        if bill.status in COUNTED_BILL_STATUSES:
+            policy, result = _assess(bill, pin, state, cache, region_id)
+            counted.append((bill, result))
+            if result is not None and result.error:
+                outcome.errors.append(f"bill {bill.pk}: {result.error}")
+            if _apply_result(bill, policy, result, now):
+                writes.bills.append(bill)
+                changed += 1
+                if bill.claim_id:
+                    writes.claim_ids.add(bill.claim_id)
+        else:
+            pending[bill.claim_id].append(bill)
+    # A pending claim's suggestion: its bills as if approved next, after every counted bill.
+    for claim_bills in pending.values():
+        trial = copy.deepcopy(state)
+        for bill in claim_bills:
+            policy, result = _assess(bill, pin, trial, cache, region_id)
+            if _apply_result(bill, policy, result, now):
+                writes.bills.append(bill)
+                changed += 1
+    outcome.bills_changed = changed
+    outcome.total_assistance = sum((b.total_assistance for b, _r in counted), ZERO)
+    _reconcile_paid([b for b, _r in counted], adjustments, now=now, outcome=outcome, writes=writes)
+    outcome.ledger_changed = _rebuild_ledger(ledger, buckets, state, counted, writes)
+
+
+def _flush(writes: _Writes) -> None:
+    if writes.bills:
+        Bill.objects.bulk_update(writes.bills, COMPUTED_FIELDS, batch_size=500)
+    if writes.adjustments_superseded:
+        PaymentAdjustment.objects.bulk_update(writes.adjustments_superseded, ["status", "resolved_at"], batch_size=500)
+    if writes.adjustments_new:
+        PaymentAdjustment.objects.bulk_create(writes.adjustments_new, batch_size=500)
+    if writes.ledgers:
+        now = timezone.now()
+        for ledger in writes.ledgers:
+            ledger.updated_at = now
+        PersonYearLedger.objects.bulk_update(
+            writes.ledgers, ["deductible_used", "tilted_base", "total_assistance", "bills_counted", "updated_at"], batch_size=500)
+    if writes.buckets_gone:
+        LedgerBucket.objects.filter(pk__in=writes.buckets_gone).delete()
+    if writes.buckets_changed:
+        LedgerBucket.objects.bulk_update(writes.buckets_changed, ["cap", "used", "clause"], batch_size=500)
+    if writes.buckets_new:
+        LedgerBucket.objects.bulk_create(writes.buckets_new, batch_size=500)
+    _refresh_approved_amounts(writes.claim_ids)
+
+
+def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: bool = False,
+                           cache: PolicyCache | None = None, chunk: int = 500) -> list[RecomputeOutcome]:
+    """Recompute many person-years with a handful of queries per chunk (the batch form of
+    :func:`recompute_person_year`, same result). Each chunk is one transaction that locks its
+    ledger rows in (person, year) order, so concurrent batches and approvals cannot deadlock
+    on ledgers. With ``dry_run`` nothing is written. Outcomes come back in (person, year) order.
+    """
+    from policies.adapters import person_in
+
+    from beneficiaries.models import Certification
+
+    pairs = sorted(set(person_years))
+    cache = cache or PolicyCache()
+    outcomes: list[RecomputeOutcome] = []
+    for start in range(0, len(pairs), chunk):
+        part = pairs[start:start + chunk]
+        wanted = set(part)
+        person_ids = sorted({p for p, _y in part})
+        years = sorted({y for _p, y in part})
+        with transaction.atomic():
+            PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=p, year=y) for p, y in part],
+                                                 ignore_conflicts=True)
+            ledgers = {
+                (lg.person_id, lg.year): lg
+                for lg in PersonYearLedger.objects.select_for_update()
+                .filter(person_id__in=person_ids, year__in=years).order_by("person_id", "year")
+            }
+            persons = Person.objects.in_bulk(person_ids)
+            certs: dict[int, list] = defaultdict(list)
+            for cert in (Certification.objects.filter(person_id__in=person_ids).select_related("category")
+                         .order_by("person_id", "valid_from", "pk")):
+                certs[cert.person_id].append(cert)
+            bills: dict[tuple[int, int], list[Bill]] = defaultdict(list)
+            for bill in (Bill.objects.filter(person_id__in=person_ids, discharge_date__gte=date(years[0], 1, 1),
+                                             discharge_date__lte=date(years[-1], 12, 31))
+                         .exclude(status=BillStatus.REJECTED).select_related("institution")
+                         .order_by("person_id", "discharge_date", "id")):
+                key = (bill.person_id, bill.discharge_date.year)
+                if key in wanted:
+                    bills[key].append(bill)
+            paid_ids = [b.pk for group in bills.values() for b in group if b.paid is not None]
+            adjustments: dict[int, list[PaymentAdjustment]] = defaultdict(list)
+            for start_adj in range(0, len(paid_ids), 5000):
+                for adj in (PaymentAdjustment.objects.filter(bill_id__in=paid_ids[start_adj:start_adj + 5000])
+                            .exclude(status=PaymentAdjustment.Status.SUPERSEDED)):
+                    adjustments[adj.bill_id].append(adj)
+            buckets: dict[int, list[LedgerBucket]] = defaultdict(list)
+            for bucket in LedgerBucket.objects.filter(ledger__in=[ledgers[k] for k in part]):
+                buckets[bucket.ledger_id].append(bucket)
+            now = timezone.now()
+            writes = _Writes()
+            for person_id, year in part:
+                outcome = RecomputeOutcome(person_id=person_id, year=year, dry_run=dry_run)
+                person = persons[person_id]
+                pin = person_in(person, certifications=certs.get(person_id, []))
+                group = bills.get((person_id, year), [])
+                ledger = ledgers[(person_id, year)]
+                _recompute_one(year=year, pin=pin, region_id=person.insured_region_id, bills=group,
+                               adjustments=[a for b in group for a in adjustments.get(b.pk, ())], ledger=ledger,
+                               buckets=buckets.get(ledger.pk, []), cache=cache, now=now, outcome=outcome, writes=writes)
+                outcomes.append(outcome)
+            if not dry_run:
+                _flush(writes)
+            else:
+                transaction.set_rollback(True)
+    return outcomes
+
+
 def recompute_person_year(*, person_id: int, year: int, dry_run: bool = False,
                           cache: PolicyCache | None = None) -> RecomputeOutcome:
     """Bring one person-year back in line with the rules (THE recomputation; nightly and approval).
 
-    Locks the ledger row, loads the person's certifications and every bill settled in ``year``
-    in settlement order (discharge date, then id), runs the engine, writes changed figures,
-    records adjustments for paid bills (never changing what was paid) and rebuilds the ledger.
-    Idempotent: a second run changes nothing. With ``dry_run`` nothing is written.
+    Locks the ledger row (creating it), loads the person's certifications and every bill settled
+    in ``year`` in settlement order (discharge date, then id), runs the engine, writes changed
+    figures, records adjustments for paid bills (never changing what was paid) and rebuilds the
+    ledger. Idempotent: a second run changes nothing. With ``dry_run`` nothing is written.
     ``cache``: share a :class:`PolicyCache` across calls of one batch run (policies, statistics).
+    For many person-years use :func:`recompute_person_years` (same result, far fewer queries).
     """
-    from policies.adapters import person_in
-    from policies.engine.types import YearState
-
-    outcome = RecomputeOutcome(person_id=person_id, year=year, dry_run=dry_run)
-    with transaction.atomic():
-        ledger = lock_ledger(person_id=person_id, year=year)
-        person = Person.objects.get(pk=person_id)
-        pin = person_in(person)
-        region_id = person.insured_region_id
-        bills = list(
-            Bill.objects.filter(person_id=person_id, discharge_date__gte=date(year, 1, 1),
-                                discharge_date__lte=date(year, 12, 31))
-            .exclude(status=BillStatus.REJECTED)
-            .select_related("institution")
-            .order_by("discharge_date", "id")
-        )
-        outcome.bills_seen = len(bills)
-        cache = cache or PolicyCache()
-        now = timezone.now()
-        state = YearState(year)
-        counted: list[tuple[Bill, BillResult | None]] = []
-        pending: dict[int | None, list[Bill]] = defaultdict(list)
-        changed: list[Bill] = []
-        for bill in bills:
-            if bill.status in COUNTED_BILL_STATUSES:
-                policy, result = _assess(bill, pin, state, cache, region_id)
-                counted.append((bill, result))
-                if result is not None and result.error:
-                    outcome.errors.append(f"bill {bill.pk}: {result.error}")
-                if _apply_result(bill, policy, result, now):
-                    changed.append(bill)
-            else:
-                pending[bill.claim_id].append(bill)
-        # A pending claim's suggestion: its bills as if approved next, after every counted bill.
-        for claim_bills in pending.values():
-            trial = copy.deepcopy(state)
-            for bill in claim_bills:
-                policy, result = _assess(bill, pin, trial, cache, region_id)
-                if _apply_result(bill, policy, result, now):
-                    changed.append(bill)
-        outcome.bills_changed = len(changed)
-        outcome.total_assistance = sum((b.total_assistance for b, _r in counted), ZERO)
-        if changed and not dry_run:
-            Bill.objects.bulk_update(changed, COMPUTED_FIELDS, batch_size=500)
-        _reconcile_paid([b for b, _r in counted], dry_run=dry_run, outcome=outcome)
-        outcome.ledger_changed = _rebuild_ledger(ledger, state, counted, dry_run=dry_run)
-        if not dry_run:
-            _refresh_approved_amounts({b.claim_id for b in changed if b.claim_id})
-        if dry_run:
-            transaction.set_rollback(True)
+    [outcome] = recompute_person_years(person_years=[(person_id, year)], dry_run=dry_run, cache=cache)
     return outcome
-
-
-def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: bool = False) -> list[RecomputeOutcome]:
-    """Several person-years, each in its own transaction (ascending order: no lock cycles)."""
-    cache = PolicyCache()
-    return [recompute_person_year(person_id=p, year=y, dry_run=dry_run, cache=cache) for p, y in sorted(set(person_years))]
 
 
 def bill_compute_preview(*, bill: Bill) -> BillResult | None:

@@ -246,3 +246,29 @@ class TestRecompute:
         services.recompute_person_year(person_id=person.pk, year=2023)
         ledger = PersonYearLedger.objects.get(person=person, year=2023)
         assert ledger.bills_counted == 0 and ledger.total_assistance == Decimal("0.00")
+
+
+class TestBatchRecompute:
+    def test_batch_equals_one_by_one(self, district, institution):
+        from tests.factories import PersonFactory
+
+        pairs = []
+        for i in range(4):
+            p = PersonFactory(hukou_district=district)
+            CertificationFactory(person=p, category=__import__("tests.factories", fromlist=["x"]).category(
+                ["minimum_living", "extreme_poverty", "low_income_family", "downsized_1960s_worker"][i]))
+            for j, year in enumerate((2023, 2023, 2024)):
+                BillFactory(person=p, institution=institution, admission_date=date(year, 2 + j, 1),
+                            discharge_date=date(year, 2 + j, 5), policy_scope_cost=Decimal("90000"), total_cost=Decimal("90000"),
+                            hospital_assistance_paid=Decimal("50000.00") if j == 1 else None,
+                            status=BillStatus.HOSPITAL_PAID if j == 1 else BillStatus.RECORDED)
+            pairs += [(p.pk, 2023), (p.pk, 2024)]
+        outcomes = services.recompute_person_years(person_years=pairs, chunk=3)
+        assert [(o.person_id, o.year) for o in outcomes] == sorted(pairs)
+        assert sum(o.bills_changed for o in outcomes) == 12
+        created = sum(o.adjustments_created for o in outcomes)
+        assert created == PaymentAdjustment.objects.count() > 0
+        for person_id, year in pairs:
+            again = services.recompute_person_year(person_id=person_id, year=year)
+            assert (again.bills_changed, again.adjustments_created, again.ledger_changed) == (0, 0, False)
+        assert LedgerBucket.objects.filter(ledger__year=2023).count() >= 4

@@ -181,3 +181,12 @@ def test_import_upload_preview_confirm(client, caseworker, person, institution):
         settlement_import_apply(job.pk)
         job.refresh_from_db()
         assert job.status == "done" and Bill.objects.count() == 1
+
+
+def test_person_ledger_tag_renders_the_card(person, institution):
+    from django.template import Context, Template
+
+    BillFactory(person=person, institution=institution)
+    services.recompute_person_year(person_id=person.pk, year=2023)
+    html = Template("{% load claims_tags %}{% person_ledger person %}").render(Context({"person": person}))
+    assert "年度累计" in html and "143000.00" in html
