@@ -98,6 +98,8 @@ class Application(models.Model):
         indexes = [
             models.Index(fields=["household", "year"]),
             models.Index(fields=["district", "status", "received_on"]),
+            # the list pages walk this in order and stop after a page (no sort of the district)
+            models.Index(fields=["district", "received_on", "id"], name="application_district_list_idx"),
         ]
 
     def __str__(self) -> str:

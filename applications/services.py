@@ -322,13 +322,19 @@ def bills_gather(*, application: Application, by) -> list[CountedBill]:
 
 
 def _gather(application: Application) -> list[CountedBill]:
+    rows = _collect(application)
+    application.counted_bills.all().delete()  # a snapshot, rebuilt on every gathering
+    return CountedBill.objects.bulk_create(rows, batch_size=1000)
+
+
+def _collect(application: Application) -> list[CountedBill]:
+    """The unsaved snapshot rows of the counted period (sets the application's period)."""
     policy = _policy_for(application, application.received_on)
     scheme = _scheme(policy)[1] if policy is not None else None
     start, end = counted_period(scheme, application.received_on)
     application.period_start, application.period_end = start, end
     application.save(update_fields=["period_start", "period_end"])
     patient_only = scheme is not None and scheme.members == "patient"
-    application.counted_bills.all().delete()  # a snapshot, rebuilt on every gathering
     rows: dict[tuple[str, int], CountedBill] = {}
     bills = selectors.household_bills(household=application.household, start=start, end=end)
     if patient_only:
@@ -356,7 +362,7 @@ def _gather(application: Application) -> list[CountedBill]:
             other_paid=extra.other_paid, assistance_paid=extra.assistance_paid, burden=extra.burden,
             counted=extra.designated, reason="" if extra.designated else "non_designated",
         ))
-    return CountedBill.objects.bulk_create(list(rows.values()))
+    return list(rows.values())
 
 
 def extra_bill_add(*, application: Application, by, person: Person, receipt: UploadedFile, **fields: Any) -> ExtraBill:
@@ -420,13 +426,14 @@ def relief_compute(*, application: Application, by) -> Application:
         policy = _policy_for(application, application.received_on)
         if policy is None:
             raise ValidationError(_("受理日期没有生效的救助政策，无法计算。"), code="no_policy")
-        rows = _gather(application)
+        rows = _collect(application)
         result = _assess(application=application, policy=policy, rows=rows)
         for row in rows:
             key = _row_key(row)
             if key in result.counted:
                 row.counted, row.reason = result.counted[key]
-        CountedBill.objects.bulk_update(rows, ["counted", "reason"])
+        application.counted_bills.all().delete()  # the snapshot is rebuilt with the engine's verdicts
+        CountedBill.objects.bulk_create(rows, batch_size=1000)
         application.policy = policy
         application.relief = result.relief
         application.burden = result.burden
@@ -511,9 +518,11 @@ def _assess(*, application: Application, policy, rows: list[CountedBill]) -> Com
             counted[key] = (False, "visit_not_covered")
         else:
             counted[key] = (False, "not_counted")
+    raw = result.to_dict()
+    raw.get("explanation", {}).pop("lines", None)  # kept once, as "lines" above
     return Computation(
         relief=result.relief, burden=result.burden, reasons=list(result.reasons), lines=lines,
-        clauses=list(result.clauses), counted=counted, raw=result.to_dict(),
+        clauses=list(result.clauses), counted=counted, raw=raw,
     )
 
 

@@ -82,7 +82,7 @@ class IndexView(LoginRequiredMixin, ListView):
     context_object_name = "applications"
 
     def get_queryset(self):
-        qs = selectors.access_applications(self.request.user)
+        qs = selectors.access_applications(self.request.user).select_related(None).select_related("applicant", "district")
         self.queue = self.request.GET.get("queue", "open")
         qs = qs.filter(selectors.queue_filter(self.queue))
         self.filterset = ApplicationFilter(self.request.GET or None, queryset=qs)
