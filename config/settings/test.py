@@ -9,3 +9,8 @@ if not env("DATABASE_URL", default=""):
 MEDIA_ROOT = BASE_DIR / ".test-media"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 LANGUAGE_CODE = "zh-hans"
+
+# Tasks run in-process in tests even where REDIS_URL is set (CI): a unit test must never wait for
+# a worker that is not there (``.delay().get()`` would block forever). The broker is still Redis,
+# and tests that exercise a real worker (marker ``celery_worker``) turn eager off for themselves.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
