@@ -47,3 +47,17 @@ def roster_csv(rows, header="id_number,name,category,valid_from,valid_until,docu
 
 
 D = date
+
+
+@pytest.fixture
+def categories(db):
+    """The §2 categories, reloaded if a transactional test's flush removed the migration's rows."""
+    import importlib
+
+    from beneficiaries.models import Category
+
+    module = importlib.import_module("beneficiaries.migrations.0002_categories")
+    for order, (code, name, agency, co_agency) in enumerate(module.CATEGORIES, start=1):
+        Category.objects.get_or_create(code=code, defaults={"name": name, "agency_kind": agency,
+                                                            "co_agency_kind": co_agency, "sort_order": order})
+    return Category.objects.all()

@@ -16,7 +16,7 @@ from tests.factories import category
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_policy_2_concurrent_overlapping_certifications_one_wins(civil_certifier, civil_agency, person):
+def test_policy_2_concurrent_overlapping_certifications_one_wins(categories, civil_certifier, civil_agency, person):
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -43,7 +43,7 @@ def test_policy_2_concurrent_overlapping_certifications_one_wins(civil_certifier
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_same_roster_imported_twice_at_once_applies_once(civil_agency):
+def test_same_roster_imported_twice_at_once_applies_once(categories, civil_agency):
     import io
 
     from beneficiaries import idnumber
