@@ -63,6 +63,7 @@ class PolicyPicker:
         self._all = all_policies
         self._pick_cache: dict[tuple[int | None, date], Any] = {}
         self._stats: dict[int | None, Any] = {}
+        self._specs: dict[int, Any] = {}
 
     @classmethod
     def load(cls) -> PolicyPicker:
@@ -91,16 +92,23 @@ class PolicyPicker:
         return found
 
     def spec(self, region_id: int | None, on: date):
+        policy = self.pick(region_id, on)
+        return None if policy is None else self.spec_for(policy)
+
+    def spec_for(self, policy):
+        """``spec_of(policy)``, memoised for the picker's life (one chunk or one run)."""
         from policies.selectors import spec_of
 
-        policy = self.pick(region_id, on)
-        return None if policy is None else spec_of(policy)
+        spec = self._specs.get(policy.pk)
+        if spec is None:
+            spec = self._specs[policy.pk] = spec_of(policy)
+        return spec
 
     def spec_by_id(self, policy_id: int | None):
         from policies.selectors import spec_of
 
         policy = self._all.get(policy_id) if policy_id is not None else None
-        return None if policy is None else spec_of(policy)
+        return None if policy is None else self.spec_for(policy)
 
     def stats(self, region_id: int | None):
         from policies.selectors import region_stats
@@ -190,15 +198,42 @@ def without_lines(computation: dict) -> dict:
     return {**computation, "explanation": {k: v for k, v in explanation.items() if k != "lines"}}
 
 
-def stored_computation_without_lines():
-    """The stored computation with ``explanation.lines`` removed by the database."""
+def stored_computation_without_lines(*, hashed: bool = True):
+    """The stored computation without ``explanation.lines``, as the chunk compares it.
+
+    PostgreSQL: the md5 of its ``jsonb`` text (32 bytes per bill instead of the document);
+    :func:`same_computation` hashes the new dict in the same canonical form. Elsewhere: the dict.
+    """
     from django.db import connection
-    from django.db.models import JSONField
+    from django.db.models import CharField, JSONField
     from django.db.models.expressions import RawSQL
 
     if connection.vendor == "postgresql":
-        return RawSQL("claims_bill.computation #- '{explanation,lines}'", [], output_field=JSONField())
+        if not hashed:
+            return RawSQL("claims_bill.computation #- '{explanation,lines}'", [], output_field=JSONField())
+        return RawSQL("md5((claims_bill.computation #- '{explanation,lines}')::text)", [], output_field=CharField())
     return RawSQL("json_remove(claims_bill.computation, '$.explanation.lines')", [], output_field=JSONField())
+
+
+def jsonb_text(value: Any) -> str:
+    """``value`` as PostgreSQL prints a ``jsonb``: keys by (length, bytes), ``", "`` and ``": "``."""
+    import json
+
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: (len(kv[0].encode()), kv[0].encode()))
+        return "{" + ", ".join(json.dumps(k, ensure_ascii=False) + ": " + jsonb_text(v) for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def same_computation(stored: Any, new: dict) -> bool:
+    """Stored (as read by :func:`stored_computation_without_lines`) equals the new dict without lines."""
+    if isinstance(stored, str):
+        import hashlib
+
+        return stored == hashlib.md5(jsonb_text(new).encode(), usedforsecurity=False).hexdigest()
+    return stored == new
 
 
 class PaidBill:
@@ -398,14 +433,16 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     # 1. Create the missing ledger rows, lock all of the chunk's (ordered by person and year: no
     #    lock cycles with approvals, which lock one person's years ascending), THEN read the bills.
     bill_q = Bill.objects.filter(people_q & _year_bounds(only_year)).exclude(status=BillStatus.REJECTED)
-    if not dry_run:
-        bill_keys = {(p, y) for p, y in bill_q.annotate(y=ExtractYear("discharge_date"))
-                     .values_list("person_id", "y").distinct() if wanted(p, y)}
-        PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=p, year=y) for p, y in sorted(bill_keys)],
-                                             ignore_conflicts=True, batch_size=2000)
     ledgers_q = PersonYearLedger.objects.filter(people_q)
     if only_year is not None:
         ledgers_q = ledgers_q.filter(year=only_year)
+    if not dry_run:
+        bill_keys = {(p, y) for p, y in bill_q.annotate(y=ExtractYear("discharge_date"))
+                     .values_list("person_id", "y").distinct() if wanted(p, y)}
+        missing = bill_keys - set(ledgers_q.values_list("person_id", "year"))
+        if missing:
+            PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=p, year=y) for p, y in sorted(missing)],
+                                                 ignore_conflicts=True, batch_size=2000)
     ledger_rows = list(ledgers_q.select_for_update().order_by("person_id", "year")
                        .values_list("id", "person_id", "year", "deductible_used", "tilted_base",
                                     "total_assistance", "bills_counted"))
@@ -463,34 +500,13 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                                                         disability_grade=grade)
         ledger = ledgers.get(key)
         ledger_buckets = buckets.get(ledger[0]) if ledger else None
-
-        # Pre-check: a ledger built from exactly these (all computed) counted bills that disagrees
-        # with them was written around the ledger protocol. Report it and leave this person-year
-        # untouched for a person to investigate (never silently fixed). A ledger that counted a
-        # different number of bills is merely stale (e.g. bills imported since) and is rebuilt.
-        counted_rows = [r for r in rows if r[B_STATUS] in counted_statuses]
-        if (ledger is not None and ledger[4] == len(counted_rows) and counted_rows
-                and all(r[B_COMPUTED_AT] is not None for r in counted_rows)):
-            drawn: dict[str, Decimal] = {}
-            caps: dict[str, Decimal | None] = {}
-            for r in counted_rows:
-                for name, amount in drawn_from_computation(r[B_COMPUTATION], picker.spec_by_id(r[B_POLICY])).items():
-                    drawn[name] = drawn.get(name, ZERO) + amount
-                caps.update(caps_from_computation(r[B_COMPUTATION]))
-            found = _violations_for(person_id, year, {n: (b[0], b[1]) for n, b in (ledger_buckets or {}).items()},
-                                    drawn, caps)
-            if found:
-                outcome.violations += found
-                outcome.skipped += 1
-                logger.error("invariant violation before recompute, person-year left untouched: %s", found)
-                continue
-
-        outcome.person_years += 1
-        outcome.bills_seen += len(rows)
+        stats = picker.stats(region_id)
         state = YearState(year)
         counted: list[tuple[tuple, Any, dict]] = []  # (row, result, new figures)
         pending: dict[int | None, list[tuple]] = defaultdict(list)
-        stats = picker.stats(region_id)
+        py_changed: list[tuple] = []
+        py_claims: set[int] = set()
+        py_paid: list[PaidBill] = []
 
         def assess(row: tuple, year_state) -> tuple[Any, dict]:
             """(result, new figures); ``computation`` holds the dict WITHOUT lines until written."""
@@ -500,37 +516,37 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                 return None, {"policy_id": None, "assistance": ZERO, "tilted": ZERO, "special": ZERO,
                               "total_assistance": ZERO, "category": "", "computation": without_lines(full),
                               "full": full}
-            from policies.selectors import spec_of
-
-            result = assess_bill(spec_of(policy), pin, _bill_in(row), year_state, stats)
+            result = assess_bill(picker.spec_for(policy), pin, _bill_in(row), year_state, stats)
             return result, {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
                             "special": result.special, "total_assistance": result.total,
                             "category": result.category or "", "computation": result_dict_without_lines(result),
                             "result": result}
 
-        def apply(row: tuple, new: dict) -> None:
+        def apply(row: tuple, new: dict) -> bool:
             """``claims.services._apply_result`` on a row (explanation compared without its lines)."""
             same = (row[B_POLICY] == new["policy_id"] and row[B_ASSIST] == new["assistance"]
                     and row[B_TILTED] == new["tilted"] and row[B_SPECIAL] == new["special"]
                     and row[B_TOTAL_ASSIST] == new["total_assistance"] and row[B_CATEGORY] == new["category"]
-                    and row[B_COMPUTATION] == new["computation"])
+                    and same_computation(row[B_COMPUTATION], new["computation"]))
             if same and row[B_COMPUTED_AT] is not None:
-                return
+                return False
             full = new["full"] if "full" in new else new["result"].to_dict()
-            changed_bills.append((row[B_ID], new["policy_id"], new["assistance"], new["tilted"], new["special"],
-                                  new["total_assistance"], new["category"], full, now))
+            py_changed.append((row[B_ID], new["policy_id"], new["assistance"], new["tilted"], new["special"],
+                               new["total_assistance"], new["category"], full, now))
             if row[B_CLAIM]:
-                changed_claims.add(row[B_CLAIM])
+                py_claims.add(row[B_CLAIM])
+            return True
 
+        counted_changed = False
         for row in rows:
             if row[B_STATUS] in counted_statuses:
                 result, new = assess(row, state)
                 counted.append((row, result, new))
-                apply(row, new)
+                counted_changed = apply(row, new) or counted_changed
                 paid = _paid_of(row)
                 if paid is not None:
-                    paid_bills.append(PaidBill(row[B_ID], row[B_STATUS], row[B_HOSP_PAID], row[B_PAID_AMOUNT],
-                                               new["total_assistance"]))
+                    py_paid.append(PaidBill(row[B_ID], row[B_STATUS], row[B_HOSP_PAID], row[B_PAID_AMOUNT],
+                                            new["total_assistance"]))
             else:
                 pending[row[B_CLAIM]].append(row)
         for claim_rows in pending.values():
@@ -562,18 +578,54 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         header = {"deductible_used": state.deductible_used, "tilted_base": state.tilted_base,
                   "total_assistance": sum((new["total_assistance"] for _r, _res, new in counted), ZERO),
                   "bills_counted": len(counted)}
-        if ledger is None:  # dry run: the ledger would be created
-            outcome.ledgers_changed += 1
+        ledger_changed = True
+        if ledger is not None:
+            lid, ded, tb, ta, bc = ledger
+            existing = ledger_buckets or {}
+            ledger_changed = (ded, tb, ta, bc) != (header["deductible_used"], header["tilted_base"],
+                                                   header["total_assistance"], header["bills_counted"])
+            ledger_changed = ledger_changed or set(existing) != set(wanted_buckets) or any(
+                existing[n][0] != cap or existing[n][1] != used
+                for n, (cap, used, _c) in wanted_buckets.items() if n in existing)
+            # Invariant, before writing: every counted bill of this person-year is computed and
+            # unchanged, so the ledger must be exactly what they add up to. If it is not, it was written
+            # around the ledger lock: report it and leave the person-year untouched for someone
+            # to investigate (never silently fixed). A freshly created ledger (no bills counted,
+            # no buckets) is simply built.
+            fresh = bc == 0 and not existing
+            if ledger_changed and not counted_changed and counted and not fresh:
+                found = [{"code": "ledger_mismatch", "person_id": person_id, "year": year, "bucket": name,
+                          "ledger_used": str(existing[name][1]) if name in existing else "0.00",
+                          "bills_drawn": str(wanted_buckets[name][1]) if name in wanted_buckets else "0.00"}
+                         for name in sorted(set(existing) | set(wanted_buckets))
+                         if (existing.get(name, (None, ZERO))[1] != wanted_buckets.get(name, (None, ZERO))[1])]
+                if (ded, tb, ta, bc) != (header["deductible_used"], header["tilted_base"],
+                                         header["total_assistance"], header["bills_counted"]):
+                    found.append({"code": "ledger_mismatch", "person_id": person_id, "year": year, "bucket": None,
+                                  "ledger_used": f"counted={bc} total={ta}",
+                                  "bills_drawn": f"counted={header['bills_counted']} total={header['total_assistance']}"})
+                outcome.violations += found
+                outcome.skipped += 1
+                logger.error("invariant violation before recompute, person-year left untouched: %s", found)
+                continue
+        over = [{"code": "cap_exceeded", "person_id": person_id, "year": year, "bucket": name, "cap": str(cap),
+                 "bills_drawn": str(used)}
+                for name, (cap, used, _clause) in sorted(wanted_buckets.items()) if cap is not None and used > cap]
+        if over:  # the engine never does this; the database would refuse it: report, write nothing
+            outcome.violations += over
+            outcome.skipped += 1
+            logger.error("invariant violation, person-year left untouched: %s", over)
             continue
-        lid, ded, tb, ta, bc = ledger
-        existing = ledger_buckets or {}
-        changed = (ded, tb, ta, bc) != (header["deductible_used"], header["tilted_base"],
-                                        header["total_assistance"], header["bills_counted"])
-        changed = changed or set(existing) != set(wanted_buckets) or any(
-            existing[n][0] != cap or existing[n][1] != used for n, (cap, used, _c) in wanted_buckets.items() if n in existing)
-        if not changed:
+        outcome.person_years += 1
+        outcome.bills_seen += len(rows)
+        changed_bills += py_changed
+        changed_claims |= py_claims
+        paid_bills += py_paid
+        if not ledger_changed:
             continue
         outcome.ledgers_changed += 1
+        if ledger is None:  # dry run: the ledger would be created
+            continue
         ledger_updates.append((lid, header["deductible_used"], header["tilted_base"], header["total_assistance"],
                                header["bills_counted"], now))
         for name, (cap, used, clause, bid) in existing.items():
@@ -685,7 +737,7 @@ def check_invariants(*, person_ids: Iterable[int], only_year: int | None = None,
         ledger_buckets[ledgers[lid]][name] = (cap, used)
     drawn: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(dict)
     caps: dict[tuple[int, int], dict[str, Decimal | None]] = defaultdict(dict)
-    rows = bill_q.annotate(stored=stored_computation_without_lines()).values_list(
+    rows = bill_q.annotate(stored=stored_computation_without_lines(hashed=False)).values_list(
         "person_id", "discharge_date", "policy_id", "stored")
     for person_id, end, policy_id, computation in rows.iterator(chunk_size=5000):
         key = (person_id, end.year)
