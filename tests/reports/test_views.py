@@ -192,3 +192,13 @@ def test_home_queue_hidden_without_reports_role(civil_certifier):
     from reports.queues import letter_queues
 
     assert letter_queues(civil_certifier) == []
+
+
+def test_detail_links_claim_and_application(client, reviewer, approved_claim, approved_application):
+    claim_letter = letter_issue(kind=LetterKind.CLAIM_APPROVED, claim=approved_claim, by=reviewer)
+    app_letter = letter_issue(kind=LetterKind.APPLICATION_APPROVED, application=approved_application, by=reviewer)
+    client.force_login(reviewer)
+    html = client.get(reverse("reports:letter", args=[claim_letter.pk])).content.decode()
+    assert reverse("claims:detail", args=[approved_claim.pk]) in html
+    html = client.get(reverse("reports:letter", args=[app_letter.pk])).content.decode()
+    assert reverse("applications:detail", args=[approved_application.pk]) in html
