@@ -12,6 +12,8 @@ urlpatterns = [
     path("persons/<int:pk>/certify/", views.CertifyView.as_view(), name="certify"),
     path("persons/<int:pk>/household/", views.HouseholdCreateView.as_view(), name="household_create"),
     path("persons/<int:pk>/household/members/", views.HouseholdMemberAddView.as_view(), name="household_member_add"),
+    path("persons/<int:pk>/household/members/<int:member_pk>/remove/", views.HouseholdMemberRemoveView.as_view(),
+         name="household_member_remove"),
     path("certifications/", views.CertificationListView.as_view(), name="certification_list"),
     path("certifications/<int:pk>/revoke/", views.RevokeView.as_view(), name="revoke"),
     path("imports/", views.ImportListView.as_view(), name="import_list"),

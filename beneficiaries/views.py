@@ -267,6 +267,22 @@ class HouseholdMemberAddView(BeneficiaryViewMixin, View):
         return redirect("beneficiaries:person_detail", pk=person.pk)
 
 
+class HouseholdMemberRemoveView(BeneficiaryViewMixin, View):
+    """移出家庭: the member leaves (history keeps the membership); the head only when alone."""
+
+    def post(self, request, pk, member_pk):
+        person = _person_or_404(request.user, pk)
+        if not selectors.can_register_person(request.user) or person.household_id is None:
+            raise PermissionDenied
+        member = get_object_or_404(selectors.access_persons(request.user), pk=member_pk, household_id=person.household_id)
+        try:
+            services.household_remove_member(person=member, by=request.user)
+            messages.success(request, _("已将%(name)s移出家庭。") % {"name": member.name})
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        return redirect("beneficiaries:person_detail", pk=person.pk)
+
+
 # ------------------------------------------------------------------------------------------
 # Certifications
 # ------------------------------------------------------------------------------------------

@@ -425,3 +425,22 @@ def test_person_edit_screen_keeps_history(as_user, civil_certifier, auditor, oth
     assert person.history.first().history_user == civil_certifier and person.history.count() == 2
     assert as_user(auditor).get(url).status_code == 403
     assert as_user(other_caseworker).get(url).status_code == 404
+
+
+def test_household_member_remove(as_user, civil_certifier, other_caseworker, person, district):
+    from beneficiaries import services
+
+    member = PersonFactory(hukou_district=district)
+    household = services.household_create(head=person, by=civil_certifier)
+    services.household_add_member(household=household, person=member, relation="spouse", by=civil_certifier)
+    url = reverse("beneficiaries:household_member_remove", args=[person.pk, member.pk])
+    assert as_user(other_caseworker).post(url).status_code == 404
+    assert as_user(civil_certifier).post(url).status_code == 302
+    member.refresh_from_db()
+    assert member.household_id is None and member.history.first().household_id is None
+    assert member.history.all()[1].household_id == household.pk  # the membership stays in history
+    # the head cannot leave while others remain
+    services.household_add_member(household=household, person=member, relation="spouse", by=civil_certifier)
+    as_user(civil_certifier).post(reverse("beneficiaries:household_member_remove", args=[person.pk, person.pk]))
+    person.refresh_from_db()
+    assert person.household_id == household.pk
