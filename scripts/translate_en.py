@@ -157,7 +157,7 @@ def fill(entries: list[Entry], glossary: dict[str, str], *, overwrite: bool = Fa
             if not placeholders_match(source, english):
                 skipped.append(source)
                 continue
-            if english != current:
+            if english != current or entry.fuzzy:  # a fuzzy guess the glossary confirms is filled too
                 entry.set(key, english)
                 changed = True
         if changed:

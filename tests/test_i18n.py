@@ -92,7 +92,8 @@ def test_translate_script_fills_only_missing_entries_and_keeps_placeholders(tmp_
         '#: a.py:2\nmsgid "退出"\nmsgstr "Log out"\n\n'
         '#: a.py:3\n#, fuzzy, python-format\n#| msgid "%(n)s条"\nmsgid "%(n)s人"\nmsgstr "%(n)s items"\n\n'
         '#: a.py:4\n#, python-format\nmsgid "%(name)s家庭"\nmsgstr ""\n\n'
-        '#: a.py:5\nmsgid "未收录"\nmsgstr ""\n',
+        '#: a.py:5\nmsgid "未收录"\nmsgstr ""\n\n'
+        '#: a.py:6\n#, fuzzy\n#| msgid "救助对象"\nmsgid "救助对象查询"\nmsgstr "Beneficiaries"\n',
         encoding="utf-8",
     )
     glossary = tmp_path / "g.tsv"
@@ -105,6 +106,7 @@ def test_translate_script_fills_only_missing_entries_and_keeps_placeholders(tmp_
     assert entries["%(n)s人"].get("msgstr") == "%(n)s people" and not entries["%(n)s人"].fuzzy
     assert entries["%(name)s家庭"].get("msgstr") == "", "placeholders differ: skipped, msgfmt stays happy"
     assert entries["未收录"].get("msgstr") == ""
+    assert not entries["救助对象查询"].fuzzy, "a fuzzy guess the glossary confirms is no longer fuzzy"
     assert "Language: en" in entries[""].get("msgstr")
     if shutil.which("msgfmt"):
         import subprocess
