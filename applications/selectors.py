@@ -70,6 +70,20 @@ def household_bills(*, household: Household, start: date, end: date) -> QuerySet
     )
 
 
+def open_warnings(user) -> QuerySet:
+    """Open early warnings (预警, POLICY.md §6) in the user's scope, to turn into applications."""
+    try:
+        from monitoring.models import EarlyWarning
+    except ImportError:  # pragma: no cover - monitoring ships it
+        return Household.objects.none()
+    return (
+        EarlyWarning.objects.filter(status="open", household__in=access_households(user))
+        .select_related("household__district")
+        .prefetch_related("household__members")
+        .order_by("-year", "-burden", "id")
+    )
+
+
 def applications_of_household_year(*, household: Household, year: int) -> QuerySet[Application]:
     return Application.objects.filter(household=household, year=year).order_by("received_on", "id")
 

@@ -99,6 +99,8 @@ class IndexView(LoginRequiredMixin, ListView):
         ctx["queue"] = self.queue
         ctx["filter"] = self.filterset
         ctx["can_create"] = roles.has_role(self.request.user, roles.CASEWORKER)
+        if ctx["can_create"]:
+            ctx["open_warnings"] = selectors.open_warnings(self.request.user)[:10]
         return ctx
 
 

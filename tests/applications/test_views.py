@@ -254,3 +254,17 @@ def test_city_level_auditor_reads_but_cannot_act(client, reviewing, auditor):
     assert page.status_code == 200 and "ZY-2023-0001" in page.content.decode()
     assert client.post(reverse("applications:decide", args=[reviewing.pk]), {"decision": "approve"}).status_code == 403
     assert client.get(reverse("applications:create")).status_code == 403
+
+
+def test_index_offers_open_warnings_of_the_district(client, household, patient, caseworker, other_caseworker,
+                                                    django_assert_max_num_queries):
+    from monitoring.models import EarlyWarning
+
+    warning = EarlyWarning.objects.create(household=household, year=2025, kind="illness_poverty",
+                                          burden=Decimal("61000"), threshold=Decimal("40000"))
+    url = reverse("applications:create_from_warning", args=[warning.pk])
+    login(client, caseworker)
+    with django_assert_max_num_queries(14):
+        page = client.get(reverse("applications:index")).content.decode()
+    assert url in page and patient.name in page
+    assert url not in login(client, other_caseworker).get(reverse("applications:index")).content.decode()
