@@ -349,13 +349,15 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
         report.rejected = len(report.errors)
         report.errors.sort(key=lambda e: e.line)
 
-        from .services import PolicyCache, recompute_person_year
+        from .services import PolicyCache, recompute_person_years
 
         cache = PolicyCache()
-        for index, (person_id, year) in enumerate(sorted(touched), start=1):
-            recompute_person_year(person_id=person_id, year=year, cache=cache)
-            if progress is not None and index % 200 == 0:
-                progress(len(rows) + int(len(rows) * index / len(touched)), len(rows) * 2)
+        pairs = sorted(touched)
+        step = 500
+        for index in range(0, len(pairs), step):
+            recompute_person_years(person_years=pairs[index:index + step], cache=cache)
+            if progress is not None:
+                progress(len(rows) + int(len(rows) * min(index + step, len(pairs)) / len(pairs)), len(rows) * 2)
         if line_of:
             ids = list(line_of)
             for start in range(0, len(ids), 5000):

@@ -409,23 +409,57 @@ def _recompute_one(*, year: int, pin, region_id: int | None, bills: list[Bill], 
     outcome.ledger_changed = _rebuild_ledger(ledger, buckets, state, counted, writes)
 
 
+def bulk_set(model, objs: Sequence, fields: Sequence[str], *, batch: int = 1000) -> None:
+    """``UPDATE ... FROM (VALUES ...)`` on PostgreSQL (Django's ``bulk_update`` builds a CASE per
+    row and field: ~20 ms per bill here); one UPDATE per row elsewhere. Same effect."""
+    from django.db import connection
+
+    if not objs:
+        return
+    model_fields = [model._meta.get_field(name) for name in fields]
+    if connection.vendor != "postgresql":
+        for obj in objs:
+            model.objects.filter(pk=obj.pk).update(**{f.name: getattr(obj, f.attname) for f in model_fields})
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = model._meta.pk
+    cols = [pk, *model_fields]
+    casts = [f"%s::{(f.target_field if f.is_relation else f).db_type(connection).split('(')[0] if f.is_relation else f.db_type(connection)}"
+             for f in cols]
+    row_sql = "(" + ", ".join(casts) + ")"
+    names = [connection.ops.quote_name(f.column) for f in cols]
+    sets = ", ".join(f"{n} = v.{n}" for n in names[1:])
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch):
+            part = objs[start:start + batch]
+            params: list = []
+            for obj in part:
+                params.append(obj.pk)
+                for f in model_fields:
+                    params.append(f.get_db_prep_save(getattr(obj, f.attname), connection))
+            values = ", ".join([row_sql] * len(part))
+            cursor.execute(
+                f"UPDATE {table} AS t SET {sets} FROM (VALUES {values}) AS v({', '.join(names)}) "  # noqa: S608 - our names
+                f"WHERE t.{names[0]} = v.{names[0]}", params)
+
+
 def _flush(writes: _Writes) -> None:
     if writes.bills:
-        Bill.objects.bulk_update(writes.bills, COMPUTED_FIELDS, batch_size=500)
+        bulk_set(Bill, writes.bills, COMPUTED_FIELDS)
     if writes.adjustments_superseded:
-        PaymentAdjustment.objects.bulk_update(writes.adjustments_superseded, ["status", "resolved_at"], batch_size=500)
+        bulk_set(PaymentAdjustment, writes.adjustments_superseded, ["status", "resolved_at"])
     if writes.adjustments_new:
         PaymentAdjustment.objects.bulk_create(writes.adjustments_new, batch_size=500)
     if writes.ledgers:
         now = timezone.now()
         for ledger in writes.ledgers:
             ledger.updated_at = now
-        PersonYearLedger.objects.bulk_update(
-            writes.ledgers, ["deductible_used", "tilted_base", "total_assistance", "bills_counted", "updated_at"], batch_size=500)
+        bulk_set(PersonYearLedger, writes.ledgers,
+                 ["deductible_used", "tilted_base", "total_assistance", "bills_counted", "updated_at"])
     if writes.buckets_gone:
         LedgerBucket.objects.filter(pk__in=writes.buckets_gone).delete()
     if writes.buckets_changed:
-        LedgerBucket.objects.bulk_update(writes.buckets_changed, ["cap", "used", "clause"], batch_size=500)
+        bulk_set(LedgerBucket, writes.buckets_changed, ["cap", "used", "clause"])
     if writes.buckets_new:
         LedgerBucket.objects.bulk_create(writes.buckets_new, batch_size=500)
     _refresh_approved_amounts(writes.claim_ids)
