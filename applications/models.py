@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -142,6 +143,11 @@ class DocumentKind(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+# Scans and photos of papers; nothing executable or renderable as a page is accepted.
+PAPER_EXTENSIONS = ["pdf", "jpg", "jpeg", "png", "tif", "tiff"]
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
 def document_path(instance: ApplicationDocument, filename: str) -> str:
     return f"applications/{instance.application_id}/{filename}"
 
@@ -155,7 +161,8 @@ class ApplicationDocument(models.Model):
 
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="documents", verbose_name=_("申请"))
     kind = models.CharField(_("材料类型"), max_length=20, choices=DocumentKind.choices, default=DocumentKind.OTHER)
-    file = models.FileField(_("文件"), upload_to=document_path, max_length=300)
+    file = models.FileField(_("文件"), upload_to=document_path, max_length=300,
+                            validators=[FileExtensionValidator(PAPER_EXTENSIONS)])
     description = models.CharField(_("说明"), max_length=200, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人"))
     uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
@@ -223,7 +230,8 @@ class ExtraBill(models.Model):
     critical_paid = models.DecimalField(_("大病保险支付"), **MONEY, default=ZERO)
     other_paid = models.DecimalField(_("商业保险等其他支付"), **MONEY, default=ZERO)
     assistance_paid = models.DecimalField(_("已获救助"), **MONEY, default=ZERO, help_text=_("各类救助已支付的金额"))
-    receipt = models.FileField(_("票据"), upload_to=receipt_path, max_length=300)
+    receipt = models.FileField(_("票据"), upload_to=receipt_path, max_length=300,
+                               validators=[FileExtensionValidator(PAPER_EXTENSIONS)])
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("录入人"))
     added_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
 

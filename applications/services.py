@@ -31,6 +31,7 @@ from organizations.models import Agency, AgencyKind
 
 from . import selectors
 from .models import (
+    MAX_UPLOAD_BYTES,
     Application,
     ApplicationDocument,
     ApplicationTransition,
@@ -193,10 +194,17 @@ def document_attach(*, application: Application, by, file: UploadedFile, kind: s
     (late papers are evidence), but only staff of the district may attach."""
     _require_role(by, roles.CASEWORKER, roles.CERTIFIER)
     _in_scope(by, application)
+    _check_size(file, "file")
     document = ApplicationDocument(application=application, kind=kind, file=file, description=description, uploaded_by=by)
     document.full_clean()
     document.save()
     return document
+
+
+def _check_size(file: UploadedFile, field_name: str) -> None:
+    if file is not None and getattr(file, "size", 0) > MAX_UPLOAD_BYTES:
+        raise ValidationError({field_name: ValidationError(
+            _("文件不能超过 %(mb)s MB。") % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)}, code="file_too_large")})
 
 
 # ------------------------------------------------------------------------------------------
@@ -371,6 +379,7 @@ def extra_bill_add(*, application: Application, by, person: Person, receipt: Upl
     _in_scope(by, application)
     if person.household_id != application.household_id:
         raise ValidationError({"person": ValidationError(_("就医人不是该家庭的成员。"), code="person_not_member")})
+    _check_size(receipt, "receipt")
     extra = ExtraBill(application=application, person=person, receipt=receipt, added_by=by, **fields)
     check_amounts(extra)
     with transaction.atomic():

@@ -401,3 +401,37 @@ def test_warning_not_open_refuses_and_saves_nothing(household, patient, casework
         receive(household=household, patient=patient, caseworker=caseworker, warning=warning)
     assert codes(info.value) == {"not_open"}
     assert not Application.objects.exists() and not ApplicationTransition.objects.exists()
+
+
+def test_documents_only_papers_and_not_too_large(household, patient, caseworker, monkeypatch):
+    from applications import models
+
+    application = receive(household=household, patient=patient, caseworker=caseworker)
+    with pytest.raises(ValidationError) as info:
+        services.document_attach(application=application, by=caseworker, file=receipt("evil.html"), kind="other")
+    assert "file" in info.value.error_dict and codes(info.value) == {"invalid_extension"}
+    monkeypatch.setattr(services, "MAX_UPLOAD_BYTES", 4)
+    with pytest.raises(ValidationError) as info:
+        services.document_attach(application=application, by=caseworker, file=receipt(), kind="other")
+    assert codes(info.value) == {"file_too_large"}
+    assert not models.ApplicationDocument.objects.exists()
+
+
+def test_compute_without_policy_in_force_is_refused(caseworker, db):
+    """A region with no usable policy (the national template is unconfirmed): no silent zero."""
+    from beneficiaries.models import Relation
+    from tests.factories import DistrictFactory, HouseholdFactory, PersonFactory, RegionFactory
+
+    region = RegionFactory(code="310000", name="上海市", short_name="沪")
+    district = DistrictFactory(code="310101", name="黄浦区", short_name="沪黄", region=region)
+    cw = make_staff(roles.CASEWORKER, district=district)
+    certifier = make_staff(roles.CERTIFIER, district=district, agency_kind="civil_affairs")
+    household = HouseholdFactory(district=district)
+    person = PersonFactory(hukou_district=district, household=household, relation=Relation.HEAD)
+    application = to_gathering(receive(household=household, patient=person, caseworker=cw),
+                               caseworker=cw, certifier=certifier)
+    with pytest.raises(ValidationError) as info:
+        services.relief_compute(application=application, by=cw)
+    assert codes(info.value) == {"no_policy"}
+    application.refresh_from_db()
+    assert application.status == Status.GATHERING and application.relief is None
