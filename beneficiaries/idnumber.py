@@ -5,6 +5,7 @@ character by ISO 7064 MOD 11-2.
 """
 from __future__ import annotations
 
+import operator
 import random
 from dataclasses import dataclass
 from datetime import date
@@ -28,8 +29,16 @@ class IdNumberInfo:
     gender: str  # "M" or "F"
 
 
+_WEIGHT_SUM_48 = 48 * sum(WEIGHTS)
+
+
 def check_char(first17: str) -> str:
-    total = sum(int(c) * w for c, w in zip(first17, WEIGHTS))
+    """ISO 7064 MOD 11-2 check character of 17 digits.
+
+    Computed on the ASCII codes (digit = code − 48) with ``map``: the roster import calls this
+    100,000 times per file, and this form is several times faster than ``int()`` per character.
+    """
+    total = sum(map(operator.mul, first17.encode("ascii"), WEIGHTS)) - _WEIGHT_SUM_48
     return CHECK_CHARS[total % 11]
 
 
