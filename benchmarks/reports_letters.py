@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--renders", type=int, default=30)
     parser.add_argument("--same-office", action="store_true", help="all workers issue for one office (contend on its number lock)")
+    parser.add_argument("--skip-merge", action="store_true", help="do not batch-print (e.g. a second run on the same day)")
     args = parser.parse_args()
     _setup()
     from django.contrib.auth import get_user_model
@@ -124,7 +125,9 @@ def main() -> None:
     print(f"issue {issued} letters with {args.workers} processes ({'one office' if args.same_office else f'{len(offices)} offices'}): "
           f"{wall:.1f} s wall, {issued / wall:.1f} letters/s; per letter median {statistics.median(per_letter) * 1000:.0f} ms")
 
-    # 3. merge them into one PDF (what the batch-print task does)
+    # 3. merge them into one PDF (what the batch-print task does): all of today's letters of the region
+    if args.skip_merge:
+        return
     job = PrintJob.objects.create(requested_by=user, region=region, issued_on=timezone.localdate())
     t = time.perf_counter()
     job = print_job_run(job_id=job.pk)
