@@ -13,14 +13,21 @@ class CategoryAdmin(admin.ModelAdmin):
     search_fields = ("code", "name")
 
 
+class NoDeleteMixin:
+    """Nothing a citizen's rights depend on is deleted (end-date it, keep history)."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Household)
-class HouseholdAdmin(SimpleHistoryAdmin):
+class HouseholdAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ("pk", "district", "address", "created_at")
     list_filter = ("district",)
 
 
 @admin.register(Person)
-class PersonAdmin(SimpleHistoryAdmin):
+class PersonAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ("name", "masked_id", "gender", "birth_date", "hukou_district", "insurance_type", "household")
     list_filter = ("hukou_district", "insurance_type", "gender")
     search_fields = ("name", "=id_number")  # exact match only on the number
@@ -33,16 +40,13 @@ class PersonAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Certification)
-class CertificationAdmin(SimpleHistoryAdmin):
+class CertificationAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ("person", "category", "agency", "valid_from", "valid_until", "document_ref", "import_batch")
     list_filter = ("category", "agency__kind")
     search_fields = ("person__name", "=person__id_number", "document_ref")
     raw_id_fields = ("person", "officer", "revoked_by", "import_batch")
     list_select_related = ("person", "category", "agency", "import_batch")
     date_hierarchy = "valid_from"
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # nothing a citizen's rights depend on is deleted: revoke instead
 
 
 @admin.register(ImportBatch)

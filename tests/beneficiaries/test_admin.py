@@ -18,3 +18,11 @@ def test_admin_lists_mask_id_numbers_and_show_reveal_log(client, person, casewor
         assert person.id_number not in response.content.decode(), model
     body = client.get(reverse("admin:beneficiaries_idreveallog_changelist")).content.decode()
     assert "核对" in body
+
+
+def test_admin_cannot_delete_registry_rows(client, person):
+    CertificationFactory(person=person)
+    admin = UserFactory(username="root2", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    for model, pk in (("person", person.pk), ("certification", person.certifications.get().pk)):
+        assert client.get(reverse(f"admin:beneficiaries_{model}_delete", args=[pk])).status_code == 403
