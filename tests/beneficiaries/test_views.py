@@ -444,3 +444,11 @@ def test_household_member_remove(as_user, civil_certifier, other_caseworker, per
     as_user(civil_certifier).post(reverse("beneficiaries:household_member_remove", args=[person.pk, person.pk]))
     person.refresh_from_db()
     assert person.household_id == household.pk
+
+
+def test_register_unknown_region_code_warns_and_registers(as_user, civil_certifier, district):
+    number = idnumber.make("110199", date(1955, 5, 5), 31)
+    response = as_user(civil_certifier).post(reverse("beneficiaries:person_register"), {
+        "id_number": number, "name": "旧码人", "hukou_district": district.pk, "insurance_type": "resident"}, follow=True)
+    assert Person.objects.filter(id_number=number, hukou_district=district).exists()
+    assert "110199" in response.content.decode() and "旧代码" in response.content.decode()
