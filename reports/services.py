@@ -233,6 +233,13 @@ def letter_issue(*, kind: str, claim=None, application=None, by) -> Letter:
             claim, content = subject, claim_letter_content(subject)
         else:
             application, content = subject, application_letter_content(subject)
+        decision = str(content.get("decision", "")).lower()
+        if decision in ("approved", "rejected") and not kind.endswith(decision):
+            # e.g. an approval letter asked for a claim that is not (or no longer) approved
+            raise ValidationError(
+                _("决定书类型与申请的决定不一致（%(kind)s / %(decision)s）。") % {"kind": kind, "decision": decision},
+                code="decision_mismatch",
+            )
         return _issue(
             kind=kind, district=subject.district, content=content, by=by,
             claim=claim, application=application, person=_recipient_of(subject),

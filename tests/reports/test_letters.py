@@ -170,3 +170,13 @@ def test_correction_needs_reason(district, reviewer, approved_content):
 
 def test_verify_code_normalisation():
     assert normalise_verify_code("abcde-fghjk ") == "ABCDEFGHJK"
+
+
+def test_letter_issue_refuses_letter_contradicting_the_decision(rejected_claim, reviewer):
+    with pytest.raises(ValidationError) as exc:
+        letter_issue(kind=LetterKind.CLAIM_APPROVED, claim=rejected_claim, by=reviewer)
+    assert exc.value.code == "decision_mismatch"
+    assert not Letter.objects.exists()
+    from reports.models import LetterSequence
+
+    assert not LetterSequence.objects.filter(last__gt=0).exists()  # no number taken
