@@ -73,9 +73,17 @@ def main() -> None:
         ("claims: status=submitted", "/claims/", {"status": "submitted"}),
         ("claims: visit_type=inpatient (EXISTS)", "/claims/", {"visit_type": "inpatient"}),
     ]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def pct(values, q):
+        ordered = sorted(values)
+        return ordered[max(0, int(round(q / 100 * len(ordered))) - 1)]
+
     all_times: list[float] = []
-    print(f"bills in database: {total:,}; runs per scenario: {args.runs}")
-    print(f"{'user':<18} {'scenario':<40} {'p50 ms':>8} {'p95 ms':>8} {'rows':>5}")
+    all_list: list[float] = []
+    print(f"bills in database: {total:,}; runs per scenario: {args.runs}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'user':<18} {'scenario':<40} {'p50 ms':>8} {'p95 ms':>8} {'cpu p95':>8} {'sql p95':>8} {'list q':>8} {'rows':>5}")
     for username, user in users.items():
         client = Client()
         client.force_login(user)
@@ -85,22 +93,27 @@ def main() -> None:
             rows = len(response.context["bills"] if "bills" in response.context else response.context["claims"])
             # second page through the cursor, too (half of the runs)
             next_q = response.context.get("next_query")
-            times = []
+            times, cpus, sqls, lists = [], [], [], []
             for i in range(args.runs):
-                t0 = time.perf_counter()
-                if next_q and i % 2:
-                    r = client.get(f"{url}?{next_q}")
-                else:
-                    r = client.get(url, params)
-                times.append((time.perf_counter() - t0) * 1000)
+                with CaptureQueriesContext(connection) as queries:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    if next_q and i % 2:
+                        r = client.get(f"{url}?{next_q}")
+                    else:
+                        r = client.get(url, params)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    cpus.append((time.process_time() - c0) * 1000)
                 assert r.status_code == 200
-            times.sort()
+                sqls.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+                main = [float(q["time"]) * 1000 for q in queries.captured_queries
+                        if q["sql"].startswith('SELECT "claims_bill"."id"') or q["sql"].startswith('SELECT "claims_claim"."id"')]
+                lists.append(max(main) if main else 0.0)
             all_times.extend(times)
-            p95 = times[max(0, int(round(0.95 * len(times))) - 1)]
-            print(f"{username:<18} {label:<40} {statistics.median(times):8.1f} {p95:8.1f} {rows:5d}")
-    all_times.sort()
-    p95 = all_times[max(0, int(round(0.95 * len(all_times))) - 1)]
-    print(f"ALL requests: n={len(all_times)} p50={statistics.median(all_times):.1f} ms p95={p95:.1f} ms max={all_times[-1]:.1f} ms")
+            all_list.extend(lists)
+            print(f"{username:<18} {label:<40} {pct(times, 50):8.1f} {pct(times, 95):8.1f} {pct(cpus, 95):8.1f} "
+                  f"{pct(sqls, 95):8.1f} {pct(lists, 95):8.1f} {rows:5d}")
+    print(f"ALL requests: n={len(all_times)} p50={statistics.median(all_times):.1f} ms p95={pct(all_times, 95):.1f} ms "
+          f"max={max(all_times):.1f} ms; list query p95={pct(all_list, 95):.1f} ms; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

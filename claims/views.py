@@ -140,7 +140,8 @@ class BillListView(ClaimsStaffMixin, TemplateView):
     template_name = "claims/bill_list.html"
 
     def filtered(self):
-        f = BillFilter(self.request.GET or None, queryset=access_bills(self.request.user),
+        # The explanation JSON is not shown in the list: don't fetch it (50 × a few KB per page).
+        f = BillFilter(self.request.GET or None, queryset=access_bills(self.request.user).defer("computation"),
                        districts=scoped_districts(self.request.user))
         qs = f.qs if f.is_bound and f.is_valid() else f.queryset
         return f, qs.order_by("-discharge_date", "-id")

@@ -1,0 +1,71 @@
+"""Settlement import throughput (rows/s) on PostgreSQL.
+
+    createdb -h 127.0.0.1 -U postgres h_claims
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_claims .venv/bin/python manage.py migrate
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_claims .venv/bin/python benchmarks/claims_import.py --rows 20000
+
+Writes a CSV of ``--rows`` one-stop settlement records for people already in the database
+(creating ``--people`` synthetic people first if there are fewer), then times the same code
+path as ``manage.py import_settlements``: a dry run (validate + write + recompute + compare,
+rolled back), the real import, and a second import of the same file (idempotent: all
+unchanged). Prints rows/s for each.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import random
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("DJANGO_DEBUG", "0")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=20000)
+    parser.add_argument("--people", type=int, default=20000)
+    args = parser.parse_args()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from beneficiaries.models import Person
+    from claims.imports import COLUMNS, import_settlements
+    from organizations.models import Institution
+
+    if Person.objects.count() < args.people:
+        call_command("generate_synthetic", people=args.people, claims=0)
+    rng = random.Random(7)  # noqa: S311
+    numbers = list(Person.objects.values_list("id_number", flat=True)[: args.people])
+    institutions = list(Institution.objects.filter(designated=True).values_list("code", flat=True))
+    stamp = int(time.time())
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(COLUMNS)
+    for i in range(args.rows):
+        day = date(2024, 1, 1) + timedelta(days=rng.randrange(360))
+        scope = rng.randint(1000, 80000)
+        basic = int(scope * rng.uniform(0.4, 0.7))
+        writer.writerow([f"BENCH{stamp}{i:07d}", rng.choice(institutions), rng.choice(numbers),
+                         rng.choice(("inpatient", "outpatient", "outpatient_special")), (day - timedelta(days=5)).isoformat(),
+                         day.isoformat(), "C34.9", f"{scope * 1.1:.2f}", f"{scope:.2f}", f"{basic:.2f}", "0", "0",
+                         f"{(scope - basic) * 0.85:.2f}", "1", "1"])
+    data = buf.getvalue().encode()
+    print(f"file: {args.rows} rows, {len(data) / 1e6:.1f} MB")
+    for label, dry in (("dry run (validate+write+recompute, rolled back)", True), ("import", False), ("re-import (idempotent)", False)):
+        t0 = time.perf_counter()
+        report = import_settlements(data=data, file_name="bench.csv", dry_run=dry)
+        elapsed = time.perf_counter() - t0
+        print(f"{label:<50} {elapsed:7.1f}s {args.rows / elapsed:8.0f} rows/s  {report.counts_line()}")
+
+
+if __name__ == "__main__":
+    main()
