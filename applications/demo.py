@@ -1,8 +1,9 @@
 """Demo data for 依申请救助: applications in different states, made through the real services.
 
-The demo illness-poverty household (李建军, from beneficiaries/demo.py) gets an approved
-application for 2025 (counting 2024 bills) and one awaiting the reviewer for 2026 (counting 2025
-bills); the marginal family (高文博) has one at the civil-affairs assessment. Bills the
+The demo illness-poverty household (李建军, from beneficiaries/demo.py) gets a rejected application
+for 2024 (papers not supplied in time), an approved one for 2025 (counting 2024 bills) and one awaiting
+the reviewer for 2026 (counting 2025 bills); the marginal family (高文博) has one at the
+civil-affairs assessment; a Haidian household (许明辉) one just received by the Haidian window. Bills the
 applications count are added when the household has none in the counted year (settlement numbers
 prefixed YSQ-, so they never collide with claims' demo data). Idempotent; skipped quietly when the
 demo persons or users are absent.
@@ -69,13 +70,14 @@ def seed(ctx: dict) -> None:
                       "critical_paid": critical, "other_paid": other, "created_by": caseworker},
         )
 
-    def walk(*, household, applicant, on: date, until: str, channel: str = "window", proxy: str = "") -> None:
+    def walk(*, household, applicant, on: date, until: str, channel: str = "window", proxy: str = "",
+             reject: str = "", window_clerk=None) -> None:
         if Application.objects.filter(household=household, year=on.year).exists():
             return
         with transaction.atomic():
             application = services.application_create(
-                household=household, applicant=applicant, received_on=on, by=caseworker, channel=channel,
-                proxy_name=proxy, contact_name=applicant.name, contact_phone=applicant.phone)
+                household=household, applicant=applicant, received_on=on, by=window_clerk or caseworker,
+                channel=channel, proxy_name=proxy, contact_name=applicant.name, contact_phone=applicant.phone)
             if until == Status.RECEIVED:
                 return
             services.application_send_to_assessment(application=application, by=caseworker)
@@ -90,12 +92,19 @@ def seed(ctx: dict) -> None:
             services.relief_compute(application=application, by=caseworker)
             if until == Status.REVIEWING:
                 return
-            services.application_decide(application=application, by=reviewer, approve=True,
-                                        payment_route="社会化发放至申请人银行账户")
+            services.application_decide(application=application, by=reviewer, approve=not reject, reason=reject,
+                                        payment_route="" if reject else "社会化发放至申请人银行账户")
 
+    walk(household=household, applicant=patient, on=date(2024, 1, 15), until=Status.REJECTED,
+         reject="申请人未按告知期限补正2023年度住院费用票据及病历材料，无法核实费用。")
     walk(household=household, applicant=patient, on=date(2025, 3, 12), until=Status.APPROVED)
     walk(household=household, applicant=patient, on=date(2026, 2, 16), until=Status.REVIEWING,
          channel="community_proxy", proxy="劲松三区社区居委会 刘红")
     marginal = persons.get("marginal") or Person.objects.filter(name="高文博", household__isnull=False).first()
     if marginal is not None and marginal.household_id is not None:
         walk(household=marginal.household, applicant=marginal, on=date(2026, 11, 9), until=Status.ASSESSING)
+    haidian_clerk = users.get("haidian_caseworker")
+    haidian = persons.get("haidian") or Person.objects.filter(name="许明辉", household__isnull=False).first()
+    if haidian_clerk is not None and haidian is not None and haidian.household_id is not None:
+        walk(household=haidian.household, applicant=haidian, on=date(2026, 11, 20), until=Status.RECEIVED,
+             window_clerk=haidian_clerk)
