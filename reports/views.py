@@ -145,7 +145,7 @@ class PrintJobsView(ReportsAccessMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         ctx["jobs"] = selectors.access_print_jobs(self.request.user)[:20]
         ctx["today"] = timezone.localdate().isoformat()
-        ctx["batches"] = _payment_batches(self.request.user)
+        ctx["batches"] = _payment_batches(self.request.user)[:50]
         ctx["can_request"] = self.request.user.has_perm("reports.add_printjob")
         return ctx
 
@@ -156,11 +156,12 @@ class PrintJobsView(ReportsAccessMixin, TemplateView):
 
         issued_on = payment_batch_id = None
         try:
-            if request.POST.get("issued_on"):
-                issued_on = forms.DateField().clean(request.POST["issued_on"])
             if request.POST.get("payment_batch"):
+                # a payment batch prints all of its letters, whatever day they were issued
                 batch = get_object_or_404(_payment_batches(request.user), pk=int(request.POST["payment_batch"]))
                 payment_batch_id = batch.pk
+            elif request.POST.get("issued_on"):
+                issued_on = forms.DateField().clean(request.POST["issued_on"])
             job = services.print_job_request(user=request.user, issued_on=issued_on, payment_batch_id=payment_batch_id)
         except (ValidationError, ValueError) as exc:
             msgs = exc.messages if isinstance(exc, ValidationError) else [_("请求无效。")]
@@ -177,11 +178,9 @@ class PrintJobsView(ReportsAccessMixin, TemplateView):
 
 
 def _payment_batches(user):
-    try:
-        from claims.selectors import access_batches
-    except ImportError:
-        return []
-    return access_batches(user).order_by("-created_at")[:50]
+    from claims.selectors import access_batches
+
+    return access_batches(user).order_by("-created_at")
 
 
 class PrintJobPdfView(ReportsAccessMixin, View):

@@ -202,3 +202,28 @@ def test_detail_links_claim_and_application(client, reviewer, approved_claim, ap
     assert reverse("claims:detail", args=[approved_claim.pk]) in html
     html = client.get(reverse("reports:letter", args=[app_letter.pk])).content.decode()
     assert reverse("applications:detail", args=[approved_application.pk]) in html
+
+
+def test_print_view_payment_batch_ignores_the_date(client, caseworker, reviewer, approved_claim, district,
+                                                   django_capture_on_commit_callbacks):
+    from claims.models import PaymentBatch
+
+    batch = PaymentBatch.objects.create(number="PB-2", district=district, created_by=caseworker)
+    approved_claim.payment_batch = batch
+    approved_claim.save(update_fields=["payment_batch"])
+    letter_issue(kind=LetterKind.CLAIM_APPROVED, claim=approved_claim, by=reviewer)
+    client.force_login(caseworker)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("reports:print_jobs"), {"issued_on": "2000-01-01", "payment_batch": batch.pk})
+    job = PrintJob.objects.get()
+    assert job.payment_batch_id == batch.pk and job.issued_on is None
+    assert job.status == PrintJobStatus.DONE and job.letter_count == 1
+
+
+def test_print_view_refuses_another_districts_batch(client, other_caseworker, caseworker, district):
+    from claims.models import PaymentBatch
+
+    batch = PaymentBatch.objects.create(number="PB-3", district=district, created_by=caseworker)
+    client.force_login(other_caseworker)
+    assert client.post(reverse("reports:print_jobs"), {"payment_batch": batch.pk}).status_code == 404
+    assert not PrintJob.objects.exists()
