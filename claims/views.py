@@ -337,10 +337,22 @@ def _letters_of(claim):
         from reports.models import Letter
     except ImportError:
         return []
+    from django.urls import NoReverseMatch
+
+    out = []
     try:
-        return list(Letter.objects.filter(claim=claim).order_by("-id"))
+        letters = list(Letter.objects.filter(claim=claim).order_by("-id"))
     except Exception:  # noqa: BLE001 - a letters app in flux must not break the claim page
         return []
+    for letter in letters:
+        urls = {}
+        for key, name in (("url", "reports:letter"), ("pdf", "reports:letter_pdf")):
+            try:
+                urls[key] = reverse(name, args=[letter.pk])
+            except NoReverseMatch:
+                urls[key] = ""
+        out.append({"letter": letter, **urls})
+    return out
 
 
 class ClaimActionView(ClaimsStaffMixin, View):

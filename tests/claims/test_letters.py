@@ -50,3 +50,20 @@ def test_letter_is_issued_after_commit_of_the_decision(make_claim, reviewer, dja
     for callback in callbacks:
         callback()
     assert Letter.objects.filter(claim=claim, kind="claim_approved").count() == 1
+
+
+def test_claim_page_links_the_letter(client, make_claim, reviewer, django_capture_on_commit_callbacks):
+    reports_services = pytest.importorskip("reports.services")
+    if not hasattr(reports_services, "letter_issue"):
+        pytest.skip("letters app has no letter_issue yet")
+    from django.urls import reverse
+
+    from reports.models import Letter
+
+    claim = make_claim()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.claim_approve(claim=claim, reviewer=reviewer)
+    letter = Letter.objects.get(claim=claim)
+    client.force_login(reviewer)
+    page = client.get(reverse("claims:detail", args=[claim.pk])).content.decode()
+    assert reverse("reports:letter", args=[letter.pk]) in page
