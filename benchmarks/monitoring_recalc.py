@@ -23,12 +23,13 @@ import random
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"  # test settings default to eager: use the real workers
 
 import django  # noqa: E402
 
