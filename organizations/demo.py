@@ -91,6 +91,10 @@ PER_CAPITA_DISPOSABLE_INCOME = {
 
 def build(rng: random.Random | None = None) -> dict:
     """Region, districts, one agency per kind and district, city-level medical security, users."""
+    if Group.objects.filter(name__in=roles.LABELS).count() < len(roles.LABELS):
+        # Role groups come from migrations; a test database flushed since (transactional tests)
+        # lacks them: recreate them with their permissions rather than fail.
+        roles.sync_role_permissions()
     region, _ = Region.objects.get_or_create(code=REGION[0], defaults={"name": REGION[1], "short_name": REGION[2]})
     districts = [
         District.objects.get_or_create(code=code, defaults={"region": region, "name": name, "short_name": short})[0]

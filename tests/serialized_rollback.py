@@ -1,0 +1,43 @@
+"""pytest plugin (pytest.ini ``-p tests.serialized_rollback``): transactional tests keep the
+reference data that migrations load.
+
+A transactional test (``django_db(transaction=True)``, ``transactional_db``, ``live_server``)
+ends with a flush that empties every table, including the rows data migrations installed: role
+groups, beneficiary categories, policy presets, the nightly beat entry. The next transactional
+test then fails with ``DoesNotExist`` on PostgreSQL (CI), depending only on test order. With
+``serialized_rollback`` Django restores that data at the start of each such test, so every
+transactional test sees the database as migrations left it.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+def _transactional(item: pytest.Item) -> tuple[bool, dict]:
+    from pytest_django.fixtures import validate_django_db
+
+    marker = item.get_closest_marker("django_db")
+    kwargs: dict = {}
+    transactional = False
+    if marker is not None:
+        transaction, reset_sequences, databases, serialized_rollback, available_apps = validate_django_db(marker)
+        if serialized_rollback:
+            return False, {}  # already asks for it
+        transactional = transaction or reset_sequences
+        kwargs = {"reset_sequences": reset_sequences}
+        if databases is not None:
+            kwargs["databases"] = databases
+        if available_apps is not None:
+            kwargs["available_apps"] = available_apps
+    fixtures = getattr(item, "fixturenames", ())
+    transactional = transactional or "transactional_db" in fixtures or "live_server" in fixtures
+    return transactional, kwargs
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        transactional, kwargs = _transactional(item)
+        if transactional:
+            # prepend, so it is the closest django_db marker pytest-django reads
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True, **kwargs), append=False)
