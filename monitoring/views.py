@@ -19,7 +19,7 @@ from organizations import roles
 from . import selectors, services
 from .filters import RunFilter, WarningFilter
 from .forms import DismissForm, StartRunForm
-from .models import RecalcRun, RunTrigger, WarningStatus
+from .models import RunTrigger, WarningStatus
 
 PAGE_SIZE = 25
 

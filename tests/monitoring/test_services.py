@@ -210,7 +210,6 @@ def test_crash_mid_chunk_then_retry_gives_the_same_result(world, monkeypatch):
     from monitoring import tasks
 
     full_run()
-    clean_reference = None
     CertificationFactory(person=world["bob"], category=category("minimum_living"), valid_from=date(2023, 1, 1))
     from monitoring import bulk
 
