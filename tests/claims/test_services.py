@@ -272,3 +272,16 @@ class TestBatchRecompute:
             again = services.recompute_person_year(person_id=person_id, year=year)
             assert (again.bills_changed, again.adjustments_created, again.ledger_changed) == (0, 0, False)
         assert LedgerBucket.objects.filter(ledger__year=2023).count() >= 4
+
+
+def test_approved_unpaid_claim_takes_the_new_figure(make_claim, reviewer, person):
+    """Issue 8: unpaid claims take the new figure (paid ones get an adjustment instead)."""
+    claim = make_claim()
+    services.claim_approve(claim=claim, reviewer=reviewer)
+    claim.refresh_from_db()
+    assert claim.approved_amount == Decimal("17000.00")
+    CertificationFactory(person=person, category=__import__("tests.factories", fromlist=["x"]).category("extreme_poverty"))
+    services.recompute_person_year(person_id=person.pk, year=2023)
+    claim.refresh_from_db()
+    assert claim.approved_amount == Decimal("20000.00")  # BJ-1 100 %
+    assert not PaymentAdjustment.objects.exists()
