@@ -130,3 +130,12 @@ class TestCommand:
         call_command("import_settlements", str(path))
         call_command("import_settlements", str(path))
         assert "created 0, unchanged 1, rejected 0" in capsys.readouterr().out
+
+
+def test_district_upload_rejects_people_of_other_districts(person, institution, other_district):
+    from tests.factories import PersonFactory
+
+    outsider = PersonFactory(hukou_district=other_district)
+    data = csv_bytes(good_row(person, institution, no="D1"), good_row(outsider, institution, no="D2"))
+    report = import_settlements(data=data, file_name="s.csv", district_ids={person.hukou_district_id})
+    assert report.created == 1 and [(e.line, e.field) for e in report.errors] == [(3, "id_number")]
