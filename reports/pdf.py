@@ -28,6 +28,7 @@ The content dict a letter is rendered from (built by ``claims.letters.letter_con
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -104,12 +105,12 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
         "assistance": decision == "approved" and any(b["assistance"] for b in bills),
         "counted": any(b["counted"] for b in bills) and not any(b["assistance"] for b in bills),
     }
+    explanation = _explanation_rows(content.get("explanation") or [], bills)
     clauses = [c for c in (content.get("clauses") or []) if c]
     policy_document = str(content.get("policy_document", "") or "")
     doc_no = policy_document.split(" ")[0]
     # "本决定依据" names the document once: clauses that already carry its number stand alone
     basis_prefix = "" if doc_no and clauses and all(doc_no in c for c in clauses) else policy_document
-    explanation = list(content.get("explanation") or [])
     return {
         "kind": kind,
         "decision": decision,
@@ -139,6 +140,33 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
         "replaces_number": replaces_number,
         "correction_reason": correction_reason,
     }
+
+
+_CODE = re.compile(r"^[a-z][a-z_]*$")
+
+
+def _explanation_rows(lines: list[dict[str, Any]], bills: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The engine's lines as a citizen reads them: no internal codes, no repeated bill number.
+
+    A value that is a bare vocabulary code (``inpatient``, ``not_eligible``) is shown in Chinese
+    when known, else left blank (its label already says it); with a single bill, the
+    ``"<settlement no> "`` prefix some callers put on labels is dropped.
+    """
+    from policies.engine.types import REASONS, VISIT_TYPE_LABELS
+
+    words = {**VISIT_TYPE_LABELS, **REASONS}
+    prefix = f"{bills[0].get('settlement_no')} " if len(bills) == 1 and bills[0].get("settlement_no") else None
+    rows = []
+    for line in lines:
+        label, value = str(line.get("label", "")), str(line.get("value", "") or "")
+        if prefix and label.startswith(prefix):
+            label = label[len(prefix):]
+        if _CODE.match(value):
+            value = words.get(value, "")
+            if value == label:
+                value = ""
+        rows.append({"label": label, "value": value, "clause": str(line.get("clause", "") or "")})
+    return rows
 
 
 def html_to_pdf(html: str) -> bytes:

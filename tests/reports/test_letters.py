@@ -180,3 +180,17 @@ def test_letter_issue_refuses_letter_contradicting_the_decision(rejected_claim, 
     from reports.models import LetterSequence
 
     assert not LetterSequence.objects.filter(last__gt=0).exists()  # no number taken
+
+
+def test_letter_explanation_shows_no_internal_codes(approved_content):
+    content = dict(approved_content, explanation=[
+        {"label": "S00000001 就诊类别", "value": "inpatient", "clause": "六(二)"},
+        {"label": "不属于医疗救助对象或不在身份有效期内", "value": "not_eligible", "clause": "十(三)"},
+    ])
+    text = pdf_text(render_letter_pdf(content, "京朝医救决〔2023〕00001号", date(2023, 3, 15), "北京市朝阳区医疗保障局",
+                                      "ABCDEFGHJK", kind="claim_approved"))
+    assert "inpatient" not in text and "not_eligible" not in text
+    import re
+
+    assert re.search(r"就诊类别\s*住院", text)
+    assert "S00000001 就诊类别" not in text
