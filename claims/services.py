@@ -205,6 +205,16 @@ class PolicyCache:
             self._policy[key] = found
         return self._policy[key]
 
+    def institution(self, institution_id: int):
+        from organizations.models import Institution
+
+        if not hasattr(self, "_institutions"):
+            self._institutions = Institution.objects.in_bulk()
+        found = self._institutions.get(institution_id)
+        if found is None:  # created after the cache was filled
+            found = self._institutions[institution_id] = Institution.objects.get(pk=institution_id)
+        return found
+
     def stats(self, region_id: int | None):
         from policies.selectors import region_stats
 
@@ -498,12 +508,16 @@ def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: 
                          .order_by("person_id", "valid_from", "pk")):
                 certs[cert.person_id].append(cert)
             bills: dict[tuple[int, int], list[Bill]] = defaultdict(list)
+            # Institutions come from the run's cache (a small table), not a join per bill; columns
+            # nothing here reads are not fetched.
             for bill in (Bill.objects.filter(person_id__in=person_ids, discharge_date__gte=date(years[0], 1, 1),
                                              discharge_date__lte=date(years[-1], 12, 31))
-                         .exclude(status=BillStatus.REJECTED).select_related("institution")
+                         .exclude(status=BillStatus.REJECTED)
+                         .defer("created_at", "created_by", "diagnosis_name", "diagnosis_code", "settlement_no")
                          .order_by("person_id", "discharge_date", "id")):
                 key = (bill.person_id, bill.discharge_date.year)
                 if key in wanted:
+                    bill._state.fields_cache["institution"] = cache.institution(bill.institution_id)
                     bills[key].append(bill)
             paid_ids = [b.pk for group in bills.values() for b in group if b.paid is not None]
             adjustments: dict[int, list[PaymentAdjustment]] = defaultdict(list)
