@@ -143,6 +143,7 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
 
 
 _CODE = re.compile(r"^[a-z][a-z_]*$")
+_CODE_IN_BRACKETS = re.compile(r"（([a-z][a-z_]*)）")
 
 
 def _explanation_rows(lines: list[dict[str, Any]], bills: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -161,6 +162,11 @@ def _explanation_rows(lines: list[dict[str, Any]], bills: list[dict[str, Any]]) 
         label, value = str(line.get("label", "")), str(line.get("value", "") or "")
         if prefix and label.startswith(prefix):
             label = label[len(prefix):]
+        def bracketed(match: re.Match[str]) -> str:
+            word = words.get(match.group(1))
+            return f"（{word}）" if word else ""
+
+        label, value = _CODE_IN_BRACKETS.sub(bracketed, label), _CODE_IN_BRACKETS.sub(bracketed, value)
         if _CODE.match(value):
             value = words.get(value, "")
             if value == label:

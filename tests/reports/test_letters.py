@@ -186,10 +186,13 @@ def test_letter_explanation_shows_no_internal_codes(approved_content):
     content = dict(approved_content, explanation=[
         {"label": "S00000001 就诊类别", "value": "inpatient", "clause": "六(二)"},
         {"label": "不属于医疗救助对象或不在身份有效期内", "value": "not_eligible", "clause": "十(三)"},
+        {"label": "救助对象类别", "value": "最低生活保障对象（minimum_living）", "clause": "一(一)"},
+        {"label": "年度救助限额（inpatient）", "value": "限额 60000.00", "clause": "六(二)"},
     ])
     text = pdf_text(render_letter_pdf(content, "京朝医救决〔2023〕00001号", date(2023, 3, 15), "北京市朝阳区医疗保障局",
                                       "ABCDEFGHJK", kind="claim_approved"))
-    assert "inpatient" not in text and "not_eligible" not in text
+    assert "inpatient" not in text and "not_eligible" not in text and "minimum_living" not in text
+    assert "年度救助限额（住院）" in text
     import re
 
     assert re.search(r"就诊类别\s*住院", text)
