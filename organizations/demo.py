@@ -56,15 +56,15 @@ DEMO_USERS = [
     DemoUser("shenhe", "demo-shenhe-2026", "李审", roles.REVIEWER, "110105-medical_security", "110105",
              "医疗救助审核员", roles.REVIEWER),
     DemoUser("minzheng", "demo-minzheng-2026", "赵敏", roles.CERTIFIER, "110105-civil_affairs", "110105",
-             "社会救助科科员", roles.CERTIFIER),
+             "民政局 社会救助科", roles.CERTIFIER),
     DemoUser("tuijun", "demo-tuijun-2026", "孙军", roles.CERTIFIER, "110105-veterans_affairs", "110105",
-             "优抚科科员", "veterans_certifier"),
+             "退役军人事务局 优抚科", "veterans_certifier"),
     DemoUser("shenji", "demo-shenji-2026", "周计", roles.AUDITOR, "110000-medical_security", None,
              "审计监督员", roles.AUDITOR),
     DemoUser("admin", "demo-admin-2026", "系统管理员", roles.ADMINISTRATOR, "110000-medical_security", None,
              "系统管理员", roles.ADMINISTRATOR, superuser=True),
     DemoUser("haidian-jingban", "demo-haidian-2026", "陈海", roles.CASEWORKER, "110108-medical_security", "110108",
-             "医疗救助经办员", "haidian_caseworker"),
+             "海淀区 医疗救助经办员", "haidian_caseworker"),
 ]
 
 # 定点医药机构 (codes follow the national medical-insurance pattern H + division code + serial).
