@@ -173,3 +173,6 @@ LOGGING = {
 
 # Where the shared worked scenarios live (used by tests and `assess`).
 CASES_DIR = Path(env("CASES_DIR", default=str(BASE_DIR.parent / "shared" / "cases")))
+
+# Where citizens reach /verify/<code> (printed on every decision letter).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="")
