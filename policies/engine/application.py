@@ -17,6 +17,7 @@ from typing import Any
 from .engine import EMPTY_STATS, bill_burden, categories_on, month_end, visit_class_of
 from .money import ZERO, money_str, percent_str, round_money, to_decimal
 from .types import (
+    BUCKET_LABELS,
     REASONS,
     ApplicationScheme,
     BillIn,
@@ -190,11 +191,11 @@ def _assess_scheme(policy: PolicySpec, scheme: ApplicationScheme, application: A
                                  scheme.bucket.clause)
         value = "不设限额" if cap is None else (f"限额 {money_str(cap)}；剩余 {money_str(room)} → "  # type: ignore[arg-type]
                                                f"{money_str(room - relief)}")  # type: ignore[operator]
-        lines.append(ExplanationLine(f"bucket:{scheme.bucket.name}", f"年度救助限额（{scheme.bucket.name}）", value,
+        lines.append(ExplanationLine(f"bucket:{scheme.bucket.name}", f"年度救助限额（{BUCKET_LABELS.get(scheme.bucket.name, scheme.bucket.name)}）", value,
                                      scheme.bucket.clause))
     lines.append(ExplanationLine("relief", "依申请救助金额", money_str(relief), scheme.clause))
     for reason in reasons:
-        lines.append(ExplanationLine(f"reason:{reason}", REASONS.get(reason, reason), reason, scheme.clause))
+        lines.append(ExplanationLine(f"reason:{reason}", "说明", REASONS.get(reason, reason), scheme.clause))
     clauses = tuple(dict.fromkeys(c for c in (scheme.clause, policy.burden_clause,
                                               scheme.bucket.clause if scheme.bucket else "") if c))
     return ApplicationResult(relief=relief, burden=burden, scheme=scheme.code, reasons=tuple(reasons),
@@ -238,7 +239,7 @@ def assess_application(policy: PolicySpec, application: ApplicationIn, household
         clause = "；".join(s.clause for s in policy.application_schemes) or policy.document_no
         return ApplicationResult(
             relief=ZERO, burden=ZERO, scheme=None, reasons=("not_eligible",), clauses=(clause,),
-            lines=(ExplanationLine("reason:not_eligible", REASONS["not_eligible"], "not_eligible", clause),),
+            lines=(ExplanationLine("reason:not_eligible", "说明", REASONS["not_eligible"], clause),),
             counted_bill_ids=(), bands=(),
         )
     return best

@@ -30,6 +30,16 @@ VISIT_TYPE_LABELS = {
     "rehabilitation": "康复",
 }
 
+# Readable names of the usual cap buckets, for explanations read to a citizen (a policy may name
+# others; those are shown as named).
+BUCKET_LABELS = {
+    "outpatient": "普通门诊",
+    "inpatient": "住院及门诊特殊疾病",
+    "main": "住院及门诊慢特病",
+    "annual": "年度",
+    "rehabilitation": "康复",
+}
+
 FLAG_NAMES = (
     "designated",
     "referral_compliant",
@@ -338,19 +348,20 @@ class BillResult(NamedTuple):
         out: list[ExplanationLine] = []
         add = out.append
         if self.error is not None:
-            add(ExplanationLine("error", REASONS.get(self.error, self.error), self.error, ""))
+            add(ExplanationLine("error", "说明", REASONS.get(self.error, self.error), ""))
             return tuple(out)
         burden_clause = plan.burden_clause if plan is not None else ""
         if self.category is not None:
             label = CATEGORIES.get(self.category, (self.category,))[0]
-            add(ExplanationLine("category", "救助对象类别", f"{label}（{self.category}）",
+            add(ExplanationLine("category", "救助对象类别", label,
                                 plan.category_clause if plan else ""))
         tier = plan.tier if plan is not None else None
         if tier is not None:
             add(ExplanationLine("tier", "救助档次", f"{tier.code} {tier.label_zh}".strip(), tier.clause))
         if self.visit_class is not None:
             rule = plan.visit_rule if plan is not None else None
-            add(ExplanationLine("visit_class", "就诊类别", self.visit_class, rule.clause if rule else ""))
+            add(ExplanationLine("visit_class", "就诊类别", VISIT_TYPE_LABELS.get(self.visit_class, self.visit_class),
+                                rule.clause if rule else ""))
         add(ExplanationLine("burden", "政策范围内个人负担", money_str(self.burden), burden_clause))
         class_rate = plan.class_rate if plan is not None else None
         if class_rate is not None and tier is not None and self.rate is not None:
@@ -364,7 +375,8 @@ class BillResult(NamedTuple):
             else:
                 value = (f"限额 {money_str(bucket.cap)}；剩余 {money_str(bucket.room_before)}"  # type: ignore[arg-type]
                          f" → {money_str(bucket.room_after)}")  # type: ignore[arg-type]
-            add(ExplanationLine(f"bucket:{bucket.name}", f"年度救助限额（{bucket.name}）", value, bucket.clause))
+            add(ExplanationLine(f"bucket:{bucket.name}", f"年度救助限额（{BUCKET_LABELS.get(bucket.name, bucket.name)}）",
+                                value, bucket.clause))
         add(ExplanationLine("assistance", "医疗救助金额", money_str(self.assistance),
                             class_rate.clause if class_rate else ""))
         for item in self.items:
@@ -380,7 +392,7 @@ class BillResult(NamedTuple):
                 clause = "；".join(dict.fromkeys(cap_clauses))
             elif reason == "deductible" and tier is not None:
                 clause = tier.deductible.clause
-            add(ExplanationLine(f"reason:{reason}", REASONS.get(reason, reason), reason, clause))
+            add(ExplanationLine(f"reason:{reason}", "说明", REASONS.get(reason, reason), clause))
         return tuple(out)
 
     def to_dict(self) -> dict[str, Any]:
