@@ -34,6 +34,11 @@ def _transactional(item: pytest.Item) -> tuple[bool, dict]:
     return transactional, kwargs
 
 
+def _drives_a_browser(item: pytest.Item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("browser") is not None or "page" in fixtures or "browser" in fixtures
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -41,3 +46,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if transactional:
             # prepend, so it is the closest django_db marker pytest-django reads
             item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True, **kwargs), append=False)
+    # Browser tests last: once Playwright's sync API runs (a session-long event loop and
+    # greenlets), Django sees a fresh connection object without the serialized reference data,
+    # so transactional tests after them could not restore it. pytest-django's sort (db tests,
+    # then transactional, then the rest) is stable, so they stay last among transactional tests.
+    items[:] = [i for i in items if not _drives_a_browser(i)] + [i for i in items if _drives_a_browser(i)]
