@@ -64,14 +64,16 @@ def seed(ctx: dict) -> None:
     from organizations.models import Institution
 
     from . import services
-    from .models import EarlyWarning, RunTrigger, WarningStatus
+    from .models import EarlyWarning, RecalcRun, RunTrigger, WarningStatus
 
     institution = Institution.objects.filter(designated=True).order_by("code").first()
+    created_bills = False
     if institution is not None:
         for (number, scope, basic), household in zip(DEMO_STAYS, _demo_households(), strict=False):
             if Bill.objects.filter(institution=institution, settlement_no=number).exists():
                 continue
             member = household.members.order_by("pk").first()
+            created_bills = True
             Bill.objects.create(
                 person=member, district=household.district, institution=institution, settlement_no=number,
                 visit_type="inpatient", admission_date=date(2023, 8, 1), discharge_date=date(2023, 8, 20),
@@ -79,8 +81,10 @@ def seed(ctx: dict) -> None:
                 policy_scope_cost=scope, basic_paid=basic, critical_paid=Decimal("0.00"), other_paid=Decimal("0.00"),
                 status=BillStatus.RECORDED,
             )
-    run = services.run_synchronously(trigger=RunTrigger.COMMAND, by=ctx.get("users", {}).get("administrator"))
-    logger.info("demo recalculation run #%s %s", run.pk, run.status)
+    # Idempotent: a second seed_demo run recalculates only if it added bills (or no run exists yet).
+    if created_bills or not RecalcRun.objects.exists():
+        run = services.run_synchronously(trigger=RunTrigger.COMMAND, by=ctx.get("users", {}).get("administrator"))
+        logger.info("demo recalculation run #%s %s", run.pk, run.status)
 
     # One handled warning, so the queue shows the states (dismissed by the civil-affairs demo user).
     from organizations import roles
