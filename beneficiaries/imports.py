@@ -44,6 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from organizations.exports import formula_safe
 from organizations.models import Agency, District
 
 from . import idnumber
@@ -748,12 +749,7 @@ def import_file(*, path: str, agency: Agency, user=None, dry_run: bool = False,
 # ------------------------------------------------------------------------------------------
 
 
-def escape_formula(value: object) -> str:
-    """CSV injection: a cell starting with = + - @ (or tab/CR) is prefixed with a quote."""
-    text = "" if value is None else str(value)
-    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+escape_formula = formula_safe  # one rule for every export (organizations.exports)
 
 
 def error_file_rows(errors: list[dict]) -> Iterator[list[str]]:

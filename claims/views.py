@@ -69,19 +69,7 @@ class ClaimsStaffMixin(LoginRequiredMixin, PermissionRequiredMixin):
 # Export helpers
 # --------------------------------------------------------------------------------------------
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value):
-    """Spreadsheet-safe: a text cell starting with = + - @ is prefixed with ' (CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, (Decimal, int)):
-        return value
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+from organizations.exports import FORMULA_START, safe_cell  # noqa: E402,F401  (one rule for every export)
 
 
 class _Echo:

@@ -25,6 +25,7 @@ from django.views.generic import TemplateView
 
 from organizations import roles
 from organizations.access import get_scoped_or_404
+from organizations.exports import formula_safe
 
 from . import reporting, selectors, services
 from .charts import chart_svg
@@ -210,9 +211,7 @@ def _cell(value: Any, kind: str) -> str:
     return str(value)
 
 
-def _formula_safe(text: str) -> str:
-    """CSV/XLSX injection: a cell starting with = + - @ (or tab/CR) is prefixed with '."""
-    return "'" + text if text and text[0] in "=+-@\t\r" else text
+_formula_safe = formula_safe  # one rule for every export (organizations.exports)
 
 
 def _export_rows(table: reporting.ReportTable) -> list[list[Any]]:
