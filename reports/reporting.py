@@ -440,13 +440,24 @@ class ReportDef:
     run: Any
     icon: str = "bar-chart"
 
-    def initial(self) -> dict[str, Any]:
+    def initial(self, user=None) -> dict[str, Any]:
         today = timezone.localdate()
         if self.form_class is PeriodForm:
             return _default_period()
         if self.form_class is YearMonthForm:
-            return {"year": today.year, "month": today.month}
+            # Open on the latest month with spending in the user's scope, not on an empty month.
+            latest = _latest_spending_day(user) if user is not None else None
+            day = latest or today
+            return {"year": day.year, "month": day.month}
         return {"year": today.year}
+
+
+def _latest_spending_day(user) -> date | None:
+    from django.db.models import Max
+
+    from claims.selectors import access_bills
+
+    return access_bills(user).filter(total_assistance__gt=0).aggregate(day=Max("discharge_date"))["day"]
 
 
 REPORTS: dict[str, ReportDef] = {r.slug: r for r in [

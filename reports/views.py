@@ -238,12 +238,12 @@ class ReportView(ReportsAccessMixin, View):
         data = request.GET.copy()
         export = data.pop("export", [""])[0]
         bound = bool({k for k in data if k != "page"})
-        form = report.form_class(data if bound else None, initial=report.initial(), user=request.user)
+        form = report.form_class(data if bound else None, initial=report.initial(user=request.user), user=request.user)
         if bound and not form.is_valid():
             return render(request, "reports/report.html", {"report": report, "form": form, "table": None, "reports": reporting.REPORTS.values()})
-        params = form.cleaned_data if bound else {**report.initial(), "district": None}
+        params = form.cleaned_data if bound else {**report.initial(user=request.user), "district": None}
         if not bound:
-            form = report.form_class(initial=report.initial(), user=request.user)
+            form = report.form_class(initial=report.initial(user=request.user), user=request.user)
         table = report.run(request.user, params)
         stamp = timezone.localdate().strftime("%Y%m%d")
         if export == "csv":

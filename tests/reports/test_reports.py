@@ -196,3 +196,13 @@ def test_reports_need_login(client):
 
 def test_unknown_report_404(client, caseworker):
     assert _get(client, caseworker, "nope").status_code == 404
+
+
+def test_fund_report_opens_on_the_latest_month_with_spending_in_scope(client, caseworker, other_caseworker, fund_data, other_district):
+    _bill(other_district, month=7, amount="10.00")  # 海淀's later spending does not move 朝阳's default
+    client.force_login(caseworker)
+    form = client.get(reverse("reports:report", args=["fund"])).context["form"]
+    assert (form.initial["year"], form.initial["month"]) == (2024, 3)
+    client.force_login(other_caseworker)
+    form = client.get(reverse("reports:report", args=["fund"])).context["form"]
+    assert (form.initial["year"], form.initial["month"]) == (2024, 7)
