@@ -200,6 +200,10 @@ class Bill(models.Model):
     computation = models.JSONField(_("计算说明"), default=dict, blank=True)
     computed_at = models.DateTimeField(_("计算时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
+    # Any change to what the engine reads (status, amounts, dates) bumps this; the figures the
+    # engine writes do not (they are written with bulk UPDATEs). The nightly incremental run
+    # recomputes the person-years of bills updated since the last run.
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True, db_index=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("录入人"))
 
     class Meta:

@@ -611,7 +611,7 @@ def _years_of(claim_id: int) -> list[int]:
 def _set_status(claim: Claim, status: str, *, update: Sequence[str] = ()) -> None:
     claim.status = status
     claim.save(update_fields=["status", "updated_at", *update])
-    Bill.objects.filter(claim=claim).update(status=status)
+    Bill.objects.filter(claim=claim).update(status=status, updated_at=timezone.now())
 
 
 @transaction.atomic
@@ -823,7 +823,8 @@ def payment_batch_mark_paid(*, batch: PaymentBatch, reference: str, by) -> Payme
             for bill in bills:
                 bill.paid_amount = bill.total_assistance
                 bill.status = BillStatus.PAID
-            Bill.objects.bulk_update(bills, ["paid_amount", "status"])
+                bill.updated_at = now
+            Bill.objects.bulk_update(bills, ["paid_amount", "status", "updated_at"])
             claim.approved_amount = sum((b.total_assistance for b in bills), ZERO)
             total += claim.approved_amount
             claim.status = ClaimStatus.PAID

@@ -141,7 +141,9 @@ def expired_coverage(*, since: datetime | None, today: date) -> dict[int, int]:
 def touched_since(*, since: datetime) -> dict[int, int]:
     """Person-years touched since ``since``: person id -> first year to recompute.
 
-    - bills created since (the settlement year onward);
+    - bills created since (the settlement year onward) or changed since (``Bill.updated_at``:
+      status, amounts or dates; every year of the person, since a changed date may have moved the
+      bill out of an earlier year);
     - certifications created, revoked or changed since (simple-history ``history_date``); a
       backdated certification touches every year from its earliest ``valid_from`` in history;
     - policy versions created or confirmed since: every person of the region, years from the
@@ -151,9 +153,9 @@ def touched_since(*, since: datetime) -> dict[int, int]:
     from policies.models import Policy
 
     work: dict[int, int] = {}
-    bill_rows = Bill.objects.filter(created_at__gte=since).values_list("person_id", "discharge_date")
-    for person_id, day in bill_rows:  # small: a server-side cursor plans it badly
-        _merge(work, person_id, day.year)
+    bill_rows = Bill.objects.filter(updated_at__gte=since).values_list("person_id", "discharge_date", "created_at")
+    for person_id, day, created_at in bill_rows:  # small: a server-side cursor plans it badly
+        _merge(work, person_id, day.year if created_at >= since else ALL_YEARS)
 
     history = Certification.history.model
     changed_ids = set(history.objects.filter(history_date__gte=since).values_list("id", flat=True))

@@ -70,6 +70,35 @@ def test_incremental_equals_full_on_the_same_changes(world):
     assert snapshot()["buckets"] == incremental["buckets"]
 
 
+def test_incremental_run_picks_up_a_bill_changed_since_the_last_run(world):
+    """An edited bill (here its amounts and its year) is recomputed by the next incremental run,
+    in every year of the person: the year it left as well as the year it moved to."""
+    full_run()
+    a1 = Bill.objects.get(pk=world["bills"][0].pk)
+    a1.admission_date, a1.discharge_date = date(2024, 3, 1), date(2024, 3, 10)
+    a1.save()  # Bill.updated_at moves; nothing is recomputed yet
+    run = services.run_synchronously()
+    assert run.status == RunStatus.SUCCEEDED, run.errors
+    assert run.person_years_total == 2  # Alice 2023 (one bill fewer) and Alice 2024 (one bill)
+    ledger_2023 = PersonYearLedger.objects.get(person=world["alice"], year=2023)
+    assert ledger_2023.bills_counted == 1
+    assert ledger_2023.buckets.get(bucket="inpatient").used == Decimal("153000.00")  # a2 alone, under the cap
+    assert PersonYearLedger.objects.get(person=world["alice"], year=2024).bills_counted == 1
+    assert Bill.objects.get(pk=world["bills"][1].pk).total_assistance == Decimal("153000.00")
+    assert run.invariant_violations == []
+
+
+def test_recomputed_figures_do_not_count_as_a_change_to_the_bill(world):
+    """The nightly writes figures without touching updated_at, so a quiet night stays quiet."""
+    full_run()
+    stamps = dict(Bill.objects.values_list("pk", "updated_at"))
+    CertificationFactory(person=world["bob"], category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    services.run_synchronously()
+    assert dict(Bill.objects.values_list("pk", "updated_at")) == stamps
+    quiet = services.run_synchronously()
+    assert quiet.person_years_total == 0 and quiet.chunks_total == 0
+
+
 def test_backdated_certification_touches_every_year_from_valid_from(world):
     """A certification backdated into 2023 recomputes 2023 and 2024 of that person."""
     BillFactory(person=world["bob"], admission_date=date(2024, 2, 1), discharge_date=date(2024, 2, 3))
