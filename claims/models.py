@@ -198,6 +198,9 @@ class Bill(models.Model):
     special = models.DecimalField(_("专项救助"), **MONEY, default=ZERO)
     total_assistance = models.DecimalField(_("救助合计"), **MONEY, default=ZERO)
     computation = models.JSONField(_("计算说明"), default=dict, blank=True)
+    # BillResult.digest() of the result ``computation`` was written from (NO_POLICY_DIGEST when no
+    # policy applied): the nightly run compares it instead of the whole explanation.
+    computation_digest = models.CharField(_("计算摘要"), max_length=32, blank=True, default="", editable=False)
     computed_at = models.DateTimeField(_("计算时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("录入时间"), auto_now_add=True)
     # Any change to what the engine reads (status, amounts, dates) bumps this; the figures the

@@ -77,7 +77,9 @@ __all__ = [
 ]
 
 MONEY_FIELDS = ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid")
-COMPUTED_FIELDS = ["policy", "assistance", "tilted", "special", "total_assistance", "category", "computation", "computed_at"]
+COMPUTED_FIELDS = ["policy", "assistance", "tilted", "special", "total_assistance", "category", "computation",
+                   "computation_digest", "computed_at"]
+NO_POLICY_DIGEST = "no_policy"  # Bill.computation_digest when no policy applied on the settlement date
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,7 +225,8 @@ class PolicyCache:
         return self._stats[region_id]
 
 
-def _no_policy_result(bill: Bill) -> dict[str, Any]:
+def no_policy_result(bill: Bill) -> dict[str, Any]:
+    """The stored computation of a bill settled on a date no policy covers."""
     return {"bill_id": str(bill.pk), "error": "no_policy", "assistance": "0.00", "tilted": "0.00", "special": "0.00",
             "total": "0.00", "category": None, "tier": None, "visit_class": None, "reasons": ["no_policy"],
             "explanation": {"lines": [{"key": "error", "label": _("结算日期无适用的救助政策"), "value": "no_policy",
@@ -246,11 +249,11 @@ def _apply_result(bill: Bill, policy, result: BillResult | None, now) -> bool:
     """Put the result on ``bill`` (in memory); True if anything changed."""
     if result is None:
         new = {"policy_id": None, "assistance": ZERO, "tilted": ZERO, "special": ZERO, "total_assistance": ZERO,
-               "category": "", "computation": _no_policy_result(bill)}
+               "category": "", "computation": no_policy_result(bill), "computation_digest": NO_POLICY_DIGEST}
     else:
         new = {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
                "special": result.special, "total_assistance": result.total, "category": result.category or "",
-               "computation": result.to_dict()}
+               "computation": result.to_dict(), "computation_digest": result.digest()}
     changed = any(getattr(bill, k) != v for k, v in new.items())
     if changed or bill.computed_at is None:
         for k, v in new.items():
@@ -369,7 +372,7 @@ def _rebuild_ledger(ledger: PersonYearLedger, existing: Sequence[LedgerBucket], 
     return changed
 
 
-def _refresh_approved_amounts(claim_ids: Iterable[int]) -> None:
+def refresh_approved_amounts(claim_ids: Iterable[int]) -> None:
     """Approved (unpaid) claims take the new figure: their amount is the sum of their bills."""
     ids = list(claim_ids)
     if not ids:
@@ -472,7 +475,7 @@ def _flush(writes: _Writes) -> None:
         bulk_set(LedgerBucket, writes.buckets_changed, ["cap", "used", "clause"])
     if writes.buckets_new:
         LedgerBucket.objects.bulk_create(writes.buckets_new, batch_size=500)
-    _refresh_approved_amounts(writes.claim_ids)
+    refresh_approved_amounts(writes.claim_ids)
 
 
 def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: bool = False,

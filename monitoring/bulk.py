@@ -13,10 +13,11 @@ its row lock). A nightly full run over a million bills cannot afford its per-bil
 - counted bills (``claims.models.COUNTED_BILL_STATUSES``) accumulate the year's state; pending
   claims' bills get a suggestion computed on a copy of the state after every counted bill;
 - the same write rule: a bill's computed fields are written when they differ or were never
-  computed (``claims.services._apply_result``); paid bills keep what was paid and a difference
+  computed (``claims.services._apply_result``); the explanation is compared through its digest
+  (``BillResult.digest``, stored in ``Bill.computation_digest`` by both paths); paid bills keep what was paid and a difference
   becomes one open adjustment (:func:`reconcile_paid`, ``claims.services._reconcile_paid`` with
   bulk queries); approved claims' amounts are refreshed by
-  ``claims.services._refresh_approved_amounts``;
+  ``claims.services.refresh_approved_amounts``;
 - the same ledger rebuild as ``claims.services._rebuild_ledger`` (buckets from the counted
   bills' bucket lines, used = the engine's year state), written with bulk queries;
 - the same locking protocol: the chunk's ledger rows are locked (``SELECT ... FOR UPDATE``,
@@ -127,14 +128,14 @@ BILL_FIELDS = (
     "total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid",
     "referral_compliant", "in_province", "major_disease", "rare_disease", "good_samaritan_injury",
     "institution__designated", "hospital_assistance_paid", "paid_amount",
-    "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation", "computed_at",
+    "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation_digest", "computed_at",
 )
 # The computed fields a recomputation writes (claims.services.COMPUTED_FIELDS), in tuple order.
 BILL_WRITE_FIELDS = ("policy", "assistance", "tilted", "special", "total_assistance", "category", "computation",
-                     "computed_at")
+                     "computation_digest", "computed_at")
 (B_ID, B_PERSON, B_CLAIM, B_STATUS, B_VISIT, B_START, B_END, B_TOTAL, B_SCOPE, B_BASIC, B_CRITICAL, B_OTHER,
  B_REFERRAL, B_INPROV, B_MAJOR, B_RARE, B_GOODSAM, B_DESIGNATED, B_HOSP_PAID, B_PAID_AMOUNT,
- B_POLICY, B_ASSIST, B_TILTED, B_SPECIAL, B_TOTAL_ASSIST, B_CATEGORY, B_COMPUTATION, B_COMPUTED_AT) = range(len(BILL_FIELDS))
+ B_POLICY, B_ASSIST, B_TILTED, B_SPECIAL, B_TOTAL_ASSIST, B_CATEGORY, B_DIGEST, B_COMPUTED_AT) = range(len(BILL_FIELDS))
 
 
 def _bill_in(row: tuple):
@@ -150,100 +151,16 @@ def _bill_in(row: tuple):
     )
 
 
-def result_dict_without_lines(result) -> dict[str, Any]:
-    """``BillResult.to_dict()`` minus ``explanation.lines``, without building the lines.
-
-    The lines are derived from the other fields and the policy's plan (see ``BillResult.lines``),
-    so two results of the same policy whose dicts agree here have equal ``to_dict()``. Comparing
-    this with the stored computation (read with its lines stripped in SQL) avoids building and
-    reading the largest part of every explanation on a run where little changed.
-    ``tests/monitoring/test_bulk_equivalence.py`` checks it against ``to_dict``.
-    """
-    from policies.engine.money import money_str
-
-    buckets = [b.to_dict() for b in result.buckets]
-    items = [i.to_dict() for i in result.items]
-    reasons = list(result.reasons)
-    return {
-        "bill_id": result.bill_id,
-        "error": result.error,
-        "assistance": money_str(result.assistance),
-        "tilted": money_str(result.tilted),
-        "special": money_str(result.special),
-        "total": money_str(result.total),
-        "category": result.category,
-        "tier": result.tier,
-        "visit_class": result.visit_class,
-        "reasons": reasons,
-        "explanation": {
-            "category": result.category,
-            "tier": result.tier,
-            "visit_class": result.visit_class,
-            "burden": money_str(result.burden),
-            "deductible": money_str(result.deductible),
-            "rate": None if result.rate is None else str(result.rate),
-            "raw": money_str(result.raw),
-            "buckets": buckets,
-            "items": items,
-            "reasons": reasons,
-            "clauses": list(result.clauses),
-        },
-    }
-
-
-def without_lines(computation: dict) -> dict:
-    explanation = computation.get("explanation")
-    if not isinstance(explanation, dict) or "lines" not in explanation:
-        return computation
-    return {**computation, "explanation": {k: v for k, v in explanation.items() if k != "lines"}}
-
-
-def stored_computation_without_lines(*, hashed: bool = True):
-    """The stored computation without ``explanation.lines``, as the chunk compares it.
-
-    PostgreSQL: the md5 of its ``jsonb`` text (32 bytes per bill instead of the document);
-    :func:`same_computation` hashes the new dict in the same canonical form. Elsewhere: the dict.
-    """
+def stored_computation_without_lines():
+    """The stored computation without ``explanation.lines`` (the invariant check reads the bucket
+    and item lines; the human-readable lines are the largest part and are not needed)."""
     from django.db import connection
-    from django.db.models import CharField, JSONField
+    from django.db.models import JSONField
     from django.db.models.expressions import RawSQL
 
     if connection.vendor == "postgresql":
-        if not hashed:
-            return RawSQL("claims_bill.computation #- '{explanation,lines}'", [], output_field=JSONField())
-        return RawSQL("md5((claims_bill.computation #- '{explanation,lines}')::text)", [], output_field=CharField())
+        return RawSQL("claims_bill.computation #- '{explanation,lines}'", [], output_field=JSONField())
     return RawSQL("json_remove(claims_bill.computation, '$.explanation.lines')", [], output_field=JSONField())
-
-
-_KEY_ORDER: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-def _jsonb_ordered(value: Any) -> Any:
-    if isinstance(value, dict):
-        keys = tuple(value)
-        order = _KEY_ORDER.get(keys)
-        if order is None:
-            order = _KEY_ORDER[keys] = tuple(sorted(keys, key=lambda k: (len(k.encode()), k.encode())))
-        return {k: _jsonb_ordered(value[k]) for k in order}
-    if isinstance(value, list | tuple):
-        return [_jsonb_ordered(v) for v in value]
-    return value
-
-
-def jsonb_text(value: Any) -> str:
-    """``value`` as PostgreSQL prints a ``jsonb``: keys by (length, bytes), ``", "`` and ``": "``."""
-    import json
-
-    return json.dumps(_jsonb_ordered(value), ensure_ascii=False, separators=(", ", ": "))
-
-
-def same_computation(stored: Any, new: dict) -> bool:
-    """Stored (as read by :func:`stored_computation_without_lines`) equals the new dict without lines."""
-    if isinstance(stored, str):
-        import hashlib
-
-        return stored == hashlib.md5(jsonb_text(new).encode(), usedforsecurity=False).hexdigest()
-    return stored == new
 
 
 class PaidBill:
@@ -459,17 +376,16 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     ledgers = {(p, y): (lid, ded, tb, ta, bc) for lid, p, y, ded, tb, ta, bc in ledger_rows if wanted(p, y)}
     buckets: dict[int, dict[str, tuple[Decimal | None, Decimal, str, int]]] = defaultdict(dict)
     if ledgers:
-        ledger_ids = [v[0] for v in ledgers.values()]
-        for start in range(0, len(ledger_ids), 10000):
-            for bid, lid, name, cap, used, clause in LedgerBucket.objects.filter(
-                    ledger_id__in=ledger_ids[start:start + 10000]).values_list("id", "ledger_id", "bucket", "cap", "used", "clause"):
+        # a subquery on the chunk's ledgers, not a list of ~7,000 ids (compiling that list costs more
+        # than the query)
+        ledger_ids = {v[0] for v in ledgers.values()}
+        for bid, lid, name, cap, used, clause in LedgerBucket.objects.filter(
+                ledger_id__in=ledgers_q.values("id")).values_list("id", "ledger_id", "bucket", "cap", "used", "clause"):
+            if lid in ledger_ids:
                 buckets[lid][name] = (cap, used, clause, bid)
 
     by_person_year: dict[tuple[int, int], list[tuple]] = defaultdict(list)
-    fields = [f for f in BILL_FIELDS if f != "computation"]
-    fields.insert(B_COMPUTATION, "stored")
-    bill_rows = (bill_q.annotate(stored=stored_computation_without_lines()).order_by("person_id", "discharge_date", "id")
-                 .values_list(*fields))
+    bill_rows = bill_q.order_by("person_id", "discharge_date", "id").values_list(*BILL_FIELDS)
     for row in bill_rows:  # ~20,000 short rows: a plain cursor (server-side cursors plan worse)
         year = row[B_END].year
         if wanted(row[B_PERSON], year):
@@ -519,30 +435,29 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         py_paid: list[PaidBill] = []
 
         def assess(row: tuple, year_state) -> tuple[Any, dict]:
-            """(result, new figures); ``computation`` holds the dict WITHOUT lines until written."""
+            """(result, new figures); the explanation is built only when it is written."""
             policy = picker.pick(region_id, row[B_END])
             if policy is None:
-                full = claim_services._no_policy_result(SimpleNamespace(pk=row[B_ID]))
                 return None, {"policy_id": None, "assistance": ZERO, "tilted": ZERO, "special": ZERO,
-                              "total_assistance": ZERO, "category": "", "computation": without_lines(full),
-                              "full": full}
+                              "total_assistance": ZERO, "category": "", "digest": claim_services.NO_POLICY_DIGEST}
             result = assess_bill(picker.spec_for(policy), pin, _bill_in(row), year_state, stats)
             return result, {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
                             "special": result.special, "total_assistance": result.total,
-                            "category": result.category or "", "computation": result_dict_without_lines(result),
-                            "result": result}
+                            "category": result.category or "", "digest": result.digest(), "result": result}
 
         def apply(row: tuple, new: dict) -> bool:
-            """``claims.services._apply_result`` on a row (explanation compared without its lines)."""
+            """``claims.services._apply_result`` on a row (the explanation compared by its digest)."""
             same = (row[B_POLICY] == new["policy_id"] and row[B_ASSIST] == new["assistance"]
                     and row[B_TILTED] == new["tilted"] and row[B_SPECIAL] == new["special"]
                     and row[B_TOTAL_ASSIST] == new["total_assistance"] and row[B_CATEGORY] == new["category"]
-                    and same_computation(row[B_COMPUTATION], new["computation"]))
+                    and row[B_DIGEST] == new["digest"])
             if same and row[B_COMPUTED_AT] is not None:
                 return False
-            full = new["full"] if "full" in new else new["result"].to_dict()
+            result = new.get("result")
+            full = (result.to_dict() if result is not None
+                    else claim_services.no_policy_result(SimpleNamespace(pk=row[B_ID])))
             py_changed.append((row[B_ID], new["policy_id"], new["assistance"], new["tilted"], new["special"],
-                               new["total_assistance"], new["category"], full, now))
+                               new["total_assistance"], new["category"], full, new["digest"], now))
             if row[B_CLAIM]:
                 py_claims.add(row[B_CLAIM])
             return True
@@ -670,7 +585,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
             [LedgerBucket(ledger_id=ledgers[k][0], bucket=n, cap=c, used=u, clause=cl) for k, n, c, u, cl in bucket_creates],
             batch_size=1000,
         )
-    claim_services._refresh_approved_amounts(changed_claims)
+    claim_services.refresh_approved_amounts(changed_claims)
     return outcome
 
 
@@ -747,7 +662,7 @@ def check_invariants(*, person_ids: Iterable[int], only_year: int | None = None,
         ledger_buckets[ledgers[lid]][name] = (cap, used)
     drawn: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(dict)
     caps: dict[tuple[int, int], dict[str, Decimal | None]] = defaultdict(dict)
-    rows = bill_q.annotate(stored=stored_computation_without_lines(hashed=False)).values_list(
+    rows = bill_q.annotate(stored=stored_computation_without_lines()).values_list(
         "person_id", "discharge_date", "policy_id", "stored")
     for person_id, end, policy_id, computation in rows.iterator(chunk_size=5000):
         key = (person_id, end.year)

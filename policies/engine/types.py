@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from hashlib import md5
 from typing import Any, NamedTuple
 
 from .money import ONE, ZERO, money_str, percent_str, to_decimal
@@ -341,6 +342,17 @@ class BillResult(NamedTuple):
     clauses: tuple[str, ...]
     items: tuple[ItemLine, ...] = ()
     plan: Plan | None = None
+
+    def digest(self) -> str:
+        """A fingerprint of the result: the md5 of the ``repr`` of every field but ``plan``.
+
+        ``to_dict()`` is built from these fields and the plan, and the plan is fixed by the policy
+        version and the result's category, tier and visit class; so under one policy version,
+        equal digests mean equal explanations. The nightly recalculation compares a stored
+        digest with this instead of re-reading and re-serialising every stored explanation.
+        Stable across processes: only str, None, Decimal and tuples of them (no sets, no hashes).
+        """
+        return md5(repr(self[:-1]).encode(), usedforsecurity=False).hexdigest()
 
     @property
     def lines(self) -> tuple[ExplanationLine, ...]:

@@ -47,7 +47,8 @@ def snapshot() -> dict:
 
     return {
         "bills": list(Bill.objects.order_by("pk").values_list(
-            "pk", "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation")),
+            "pk", "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation",
+            "computation_digest")),
         "ledgers": list(PersonYearLedger.objects.order_by("person_id", "year").values_list(
             "person_id", "year", "deductible_used", "tilted_base", "total_assistance", "bills_counted")),
         "buckets": list(LedgerBucket.objects.order_by("ledger__person_id", "ledger__year", "bucket").values_list(
