@@ -106,8 +106,6 @@ class PolicyPicker:
         return spec
 
     def spec_by_id(self, policy_id: int | None):
-        from policies.selectors import spec_of
-
         policy = self._all.get(policy_id) if policy_id is not None else None
         return None if policy is None else self.spec_for(policy)
 

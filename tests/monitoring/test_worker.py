@@ -6,7 +6,6 @@ configuration directly.
 """
 from __future__ import annotations
 
-import os
 import time
 from datetime import date
 
@@ -15,11 +14,11 @@ from django.db import transaction
 
 from monitoring import services, tasks
 from monitoring.models import RecalcRun, RunStatus
+from tests.celery_redis import REDIS, on_redis
 from tests.factories import CertificationFactory, category
 
 from .conftest import snapshot
 
-REDIS = os.environ.get("CELERY_TEST_REDIS_URL") or os.environ.get("REDIS_URL")
 
 pytestmark = [
     pytest.mark.celery_worker,
@@ -37,28 +36,9 @@ def worker(monkeypatch):
 
     from config.celery_app import app
 
-    saved = {k: app.conf.get(k) for k in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=REDIS, result_backend=REDIS, task_always_eager=False)
-    _forget_connections(app)  # earlier eager tests cached the in-memory broker and backend
     monkeypatch.setattr(services, "CHUNK_PEOPLE", 1)  # one chunk per person: a real group of several
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=30):
-            yield app
-    finally:
-        app.conf.update(saved)
-        _forget_connections(app)
-
-
-def _forget_connections(app) -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
-    from kombu import pools
-
-    pools.reset()  # kombu keeps producer pools per connection globally; the worker closed them
-    if hasattr(app._local, "backend"):
-        del app._local.backend
+    with on_redis(app), start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=30):
+        yield app
 
 
 def wait_for(run_id: int, timeout: float = 60.0) -> RecalcRun:

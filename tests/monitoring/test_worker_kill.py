@@ -49,11 +49,11 @@ from django.db import connection, transaction
 from claims.models import Bill, BillStatus, LedgerBucket, PaymentAdjustment, PersonYearLedger
 from monitoring import services, tasks
 from monitoring.models import EarlyWarning, RecalcChunk, RecalcRun, RunStatus
+from tests.celery_redis import REDIS, on_redis
 from tests.factories import BillFactory
 
 from .conftest import snapshot
 
-REDIS = os.environ.get("CELERY_TEST_REDIS_URL") or os.environ.get("REDIS_URL")
 VISIBILITY_TIMEOUT = 3  # seconds before Redis hands an unacknowledged message out again
 WAIT = 60  # every wait is bounded: a broken worker fails the test, it never hangs CI
 
@@ -84,14 +84,10 @@ def queue():
     from config.celery_app import app
 
     name = f"test-worker-kill-{uuid.uuid4().hex[:8]}"
-    saved = {k: app.conf.get(k) for k in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=REDIS, result_backend=REDIS, task_always_eager=False)
-    _forget_connections(app)  # earlier eager tests cached the in-memory broker and backend
     try:
-        yield name
+        with on_redis(app):
+            yield name
     finally:
-        app.conf.update(saved)
-        _forget_connections(app)
         client = redis.Redis.from_url(REDIS)
         for key in client.scan_iter(match=f"*{name}*"):
             client.delete(key)
@@ -99,18 +95,6 @@ def queue():
             if json.loads(raw)[2] == name:  # [message, exchange, routing key]
                 client.hdel("unacked", tag)
                 client.zrem("unacked_index", tag)
-
-
-def _forget_connections(app) -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
-    from kombu import pools
-
-    pools.reset()
-    if hasattr(app._local, "backend"):
-        del app._local.backend
 
 
 class Worker:

@@ -4,15 +4,13 @@ Skipped without ``CELERY_TEST_REDIS_URL`` / ``REDIS_URL`` (CI sets REDIS_URL).
 """
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
 from reports.models import LetterKind, PrintJob, PrintJobStatus
 from reports.services import letter_issue_from_content, print_job_request
-
-REDIS = os.environ.get("CELERY_TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+from tests.celery_redis import REDIS, on_redis
 
 pytestmark = [
     pytest.mark.celery_worker,
@@ -25,28 +23,11 @@ pytestmark = [
 def worker():
     import celery.contrib.testing.tasks  # noqa: F401  (registers celery.ping for the start-up check)
     from celery.contrib.testing.worker import start_worker
-    from kombu import pools
 
     from config.celery_app import app
 
-    def forget():
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
-        app.amqp._producer_pool = None
-        pools.reset()
-        if hasattr(app._local, "backend"):
-            del app._local.backend
-
-    saved = {k: app.conf.get(k) for k in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=REDIS, result_backend=REDIS, task_always_eager=False)
-    forget()
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=30):
-            yield app
-    finally:
-        app.conf.update(saved)
-        forget()
+    with on_redis(app), start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=30):
+        yield app
 
 
 def test_print_job_runs_on_a_real_worker(district, reviewer, caseworker, approved_content, worker):
