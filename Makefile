@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test setup sysdeps migrate demo worker beat check-deploy messages benchmarks clean
+.PHONY: run test lint setup sysdeps migrate demo worker beat check-deploy messages benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,9 +49,14 @@ run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (demo logins: README.md, e.g. jingban / demo-jingban-2026)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# The whole suite. SQLite unless DATABASE_URL is set (.ci/run sets PostgreSQL and Redis).
+# The whole suite, then the linter. SQLite unless DATABASE_URL is set (.ci/run sets PostgreSQL and Redis).
 test: setup
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/ruff check .
+
+# ruff with the rule groups of STYLE.md (ruff.toml).
+lint: setup
+	$(VENV)/bin/ruff check .
 
 # Production Celery: one or more workers, and exactly ONE beat (two beats run every job twice).
 worker: setup

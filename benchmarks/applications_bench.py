@@ -45,12 +45,13 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     setup_test_environment()
+    from django.contrib.auth import get_user_model
+
     from applications import services
     from applications.models import Application, ApplicationTransition, AssessmentResult, Status
     from beneficiaries import idnumber
     from beneficiaries.models import Household, Person
     from claims.models import Bill
-    from django.contrib.auth import get_user_model
     from organizations import roles
     from organizations.models import Agency, District, Institution, Region, StaffProfile
 
@@ -113,7 +114,7 @@ def main() -> None:
     statuses = [Status.RECEIVED, Status.ASSESSING, Status.GATHERING, Status.REVIEWING, Status.APPROVED]
     apps = [Application(household=h, applicant=p, district=district, received_on=date(2026, 1, 1) + timedelta(days=i % 300),
                         year=2026, status=statuses[i % 5], number=f"BENCH-{h.pk}")
-            for i, (h, p) in enumerate(zip(batch_h, batch_p))]
+            for i, (h, p) in enumerate(zip(batch_h, batch_p, strict=True))]
     Application.objects.bulk_create(apps, batch_size=2000)
     ApplicationTransition.objects.bulk_create(
         [ApplicationTransition(application=a, to_status=a.status, by=users[roles.CASEWORKER]) for a in apps], batch_size=2000)

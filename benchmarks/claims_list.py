@@ -36,12 +36,11 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.test import Client
+    from django.test.utils import setup_test_environment
 
     from claims.models import Bill
     from organizations import roles
     from organizations.models import Agency, AgencyKind, District, Institution, StaffProfile
-
-    from django.test.utils import setup_test_environment
 
     setup_test_environment()  # response.context for row counts (adds a little render overhead)
     settings.ALLOWED_HOSTS = ["*"]

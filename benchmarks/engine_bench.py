@@ -48,7 +48,7 @@ STATS = {y: {"per_capita_disposable_income": Decimal("50000.00"), "resident_cont
 
 
 def weighted(rng: random.Random, pairs):
-    values, weights = zip(*pairs)
+    values, weights = zip(*pairs, strict=True)
     return rng.choices(values, weights)[0]
 
 

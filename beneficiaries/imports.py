@@ -53,7 +53,7 @@ from .models import Category, Certification, ImportBatch, ImportStatus, Insuranc
 COLUMNS = ("id_number", "name", "category", "valid_from", "valid_until", "document_ref")
 CHINESE_HEADERS = ("身份证号", "姓名", "类别", "起始日期", "终止日期", "文号")
 REQUIRED_COLUMNS = ("id_number", "name", "category", "valid_from")
-HEADER_ALIASES = {**{c: c for c in COLUMNS}, **dict(zip(CHINESE_HEADERS, COLUMNS)),
+HEADER_ALIASES = {**{c: c for c in COLUMNS}, **dict(zip(CHINESE_HEADERS, COLUMNS, strict=True)),
                   "身份证号码": "id_number", "公民身份号码": "id_number", "认定类别": "category",
                   "开始日期": "valid_from", "结束日期": "valid_until", "认定文号": "document_ref"}
 CHUNK = 2000
@@ -575,10 +575,10 @@ class _PostgresWriter(_OrmWriter):
         fields = self._columns(model)
         names = [f.attname for f in fields]
         columns = ", ".join(f'"{f.column}"' for f in fields)
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row([row[n] for n in names])
+        with connection.cursor() as cursor, \
+                cursor.cursor.copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
 
     def _history(self, model, where: str, params: list) -> None:
         history_model = model.history.model
@@ -603,7 +603,8 @@ class _PostgresWriter(_OrmWriter):
                 exprs.append(f'"{f.column}"')
             else:
                 raise RuntimeError(f"history column {f.column} has no source in {model.__name__}")
-        sql = (f'INSERT INTO "{history_model._meta.db_table}" ({", ".join(columns)}) '
+        # identifiers from the models' meta, values as parameters
+        sql = (f'INSERT INTO "{history_model._meta.db_table}" ({", ".join(columns)}) '  # noqa: S608
                f'SELECT {", ".join(exprs)} FROM "{model._meta.db_table}" WHERE {where}')
         with connection.cursor() as cursor:
             cursor.execute(sql, values + params)

@@ -24,8 +24,15 @@ from organizations.models import District, Region
 from . import exports, selectors, services
 from .filters import CertificationFilter, PersonFilter
 from .forms import (
-    CertificationForm, HouseholdMemberForm, IdSearchForm, PersonEditForm, PersonRegisterForm, RevealForm, RevokeForm,
-    RosterUploadForm, SubsidyRosterForm,
+    CertificationForm,
+    HouseholdMemberForm,
+    IdSearchForm,
+    PersonEditForm,
+    PersonRegisterForm,
+    RevealForm,
+    RevokeForm,
+    RosterUploadForm,
+    SubsidyRosterForm,
 )
 from .imports import error_file_rows
 from .models import ImportBatch, ImportSource, ImportStatus

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.db.models import Exists, OuterRef
 from django.forms.utils import flatatt
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Category

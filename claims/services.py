@@ -485,9 +485,8 @@ def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: 
     ledger rows in (person, year) order, so concurrent batches and approvals cannot deadlock
     on ledgers. With ``dry_run`` nothing is written. Outcomes come back in (person, year) order.
     """
-    from policies.adapters import person_in
-
     from beneficiaries.models import Certification
+    from policies.adapters import person_in
 
     pairs = sorted(set(person_years))
     cache = cache or PolicyCache()

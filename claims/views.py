@@ -31,7 +31,7 @@ from . import services
 from .filters import BillFilter, ClaimFilter
 from .forms import BillForm, ClaimForm, DecisionForm, MarkPaidForm, ResolveForm, UploadForm
 from .letters import explanation_rows
-from .models import Bill, Claim, ClaimStatus, PaymentAdjustment, PaymentBatch, SettlementImport
+from .models import Bill, ClaimStatus, PaymentAdjustment, SettlementImport
 from .selectors import (
     access_adjustments,
     access_batches,

@@ -336,12 +336,11 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     Precondition: the caller holds a transaction (``chunk_execute`` does); the chunk's ledger rows
     are locked here before anything is read. Writes only what differs; with ``dry_run`` nothing.
     """
+    from beneficiaries.models import Certification, Person
     from claims import services as claim_services
     from claims.models import COUNTED_BILL_STATUSES, Bill, BillStatus, LedgerBucket, PersonYearLedger
     from policies.engine.engine import assess_bill
     from policies.engine.types import CertificationIn, PersonIn, YearState
-
-    from beneficiaries.models import Certification, Person
 
     picker = picker or PolicyPicker.load()
     outcome = ChunkOutcome()
@@ -551,7 +550,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
             continue
         ledger_updates.append((lid, header["deductible_used"], header["tilted_base"], header["total_assistance"],
                                header["bills_counted"], now))
-        for name, (cap, used, clause, bid) in existing.items():
+        for name, (_cap, _used, _clause, bid) in existing.items():
             if name not in wanted_buckets:
                 bucket_deletes.append(bid)
         for name, (cap, used, clause) in wanted_buckets.items():

@@ -380,10 +380,9 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
     - a household that became certified (a member now holds a beneficiary category beyond the
       return-to-poverty ones) closes its open/referred warnings of that year as ``certified``.
     """
+    from beneficiaries.models import Household
     from policies.engine.engine import warning_kind
     from policies.engine.types import MissingStatisticError
-
-    from beneficiaries.models import Household
 
     burdens = household_burdens(household_ids=household_ids, only_year=only_year)
     if household_ids is not None:

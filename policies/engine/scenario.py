@@ -208,9 +208,10 @@ def run_scenario(spec: PolicySpec, scenario: Scenario) -> dict[str, Any]:
     if scenario.application is not None:
         result = assess_application(spec, scenario.application, scenario.household, scenario.stats)
         return {"application": result.to_dict()}
-    assert scenario.person is not None
+    if scenario.person is None:
+        raise ValueError("a bill scenario needs a person")
     results = assess_bills(spec, scenario.person, scenario.bills, None, scenario.stats)
-    return {bill.id: result.to_dict() for bill, result in zip(scenario.bills, results)}
+    return {bill.id: result.to_dict() for bill, result in zip(scenario.bills, results, strict=True)}
 
 
 

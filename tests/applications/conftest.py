@@ -108,7 +108,7 @@ def build_case(case: dict):
     elsewhere = InstitutionFactory(district=district, designated=False)
     patient = None
     bills = {}
-    for index, member in enumerate(case["household"]):
+    for member in case["household"]:
         is_patient = member["role"] == "patient"
         person = PersonFactory(hukou_district=district, household=household,
                                relation=Relation.HEAD if is_patient else Relation.SPOUSE)

@@ -41,7 +41,7 @@ def test_index_lists_queue_with_days_since_received(client, reviewing, reviewer)
 def test_index_no_n_plus_one(client, household, patient, caseworker, django_assert_max_num_queries, district):
     from tests.factories import HouseholdFactory, PersonFactory
 
-    for i in range(15):
+    for _ in range(15):
         h = HouseholdFactory(district=district)
         p = PersonFactory(hukou_district=district, household=h)
         receive(household=h, patient=p, caseworker=caseworker)

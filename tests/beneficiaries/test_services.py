@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from beneficiaries import idnumber, services
 from beneficiaries.models import Certification, IdRevealLog, Person
 from organizations import roles
-from tests.factories import CertificationFactory, category, make_staff
+from tests.factories import category, make_staff
 
 pytestmark = pytest.mark.django_db
 

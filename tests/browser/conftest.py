@@ -1,6 +1,7 @@
 """Browser tests: pytest-playwright driving Debian's Chromium (``playwright install`` cannot
 download browsers here). Skipped, with the reason shown, where /usr/bin/chromium is missing
 (``scripts/sysdeps.sh`` installs it when it can)."""
+import io
 import os
 from pathlib import Path
 
@@ -44,5 +45,5 @@ def demo_site(transactional_db, live_server):
     from tests.test_i18n import ensure_english_compiled
 
     ensure_english_compiled()
-    call_command("seed_demo", only=["organizations"], stdout=open(os.devnull, "w"))
+    call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     return live_server

@@ -63,8 +63,9 @@ def test_policy_1_bad_rows_rejected_naming_line_and_field(person, institution, c
 
 
 def test_unknown_person_is_a_rejected_row(person, institution):
-    from beneficiaries import idnumber
     from datetime import date
+
+    from beneficiaries import idnumber
 
     stranger = idnumber.make("110105", date(1980, 5, 5), 123)
     report = import_settlements(data=csv_bytes(good_row(person, institution, id_number=stranger)), file_name="s.csv")

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from claims import services
-from claims.models import BillStatus, ClaimStatus
+from claims.models import ClaimStatus
 from claims.views import safe_cell
 from tests.factories import BillFactory, InstitutionFactory, PersonFactory
 
@@ -108,7 +107,7 @@ class TestListPerformance:
         assert len(second.context["bills"]) == 10
 
     def test_claim_list_query_count_is_constant(self, client, caseworker, make_claim, institution, django_assert_max_num_queries):
-        for i in range(8):
+        for _ in range(8):
             make_claim(bills=[bill_data(institution, burden="100.00")])
         login(client, caseworker)
         with django_assert_max_num_queries(12):

@@ -19,7 +19,6 @@ from tests.factories import CertificationFactory, category
 
 from .conftest import snapshot
 
-
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.skipif(not REDIS, reason="needs Redis: set CELERY_TEST_REDIS_URL or REDIS_URL"),

@@ -1,4 +1,6 @@
 """Django admin for administrators: every organisations model listed, searchable and filterable."""
+import io
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -12,7 +14,7 @@ ORG_MODELS = [Region, District, Agency, StaffProfile, Institution, RegionStatist
 
 @pytest.fixture
 def admin_client_with_demo(client, db):
-    call_command("seed_demo", only=["organizations"], stdout=open("/dev/null", "w"))
+    call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     client.force_login(get_user_model().objects.get(username="admin"))
     return client
 
@@ -34,12 +36,12 @@ def test_site_header():
 @pytest.mark.parametrize("model", ORG_MODELS + [get_user_model()], ids=lambda m: m.__name__)
 def test_changelist_search_and_add_pages_load(admin_client_with_demo, model):
     info = model._meta.app_label, model._meta.model_name
-    changelist = reverse("admin:%s_%s_changelist" % info)
+    changelist = reverse("admin:{}_{}_changelist".format(*info))
     assert admin_client_with_demo.get(changelist).status_code == 200
     assert admin_client_with_demo.get(changelist, {"q": "朝阳"}).status_code == 200
-    assert admin_client_with_demo.get(reverse("admin:%s_%s_add" % info)).status_code == 200
+    assert admin_client_with_demo.get(reverse("admin:{}_{}_add".format(*info))).status_code == 200
     obj = model._default_manager.first()
-    assert admin_client_with_demo.get(reverse("admin:%s_%s_change" % info, args=[obj.pk])).status_code == 200
+    assert admin_client_with_demo.get(reverse("admin:{}_{}_change".format(*info), args=[obj.pk])).status_code == 200
 
 
 @pytest.mark.django_db

@@ -1,10 +1,12 @@
 """seed_demo: the documented demo logins work, scoping is demonstrable, a second run changes nothing."""
+import io
+
 import pytest
 from django.apps import apps
 from django.contrib.auth import authenticate as _authenticate
-from django.test import RequestFactory
 from django.core.management import call_command
 from django.db import connection
+from django.test import RequestFactory
 
 from organizations import demo, roles
 from organizations.access import scope_for
@@ -22,7 +24,7 @@ def _row_counts() -> dict[str, int]:
 
 @pytest.mark.django_db
 def test_seed_demo_builds_beijing_with_three_districts_and_agencies():
-    call_command("seed_demo", only=["organizations"], stdout=open("/dev/null", "w"))
+    call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     region = Region.objects.get(code="110000")
     assert region.name == "北京市"
     assert {(d.code, d.name, d.short_name) for d in District.objects.filter(region=region)} == {
@@ -39,7 +41,7 @@ def test_seed_demo_builds_beijing_with_three_districts_and_agencies():
 @pytest.mark.django_db
 @pytest.mark.parametrize("spec", demo.DEMO_USERS, ids=lambda s: s.username)
 def test_every_documented_demo_login_works_with_its_role(spec):
-    call_command("seed_demo", only=["organizations"], stdout=open("/dev/null", "w"))
+    call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     user = authenticate(username=spec.username, password=spec.password)
     assert user is not None, f"{spec.username} cannot log in with the documented password"
     assert roles.has_role(user, spec.role)
@@ -50,7 +52,7 @@ def test_every_documented_demo_login_works_with_its_role(spec):
 
 @pytest.mark.django_db
 def test_demo_users_demonstrate_scoping():
-    call_command("seed_demo", only=["organizations"], stdout=open("/dev/null", "w"))
+    call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     by_name = {u.user.username: u for u in StaffProfile.objects.select_related("user", "district")}
     assert scope_for(by_name["jingban"].user).district_id == District.objects.get(code="110105").pk
     assert scope_for(by_name["haidian-jingban"].user).district_id == District.objects.get(code="110108").pk
@@ -70,9 +72,9 @@ def test_seed_demo_passwords_only_from_the_demo_not_migrations():
 @pytest.mark.django_db
 def test_second_seed_demo_run_changes_nothing():
     """Whole demo (every app's demo.seed), twice: the second run adds and removes no row."""
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
     first = _row_counts()
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
     second = _row_counts()
     changed = {k: (first[k], second[k]) for k in first if first[k] != second[k]}
     # Historical records are rows too: an idempotent seed writes no history either.
@@ -81,11 +83,11 @@ def test_second_seed_demo_run_changes_nothing():
 
 @pytest.mark.django_db
 def test_demo_keeps_a_password_the_administrator_changed():
-    call_command("seed_demo", only=["organizations"], stdout=open("/dev/null", "w"))
+    call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.get(username="jingban")
     user.set_password("changed-by-admin-2026")
     user.save()
-    call_command("seed_demo", only=["organizations"], stdout=open("/dev/null", "w"))
+    call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     assert authenticate(username="jingban", password="changed-by-admin-2026") is not None

@@ -12,7 +12,7 @@ from beneficiaries.models import Certification
 from organizations.models import InstitutionLevel
 from reports import reporting
 from reports.views import render_report_pdf
-from tests.factories import BillFactory, CertificationFactory, HouseholdFactory, InstitutionFactory, PersonFactory, category
+from tests.factories import BillFactory, CertificationFactory, HouseholdFactory, InstitutionFactory, PersonFactory
 
 from .helpers import pdf_text
 

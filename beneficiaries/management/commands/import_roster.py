@@ -11,9 +11,8 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from organizations.models import Agency
-
 from beneficiaries.imports import RosterFileError, import_file
+from organizations.models import Agency
 
 
 class Command(BaseCommand):

@@ -109,7 +109,8 @@ class Writer:
                 for row in rows
             ]
             with connection.cursor() as cursor:
-                cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({placeholders})", values)
+                # identifiers from the model's meta, values as parameters
+                cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({placeholders})", values)  # noqa: S608
 
     def next_id(self) -> int:
         return (self.model.objects.aggregate(m=models.Max("pk"))["m"] or 0) + 1

@@ -5,7 +5,7 @@ one (``copy.deepcopy``) before changing it. ``load_preset(code)`` gives the vali
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from ..types import PolicySpec
@@ -17,7 +17,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_preset(code: str) -> PolicySpec:
     """The validated :class:`PolicySpec` of a shipped preset; ``KeyError`` for an unknown code."""
     if code not in PRESETS:
