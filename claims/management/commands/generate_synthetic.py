@@ -257,7 +257,7 @@ class Command(BaseCommand):
                 "diagnosis_code": diag[0], "diagnosis_name": diag[1], "major_disease": diag[0].startswith("C"),
                 "rare_disease": diag[0] == "D66", "referral_compliant": rng.random() < 0.97, "in_province": inst.in_province,
                 "total_cost": total_cost, "policy_scope_cost": scope, "basic_paid": basic, "critical_paid": critical,
-                "other_paid": other, "category": category, "created_at": now, "computation": {},
+                "other_paid": other, "category": category, "created_at": now, "updated_at": now, "computation": {},
                 "created_by_id": users["caseworker"].pk,
             }
             if category and rng.random() < opts["manual_share"]:
