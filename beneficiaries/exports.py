@@ -41,8 +41,9 @@ def xlsx_response(rows: Iterable[list], filename: str, *, sheet_title: str = "Sh
 
 def subsidy_roster_rows(rows, *, year: int) -> Iterable[list]:
     yield [_("序号"), _("姓名"), _("身份证号"), _("户籍区县"), _("资助类别"), _("资助方式"), _("资助比例"),
-           _("个人缴费标准"), _("资助金额"), _("认定依据日期"), _("政策依据")]
+           _("个人缴费标准"), _("资助金额"), _("认定依据日期"), _("政策依据"), _("参保生效日期")]
     for i, r in enumerate(rows, start=1):
         yield [i, r.name, r.masked_id_number, r.district, r.category_name,
                _("全额资助") if r.kind == "full" else _("定额/比例资助"), f"{r.share * 100:.0f}%",
-               r.contribution, r.amount, r.qualifying_date.isoformat(), r.clause]
+               r.contribution, r.amount, r.qualifying_date.isoformat(), r.clauses,
+               r.covered_from.isoformat() if r.covered_from else ""]

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from organizations.models import District
 
 from . import idnumber
-from .models import Category, InsuranceType, Person, Relation
+from .models import Category, InsuranceType, Person, Relation, validate_contribution_paid_year
 
 
 class DateInput(forms.DateInput):
@@ -79,6 +79,11 @@ class PersonEditForm(forms.Form):
     )
     phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
     address = forms.CharField(label=_("住址"), max_length=200, required=False)
+    contribution_paid_year = forms.IntegerField(
+        label=Person._meta.get_field("contribution_paid_year").verbose_name, required=False,
+        help_text=Person._meta.get_field("contribution_paid_year").help_text,
+        validators=[validate_contribution_paid_year], widget=forms.NumberInput(attrs={"placeholder": _("如2024；未知则留空")}),
+    )
 
     def __init__(self, *args, districts=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -77,6 +78,22 @@ class Relation(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+CONTRIBUTION_YEAR_MIN = 2000
+
+
+def validate_contribution_paid_year(value: int | None) -> None:
+    """A four-digit year from 2000 up to next year (the contribution for next year is collected
+    in the autumn before, so next year may already be paid; later years cannot be)."""
+    if value is None:
+        return
+    latest = timezone.localdate().year + 1
+    if not CONTRIBUTION_YEAR_MIN <= value <= latest:
+        raise ValidationError(
+            _("请填写%(min)s年至%(max)s年之间的四位年份。"), code="invalid_year",
+            params={"min": CONTRIBUTION_YEAR_MIN, "max": latest},
+        )
+
+
 class Person(models.Model):
     id_number = models.CharField(_("身份证号"), max_length=18, unique=True)
     name = models.CharField(_("姓名"), max_length=50)
@@ -92,6 +109,10 @@ class Person(models.Model):
     address = models.CharField(_("住址"), max_length=200, blank=True)
     household = models.ForeignKey(Household, on_delete=models.PROTECT, null=True, blank=True, related_name="members", verbose_name=_("家庭"))
     relation = models.CharField(_("与户主关系"), max_length=20, choices=Relation.choices, blank=True)
+    contribution_paid_year = models.PositiveSmallIntegerField(
+        _("个人已自行缴费的最近年度"), null=True, blank=True, validators=[validate_contribution_paid_year],
+        help_text=_("本人自行缴纳（非资助）居民医保个人缴费的最近年度；宁波等政策据此判断当年新认定的对象是否次年起资助。"),
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     history = HistoricalRecords(excluded_fields=["updated_at"])

@@ -231,7 +231,22 @@ class SubsidyRow:
     contribution: Decimal | None
     amount: Decimal | None
     qualifying_date: date
-    clause: str
+    clause: str  # the subsidy rule's clause
+    # Set only when the winning identity was approved within the year under a policy with a timing
+    # rule (Ningbo: covered from the next month); None = no timing rule applied (a continuing
+    # beneficiary, or a policy without one such as Wuxi's): the subsidy is for the whole year.
+    covered_from: date | None = None
+    timing_clause: str = ""  # the timing rule's clause, when it applied (covered_from, or an identity deferred to next year)
+
+    @property
+    def clauses(self) -> str:
+        """The rule's clause and, when it applied, the timing clause (one cell on screen and in exports)."""
+        return "；".join(c for c in (self.clause, self.timing_clause) if c)
+
+
+def _subsidy_key(result) -> tuple[Decimal, bool]:
+    """Highest wins (§5): the larger share, then a full subsidy before a 100% fraction."""
+    return (result.share, result.kind == "full")
 
 
 def premium_subsidy_roster(*, user, region: Region, year: int) -> list[SubsidyRow]:
@@ -242,6 +257,14 @@ def premium_subsidy_roster(*, user, region: Region, year: int) -> list[SubsidyRo
     person's identities change within the year (1 January and each valid_from in the year), and
     the highest share wins (POLICY.md §5 "highest wins"). The contribution is
     RegionStatistic.resident_contribution of ``year``; when not recorded the amount is None.
+
+    Timing (§5, Ningbo 三(一)): an identity approved within ``year`` (its valid_from) is passed to
+    the engine's ``subsidy_timing`` under the policy in force on its approval date, with
+    "already paid" = ``Person.contribution_paid_year >= year``. When the engine puts its subsidy in
+    a later year, that identity does not count on any date of ``year``: an identity held since
+    before the year still gives its own subsidy (kept from 1 January), so "highest wins" is taken
+    only over what the timing rule allows. When the winning identity was approved within the year
+    under a timing rule, ``covered_from`` is the engine's date (Ningbo: the 1st of the next month).
     Reused by the reports app for yearly totals.
     """
     from policies.engine import engine
@@ -270,34 +293,64 @@ def premium_subsidy_roster(*, user, region: Region, year: int) -> list[SubsidyRo
             specs[day] = spec_of(policy) if policy is not None else None
         return specs[day]
 
-    rows: list[SubsidyRow] = []
-    for person_certs in by_person.values():
-        person = person_certs[0].person
+    def highest_subsidy(counted: list[Certification], disability_grade: int | None):
+        """(result, day) of the highest subsidy over 1 January and each valid_from in the year
+        (ties: the earliest day), or None."""
+        if not counted:
+            return None
         person_in = PersonIn(
-            certifications=tuple(CertificationIn(c.category.code, c.valid_from, c.valid_until) for c in person_certs),
-            disability_grade=person.disability_grade,
+            certifications=tuple(CertificationIn(c.category.code, c.valid_from, c.valid_until) for c in counted),
+            disability_grade=disability_grade,
         )
-        days = sorted({start} | {c.valid_from for c in person_certs if start <= c.valid_from <= end})
         best = None
-        for day in days:
+        for day in sorted({start} | {c.valid_from for c in counted if start <= c.valid_from <= end}):
             spec = spec_on(day)
             if spec is None:
                 continue
             result = engine.premium_subsidy(spec, person_in, day, contribution)
             if result.kind is None:
                 continue
-            key = (result.share, result.kind == "full")
-            if best is None or key > best[0]:
-                best = (key, result, day)
+            if best is None or _subsidy_key(result) > _subsidy_key(best[0]):
+                best = (result, day)
+        return best
+
+    rows: list[SubsidyRow] = []
+    for person_certs in by_person.values():
+        person = person_certs[0].person
+        already_paid = person.contribution_paid_year is not None and person.contribution_paid_year >= year
+        # Identities approved within the year and what the timing rule of the policy in force on
+        # their approval date says about them (None: no timing rule).
+        timings = {}
+        for c in person_certs:
+            if start <= c.valid_from <= end:
+                approval_spec = spec_on(c.valid_from)
+                if approval_spec is not None and approval_spec.premium_subsidies.timing is not None:
+                    timings[c.pk] = engine.subsidy_timing(approval_spec, c.valid_from, already_paid)
+        deferred = {pk for pk, t in timings.items() if t.subsidised_year > year}
+        counted = [c for c in person_certs if c.pk not in deferred]
+        best = highest_subsidy(counted, person.disability_grade)
         if best is None:
             continue
-        _, result, day = best
+        result, day = best
+        # The identity that gave the winning subsidy: certifications of one person and category
+        # never overlap, so it is the latest of that category started by ``day`` (the engine may
+        # extend an ended one to the month's end, hence not ``is_active_on``).
+        winner = max((c for c in counted if c.category.code == result.category and c.valid_from <= day),
+                     key=lambda c: c.valid_from, default=None)
+        timing = timings.get(winner.pk) if winner is not None else None
+        timing_clause = (timing.clause or "") if timing is not None else ""
+        if deferred and not timing_clause:
+            # Cite the rule when it lowered the subsidy (a deferred identity would have won).
+            unrestricted = highest_subsidy(person_certs, person.disability_grade)
+            if unrestricted is not None and _subsidy_key(unrestricted[0]) > _subsidy_key(result):
+                timing_clause = timings[min(deferred)].clause or ""
         rows.append(SubsidyRow(
             person_id=person.pk, name=person.name, masked_id_number=person.masked_id_number,
             district=person.hukou_district.name, category=result.category or "",
             category_name=categories.get(result.category or "", result.category or ""), kind=result.kind,
             share=result.share, contribution=contribution, amount=result.amount, qualifying_date=day,
-            clause=result.clause or "",
+            clause=result.clause or "", covered_from=timing.covered_from if timing is not None else None,
+            timing_clause=timing_clause,
         ))
     rows.sort(key=lambda r: (r.district, r.person_id))
     return rows

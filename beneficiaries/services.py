@@ -101,12 +101,17 @@ def person_register(
     return person, warnings
 
 
-PERSON_EDITABLE = ("name", "hukou_district", "insurance_type", "disability_grade", "phone", "address")
+PERSON_EDITABLE = ("name", "hukou_district", "insurance_type", "disability_grade", "phone", "address",
+                   "contribution_paid_year")
 
 
 @transaction.atomic
 def person_update(*, person: Person, by, **changes) -> Person:
-    """Correct a person's details (the ID number never changes); history keeps the old values."""
+    """Correct a person's details (the ID number never changes); history keeps the old values.
+
+    ``contribution_paid_year`` (个人已自行缴费的最近年度) is checked by ``full_clean`` (a year from
+    2000 to next year); the premium-subsidy roster reads it for the Ningbo timing rule (§5).
+    """
     if not roles.has_role(by, roles.CERTIFIER, roles.CASEWORKER):
         raise PermissionDenied(_("您无权修改人员信息。"))
     if not access_persons(by).filter(pk=person.pk).exists():

@@ -533,15 +533,16 @@ class SubsidyRosterView(BeneficiaryViewMixin, View):
         from policies.selectors import policy_in_force, spec_of
 
         policy = policy_in_force(region=region, on=date(year, 1, 1)) or policy_in_force(region=region, on=date(year, 12, 31))
-        has_rules = False
+        has_rules, timing = False, None
         if policy is not None:
             try:
-                has_rules = bool(spec_of(policy).premium_subsidies.rules)
+                subsidies = spec_of(policy).premium_subsidies
+                has_rules, timing = bool(subsidies.rules), subsidies.timing
             except Exception:  # noqa: BLE001 - an invalid policy shows as "no rules"
-                has_rules = False
+                has_rules, timing = False, None
         total = sum((r.amount for r in rows if r.amount is not None), start=Decimal("0.00"))
         missing_contribution = bool(rows) and rows[0].contribution is None
         return render(request, self.template_name, {"form": form, "rows": rows, "year": year, "region": region,
                                                     "total": total, "missing_contribution": missing_contribution,
-                                                    "policy": policy, "has_rules": has_rules})
+                                                    "policy": policy, "has_rules": has_rules, "timing": timing})
 

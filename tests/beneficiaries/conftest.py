@@ -61,3 +61,18 @@ def categories(db):
         Category.objects.get_or_create(code=code, defaults={"name": name, "agency_kind": agency,
                                                             "co_agency_kind": co_agency, "sort_order": order})
     return Category.objects.all()
+
+
+@pytest.fixture
+def ningbo(db):
+    """海曙区 in 宁波市 (region installed with the ningbo-2019 preset, the only one with a §5 timing
+    rule), with the 2024 and 2025 resident contributions recorded."""
+    from decimal import Decimal
+
+    from organizations.models import District, Region, RegionStatistic
+
+    region = Region.objects.get(code="330200")
+    district = District.objects.create(region=region, code="330203", name="海曙区", short_name="甬海")
+    for year, amount in ((2023, "350.00"), (2024, "380.00"), (2025, "400.00")):
+        RegionStatistic.objects.update_or_create(region=region, year=year, defaults={"resident_contribution": Decimal(amount)})
+    return district

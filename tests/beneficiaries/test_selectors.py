@@ -92,3 +92,100 @@ def test_premium_subsidy_roster_is_scoped(wuxi, caseworker):
     p = PersonFactory(hukou_district=wuxi, insured_region=wuxi.region)
     CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2023, 1, 1))
     assert selectors.premium_subsidy_roster(user=caseworker, region=wuxi.region, year=2024) == []
+
+
+# -- §5 Ningbo timing (甬医保发〔2019〕27号 三(一)): subsidised in the month of approval, covered from the
+# next month; one who already paid this year is subsidised from next year ----------------------------
+
+
+def _ningbo_person(ningbo, paid=None):
+    return PersonFactory(hukou_district=ningbo, insured_region=ningbo.region, contribution_paid_year=paid)
+
+
+def _roster(user, district, year):
+    return {r.person_id: r for r in selectors.premium_subsidy_roster(user=user, region=district.region, year=year)}
+
+
+@pytest.mark.parametrize("approved_on", [date(2024, 1, 1), date(2024, 5, 10), date(2024, 12, 31)])
+@pytest.mark.parametrize("paid", [2024, 2025])  # the latest year paid: paying 2025 in the autumn keeps 2024 paid
+def test_policy_5_ningbo_timing_already_paid_is_subsidised_next_year(ningbo, approved_on, paid):
+    user = make_staff(roles.CASEWORKER, district=ningbo)
+    p = _ningbo_person(ningbo, paid=paid)
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=approved_on)
+    assert p.pk not in _roster(user, ningbo, 2024)
+    row = _roster(user, ningbo, 2025)[p.pk]  # entitled on 1 January 2025: an ordinary year
+    assert (row.kind, row.amount, row.qualifying_date, row.covered_from, row.timing_clause) == (
+        "full", Decimal("400.00"), date(2025, 1, 1), None, "")
+
+
+@pytest.mark.parametrize(("approved_on", "covered_from"), [
+    (date(2024, 1, 1), date(2024, 2, 1)),
+    (date(2024, 5, 10), date(2024, 6, 1)),
+    (date(2024, 2, 29), date(2024, 3, 1)),
+])
+@pytest.mark.parametrize("paid", [None, 2023])
+def test_policy_5_ningbo_timing_new_beneficiary_covered_from_next_month(ningbo, approved_on, covered_from, paid):
+    user = make_staff(roles.CASEWORKER, district=ningbo)
+    p = _ningbo_person(ningbo, paid=paid)
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=approved_on)
+    row = _roster(user, ningbo, 2024)[p.pk]
+    assert (row.kind, row.amount, row.qualifying_date, row.covered_from) == ("full", Decimal("380.00"), approved_on, covered_from)
+    assert "当月资助参保，次月生效" in row.timing_clause and row.clause.startswith("甬医保发〔2019〕27号 三(一) 第1、2、7类")
+    assert row.clauses == f"{row.clause}；{row.timing_clause}"
+
+
+def test_policy_5_ningbo_timing_jan_1_entitled_keeps_subsidy(ningbo):
+    """Already paid 2024 and newly 低保 in May: the 低保边缘 identity held on 1 January still gives
+    50%; the full subsidy of the new identity waits for 2025 (highest wins only over allowed days)."""
+    user = make_staff(roles.CASEWORKER, district=ningbo)
+    p = _ningbo_person(ningbo, paid=2024)
+    CertificationFactory(person=p, category=category("marginal_family"), valid_from=date(2022, 3, 1),
+                         valid_until=date(2024, 5, 9))
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2024, 5, 10))
+    row = _roster(user, ningbo, 2024)[p.pk]
+    assert (row.category, row.kind, row.share, row.amount) == ("marginal_family", "fraction", Decimal("0.50"), Decimal("190.00"))
+    assert (row.qualifying_date, row.covered_from) == (date(2024, 1, 1), None)
+    assert "当年已参保的次年资助" in row.timing_clause  # the rule lowered the subsidy: cited
+    row = _roster(user, ningbo, 2025)[p.pk]
+    assert (row.category, row.kind, row.qualifying_date) == ("minimum_living", "full", date(2025, 1, 1))
+
+
+def test_policy_5_ningbo_timing_full_since_last_year_is_not_cited(ningbo):
+    """A deferred identity that would not have paid more is not cited: the row is an ordinary one."""
+    user = make_staff(roles.CASEWORKER, district=ningbo)
+    p = _ningbo_person(ningbo, paid=2024)
+    CertificationFactory(person=p, category=category("entitled_group"), valid_from=date(2021, 1, 1))
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2024, 5, 10))
+    row = _roster(user, ningbo, 2024)[p.pk]
+    assert (row.category, row.kind, row.qualifying_date, row.covered_from, row.timing_clause) == (
+        "entitled_group", "full", date(2024, 1, 1), None, "")
+
+
+def test_policy_5_ningbo_timing_approved_last_year_after_paying_is_subsidised_this_year(ningbo):
+    user = make_staff(roles.CASEWORKER, district=ningbo)
+    p = _ningbo_person(ningbo, paid=2023)
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2023, 10, 8))
+    assert p.pk not in _roster(user, ningbo, 2023)
+    row = _roster(user, ningbo, 2024)[p.pk]
+    assert (row.kind, row.amount, row.qualifying_date, row.covered_from, row.timing_clause) == (
+        "full", Decimal("380.00"), date(2024, 1, 1), None, "")
+
+
+def test_policy_5_ningbo_timing_later_mid_year_identity_is_not_deferred_without_payment(ningbo):
+    """Not paid: 低保边缘 since 2022 (50%), 低保 from May (full, covered from June) wins."""
+    user = make_staff(roles.CASEWORKER, district=ningbo)
+    p = _ningbo_person(ningbo, paid=2023)
+    CertificationFactory(person=p, category=category("marginal_family"), valid_from=date(2022, 3, 1))
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2024, 5, 10))
+    row = _roster(user, ningbo, 2024)[p.pk]
+    assert (row.category, row.kind, row.qualifying_date, row.covered_from) == ("minimum_living", "full", date(2024, 5, 10), date(2024, 6, 1))
+
+
+def test_policy_5_wuxi_has_no_timing_rule_paid_is_still_subsidised(wuxi):
+    user = make_staff(roles.CASEWORKER, district=wuxi)
+    p = PersonFactory(hukou_district=wuxi, insured_region=wuxi.region, contribution_paid_year=2024)
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2024, 5, 10))
+    row = _roster(user, wuxi, 2024)[p.pk]
+    assert (row.kind, row.amount, row.qualifying_date, row.covered_from, row.timing_clause) == (
+        "full", Decimal("380.00"), date(2024, 5, 10), None, "")
+    assert row.clauses == row.clause

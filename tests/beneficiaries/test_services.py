@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from beneficiaries import idnumber, services
 from beneficiaries.models import Certification, IdRevealLog, Person
@@ -61,6 +62,39 @@ def test_register_outside_own_district_is_refused(civil_certifier, other_distric
 def test_auditor_cannot_register(auditor):
     with pytest.raises(PermissionDenied):
         services.person_register(id_number=idnumber.make("110105", date(1966, 3, 3), 21), name="甲", by=auditor)
+
+
+# -- person_update: 个人已自行缴费的最近年度 (POLICY.md §5 Ningbo timing) --------------------------------
+
+
+def test_policy_5_contribution_paid_year_is_edited_like_other_person_details(caseworker, civil_certifier, person):
+    next_year = timezone.localdate().year + 1
+    services.person_update(person=person, by=caseworker, contribution_paid_year=next_year)  # paid in the autumn before
+    person.refresh_from_db()
+    assert person.contribution_paid_year == next_year
+    assert person.history.first().history_user == caseworker and person.history.count() == 2
+    services.person_update(person=person, by=civil_certifier, contribution_paid_year=None)  # back to unknown
+    person.refresh_from_db()
+    assert person.contribution_paid_year is None and person.history.first().contribution_paid_year is None
+
+
+@pytest.mark.parametrize("year", [1999, 24, 20245, "beyond_next_year"])
+def test_policy_5_contribution_paid_year_out_of_range_is_a_field_error(caseworker, person, year):
+    if year == "beyond_next_year":
+        year = timezone.localdate().year + 2
+    with pytest.raises(ValidationError) as exc:
+        services.person_update(person=person, by=caseworker, contribution_paid_year=year)
+    assert _code(exc, "contribution_paid_year") == "invalid_year"
+    person.refresh_from_db()
+    assert person.contribution_paid_year is None and person.history.count() == 1
+
+
+def test_policy_5_contribution_paid_year_edit_is_scoped(auditor, other_caseworker, person):
+    for user in (auditor, other_caseworker):  # read-only role; another district
+        with pytest.raises(PermissionDenied):
+            services.person_update(person=person, by=user, contribution_paid_year=2024)
+    person.refresh_from_db()
+    assert person.contribution_paid_year is None
 
 
 def test_household_with_members_and_relation(civil_certifier, person, district):

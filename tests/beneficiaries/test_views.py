@@ -427,6 +427,73 @@ def test_person_edit_screen_keeps_history(as_user, civil_certifier, auditor, oth
     assert as_user(other_caseworker).get(url).status_code == 404
 
 
+def test_policy_5_person_edit_sets_contribution_paid_year_and_detail_shows_it(as_user, caseworker, person):
+    url = reverse("beneficiaries:person_edit", args=[person.pk])
+    c = as_user(caseworker)
+    assert "个人已自行缴费的最近年度" in c.get(url).content.decode()
+    data = {"name": person.name, "hukou_district": person.hukou_district_id, "insurance_type": "resident",
+            "disability_grade": "", "phone": "", "address": "", "contribution_paid_year": "2024"}
+    assert c.post(url, data).status_code == 302
+    person.refresh_from_db()
+    assert person.contribution_paid_year == 2024
+    body = c.get(reverse("beneficiaries:person_detail", args=[person.pk])).content.decode()
+    assert "个人已自行缴费的最近年度" in body and "2024" in body
+
+
+@pytest.mark.parametrize("value", ["1999", "abc", "beyond_next_year"])
+def test_policy_5_person_edit_rejects_a_bad_contribution_year_with_a_field_error(as_user, caseworker, person, value):
+    from django.utils import timezone
+
+    if value == "beyond_next_year":
+        value = str(timezone.localdate().year + 2)
+    data = {"name": person.name, "hukou_district": person.hukou_district_id, "insurance_type": "resident",
+            "disability_grade": "", "phone": "", "address": "", "contribution_paid_year": value}
+    response = as_user(caseworker).post(reverse("beneficiaries:person_edit", args=[person.pk]), data)
+    assert response.status_code == 200
+    errors = response.context["form"].errors.as_data()
+    assert list(errors) == ["contribution_paid_year"]
+    assert errors["contribution_paid_year"][0].code == ("invalid" if value == "abc" else "invalid_year")
+    person.refresh_from_db()
+    assert person.contribution_paid_year is None
+
+
+def test_policy_5_contribution_paid_year_edit_is_scoped_like_other_person_edits(as_user, auditor, other_caseworker, person):
+    url = reverse("beneficiaries:person_edit", args=[person.pk])
+    data = {"name": person.name, "hukou_district": person.hukou_district_id, "insurance_type": "resident",
+            "contribution_paid_year": "2024"}
+    assert as_user(auditor).post(url, data).status_code == 403
+    assert as_user(other_caseworker).post(url, data).status_code == 404
+    person.refresh_from_db()
+    assert person.contribution_paid_year is None
+
+
+def test_policy_5_ningbo_timing_roster_screen_and_exports_show_covered_from(as_user, ningbo):
+    from organizations import roles
+    from tests.factories import make_staff
+
+    user = make_staff(roles.CASEWORKER, district=ningbo)
+    new = PersonFactory(hukou_district=ningbo, name="新认定")
+    paid = PersonFactory(hukou_district=ningbo, name="已缴费", contribution_paid_year=2024)
+    old = PersonFactory(hukou_district=ningbo, name="老对象")
+    for p, approved_on in ((new, date(2024, 5, 10)), (paid, date(2024, 5, 10)), (old, date(2022, 1, 1))):
+        CertificationFactory(person=p, category=category("minimum_living"), valid_from=approved_on)
+    c = as_user(user)
+    body = c.get(reverse("beneficiaries:subsidy_roster"), {"year": 2024}).content.decode()
+    assert "参保生效日期" in body and "2024-06-01" in body and "当年已参保的次年资助" in body  # the rule is explained
+    assert "新认定" in body and "老对象" in body and "已缴费" not in body
+    lines = c.get(reverse("beneficiaries:subsidy_roster"), {"year": 2024, "format": "csv"}).content.decode("utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    assert header[-2:] == ["政策依据", "参保生效日期"] and header[0] == "序号"  # appended at the end
+    by_name = {line.split(",")[1]: line.split(",") for line in lines[1:]}
+    assert set(by_name) == {"新认定", "老对象"}
+    assert by_name["新认定"][-1] == "2024-06-01" and "次月生效" in by_name["新认定"][-2]
+    assert by_name["老对象"][-1] == "" and "次月生效" not in by_name["老对象"][-2]
+    xlsx = c.get(reverse("beneficiaries:subsidy_roster"), {"year": 2024, "format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][-1] == "参保生效日期" and {r[1]: r[-1] for r in rows[1:]} == {"新认定": "2024-06-01", "老对象": None}
+
+
 def test_household_member_remove(as_user, civil_certifier, other_caseworker, person, district):
     from beneficiaries import services
 
