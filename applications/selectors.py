@@ -100,24 +100,23 @@ def queue_filter(queue: str) -> Q:
 
 
 def annual_bucket_used(*, person: Person, year: int, bucket: str, exclude: Application | None = None) -> tuple[Decimal, str]:
-    """What ``person``'s bucket ``bucket`` already paid in ``year``: claims' ledger (bills) plus the
-    relief of the person's other approved applications of that year (not in the ledger).
+    """What ``person``'s bucket ``bucket`` already paid in ``year``, from claims' ledger: the bills'
+    draws plus the relief of approved applications (recorded there as ``LedgerDraw`` rows when
+    they are approved). ``exclude``'s own draw, if it has one, is left out.
 
     Returns (amount, note); the note says when the claims ledger could not be read.
     """
     used = Decimal("0.00")
     note = ""
     try:
-        from claims.models import LedgerBucket
+        from claims.models import LedgerBucket, LedgerDraw
     except ImportError:  # pragma: no cover - claims ships it
-        note = "claims ledger not available: bills' bucket use taken as 0"
-    else:
-        row = (LedgerBucket.objects.filter(ledger__person=person, ledger__year=year, bucket=bucket)
-               .values_list("used", flat=True).first())
-        used += row if row is not None else Decimal("0.00")
-    approved = Application.objects.filter(applicant=person, year=year, status=Status.APPROVED, relief__isnull=False)
-    if exclude is not None:
-        approved = approved.exclude(pk=exclude.pk)
-    for relief in approved.values_list("relief", flat=True):
-        used += relief
+        return used, "claims ledger not available: bills' bucket use taken as 0"
+    row = (LedgerBucket.objects.filter(ledger__person=person, ledger__year=year, bucket=bucket)
+           .values_list("used", flat=True).first())
+    used += row if row is not None else Decimal("0.00")
+    if exclude is not None and exclude.pk is not None:
+        for amount in LedgerDraw.objects.filter(source=LedgerDraw.Source.APPLICATION, source_ref=exclude.pk,
+                                                ledger__year=year, bucket=bucket).values_list("amount", flat=True):
+            used -= amount
     return used, note

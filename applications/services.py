@@ -609,13 +609,16 @@ def application_decide(*, application: Application, by, approve: bool, reason: s
 
 def _check_bucket_room(application: Application) -> None:
     """For relief drawn on an annual bucket (Ningbo 三(二)1, 80,000): under the person-year ledger
-    lock, the room must still hold the computed relief (another approval may have used it)."""
+    lock, the room must still hold the computed relief (another approval, or bills, may have used
+    it); then the relief is recorded on the ledger as a draw (``claims.services.ledger_draw_record``),
+    so later bills of that year get only the room that is left and the cap holds for both."""
     bucket = ((application.computation or {}).get("engine") or {}).get("explanation", {}).get("bucket")
     if not bucket or bucket.get("cap") is None:
         return
-    from claims.services import lock_ledger
+    from claims.models import LedgerDraw
+    from claims.services import ledger_draw_record, lock_ledger
 
-    lock_ledger(person_id=application.applicant_id, year=application.year)
+    ledger = lock_ledger(person_id=application.applicant_id, year=application.year)
     used, _note = selectors.annual_bucket_used(person=application.applicant, year=application.year,
                                                bucket=bucket["name"], exclude=application)
     room = max(ZERO, Decimal(bucket["cap"]) - used)
@@ -625,6 +628,9 @@ def _check_bucket_room(application: Application) -> None:
             % {"room": room, "relief": application.relief},
             code="bucket_room_changed",
         )
+    ledger_draw_record(ledger=ledger, bucket=bucket["name"], cap=Decimal(bucket["cap"]), amount=application.relief,
+                       clause=bucket.get("clause") or "", source=LedgerDraw.Source.APPLICATION,
+                       source_ref=application.pk)
 
 
 LETTER_KINDS = {True: "application_approved", False: "application_rejected"}

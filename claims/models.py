@@ -308,6 +308,41 @@ class LedgerBucket(models.Model):
         return None if self.cap is None else self.cap - self.used
 
 
+class LedgerDraw(models.Model):
+    """Assistance paid outside the bills that draws on a person-year's bucket (Ningbo 三(二)1: relief
+    on application "within the annual 80,000 bucket of the decision year").
+
+    Recomputations start the year with these draws already taken (``YearState.bucket_used``), so
+    bills settled later get only the room that is left, and the ledger's ``used`` includes them.
+    Paid relief is never changed by a recomputation. Written by :func:`claims.services.ledger_draw_record`
+    under the ledger lock; one per source record.
+    """
+
+    class Source(models.TextChoices):
+        APPLICATION = "application", _("依申请救助")
+
+    ledger = models.ForeignKey(PersonYearLedger, on_delete=models.PROTECT, related_name="draws", verbose_name=_("年度累计"))
+    bucket = models.CharField(_("限额项目"), max_length=40)
+    cap = models.DecimalField(_("限额"), **MONEY, null=True, blank=True, help_text=_("空表示不设限额"))
+    amount = models.DecimalField(_("金额"), **MONEY)
+    clause = models.CharField(_("条款"), max_length=200, blank=True)
+    source = models.CharField(_("来源"), max_length=20, choices=Source.choices)
+    source_ref = models.PositiveIntegerField(_("来源记录"))
+    created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("限额占用")
+        verbose_name_plural = _("限额占用")
+        ordering = ["ledger", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "source_ref"], name="uniq_ledger_draw_source"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_draw_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.source_ref}: {self.bucket} {self.amount}"
+
+
 class AdjustmentKind(models.TextChoices):
     SUPPLEMENTARY = "supplementary", _("补发")
     OVERPAYMENT = "overpayment", _("多付待核")

@@ -45,6 +45,7 @@ from .models import (
     ClaimStatus,
     ClaimTransition,
     LedgerBucket,
+    LedgerDraw,
     PaymentAdjustment,
     PaymentBatch,
     PersonYearLedger,
@@ -143,6 +144,53 @@ def lock_ledger(*, person_id: int, year: int) -> PersonYearLedger:
     """Lock (creating if missing) the person-year ledger row. Must run inside a transaction."""
     PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=person_id, year=year)], ignore_conflicts=True)
     return PersonYearLedger.objects.select_for_update().get(person_id=person_id, year=year)
+
+
+def ledger_draw_record(*, ledger: PersonYearLedger, bucket: str, cap: Decimal | None, amount: Decimal, clause: str,
+                       source: str, source_ref: int) -> LedgerDraw:
+    """Record assistance paid outside the bills on a bucket of ``ledger`` (e.g. Ningbo relief on
+    application) and add it to the bucket's ``used``. Precondition: the caller holds the ledger
+    lock (:func:`lock_ledger`) and has checked the room; a draw beyond the cap is refused
+    (``bucket_room``), never clipped. Later recomputations start the year with this draw taken.
+    """
+    if amount <= 0:
+        raise ValidationError(_("占用金额必须大于零。"), code="invalid_amount")
+    row = LedgerBucket.objects.filter(ledger=ledger, bucket=bucket).first()
+    if row is None:
+        row = LedgerBucket(ledger=ledger, bucket=bucket, cap=cap, used=ZERO, clause=clause)
+    elif row.cap is None and cap is not None and row.used == ZERO:
+        row.cap = cap
+    limit = row.cap if row.cap is not None else cap
+    if limit is not None and row.used + amount > limit:
+        raise ValidationError(
+            _("年度救助限额剩余 %(room)s 元，不足 %(amount)s 元。") % {"room": max(ZERO, limit - row.used), "amount": amount},
+            code="bucket_room",
+        )
+    row.used += amount
+    row.save()
+    return LedgerDraw.objects.create(ledger=ledger, bucket=bucket, cap=cap, amount=amount, clause=clause,
+                                     source=source, source_ref=source_ref)
+
+
+def seed_year_state(state, draws) -> None:
+    """Start a person-year's engine state with the draws paid outside its bills (``LedgerDraw``
+    or rows with ``bucket`` and ``amount``): bills then get only the room that is left."""
+    for draw in draws:
+        state.bucket_used[draw.bucket] = state.bucket_used.get(draw.bucket, ZERO) + draw.amount
+
+
+def draw_caps(draws) -> tuple[dict[str, Decimal], dict[str, str], set[str]]:
+    """(caps, clauses, uncapped) the draws bring to a ledger rebuild (same rule as bills' lines)."""
+    caps: dict[str, Decimal] = {}
+    clauses: dict[str, str] = {}
+    uncapped: set[str] = set()
+    for draw in draws:
+        clauses.setdefault(draw.bucket, draw.clause)
+        if draw.cap is None:
+            uncapped.add(draw.bucket)
+        else:
+            caps[draw.bucket] = draw.cap if draw.bucket not in caps else max(caps[draw.bucket], draw.cap)
+    return caps, clauses, uncapped
 
 
 @dataclass
@@ -322,15 +370,14 @@ def _reconcile_paid(bills: Sequence[Bill], adjustments: Sequence[PaymentAdjustme
 
 
 def _rebuild_ledger(ledger: PersonYearLedger, existing: Sequence[LedgerBucket], state,
-                    counted: list[tuple[Bill, BillResult | None]], writes: _Writes) -> bool:
+                    counted: list[tuple[Bill, BillResult | None]], writes: _Writes,
+                    draws: Sequence[LedgerDraw] = ()) -> bool:
     """Rebuild the buckets from the counted bills' results; True if anything changed.
 
     A bucket's cap is the one every draw on it ran under: the largest cap seen, or none if any
     draw was uncapped (an identity without a cap that year). ``used`` is the engine's total.
     """
-    caps: dict[str, Decimal] = {}
-    clauses: dict[str, str] = {}
-    uncapped: set[str] = set()
+    caps, clauses, uncapped = draw_caps(draws)
     for _bill, result in counted:
         if result is None:
             continue
@@ -386,12 +433,14 @@ def refresh_approved_amounts(claim_ids: Iterable[int]) -> None:
 
 def _recompute_one(*, year: int, pin, region_id: int | None, bills: list[Bill], adjustments: list[PaymentAdjustment],
                    ledger: PersonYearLedger, buckets: list[LedgerBucket], cache: PolicyCache, now,
-                   outcome: RecomputeOutcome, writes: _Writes) -> None:
-    """The engine over one person-year (bills already in settlement order). Caller holds the lock."""
+                   outcome: RecomputeOutcome, writes: _Writes, draws: Sequence[LedgerDraw] = ()) -> None:
+    """The engine over one person-year (bills already in settlement order), starting from the
+    draws paid outside the bills. Caller holds the lock."""
     from policies.engine.types import YearState
 
     outcome.bills_seen = len(bills)
     state = YearState(year)
+    seed_year_state(state, draws)
     counted: list[tuple[Bill, BillResult | None]] = []
     pending: dict[int | None, list[Bill]] = defaultdict(list)
     changed = 0
@@ -419,7 +468,7 @@ def _recompute_one(*, year: int, pin, region_id: int | None, bills: list[Bill], 
     outcome.bills_changed = changed
     outcome.total_assistance = sum((b.total_assistance for b, _r in counted), ZERO)
     _reconcile_paid([b for b, _r in counted], adjustments, now=now, outcome=outcome, writes=writes)
-    outcome.ledger_changed = _rebuild_ledger(ledger, buckets, state, counted, writes)
+    outcome.ledger_changed = _rebuild_ledger(ledger, buckets, state, counted, writes, draws)
 
 
 def bulk_set(model, objs: Sequence, fields: Sequence[str], *, batch: int = 1000) -> None:
@@ -530,6 +579,9 @@ def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: 
             buckets: dict[int, list[LedgerBucket]] = defaultdict(list)
             for bucket in LedgerBucket.objects.filter(ledger__in=[ledgers[k] for k in part]):
                 buckets[bucket.ledger_id].append(bucket)
+            draws: dict[int, list[LedgerDraw]] = defaultdict(list)
+            for draw in LedgerDraw.objects.filter(ledger__in=[ledgers[k] for k in part]):
+                draws[draw.ledger_id].append(draw)
             now = timezone.now()
             writes = _Writes()
             for person_id, year in part:
@@ -540,7 +592,8 @@ def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: 
                 ledger = ledgers[(person_id, year)]
                 _recompute_one(year=year, pin=pin, region_id=person.insured_region_id, bills=group,
                                adjustments=[a for b in group for a in adjustments.get(b.pk, ())], ledger=ledger,
-                               buckets=buckets.get(ledger.pk, []), cache=cache, now=now, outcome=outcome, writes=writes)
+                               buckets=buckets.get(ledger.pk, []), cache=cache, now=now, outcome=outcome, writes=writes,
+                               draws=draws.get(ledger.pk, ()))
                 outcomes.append(outcome)
             if not dry_run:
                 _flush(writes)

@@ -338,7 +338,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     """
     from beneficiaries.models import Certification, Person
     from claims import services as claim_services
-    from claims.models import COUNTED_BILL_STATUSES, Bill, BillStatus, LedgerBucket, PersonYearLedger
+    from claims.models import COUNTED_BILL_STATUSES, Bill, BillStatus, LedgerBucket, LedgerDraw, PersonYearLedger
     from policies.engine.engine import assess_bill
     from policies.engine.types import CertificationIn, PersonIn, YearState
 
@@ -380,6 +380,12 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                 ledger_id__in=ledgers_q.values("id")).values_list("id", "ledger_id", "bucket", "cap", "used", "clause"):
             if lid in ledger_ids:
                 buckets[lid][name] = (cap, used, clause, bid)
+    draws: dict[int, list] = defaultdict(list)  # ledger id -> draws paid outside the bills
+    if ledgers:
+        for draw in LedgerDraw.objects.filter(ledger_id__in=ledgers_q.values("id")).only(
+                "ledger_id", "bucket", "cap", "amount", "clause"):
+            if draw.ledger_id in ledger_ids:
+                draws[draw.ledger_id].append(draw)
 
     by_person_year: dict[tuple[int, int], list[tuple]] = defaultdict(list)
     bill_rows = bill_q.order_by("person_id", "discharge_date", "id").values_list(*BILL_FIELDS)
@@ -425,6 +431,8 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         ledger_buckets = buckets.get(ledger[0]) if ledger else None
         stats = picker.stats(region_id)
         state = YearState(year)
+        py_draws = draws.get(ledger[0], ()) if ledger else ()
+        claim_services.seed_year_state(state, py_draws)
         counted: list[tuple[tuple, Any, dict]] = []  # (row, result, new figures)
         pending: dict[int | None, list[tuple]] = defaultdict(list)
         py_changed: list[tuple] = []
@@ -478,9 +486,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                 apply(row, new)
 
         # Ledger: claims.services._rebuild_ledger, set-based.
-        caps_seen: dict[str, Decimal | None] = {}
-        clauses: dict[str, str] = {}
-        uncapped: set[str] = set()
+        caps_seen, clauses, uncapped = claim_services.draw_caps(py_draws)
         for _row, result, _new in counted:
             if result is None:
                 continue
@@ -640,8 +646,9 @@ def reconcile_paid(bills: Sequence[Any], *, dry_run: bool, now) -> tuple[int, in
 
 def check_invariants(*, person_ids: Iterable[int], only_year: int | None = None,
                      picker: PolicyPicker | None = None) -> list[dict]:
-    """Ledger vs counted bills, and capped use vs cap, for these people (read-only)."""
-    from claims.models import COUNTED_BILL_STATUSES, Bill, LedgerBucket, PersonYearLedger
+    """Ledger vs counted bills and draws paid outside them, and capped use vs cap, for these
+    people (read-only)."""
+    from claims.models import COUNTED_BILL_STATUSES, Bill, LedgerBucket, LedgerDraw, PersonYearLedger
 
     ids = list(person_ids)
     if not ids:
@@ -666,6 +673,12 @@ def check_invariants(*, person_ids: Iterable[int], only_year: int | None = None,
         for name, amount in drawn_from_computation(computation, picker.spec_by_id(policy_id)).items():
             drawn[key][name] = drawn[key].get(name, ZERO) + amount
         caps[key].update(caps_from_computation(computation))
+    for lid, name, cap, amount in LedgerDraw.objects.filter(ledger_id__in=list(ledgers)).values_list(
+            "ledger_id", "bucket", "cap", "amount"):
+        key = ledgers[lid]
+        drawn[key][name] = drawn[key].get(name, ZERO) + amount
+        if cap is not None and caps[key].get(name) is None:
+            caps[key][name] = cap
     out: list[dict] = []
     for key in sorted(set(ledger_buckets) | set(drawn)):
         out += _violations_for(key[0], key[1], ledger_buckets.get(key), drawn.get(key, {}), caps.get(key, {}))
