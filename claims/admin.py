@@ -10,6 +10,7 @@ from .models import (
     Claim,
     ClaimTransition,
     LedgerBucket,
+    LedgerDraw,
     PaymentAdjustment,
     PaymentBatch,
     PersonYearLedger,
@@ -88,11 +89,21 @@ class BucketInline(admin.TabularInline):
         return False
 
 
+class DrawInline(admin.TabularInline):
+    model = LedgerDraw
+    extra = 0
+    can_delete = False
+    readonly_fields = ("bucket", "cap", "amount", "source", "source_ref", "clause", "created_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(PersonYearLedger)
 class LedgerAdmin(ReadOnlyAdmin):
     list_display = ("person", "year", "total_assistance", "deductible_used", "tilted_base", "bills_counted", "updated_at")
     list_filter = ("year",)
-    inlines = [BucketInline]
+    inlines = [BucketInline, DrawInline]
     raw_id_fields = ("person",)
     show_full_result_count = False
 
