@@ -247,7 +247,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
                         rooms.append(room)
                 buckets = tuple([
                     _new(BucketLine, (name, cap, room, None if room is None else room - assistance, assistance, clause))
-                    for (name, cap, clause), room in zip(draws, rooms, strict=True)
+                    for (name, cap, clause), room in zip(draws, rooms)  # noqa: B905 - same length by construction; hot path
                 ])
                 if assistance < raw:
                     reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
