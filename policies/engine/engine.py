@@ -510,6 +510,10 @@ def subsidy_timing(policy: PolicySpec, approved_on: date, already_paid_this_year
     Ningbo (甬医保发〔2019〕27号 三(一)): subsidised in the month of approval, covered from the
     next month; who already paid this year is subsidised from next year. Without a timing rule:
     subsidised this year, covered from the approval date.
+
+    The subsidy pays the contribution of the year cover starts in: a December approval
+    ("当月资助参保，次月生效") is covered from 1 January, so it is next year's contribution that is
+    subsidised (not this year's as well: the person would otherwise be on two years' rosters).
     """
     timing = policy.premium_subsidies.timing
     if timing is None:
@@ -519,7 +523,7 @@ def subsidy_timing(policy: PolicySpec, approved_on: date, already_paid_this_year
     covered = approved_on
     if timing.covered_from == "next_month":
         covered = month_end(approved_on) + timedelta(days=1)
-    return SubsidyTimingResult(approved_on.year, covered, timing.clause)
+    return SubsidyTimingResult(covered.year, covered, timing.clause)
 
 
 # --------------------------------------------------------------------------------------------

@@ -134,6 +134,17 @@ def test_policy_5_ningbo_timing_new_beneficiary_covered_from_next_month(ningbo, 
     assert row.clauses == f"{row.clause}；{row.timing_clause}"
 
 
+def test_policy_5_ningbo_timing_december_approval_is_next_years_contribution_once(ningbo):
+    """当月资助参保，次月生效: approved 15 December 2024 (not paid), covered from 1 January 2025, so
+    the subsidy is 2025's contribution: on the 2025 roster only, not on 2024's as well."""
+    user = make_staff(roles.CASEWORKER, district=ningbo)
+    p = _ningbo_person(ningbo, paid=None)
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2024, 12, 15))
+    assert p.pk not in _roster(user, ningbo, 2024)
+    row = _roster(user, ningbo, 2025)[p.pk]
+    assert (row.kind, row.amount, row.qualifying_date) == ("full", Decimal("400.00"), date(2025, 1, 1))
+
+
 def test_policy_5_ningbo_timing_jan_1_entitled_keeps_subsidy(ningbo):
     """Already paid 2024 and newly 低保 in May: the 低保边缘 identity held on 1 January still gives
     50%; the full subsidy of the new identity waits for 2025 (highest wins only over allowed days)."""

@@ -635,7 +635,8 @@ def test_s5_ningbo_timing_next_month_or_next_year():
     december = subsidy_timing(spec("ningbo-2019"), d("2024-12-15"), already_paid_this_year=False)
     assert (covered.subsidised_year, covered.covered_from) == (2024, d("2024-04-01"))
     assert (paid.subsidised_year, paid.covered_from) == (2025, d("2025-01-01"))
-    assert december.covered_from == d("2025-01-01")
+    # 当月资助参保，次月生效: a December approval is next year's contribution, subsidised once
+    assert (december.subsidised_year, december.covered_from) == (2025, d("2025-01-01"))
     assert subsidy_timing(spec("wuxi-2023"), d("2024-03-15"), False).covered_from == d("2024-03-15")
 
 
