@@ -355,13 +355,14 @@ def household_burdens(*, household_ids: Iterable[int] | None, only_year: int | N
     return {(h, y): Decimal(b).quantize(Decimal("0.01")) for h, y, b in rows}
 
 
-def _categories_by_household_year(household_ids: Sequence[int], years: set[int]) -> dict[tuple[int, int], set[str]]:
-    """Categories any member held at some point of each year (certification overlapping the year)."""
+def _categories_by_household_year(household_ids: Sequence[int] | None, years: set[int]) -> dict[tuple[int, int], set[str]]:
+    """Categories any member held at some point of each year (certification overlapping the year).
+    ``household_ids`` None: every household (no id list in the query)."""
     out: dict[tuple[int, int], set[str]] = defaultdict(set)
-    rows = (
-        Certification.objects.filter(person__household_id__in=household_ids)
-        .values_list("person__household_id", "category__code", "valid_from", "valid_until")
-    )
+    rows = Certification.objects.filter(person__household__isnull=False)
+    if household_ids is not None:
+        rows = rows.filter(person__household_id__in=household_ids)
+    rows = rows.values_list("person__household_id", "category__code", "valid_from", "valid_until")
     for household_id, code, valid_from, valid_until in rows:
         for year in years:
             if valid_from <= date(year, 12, 31) and (valid_until is None or valid_until >= date(year, 1, 1)):
@@ -398,8 +399,11 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
         return 0, 0
     households = sorted({h for h, _y in keys})
     years = {y for _h, y in keys}
-    region_of = dict(Household.objects.filter(pk__in=households).values_list("pk", "district__region_id"))
-    held = _categories_by_household_year(households, years)
+    # a full run covers every household: read them all rather than send ~100,000 ids in a query
+    scope_ids = households if household_ids is not None else None
+    household_q = Household.objects.all() if scope_ids is None else Household.objects.filter(pk__in=scope_ids)
+    region_of = dict(household_q.values_list("pk", "district__region_id"))
+    held = _categories_by_household_year(scope_ids, years)
     picker = bulk.PolicyPicker.load()
     stats_cache: dict[int, dict] = {}
     to_create: list[EarlyWarning] = []
