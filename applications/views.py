@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
@@ -32,12 +32,12 @@ from .forms import (
 from .models import Application, AssessmentResult, HouseholdAssessment, Status
 
 QUEUES = [
-    ("open", _l("办理中")),
-    ("to_send", _l("待转民政核对")),
-    ("to_assess", _l("待家庭经济状况核对")),
-    ("to_gather", _l("待归集计算")),
-    ("to_decide", _l("待审核决定")),
-    ("closed", _l("已办结")),
+    ("open", gettext_lazy("办理中")),
+    ("to_send", gettext_lazy("待转民政核对")),
+    ("to_assess", gettext_lazy("待家庭经济状况核对")),
+    ("to_gather", gettext_lazy("待归集计算")),
+    ("to_decide", gettext_lazy("待审核决定")),
+    ("closed", gettext_lazy("已办结")),
 ]
 
 
@@ -116,7 +116,7 @@ class ApplicationCreateView(LoginRequiredMixin, RoleRequiredMixin, FormView):
     roles = (roles.CASEWORKER,)
     template_name = "applications/form.html"
     form_class = ApplicationForm
-    extra_context = {"title": _l("受理依申请救助")}
+    extra_context = {"title": gettext_lazy("受理依申请救助")}
 
     def form_valid(self, form):
         data = form.cleaned_data
@@ -252,7 +252,7 @@ class _ActionView(ApplicationMixin, View):
 
 class SendView(_ActionView):
     roles = (roles.CASEWORKER,)
-    success_message = _l("已转民政部门核对家庭经济状况。")
+    success_message = gettext_lazy("已转民政部门核对家庭经济状况。")
 
     def act(self, application):
         services.application_send_to_assessment(application=application, by=self.request.user)
@@ -260,7 +260,7 @@ class SendView(_ActionView):
 
 class GatherView(_ActionView):
     roles = (roles.CASEWORKER,)
-    success_message = _l("已归集计入期间的费用。")
+    success_message = gettext_lazy("已归集计入期间的费用。")
 
     def act(self, application):
         services.bills_gather(application=application, by=self.request.user)
@@ -268,7 +268,7 @@ class GatherView(_ActionView):
 
 class ComputeView(_ActionView):
     roles = (roles.CASEWORKER,)
-    success_message = _l("已计算救助金额，转审核。")
+    success_message = gettext_lazy("已计算救助金额，转审核。")
 
     def act(self, application):
         services.relief_compute(application=application, by=self.request.user)
@@ -289,7 +289,7 @@ class DecideView(_ActionView):
 
 class ReturnView(_ActionView):
     roles = (roles.REVIEWER,)
-    success_message = _l("已退回经办人。")
+    success_message = gettext_lazy("已退回经办人。")
 
     def act(self, application):
         form = ReturnForm(self.request.POST)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from organizations.access import scope_for
 
@@ -126,29 +126,29 @@ def access_policies(user) -> QuerySet[Policy]:
 # --------------------------------------------------------------------------------------------
 
 FLAG_LABELS = {
-    "designated": _l("定点医药机构"),
-    "referral_compliant": _l("按规定转诊"),
-    "in_province": _l("省内就医"),
-    "major_disease": _l("重特大疾病/特殊病种"),
-    "rare_disease": _l("罕见病"),
-    "good_samaritan_injury": _l("见义勇为致伤"),
+    "designated": gettext_lazy("定点医药机构"),
+    "referral_compliant": gettext_lazy("按规定转诊"),
+    "in_province": gettext_lazy("省内就医"),
+    "major_disease": gettext_lazy("重特大疾病/特殊病种"),
+    "rare_disease": gettext_lazy("罕见病"),
+    "good_samaritan_injury": gettext_lazy("见义勇为致伤"),
 }
 STATISTIC_LABELS = {
-    "per_capita_disposable_income": _l("居民人均可支配收入"),
-    "resident_contribution": _l("居民医保个人缴费"),
+    "per_capita_disposable_income": gettext_lazy("居民人均可支配收入"),
+    "resident_contribution": gettext_lazy("居民医保个人缴费"),
 }
 COVERAGE_LABELS = {
-    "same_day": _l("身份终止当日起不再享受"),
-    "end_of_month": _l("身份终止次月起不再享受（享受至当月末）"),
+    "same_day": gettext_lazy("身份终止当日起不再享受"),
+    "end_of_month": gettext_lazy("身份终止次月起不再享受（享受至当月末）"),
 }
 BUCKET_LABELS = {
-    "outpatient": _l("普通门诊"),
-    "inpatient": _l("住院"),
-    "main": _l("门诊慢特病与住院共用"),
-    "annual": _l("年度救助限额"),
-    "rehabilitation": _l("康复"),
+    "outpatient": gettext_lazy("普通门诊"),
+    "inpatient": gettext_lazy("住院"),
+    "main": gettext_lazy("门诊慢特病与住院共用"),
+    "annual": gettext_lazy("年度救助限额"),
+    "rehabilitation": gettext_lazy("康复"),
 }
-WARNING_LABELS = {"illness_poverty": _l("因病致贫预警"), "return_to_poverty": _l("因病返贫预警")}
+WARNING_LABELS = {"illness_poverty": gettext_lazy("因病致贫预警"), "return_to_poverty": gettext_lazy("因病返贫预警")}
 
 
 def _pct(rate) -> str:
@@ -162,7 +162,7 @@ def _yuan(amount) -> str:
 
 
 def _cap(amount) -> str:
-    return str(_l("不设限额")) if amount is None else _yuan(amount)
+    return str(gettext_lazy("不设限额")) if amount is None else _yuan(amount)
 
 
 def _category_label(code: str) -> str:
@@ -187,24 +187,24 @@ def _flags_text(flags) -> str:
     parts = []
     for name, wanted in flags:
         label = str(FLAG_LABELS.get(name, name))
-        parts.append(label if wanted else str(_l("非")) + label)
+        parts.append(label if wanted else str(gettext_lazy("非")) + label)
     return "、".join(parts)
 
 
 def _year_text(offset: int) -> str:
     if offset == -1:
-        return str(_l("上年"))
+        return str(gettext_lazy("上年"))
     if offset == 0:
-        return str(_l("当年"))
-    return str(_l("%(n)s年前")) % {"n": -offset} if offset < 0 else str(_l("%(n)s年后")) % {"n": offset}
+        return str(gettext_lazy("当年"))
+    return str(gettext_lazy("%(n)s年前")) % {"n": -offset} if offset < 0 else str(gettext_lazy("%(n)s年后")) % {"n": offset}
 
 
 def _deductible_text(d) -> str:
     if d.kind == "none":
-        return str(_l("不设起付标准"))
+        return str(gettext_lazy("不设起付标准"))
     if d.kind == "fixed":
-        return str(_l("年度起付标准 %(amount)s 元")) % {"amount": _yuan(d.amount)}
-    return str(_l("%(year)s%(stat)s的 %(share)s（年度累计）")) % {
+        return str(gettext_lazy("年度起付标准 %(amount)s 元")) % {"amount": _yuan(d.amount)}
+    return str(gettext_lazy("%(year)s%(stat)s的 %(share)s（年度累计）")) % {
         "year": _year_text(d.year_offset), "stat": STATISTIC_LABELS.get(d.statistic, d.statistic), "share": _pct(d.share)}
 
 
@@ -216,18 +216,18 @@ def describe_policy(spec) -> dict:
         return f"{VISIT_TYPE_LABELS.get(code, code)}" if code in VISIT_TYPE_LABELS else code
 
     general = [
-        {"label": _l("个人负担的计算"), "value": _l("政策范围内费用 − 基本医保 − 大病保险 − 其他支付（不低于0）"),
+        {"label": gettext_lazy("个人负担的计算"), "value": gettext_lazy("政策范围内费用 − 基本医保 − 大病保险 − 其他支付（不低于0）"),
          "clause": spec.burden_clause},
-        {"label": _l("身份有效期"), "value": COVERAGE_LABELS.get(spec.coverage.ends, spec.coverage.ends),
+        {"label": gettext_lazy("身份有效期"), "value": COVERAGE_LABELS.get(spec.coverage.ends, spec.coverage.ends),
          "clause": spec.coverage.clause},
-        {"label": _l("定点医药机构"), "value": _l("仅定点医药机构的费用可救助") if spec.designated.required else _l("不限定点"),
+        {"label": gettext_lazy("定点医药机构"), "value": gettext_lazy("仅定点医药机构的费用可救助") if spec.designated.required else gettext_lazy("不限定点"),
          "clause": spec.designated.clause},
-        {"label": _l("转诊"), "value": _l("未按规定转诊的费用不予救助") if spec.referral.required else _l("不以转诊为条件"),
+        {"label": gettext_lazy("转诊"), "value": gettext_lazy("未按规定转诊的费用不予救助") if spec.referral.required else gettext_lazy("不以转诊为条件"),
          "clause": spec.referral.clause},
     ]
     visits = [
         {"visit_type": visit_label(v.visit_type), "when": _flags_text(v.when) or "—",
-         "visit_class": _class_label(v.visit_class) or str(_l("不予救助")), "covered": v.visit_class is not None, "clause": v.clause}
+         "visit_class": _class_label(v.visit_class) or str(gettext_lazy("不予救助")), "covered": v.visit_class is not None, "clause": v.clause}
         for v in spec.visit_classes
     ]
     categories_by_tier: dict[str, list[dict]] = {}
@@ -252,7 +252,7 @@ def describe_policy(spec) -> dict:
     if spec.tilted is not None:
         t = spec.tilted
         tilted = {
-            "value": str(_l("年度累计剩余个人负担超过 %(threshold)s 元的部分按 %(rate)s 救助")) % {
+            "value": str(gettext_lazy("年度累计剩余个人负担超过 %(threshold)s 元的部分按 %(rate)s 救助")) % {
                 "threshold": _yuan(t.threshold), "rate": _pct(t.rate)},
             "conditions": _flags_text(t.required_flags) or "—",
             "cap": _cap(t.cap),
@@ -260,20 +260,20 @@ def describe_policy(spec) -> dict:
         }
     specials = []
     for s in spec.special_items:
-        amount = (str(_l("一次性 %(amount)s 元")) % {"amount": _yuan(s.amount)} if s.kind == "fixed"
-                  else str(_l("个人负担的 %(rate)s")) % {"rate": _pct(s.rate)})
+        amount = (str(gettext_lazy("一次性 %(amount)s 元")) % {"amount": _yuan(s.amount)} if s.kind == "fixed"
+                  else str(gettext_lazy("个人负担的 %(rate)s")) % {"rate": _pct(s.rate)})
         who = []
         if s.categories is not None:
             who.append("、".join(_category_label(c) for c in s.categories))
         if s.disability_grades is not None:
-            who.append(str(_l("残疾等级 %(grades)s 级")) % {"grades": "、".join(str(g) for g in s.disability_grades)})
+            who.append(str(gettext_lazy("残疾等级 %(grades)s 级")) % {"grades": "、".join(str(g) for g in s.disability_grades)})
         specials.append({
             "label": s.label_zh or s.code,
-            "visit_types": "、".join(visit_label(v) for v in s.visit_types) if s.visit_types else str(_l("不限")),
+            "visit_types": "、".join(visit_label(v) for v in s.visit_types) if s.visit_types else str(gettext_lazy("不限")),
             "conditions": _flags_text(s.required_flags) or "—",
-            "who": "；".join(who) or str(_l("本政策救助对象")),
+            "who": "；".join(who) or str(gettext_lazy("本政策救助对象")),
             "amount": amount,
-            "cap": (f"{_bucket_label(s.bucket.name)}：{_cap(s.bucket.cap)}" if s.bucket is not None else str(_l("不设限额"))),
+            "cap": (f"{_bucket_label(s.bucket.name)}：{_cap(s.bucket.cap)}" if s.bucket is not None else str(gettext_lazy("不设限额"))),
             "exclusive": s.exclusive,
             "clause": s.clause,
         })
@@ -283,21 +283,21 @@ def describe_policy(spec) -> dict:
         lower = None
         for band in a.bands:
             if band.upper is None:
-                span = str(_l("%(lower)s 元以上")) % {"lower": _yuan(lower)} if lower is not None else str(_l("全部"))
+                span = str(gettext_lazy("%(lower)s 元以上")) % {"lower": _yuan(lower)} if lower is not None else str(gettext_lazy("全部"))
             elif lower is None:
-                span = str(_l("%(upper)s 元以下（含）")) % {"upper": _yuan(band.upper)}
+                span = str(gettext_lazy("%(upper)s 元以下（含）")) % {"upper": _yuan(band.upper)}
             else:
                 span = f"{_yuan(lower)}–{_yuan(band.upper)}"
             bands.append({"span": span, "rate": _pct(band.rate)})
             lower = band.upper
-        window = (str(_l("申请上一自然年度")) if a.window == "previous_calendar_year"
-                  else str(_l("申请日前 %(months)s 个月")) % {"months": a.months})
+        window = (str(gettext_lazy("申请上一自然年度")) if a.window == "previous_calendar_year"
+                  else str(gettext_lazy("申请日前 %(months)s 个月")) % {"months": a.months})
         schemes.append({
             "label": a.label_zh or a.code,
             "categories": "、".join(_category_label(c) for c in a.categories),
             "window": window,
-            "members": _l("患者及共同生活的家庭成员") if a.members == "household" else _l("患者本人"),
-            "visit_classes": "、".join(_class_label(v) for v in a.visit_classes) if a.visit_classes else str(_l("全部")),
+            "members": gettext_lazy("患者及共同生活的家庭成员") if a.members == "household" else gettext_lazy("患者本人"),
+            "visit_classes": "、".join(_class_label(v) for v in a.visit_classes) if a.visit_classes else str(gettext_lazy("全部")),
             "require_designated": a.require_designated,
             "require_referral": a.require_referral,
             "bands": bands,
@@ -311,19 +311,19 @@ def describe_policy(spec) -> dict:
         "statistic": STATISTIC_LABELS.get(ps.statistic, ps.statistic),
         "clause": ps.clause,
         "rules": [{"categories": "、".join(_category_label(c) for c in r.categories),
-                   "share": str(_l("全额资助")) if r.kind == "full" else str(_l("资助 %(share)s")) % {"share": _pct(r.share)},
+                   "share": str(gettext_lazy("全额资助")) if r.kind == "full" else str(gettext_lazy("资助 %(share)s")) % {"share": _pct(r.share)},
                    "clause": r.clause} for r in ps.rules],
         "timing": None if ps.timing is None else {
-            "value": str(_l("批准当月资助，%(from)s；当年已缴费的%(paid)s")) % {
-                "from": _l("次月起享受待遇") if ps.timing.covered_from == "next_month" else _l("批准之日起享受待遇"),
-                "paid": _l("次年起资助") if ps.timing.if_already_paid == "next_year" else _l("当年资助")},
+            "value": str(gettext_lazy("批准当月资助，%(from)s；当年已缴费的%(paid)s")) % {
+                "from": gettext_lazy("次月起享受待遇") if ps.timing.covered_from == "next_month" else gettext_lazy("批准之日起享受待遇"),
+                "paid": gettext_lazy("次年起资助") if ps.timing.if_already_paid == "next_year" else gettext_lazy("当年资助")},
             "clause": ps.timing.clause},
     }
     warnings = [
         {"kind": WARNING_LABELS.get(w.kind, w.kind),
-         "who": (_l("未认定任何救助身份的家庭") if w.categories is None
+         "who": (gettext_lazy("未认定任何救助身份的家庭") if w.categories is None
                  else "、".join(_category_label(c) for c in w.categories)),
-         "threshold": str(_l("年度个人负担超过%(year)s%(stat)s的 %(share)s")) % {
+         "threshold": str(gettext_lazy("年度个人负担超过%(year)s%(stat)s的 %(share)s")) % {
              "year": _year_text(w.year_offset), "stat": STATISTIC_LABELS.get(w.statistic, w.statistic),
              "share": _pct(w.share)},
          "clause": w.clause}
