@@ -79,6 +79,8 @@ class WarningDetailView(LoginRequiredMixin, View):
             "form": form or DismissForm(),
             "can_handle": selectors.can_handle_warnings(request.user) and warning.status == WarningStatus.OPEN,
             "application_url": application_url_for(warning) if warning.status == WarningStatus.OPEN else None,
+            # Only caseworkers may start an application (applications:create_from_warning is theirs)
+            "can_apply": roles.has_role(request.user, roles.CASEWORKER),
         }
 
     def get(self, request, pk):

@@ -9,13 +9,16 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from django.utils.translation import get_language
+
 PALETTE = ["#1f4e79", "#c0504d", "#9bbb59", "#8064a2", "#4bacc6", "#f79646", "#2c4d75", "#772c2a", "#5f7530", "#4d3b62"]
 FONT = "Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif"
 
 
 def _fmt(v: float) -> str:
     if abs(v) >= 10000:
-        return f"{v / 10000:,.1f}万"
+        # 万 reads naturally only in Chinese; other languages get the full number, as on the HTML chart
+        return f"{v / 10000:,.1f}万" if (get_language() or "zh").startswith("zh") else f"{v:,.0f}"
     if float(v).is_integer():
         return f"{int(v):,}"
     return f"{v:,.1f}"
