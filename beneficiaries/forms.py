@@ -5,7 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from organizations.models import District
+from organizations.models import District, Region
 
 from . import idnumber
 from .models import Category, InsuranceType, Person, Relation, validate_contribution_paid_year
@@ -157,3 +157,14 @@ class RosterUploadForm(forms.Form):
 
 class SubsidyRosterForm(forms.Form):
     year = forms.IntegerField(label=_("年度"), min_value=2000, max_value=2100)
+    region = forms.ModelChoiceField(label=_("参保地"), queryset=Region.objects.none(), required=False,
+                                    empty_label=None)
+
+    def __init__(self, *args, regions=None, **kwargs) -> None:
+        """``regions``: the regions the user may choose (users without a region scope); otherwise
+        the field is dropped and the user's own region is used."""
+        super().__init__(*args, **kwargs)
+        if regions is None:
+            del self.fields["region"]
+        else:
+            self.fields["region"].queryset = regions

@@ -518,11 +518,17 @@ class SubsidyRosterView(BeneficiaryViewMixin, View):
         if not (selectors.is_medsec(user) or user.is_superuser):
             raise PermissionDenied
         scope = scope_for(user)
-        region = Region.objects.filter(pk=scope.region_id).first() if scope.region_id else Region.objects.order_by("code").first()
-        if region is None:
+        # Region-scoped staff see their own region; users without one (superusers) choose.
+        regions = None if scope.region_id else Region.objects.order_by("code")
+        default_region = (Region.objects.filter(pk=scope.region_id).first() if scope.region_id
+                          else regions.first())
+        if default_region is None:
             raise Http404
-        form = SubsidyRosterForm(request.GET or {"year": timezone.localdate().year})
-        year = form.cleaned_data["year"] if form.is_valid() else timezone.localdate().year
+        form = SubsidyRosterForm(request.GET or {"year": timezone.localdate().year, "region": default_region.pk},
+                                 regions=regions)
+        valid = form.is_valid()
+        year = form.cleaned_data["year"] if valid else timezone.localdate().year
+        region = (form.cleaned_data.get("region") if valid else None) or default_region
         rows = selectors.premium_subsidy_roster(user=user, region=region, year=year)
         fmt = request.GET.get("format")
         if fmt == "csv":

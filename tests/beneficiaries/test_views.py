@@ -494,6 +494,32 @@ def test_policy_5_ningbo_timing_roster_screen_and_exports_show_covered_from(as_u
     assert rows[0][-1] == "参保生效日期" and {r[1]: r[-1] for r in rows[1:]} == {"新认定": "2024-06-01", "老对象": None}
 
 
+def test_policy_5_roster_region_is_chosen_by_users_without_a_region(as_user, ningbo, caseworker):
+    """A superuser (no region scope) picks the region (Ningbo here, not the first by code); a
+    region-scoped caseworker always gets their own region, whatever the URL says."""
+    from django.contrib.auth import get_user_model
+
+    from organizations.models import Region
+
+    p = PersonFactory(hukou_district=ningbo, name="宁波对象")
+    CertificationFactory(person=p, category=category("minimum_living"), valid_from=date(2022, 1, 1))
+    root = get_user_model().objects.create_superuser("root-roster", password="x-Root-roster-2026")
+    url = reverse("beneficiaries:subsidy_roster")
+    first = Region.objects.order_by("code").first()
+    assert first.code != "330200"
+    body = as_user(root).get(url, {"year": 2024}).content.decode()
+    assert 'name="region"' in body and "宁波对象" not in body  # default: the first region
+    response = as_user(root).get(url, {"year": 2024, "region": ningbo.region_id})
+    body = response.content.decode()
+    assert response.context["region"] == ningbo.region, response.context["form"].errors
+    assert [r.name for r in response.context["rows"]] == ["宁波对象"]
+    assert "宁波对象" in body and f"region={ningbo.region_id}&format=csv" in body
+    csv_lines = as_user(root).get(url, {"year": 2024, "region": ningbo.region_id, "format": "csv"}).content.decode("utf-8-sig")
+    assert "宁波对象" in csv_lines
+    own = as_user(caseworker).get(url, {"year": 2024, "region": ningbo.region_id}).content.decode()
+    assert 'name="region"' not in own and "宁波对象" not in own
+
+
 def test_household_member_remove(as_user, civil_certifier, other_caseworker, person, district):
     from beneficiaries import services
 
