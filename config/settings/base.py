@@ -72,6 +72,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "organizations.context_processors.staff",
             ],
+            "builtins": ["organizations.templatetags.money"],
         },
     },
 ]

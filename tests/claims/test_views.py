@@ -152,7 +152,7 @@ def test_ledger_page_shows_room(client, caseworker, person, institution):
     services.recompute_person_year(person_id=person.pk, year=2023)
     login(client, caseworker)
     page = client.get(reverse("claims:ledger", args=[person.pk])).content.decode()
-    assert "143000.00" in page and "160000.00" in page
+    assert "143,000.00" in page and "160,000.00" in page  # money on screens: |yuan (thousands separators)
 
 
 def test_import_upload_preview_confirm(client, caseworker, person, institution):
@@ -188,4 +188,4 @@ def test_person_ledger_tag_renders_the_card(person, institution):
     BillFactory(person=person, institution=institution)
     services.recompute_person_year(person_id=person.pk, year=2023)
     html = Template("{% load claims_tags %}{% person_ledger person %}").render(Context({"person": person}))
-    assert "年度累计" in html and "143000.00" in html
+    assert "年度累计" in html and "143,000.00" in html
