@@ -227,7 +227,7 @@ def describe_policy(spec) -> dict:
     ]
     visits = [
         {"visit_type": visit_label(v.visit_type), "when": _flags_text(v.when) or "—",
-         "visit_class": _class_label(v.visit_class) or str(gettext_lazy("不予救助")), "covered": v.visit_class is not None, "clause": v.clause}
+         "visit_class": _class_label(v.visit_class) or str(gettext_lazy("不在救助范围")), "covered": v.visit_class is not None, "clause": v.clause}
         for v in spec.visit_classes
     ]
     categories_by_tier: dict[str, list[dict]] = {}
