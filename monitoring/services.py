@@ -147,15 +147,20 @@ def touched_since(*, since: datetime) -> dict[int, int]:
     - certifications created, revoked or changed since (simple-history ``history_date``); a
       backdated certification touches every year from its earliest ``valid_from`` in history;
     - policy versions created or confirmed since: every person of the region, years from the
-      version's ``effective_from``.
+      version's ``effective_from``;
+    - draws recorded on a ledger since (``LedgerDraw``: relief on application approved on a shared
+      bucket): that person-year, whose pending claims' suggestions must now see less room.
     """
-    from claims.models import Bill
+    from claims.models import Bill, LedgerDraw
     from policies.models import Policy
 
     work: dict[int, int] = {}
     bill_rows = Bill.objects.filter(updated_at__gte=since).values_list("person_id", "discharge_date", "created_at")
     for person_id, day, created_at in bill_rows:  # small: a server-side cursor plans it badly
         _merge(work, person_id, day.year if created_at >= since else ALL_YEARS)
+
+    for person_id, year in LedgerDraw.objects.filter(created_at__gte=since).values_list("ledger__person_id", "ledger__year"):
+        _merge(work, person_id, year)
 
     history = Certification.history.model
     changed_ids = set(history.objects.filter(history_date__gte=since).values_list("id", flat=True))

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sys
 import types
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from applications import services
 from beneficiaries.models import Category, Certification
@@ -131,3 +132,15 @@ def test_ningbo_3_2_1_room_left_for_the_next_application_comes_from_the_ledger(a
     used_without_it, _note = selectors.annual_bucket_used(person=patient, year=2024, bucket="annual",
                                                           exclude=application)
     assert used_without_it == Decimal("0.00")
+
+
+def test_ningbo_3_2_1_the_next_incremental_run_recomputes_the_year_the_relief_was_drawn_on(approved):
+    """A draw recorded since the last run touches its person-year (pending suggestions must see
+    the smaller room), and only that one."""
+    patient = approved["patient"]
+    monitoring_services.run_synchronously(full=True)
+    LedgerDraw.objects.update(created_at=timezone.now() + timedelta(minutes=1))  # recorded after that run
+    run = monitoring_services.run_synchronously()
+    assert run.status == "succeeded" and not run.full
+    assert run.person_years_total == 1
+    assert monitoring_services.run_person_ids(run=run) == {patient.pk}
