@@ -14,12 +14,15 @@ its row lock). A nightly full run over a million bills cannot afford its per-bil
   claims' bills get a suggestion computed on a copy of the state after every counted bill;
 - the same write rule: a bill's computed fields are written when they differ or were never
   computed (``claims.services._apply_result``); the explanation is compared through its digest
-  (``BillResult.digest``, stored in ``Bill.computation_digest`` by both paths); paid bills keep what was paid and a difference
+  (``BillResult.digest``, stored in ``Bill.computation_digest`` by both paths); paid bills keep
+  what was paid and a difference
   becomes one open adjustment (:func:`reconcile_paid`, ``claims.services._reconcile_paid`` with
   bulk queries); approved claims' amounts are refreshed by
   ``claims.services.refresh_approved_amounts``;
+- the same year start: the draws paid outside the bills (``LedgerDraw``, e.g. Ningbo relief on
+  application) are taken first (``claims.services.seed_year_state``);
 - the same ledger rebuild as ``claims.services._rebuild_ledger`` (buckets from the counted
-  bills' bucket lines, used = the engine's year state), written with bulk queries;
+  bills' bucket lines and the draws, used = the engine's year state), written with bulk queries;
 - the same locking protocol: the chunk's ledger rows are locked (``SELECT ... FOR UPDATE``,
   ordered by person and year) before the bills are read.
 
