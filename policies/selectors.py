@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from organizations.access import scope_for
 
@@ -133,6 +133,12 @@ FLAG_LABELS = {
     "rare_disease": gettext_lazy("罕见病"),
     "good_samaritan_injury": gettext_lazy("见义勇为致伤"),
 }
+# The same statistics inside a sentence ("25% of last year's per-capita disposable income"):
+# English needs them in lower case there, so they carry a context of their own.
+STATISTIC_IN_SENTENCE = {
+    "per_capita_disposable_income": pgettext_lazy("in a sentence", "居民人均可支配收入"),
+    "resident_contribution": pgettext_lazy("in a sentence", "居民医保个人缴费"),
+}
 STATISTIC_LABELS = {
     "per_capita_disposable_income": gettext_lazy("居民人均可支配收入"),
     "resident_contribution": gettext_lazy("居民医保个人缴费"),
@@ -205,7 +211,7 @@ def _deductible_text(d) -> str:
     if d.kind == "fixed":
         return str(gettext_lazy("年度起付标准 %(amount)s 元")) % {"amount": _yuan(d.amount)}
     return str(gettext_lazy("%(year)s%(stat)s的 %(share)s（年度累计）")) % {
-        "year": _year_text(d.year_offset), "stat": STATISTIC_LABELS.get(d.statistic, d.statistic), "share": _pct(d.share)}
+        "year": _year_text(d.year_offset), "stat": STATISTIC_IN_SENTENCE.get(d.statistic, d.statistic), "share": _pct(d.share)}
 
 
 def describe_policy(spec) -> dict:
@@ -324,7 +330,7 @@ def describe_policy(spec) -> dict:
          "who": (gettext_lazy("未认定任何救助身份的家庭") if w.categories is None
                  else "、".join(_category_label(c) for c in w.categories)),
          "threshold": str(gettext_lazy("年度个人负担超过%(year)s%(stat)s的 %(share)s")) % {
-             "year": _year_text(w.year_offset), "stat": STATISTIC_LABELS.get(w.statistic, w.statistic),
+             "year": _year_text(w.year_offset), "stat": STATISTIC_IN_SENTENCE.get(w.statistic, w.statistic),
              "share": _pct(w.share)},
          "clause": w.clause}
         for w in spec.warnings
