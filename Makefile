@@ -53,10 +53,12 @@ run: demo
 test: setup
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
-# ruff with the rule groups of STYLE.md (ruff.toml).
+# ruff with the rule groups of STYLE.md (ruff.toml); mypy on the rules engine (mypy.ini).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Production Celery: one or more workers, and exactly ONE beat (two beats run every job twice).
 worker: setup

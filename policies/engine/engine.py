@@ -19,12 +19,14 @@ from .types import (
     BillIn,
     BillResult,
     BucketLine,
+    Flags,
     ItemLine,
     MissingStatisticError,
     PersonIn,
     Plan,
     PolicySpec,
     RegionStats,
+    SpecialItem,
     SubsidyResult,
     SubsidyTimingResult,
     Tier,
@@ -234,7 +236,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
                         reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
                     buckets = (_new(BucketLine, (name, cap, room, room - assistance, assistance, clause)),)
             elif draws:
-                rooms = []
+                rooms: list[Decimal | None] = []
                 for name, cap, _ in draws:
                     if cap is None:
                         rooms.append(None)
@@ -298,7 +300,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
                              buckets, reasons, clauses, items, plan))
 
 
-def _special_applies(item, category: str | None, bill: BillIn, person: PersonIn) -> bool:
+def _special_applies(item: SpecialItem, category: str | None, bill: BillIn, person: PersonIn) -> bool:
     if item.visit_types is not None and bill.visit_type not in item.visit_types:
         return False
     if item.required_flags and not _flags_match(bill.flags, item.required_flags):
@@ -310,12 +312,14 @@ def _special_applies(item, category: str | None, bill: BillIn, person: PersonIn)
     return True
 
 
-def _special_amount(item, base: Decimal, used: dict[str, Decimal]) -> tuple[Decimal, tuple[str, ...]]:
+def _special_amount(item: SpecialItem, base: Decimal, used: dict[str, Decimal]) -> tuple[Decimal, tuple[str, ...]]:
     """(amount, reasons) of a special item on ``base``, the burden still to pay."""
+    # PolicySpec.from_dict guarantees ``amount`` for fixed items and ``rate`` for rate items.
     if item.kind == "fixed":
-        amount = item.amount if item.amount < base else base  # never more than is left to pay
+        fixed = item.amount if item.amount is not None else ZERO
+        amount = fixed if fixed < base else base  # never more than is left to pay
     else:
-        amount = (base * item.rate).quantize(CENT, ROUND_HALF_UP)
+        amount = (base * (item.rate if item.rate is not None else ZERO)).quantize(CENT, ROUND_HALF_UP)
     bucket = item.bucket
     if bucket is not None and bucket.cap is not None:
         room = bucket.cap - used.get(bucket.name, ZERO)
@@ -325,16 +329,16 @@ def _special_amount(item, base: Decimal, used: dict[str, Decimal]) -> tuple[Deci
     return amount, ()
 
 
-def _special_detail(item) -> str:
+def _special_detail(item: SpecialItem) -> str:
     if item.kind == "fixed":
         return f"定额 {item.amount} 元"
-    text = f"个人负担 × {percent_str(item.rate)}"
+    text = f"个人负担 × {percent_str(item.rate if item.rate is not None else ZERO)}"
     if item.bucket is not None and item.bucket.cap is not None:
         text += f"，年度限额 {item.bucket.cap} 元"
     return text
 
 
-def _commit(policy: PolicySpec, state: YearState, result: BillResult, flags) -> None:
+def _commit(policy: PolicySpec, state: YearState, result: BillResult, flags: Flags) -> None:
     """Record the paid result in the person's year (caller holds the person-year lock)."""
     used = state.bucket_used
     if result.deductible:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, overload
 
 from .application import ApplicationIn, HouseholdMemberIn, assess_application
 from .engine import assess_bills
@@ -62,6 +62,10 @@ def _need(data: Mapping[str, Any], key: str, path: str) -> Any:
     return data[key]
 
 
+@overload
+def _date(value: Any, path: str, *, nullable: Literal[False] = False) -> date: ...
+@overload
+def _date(value: Any, path: str, *, nullable: bool) -> date | None: ...
 def _date(value: Any, path: str, *, nullable: bool = False) -> date | None:
     if value is None and nullable:
         return None
@@ -96,9 +100,9 @@ def _certifications(value: Any, path: str) -> tuple[CertificationIn, ...]:
             raise ScenarioError(f"{where}.category", f"unknown category {category!r}")
         valid_from = _date(_need(cert, "valid_from", where), f"{where}.valid_from")
         valid_until = _date(cert.get("valid_until"), f"{where}.valid_until", nullable=True)
-        if valid_until is not None and valid_until < valid_from:  # type: ignore[operator]
+        if valid_until is not None and valid_until < valid_from:
             raise ScenarioError(f"{where}.valid_until", "is before valid_from")
-        out.append(CertificationIn(category, valid_from, valid_until))  # type: ignore[arg-type]
+        out.append(CertificationIn(category, valid_from, valid_until))
     return tuple(out)
 
 
@@ -134,8 +138,8 @@ def _bills(value: Any, path: str, seen: set[str]) -> tuple[BillIn, ...]:
                 raise ScenarioError(f"{where}.flags.{name}", f"unknown flag; flags are {', '.join(FLAG_NAMES)}")
             if not isinstance(flag, bool):
                 raise ScenarioError(f"{where}.flags.{name}", "must be true or false")
-        amounts = [_amount(_need(bill, key, where)) for key in AMOUNT_FIELDS]
-        out.append(BillIn(bill_id, visit_type, start, end, *amounts, flags=Flags(**flags_raw)))  # type: ignore[arg-type]
+        amounts = {key: _amount(_need(bill, key, where)) for key in AMOUNT_FIELDS}
+        out.append(BillIn(id=bill_id, visit_type=visit_type, start=start, end=end, flags=Flags(**flags_raw), **amounts))
     return tuple(out)
 
 
@@ -180,7 +184,7 @@ def load_scenario(data: Any) -> Scenario:
         previous = app.get("previous_application_same_year", False)
         if not isinstance(previous, bool):
             raise ScenarioError("application.previous_application_same_year", "must be true or false")
-        application = ApplicationIn(_date(_need(app, "date", "application"), "application.date"),  # type: ignore[arg-type]
+        application = ApplicationIn(_date(_need(app, "date", "application"), "application.date"),
                                     previous, used)
         members_raw = _need(data, "household", "")
         if not isinstance(members_raw, list) or not members_raw:

@@ -1,6 +1,8 @@
 """北京 2023: 京医保发〔2022〕37号 关于健全重特大疾病医疗保险和救助制度的实施意见 (POLICY.md §3.1, §4.1)."""
 from __future__ import annotations
 
+from typing import Any
+
 from ._common import bucket, categories, no_deductible, rate, tier, visit, warnings
 
 DOC = "京医保发〔2022〕37号"
@@ -10,7 +12,7 @@ def c(clause: str) -> str:
     return f"{DOC} {clause}"
 
 
-PRESET = {
+PRESET: dict[str, Any] = {
     "code": "beijing-2023",
     "region": "beijing",
     "document_no": DOC,

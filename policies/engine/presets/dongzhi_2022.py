@@ -7,6 +7,8 @@ the premium subsidies (三(二)2) are Dongzhi's own.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ._common import subsidy, warnings
 from .national_2021 import assistance_categories, assistance_tiers, assistance_visits
 
@@ -21,7 +23,7 @@ def template(clause: str) -> str:
     return f"{DOC} 三(三)3（救助标准按池州市方案，未收录）；国办发〔2021〕42号 {clause}"
 
 
-PRESET = {
+PRESET: dict[str, Any] = {
     "code": "dongzhi-2022",
     "region": "dongzhi",
     "document_no": DOC,

@@ -56,7 +56,7 @@ def assistance_visits(cite: Callable[[str], str]) -> list[dict[str, Any]]:
     ]
 
 
-PRESET = {
+PRESET: dict[str, Any] = {
     "code": "national-2021",
     "region": "national",
     "document_no": DOC,

@@ -1,6 +1,8 @@
 """宁波 2019: 甬医保发〔2019〕27号 关于进一步加强新时期医疗救助工作的实施意见 (POLICY.md §3.3, §4.2)."""
 from __future__ import annotations
 
+from typing import Any
+
 from ._common import bucket, categories, no_deductible, rate, subsidy, tier, visit, warnings
 
 DOC = "甬医保发〔2019〕27号"
@@ -10,7 +12,7 @@ def c(clause: str) -> str:
     return f"{DOC} {clause}"
 
 
-PRESET = {
+PRESET: dict[str, Any] = {
     "code": "ningbo-2019",
     "region": "ningbo",
     "document_no": DOC,

@@ -1,6 +1,8 @@
 """无锡 2023: 无锡市人民政府办公室关于健全重特大疾病医疗保险和救助制度的实施意见 (2022-12-26; POLICY.md §3.2)."""
 from __future__ import annotations
 
+from typing import Any
+
 from ._common import bucket, categories, no_deductible, rate, subsidy, tier, visit, warnings
 
 DOC = "无锡市政府办公室实施意见(2022-12-26)"
@@ -19,7 +21,7 @@ def _classes(value: str, clause: str) -> dict:
     return {"outpatient": rate(value, ["outpatient"], clause), "inpatient": rate(value, ["main"], clause)}
 
 
-PRESET = {
+PRESET: dict[str, Any] = {
     "code": "wuxi-2023",
     "region": "wuxi",
     "document_no": DOC,
