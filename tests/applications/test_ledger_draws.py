@@ -144,3 +144,26 @@ def test_ningbo_3_2_1_the_next_incremental_run_recomputes_the_year_the_relief_wa
     assert run.status == "succeeded" and not run.full
     assert run.person_years_total == 1
     assert monitoring_services.run_person_ids(run=run) == {patient.pk}
+
+
+def test_ledger_draw_beyond_the_cap_is_refused_and_nothing_is_written(approved):
+    """claims.services.ledger_draw_record never clips: a draw the room cannot hold is refused."""
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    patient = approved["patient"]
+    with transaction.atomic():
+        ledger = claim_services.lock_ledger(person_id=patient.pk, year=2024)
+        with pytest.raises(ValidationError) as info:
+            claim_services.ledger_draw_record(ledger=ledger, bucket="annual", cap=CAP, amount=Decimal("62000.01"),
+                                              clause="", source=LedgerDraw.Source.APPLICATION, source_ref=999_999)
+        assert {e.code for e in info.value.error_list} == {"bucket_room"}
+        with pytest.raises(ValidationError) as info:
+            claim_services.ledger_draw_record(ledger=ledger, bucket="annual", cap=CAP, amount=Decimal("0.00"),
+                                              clause="", source=LedgerDraw.Source.APPLICATION, source_ref=999_998)
+        assert {e.code for e in info.value.error_list} == {"invalid_amount"}
+        # exactly the room left (80,000 − 18,000) is accepted
+        claim_services.ledger_draw_record(ledger=ledger, bucket="annual", cap=CAP, amount=Decimal("62000.00"),
+                                          clause="", source=LedgerDraw.Source.APPLICATION, source_ref=999_997)
+    assert LedgerBucket.objects.get(ledger__person=patient, ledger__year=2024, bucket="annual").used == CAP
+    assert not LedgerDraw.objects.filter(source_ref__in=[999_999, 999_998]).exists()
