@@ -14,6 +14,7 @@ from .models import (
     Claim,
     ClaimStatus,
     LedgerBucket,
+    LedgerDraw,
     PaymentAdjustment,
     PaymentBatch,
     PersonYearLedger,
@@ -88,7 +89,9 @@ def ledger_for_person(person, year: int | None = None) -> list[dict]:
     """年度累计 of a person: per year (newest first, or just ``year``) the buckets with used,
     cap and room, the deductible used and the tilted-assistance base.
 
-    ``[{"year", "ledger", "buckets": [{"bucket", "cap", "used", "room", "clause"}], ...}]``
+    ``[{"year", "ledger", "buckets": [{"bucket", "cap", "used", "room", "clause"}], "draws": [LedgerDraw], ...}]``
+    (``draws``: assistance paid outside the bills that the buckets' ``used`` includes, e.g. Ningbo
+    relief on application, so a caseworker can see why ``used`` exceeds what the bills drew.)
     """
     qs = PersonYearLedger.objects.filter(person=person).order_by("-year")
     if year is not None:
@@ -97,6 +100,9 @@ def ledger_for_person(person, year: int | None = None) -> list[dict]:
     buckets: dict[int, list[LedgerBucket]] = {}
     for b in LedgerBucket.objects.filter(ledger__in=ledgers).order_by("bucket"):
         buckets.setdefault(b.ledger_id, []).append(b)
+    draws: dict[int, list[LedgerDraw]] = {}
+    for d in LedgerDraw.objects.filter(ledger__in=ledgers).order_by("created_at", "pk"):
+        draws.setdefault(d.ledger_id, []).append(d)
     out = []
     for ledger in ledgers:
         out.append({
@@ -111,6 +117,7 @@ def ledger_for_person(person, year: int | None = None) -> list[dict]:
                 {"bucket": b.bucket, "cap": b.cap, "used": b.used, "room": b.room, "clause": b.clause}
                 for b in buckets.get(ledger.pk, [])
             ],
+            "draws": draws.get(ledger.pk, []),
         })
     return out
 

@@ -167,3 +167,13 @@ def test_ledger_draw_beyond_the_cap_is_refused_and_nothing_is_written(approved):
                                           clause="", source=LedgerDraw.Source.APPLICATION, source_ref=999_997)
     assert LedgerBucket.objects.get(ledger__person=patient, ledger__year=2024, bucket="annual").used == CAP
     assert not LedgerDraw.objects.filter(source_ref__in=[999_999, 999_998]).exists()
+
+
+def test_ningbo_3_2_1_the_person_ledger_says_the_relief_is_in_the_bucket(approved):
+    """The ledger card explains why the annual bucket's used exceeds what the bills drew."""
+    from django.template import Context, Template
+
+    patient, application = approved["patient"], approved["application"]
+    html = Template("{% load claims_tags %}{% person_ledger person %}").render(Context({"person": patient}))
+    assert "含依申请救助 18,000.00 元" in html
+    assert f'href="/applications/{application.pk}/"' in html
