@@ -179,18 +179,39 @@ def seed_year_state(state, draws) -> None:
         state.bucket_used[draw.bucket] = state.bucket_used.get(draw.bucket, ZERO) + draw.amount
 
 
-def draw_caps(draws) -> tuple[dict[str, Decimal], dict[str, str], set[str]]:
-    """(caps, clauses, uncapped) the draws bring to a ledger rebuild (same rule as bills' lines)."""
+def ledger_buckets(results: Iterable[BillResult | None], draws: Iterable[LedgerDraw], state) -> dict[
+        str, tuple[Decimal | None, Decimal, str]]:
+    """The buckets a person-year's ledger should hold: name -> (cap, used, clause).
+
+    From the counted bills' results (their bucket lines) and the draws paid outside the bills. A
+    bucket's cap is the one every draw on it ran under: the largest cap seen, or none if any draw
+    was uncapped (an identity without a cap that year). ``used`` is the engine's year total.
+    The one rule for both recompute paths (this module and ``monitoring.bulk``).
+    """
     caps: dict[str, Decimal] = {}
     clauses: dict[str, str] = {}
     uncapped: set[str] = set()
-    for draw in draws:
-        clauses.setdefault(draw.bucket, draw.clause)
-        if draw.cap is None:
-            uncapped.add(draw.bucket)
+
+    def see(name: str, cap: Decimal | None, clause: str) -> None:
+        clauses.setdefault(name, clause)
+        if cap is None:
+            uncapped.add(name)
         else:
-            caps[draw.bucket] = draw.cap if draw.bucket not in caps else max(caps[draw.bucket], draw.cap)
-    return caps, clauses, uncapped
+            previous = caps.get(name)
+            caps[name] = cap if previous is None else max(previous, cap)
+
+    for draw in draws:
+        see(draw.bucket, draw.cap, draw.clause)
+    for result in results:
+        if result is not None:
+            for line in result.buckets:
+                see(line.name, line.cap, line.clause)
+    names = set(caps) | uncapped | {k for k, v in state.bucket_used.items() if v}
+    return {
+        name: (None if name in uncapped or name not in caps else caps[name], state.bucket_used.get(name, ZERO),
+               clauses.get(name, ""))
+        for name in names
+    }
 
 
 @dataclass
@@ -372,28 +393,9 @@ def _reconcile_paid(bills: Sequence[Bill], adjustments: Sequence[PaymentAdjustme
 def _rebuild_ledger(ledger: PersonYearLedger, existing: Sequence[LedgerBucket], state,
                     counted: list[tuple[Bill, BillResult | None]], writes: _Writes,
                     draws: Sequence[LedgerDraw] = ()) -> bool:
-    """Rebuild the buckets from the counted bills' results; True if anything changed.
-
-    A bucket's cap is the one every draw on it ran under: the largest cap seen, or none if any
-    draw was uncapped (an identity without a cap that year). ``used`` is the engine's total.
-    """
-    caps, clauses, uncapped = draw_caps(draws)
-    for _bill, result in counted:
-        if result is None:
-            continue
-        for line in result.buckets:
-            clauses.setdefault(line.name, line.clause)
-            if line.cap is None:
-                uncapped.add(line.name)
-            else:
-                previous = caps.get(line.name)
-                caps[line.name] = line.cap if previous is None else max(previous, line.cap)
-    names = set(caps) | uncapped | {k for k, v in state.bucket_used.items() if v}
-    wanted = {
-        name: (None if name in uncapped or name not in caps else caps[name], state.bucket_used.get(name, ZERO),
-               clauses.get(name, ""))
-        for name in names
-    }
+    """Rebuild the buckets (:func:`ledger_buckets`) from the counted bills' results and the
+    draws; True if anything changed."""
+    wanted = ledger_buckets((r for _b, r in counted), draws, state)
     by_name = {b.bucket: b for b in existing}
     header = {"deductible_used": state.deductible_used, "tilted_base": state.tilted_base,
               "total_assistance": sum((b.total_assistance for b, _r in counted), ZERO), "bills_counted": len(counted)}

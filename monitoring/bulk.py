@@ -488,24 +488,8 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                 _result, new = assess(row, trial)
                 apply(row, new)
 
-        # Ledger: claims.services._rebuild_ledger, set-based.
-        caps_seen, clauses, uncapped = claim_services.draw_caps(py_draws)
-        for _row, result, _new in counted:
-            if result is None:
-                continue
-            for line in result.buckets:
-                clauses.setdefault(line.name, line.clause)
-                if line.cap is None:
-                    uncapped.add(line.name)
-                else:
-                    previous = caps_seen.get(line.name)
-                    caps_seen[line.name] = line.cap if previous is None else max(previous, line.cap)
-        names = set(caps_seen) | uncapped | {k for k, v in state.bucket_used.items() if v}
-        wanted_buckets = {
-            name: (None if name in uncapped or name not in caps_seen else caps_seen[name],
-                   state.bucket_used.get(name, ZERO), clauses.get(name, ""))
-            for name in names
-        }
+        # Ledger: claims.services._rebuild_ledger, set-based (the same claims.services.ledger_buckets).
+        wanted_buckets = claim_services.ledger_buckets((r for _row, r, _new in counted), py_draws, state)
         header = {"deductible_used": state.deductible_used, "tilted_base": state.tilted_base,
                   "total_assistance": sum((new["total_assistance"] for _r, _res, new in counted), ZERO),
                   "bills_counted": len(counted)}
