@@ -161,6 +161,15 @@ class ClaimTransition(models.Model):
         return f"{self.claim_id}: {self.from_status} → {self.to_status}"
 
 
+def paid_of(status: str, hospital_assistance_paid: Decimal | None, paid_amount: Decimal | None) -> Decimal | None:
+    """``Bill.paid`` from its columns (the bulk recomputation reads rows, not instances)."""
+    if status == BillStatus.HOSPITAL_PAID:
+        return hospital_assistance_paid
+    if status == BillStatus.PAID:
+        return paid_amount
+    return None
+
+
 class Bill(models.Model):
     """One settled medical bill (结算单). The engine computes assistance per bill."""
 
@@ -241,11 +250,7 @@ class Bill(models.Model):
     @property
     def paid(self) -> Decimal | None:
         """What was actually paid for this bill: at the hospital (one-stop) or by a paid claim."""
-        if self.status == BillStatus.HOSPITAL_PAID:
-            return self.hospital_assistance_paid
-        if self.status == BillStatus.PAID:
-            return self.paid_amount
-        return None
+        return paid_of(self.status, self.hospital_assistance_paid, self.paid_amount)
 
     @property
     def burden(self) -> Decimal:

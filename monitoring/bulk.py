@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 from django.db.models.functions import ExtractYear
@@ -164,27 +164,13 @@ def stored_computation_without_lines():
     return RawSQL("json_remove(claims_bill.computation, '$.explanation.lines')", [], output_field=JSONField())
 
 
-class PaidBill:
-    """What ``reconcile_paid`` needs of a paid bill (``claims.models.Bill.paid`` semantics)."""
+class PaidBill(NamedTuple):
+    """What ``reconcile_paid`` needs of a paid bill: what was paid (``claims.models.paid_of``)
+    and the newly computed total."""
 
-    __slots__ = ("hospital_assistance_paid", "paid_amount", "pk", "status", "total_assistance")
-
-    def __init__(self, pk, status, hospital_assistance_paid, paid_amount, total_assistance) -> None:
-        self.pk = pk
-        self.status = status
-        self.hospital_assistance_paid = hospital_assistance_paid
-        self.paid_amount = paid_amount
-        self.total_assistance = total_assistance
-
-    @property
-    def paid(self) -> Decimal | None:
-        from claims.models import BillStatus
-
-        if self.status == BillStatus.HOSPITAL_PAID:
-            return self.hospital_assistance_paid
-        if self.status == BillStatus.PAID:
-            return self.paid_amount
-        return None
+    pk: int
+    paid: Decimal
+    total_assistance: Decimal
 
 
 def fast_update(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
@@ -230,18 +216,6 @@ def fast_update(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
             cursor.execute(f'UPDATE "{table}" AS m SET {assignments} FROM "{temp}" AS t WHERE m.id = t.id')  # noqa: S608
         finally:
             cursor.execute(f'DROP TABLE IF EXISTS "{temp}"')
-
-
-def _paid_of(row: tuple, status: str | None = None) -> Decimal | None:
-    """``claims.models.Bill.paid`` from a row."""
-    from claims.models import BillStatus
-
-    status = status or row[B_STATUS]
-    if status == BillStatus.HOSPITAL_PAID:
-        return row[B_HOSP_PAID]
-    if status == BillStatus.PAID:
-        return row[B_PAID_AMOUNT]
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,7 +315,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     """
     from beneficiaries.models import Certification, Person
     from claims import services as claim_services
-    from claims.models import COUNTED_BILL_STATUSES, Bill, BillStatus, LedgerBucket, LedgerDraw, PersonYearLedger
+    from claims.models import COUNTED_BILL_STATUSES, Bill, BillStatus, LedgerBucket, LedgerDraw, PersonYearLedger, paid_of
     from policies.engine.engine import assess_bill
     from policies.engine.types import CertificationIn, PersonIn, YearState
 
@@ -476,10 +450,9 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                 result, new = assess(row, state)
                 counted.append((row, result, new))
                 counted_changed = apply(row, new) or counted_changed
-                paid = _paid_of(row)
+                paid = paid_of(row[B_STATUS], row[B_HOSP_PAID], row[B_PAID_AMOUNT])
                 if paid is not None:
-                    py_paid.append(PaidBill(row[B_ID], row[B_STATUS], row[B_HOSP_PAID], row[B_PAID_AMOUNT],
-                                            new["total_assistance"]))
+                    py_paid.append(PaidBill(row[B_ID], paid, new["total_assistance"]))
             else:
                 pending[row[B_CLAIM]].append(row)
         for claim_rows in pending.values():
@@ -585,8 +558,8 @@ def reconcile_paid(bills: Sequence[Any], *, dry_run: bool, now) -> tuple[int, in
     Same rule: what was paid (plus resolved adjustments) is never changed; a recomputed total
     that differs becomes ONE open adjustment (补发 if more is due, 多付待核 if less); an open
     adjustment of the same kind and amount is left alone, a stale one is superseded (never
-    deleted). ``bills`` are unsaved ``Bill`` instances carrying pk, status, the paid fields and
-    the NEW ``total_assistance``.
+    deleted). ``bills``: :class:`PaidBill` rows (or anything with ``pk``, ``paid`` and the NEW
+    ``total_assistance``).
     """
     from claims.models import AdjustmentKind, PaymentAdjustment
 
