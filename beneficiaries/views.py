@@ -20,6 +20,7 @@ from django.views.generic import TemplateView
 
 from organizations.access import scope_for
 from organizations.models import District, Region
+from organizations.selectors import access_districts
 
 from . import exports, selectors, services
 from .filters import CertificationFilter, PersonFilter
@@ -47,19 +48,6 @@ def _apply_errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
-def _districts(user):
-    """Districts a user may register persons in (own district, or the region for city level)."""
-    scope = scope_for(user)
-    qs = District.objects.all()
-    if scope.everything:
-        return qs
-    if scope.nothing:
-        return qs.none()
-    if scope.district_id is not None:
-        return qs.filter(pk=scope.district_id)
-    return qs.filter(region_id=scope.region_id)
-
-
 class BeneficiaryViewMixin(LoginRequiredMixin):
     """Staff with a scope only (superusers included); others get 404 via empty querysets."""
 
@@ -79,7 +67,7 @@ class PersonListView(BeneficiaryViewMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         user = self.request.user
         qs = selectors.person_list(user=user)
-        person_filter = PersonFilter(self.request.GET or None, queryset=qs, user=user, districts=_districts(user))
+        person_filter = PersonFilter(self.request.GET or None, queryset=qs, user=user, districts=access_districts(user))
         # An invalid filter (e.g. a category the user may not see) shows nothing, not everything.
         results = person_filter.qs if (not person_filter.is_bound or person_filter.is_valid()) else qs.none()
         page = Paginator(results, self.paginate_by).get_page(self.request.GET.get("page"))
@@ -112,10 +100,10 @@ class PersonRegisterView(BeneficiaryViewMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
-        return render(request, self.template_name, {"form": PersonRegisterForm(districts=_districts(request.user))})
+        return render(request, self.template_name, {"form": PersonRegisterForm(districts=access_districts(request.user))})
 
     def post(self, request):
-        form = PersonRegisterForm(request.POST, districts=_districts(request.user))
+        form = PersonRegisterForm(request.POST, districts=access_districts(request.user))
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -141,7 +129,7 @@ class PersonEditView(BeneficiaryViewMixin, View):
         person = _person_or_404(request.user, pk)
         if not selectors.can_register_person(request.user):
             raise PermissionDenied
-        return person, _districts(request.user) | District.objects.filter(pk=person.hukou_district_id)
+        return person, access_districts(request.user) | District.objects.filter(pk=person.hukou_district_id)
 
     def get(self, request, pk):
         person, districts = self.setup_view(request, pk)

@@ -25,7 +25,8 @@ from beneficiaries import idnumber
 from beneficiaries.models import Person
 from organizations import roles
 from organizations.access import restrict, scope_for
-from organizations.models import District, Institution
+from organizations.models import Institution
+from organizations.selectors import access_districts
 
 from . import services
 from .filters import BillFilter, ClaimFilter
@@ -46,15 +47,7 @@ EXPORT_XLSX_LIMIT = 100_000
 
 
 def scoped_districts(user):
-    scope = scope_for(user)
-    qs = District.objects.order_by("code")
-    if scope.everything:
-        return qs
-    if scope.nothing:
-        return qs.none()
-    if scope.district_id is not None:
-        return qs.filter(pk=scope.district_id)
-    return qs.filter(region_id=scope.region_id)
+    return access_districts(user).order_by("code")
 
 
 def scoped_persons(user):

@@ -42,18 +42,9 @@ def letter_by_verify_code(code: str) -> Letter | None:
 
 
 def districts_in_scope(user) -> QuerySet:
-    from organizations.access import scope_for
-    from organizations.models import District
+    from organizations.selectors import access_districts
 
-    scope = scope_for(user)
-    qs = District.objects.select_related("region").order_by("code")
-    if scope.everything:
-        return qs
-    if scope.nothing:
-        return qs.none()
-    if scope.district_id is not None:
-        return qs.filter(pk=scope.district_id)
-    return qs.filter(region_id=scope.region_id)
+    return access_districts(user).order_by("code")
 
 
 def regions_in_scope(user) -> QuerySet:
