@@ -83,70 +83,10 @@ def _subject_of(*, kind: str, claim, application):
 
 
 def claim_letter_content(claim) -> dict[str, Any]:
-    """Content of a claim letter: ``claims.letters.letter_content`` when the claims app has it,
-    else built here from the claim, its bills and the engine's stored explanation."""
-    try:
-        from claims.letters import letter_content  # type: ignore[import-not-found]
-    except ImportError:
-        letter_content = None
-    if letter_content is not None:
-        return letter_content(claim)
+    """Content of a claim letter: built by the claims app (``claims.letters.letter_content``)."""
+    from claims.letters import letter_content
 
-    from claims.models import ClaimStatus
-
-    approved = claim.status in (ClaimStatus.APPROVED, ClaimStatus.PAID)
-    bills = list(claim.bills.select_related("institution", "policy").order_by("discharge_date", "id"))
-    explanation: list[dict[str, str]] = []
-    clauses: list[str] = []
-    for bill in bills:
-        expl = (bill.computation or {}).get("explanation") or {}
-        lines = expl.get("lines") or bill.computation.get("lines") or []
-        if len(bills) > 1 and lines:
-            explanation.append({"label": _("结算单 %(no)s") % {"no": bill.settlement_no}, "value": "", "clause": ""})
-        for line in lines:
-            explanation.append({"label": line.get("label", ""), "value": line.get("value", ""), "clause": line.get("clause", "")})
-        for clause in expl.get("clauses") or []:
-            if clause and clause not in clauses:
-                clauses.append(clause)
-    policy = next((b.policy for b in bills if b.policy_id), None)
-    amount = claim.approved_amount if approved and claim.approved_amount is not None else (
-        sum((b.total_assistance for b in bills), Decimal("0.00")) if approved else Decimal("0.00"))
-    reason = ""
-    if not approved:
-        reason = claim.get_decision_reason_display() if claim.decision_reason else ""
-        if claim.decision_note:
-            reason = f"{reason}（{claim.decision_note}）" if reason else claim.decision_note
-    return {
-        "recipient_name": claim.person.name,
-        "recipient_masked_id": claim.person.masked_id_number,
-        "district_name": claim.district.name,
-        "decision": "approved" if approved else "rejected",
-        "amount": amount,
-        "subject": _("于%(d)s申请的医疗救助费用报销（申请编号%(no)s）") % {"d": f"{claim.applied_on.year}年{claim.applied_on.month}月{claim.applied_on.day}日", "no": claim.number},
-        "bills": [
-            {
-                "settlement_no": b.settlement_no,
-                "institution": b.institution.name,
-                "visit_type": str(b.get_visit_type_display()),
-                "admission_date": b.admission_date.isoformat(),
-                "discharge_date": b.discharge_date.isoformat(),
-                "total_cost": b.total_cost,
-                "burden": b.burden,
-                "assistance": b.total_assistance if approved else None,
-            }
-            for b in bills
-        ],
-        "explanation": explanation,
-        "clauses": clauses,
-        "reason": reason,
-        "payment_route": (_("转账至申请人账户 %(acct)s") % {"acct": _mask_account(claim.payee_account)}) if claim.payee_account else _("转账至申请人本人账户"),
-        "policy_document": f"{policy.document_no}" if policy else "",
-    }
-
-
-def _mask_account(account: str) -> str:
-    account = account.replace(" ", "")
-    return ("*" * max(0, len(account) - 4)) + account[-4:] if len(account) > 4 else account
+    return letter_content(claim)
 
 
 def application_letter_content(application) -> dict[str, Any]:
