@@ -47,6 +47,17 @@ def _style(form) -> None:
             field.widget.attrs.setdefault("class", "form-control form-control-sm")
 
 
+def _scope_choices(filterset, districts) -> None:
+    """The district, institution and category choices of a bill or claim filter, within ``districts``
+    (the user's, from the view); then the Bootstrap styling."""
+    districts = districts if districts is not None else District.objects.all()
+    filterset.filters["district"].queryset = districts
+    filterset.filters["institution"].queryset = Institution.objects.filter(
+        district__region__in=districts.values("region")).order_by("district", "code")
+    filterset.filters["category"].extra["choices"] = list(Category.objects.values_list("code", "name"))
+    _style(filterset.form)
+
+
 class BillFilter(django_filters.FilterSet):
     district = django_filters.ModelChoiceFilter(label=_("经办区县"), queryset=District.objects.none())
     status = django_filters.ChoiceFilter(label=_("状态"), choices=BillStatus.choices)
@@ -66,11 +77,7 @@ class BillFilter(django_filters.FilterSet):
 
     def __init__(self, *args, districts=None, **kwargs):
         super().__init__(*args, **kwargs)
-        districts = districts if districts is not None else District.objects.all()
-        self.filters["district"].queryset = districts
-        self.filters["institution"].queryset = Institution.objects.filter(district__region__in=districts.values("region")).order_by("district", "code")
-        self.filters["category"].extra["choices"] = list(Category.objects.values_list("code", "name"))
-        _style(self.form)
+        _scope_choices(self, districts)
 
 
 class ClaimFilter(django_filters.FilterSet):
@@ -90,11 +97,7 @@ class ClaimFilter(django_filters.FilterSet):
 
     def __init__(self, *args, districts=None, **kwargs):
         super().__init__(*args, **kwargs)
-        districts = districts if districts is not None else District.objects.all()
-        self.filters["district"].queryset = districts
-        self.filters["institution"].queryset = Institution.objects.filter(district__region__in=districts.values("region")).order_by("district", "code")
-        self.filters["category"].extra["choices"] = list(Category.objects.values_list("code", "name"))
-        _style(self.form)
+        _scope_choices(self, districts)
 
     def filter_bills(self, qs, name, value):
         """A claim matches when one of its bills does (EXISTS, so no duplicate rows)."""
