@@ -1,0 +1,215 @@
+"""Load test a running server the way a district office uses it: N caseworkers at once.
+
+    .venv/bin/python benchmarks/load_test.py --base http://127.0.0.1:8000 \\
+        --user jingban:demo-jingban-2026 --reviewer shenhe:demo-shenhe-2026 \\
+        [--clients 20] [--requests 2000] [--seconds 180] [--writes]
+
+Each virtual caseworker logs in once, then loops over a weighted mix of what a caseworker does
+all day: the claim list, the bill list, a deep bill page (following "next" several times), a
+claim detail, a person detail, a search, the fund report; with ``--writes`` a reviewer also
+approves submitted claims (this changes data: use a copy of the database). It prints, per page
+kind, the count, p50, p95 and max of the response time seen by the client, and every error
+(status ≥ 400 or a connection failure).
+
+Bounded on purpose: it stops after ``--requests`` requests in all or ``--seconds`` seconds,
+whichever comes first, and it refuses any address that is not this machine (127.0.0.0/8, ::1,
+localhost): a load test is never pointed at another host. Standard library only, so a district IT
+person can run it on the server itself without installing anything.
+"""
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import ipaddress
+import os
+import random
+import re
+import statistics
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+
+MIX = [  # (page kind, weight)
+    ("claim_list", 25),
+    ("bill_list", 20),
+    ("bill_deep", 5),
+    ("claim_detail", 15),
+    ("person_detail", 10),
+    ("search", 10),
+    ("fund_report", 10),
+]
+CLAIM_LINK = re.compile(r'href="(/claims/\d+/)"')
+PERSON_LINK = re.compile(r'href="(/beneficiaries/persons/\d+/)"')
+NEXT_LINK = re.compile(r'href="(\?[^"]+)"[^>]*>\s*(?:下一页|Next)')
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def loopback_only(base: str) -> None:
+    host = urllib.parse.urlsplit(base).hostname or ""
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    sys.exit(f"refusing {host!r}: the load test only targets this machine (127.0.0.1, ::1, localhost)")
+
+
+class Session:
+    """One signed-in browser: cookies, CSRF token, the links it has seen."""
+
+    def __init__(self, base: str, username: str, password: str):
+        self.base = base.rstrip("/")
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.claims: list[str] = []
+        self.persons: list[str] = []
+        page = self.get("/accounts/login/")[1]
+        token = CSRF.search(page)
+        if not token:
+            raise SystemExit("no CSRF token on the login page")
+        status, body = self.post("/accounts/login/", {"username": username, "password": password,
+                                                      "csrfmiddlewaretoken": token.group(1)})
+        if "/accounts/login/" in self.last_url:
+            raise SystemExit(f"login as {username} failed (status {status}); a second factor may be required")
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self._open(urllib.request.Request(self.base + path))
+
+    def post(self, path: str, data: dict) -> tuple[int, str]:
+        request = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data).encode(),
+                                         headers={"Referer": self.base + path})
+        return self._open(request)
+
+    def _open(self, request) -> tuple[int, str]:
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                self.last_url = response.geturl()
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            self.last_url = request.full_url
+            return exc.code, ""
+
+    def learn(self, body: str) -> None:
+        self.claims = (CLAIM_LINK.findall(body) or self.claims)[:50]
+        self.persons = (PERSON_LINK.findall(body) or self.persons)[:50]
+
+
+def run(args) -> int:
+    timings: dict[str, list[float]] = defaultdict(list)
+    errors: list[str] = []
+    lock = threading.Lock()
+    budget = {"left": args.requests}
+    deadline = time.monotonic() + args.seconds
+    kinds, weights = zip(*MIX, strict=True)
+
+    def take() -> bool:
+        with lock:
+            if budget["left"] <= 0 or time.monotonic() > deadline:
+                return False
+            budget["left"] -= 1
+            return True
+
+    def record(kind: str, started: float, status: int, path: str) -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            timings[kind].append(elapsed)
+            if status >= 400 or status == 0:
+                errors.append(f"{kind} {path} → {status}")
+
+    def caseworker(index: int) -> None:
+        rng = random.Random(index)
+        username, password = args.user.split(":", 1)
+        session = Session(args.base, username, password)
+        session.learn(session.get("/claims/")[1])
+        session.learn(session.get("/claims/bills/")[1])
+        while take():
+            kind = rng.choices(kinds, weights)[0]
+            path = {
+                "claim_list": "/claims/",
+                "bill_list": "/claims/bills/",
+                "claim_detail": rng.choice(session.claims) if session.claims else "/claims/",
+                "person_detail": rng.choice(session.persons) if session.persons else "/beneficiaries/",
+                "search": "/claims/?q=" + urllib.parse.quote(rng.choice(["王", "李", "张", "1234", "0001"])),
+                "fund_report": "/reports/r/fund/",
+            }.get(kind)
+            started = time.perf_counter()
+            if kind == "bill_deep":
+                status, body, path = 200, session.get("/claims/bills/")[1], "/claims/bills/ → next×5"
+                for _ in range(5):
+                    link = NEXT_LINK.search(body)
+                    if not link:
+                        break
+                    status, body = session.get("/claims/bills/" + link.group(1).replace("&amp;", "&"))
+            else:
+                status, body = session.get(path)
+                if kind in ("claim_list", "bill_list"):
+                    session.learn(body)
+            record(kind, started, status, path)
+
+    def reviewer() -> None:
+        username, password = args.reviewer.split(":", 1)
+        session = Session(args.base, username, password)
+        while take():
+            body = session.get("/claims/?status=submitted")[1]
+            links = CLAIM_LINK.findall(body)
+            if not links:
+                time.sleep(1)
+                continue
+            page = session.get(links[0])[1]
+            token = CSRF.search(page)
+            started = time.perf_counter()
+            status, _ = session.post(links[0] + "decide/", {"action": "approve", "note": "load test",
+                                                           "csrfmiddlewaretoken": token.group(1) if token else ""})
+            record("approve", started, status, links[0])
+
+    threads = [threading.Thread(target=caseworker, args=(i,), daemon=True) for i in range(args.clients)]
+    if args.writes and args.reviewer:
+        threads.append(threading.Thread(target=reviewer, daemon=True))
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=args.seconds + 120)
+    elapsed = time.monotonic() - started
+
+    total = sum(len(v) for v in timings.values())
+    print(f"{total:,} requests from {args.clients} clients in {elapsed:.1f} s = {total / elapsed:.1f} req/s; "
+          f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
+    print(f"{'page':<14}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
+    for kind in [k for k, _ in MIX] + ["approve"]:
+        values = sorted(timings.get(kind, []))
+        if not values:
+            continue
+        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
+        print(f"{kind:<14}{len(values):>7}{statistics.median(values):>9.0f}{p95:>9.0f}{values[-1]:>9.0f}")
+    print(f"errors: {len(errors)}")
+    for line in errors[:20]:
+        print("  " + line)
+    return 1 if errors else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="http://127.0.0.1:8000")
+    parser.add_argument("--user", default="jingban:demo-jingban-2026", help="caseworker username:password")
+    parser.add_argument("--reviewer", default="shenhe:demo-shenhe-2026", help="reviewer username:password")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=2000, help="stop after this many requests in all")
+    parser.add_argument("--seconds", type=int, default=180, help="stop after this many seconds")
+    parser.add_argument("--writes", action="store_true", help="a reviewer approves submitted claims (changes data)")
+    args = parser.parse_args()
+    loopback_only(args.base)
+    args.requests = min(args.requests, 100_000)
+    args.seconds = min(args.seconds, 3600)
+    sys.exit(run(args))
+
+
+if __name__ == "__main__":
+    main()
