@@ -97,11 +97,13 @@ def touch_certifications(share: float, seed: int = 7) -> int:
         cert.save()
     added = 0
     template = Certification.objects.select_related("category", "agency").first()
-    people = rng.sample(range(1, 200_000), wanted - len(revoke))
     from beneficiaries.models import Person
 
-    existing = set(Person.objects.filter(pk__in=people).values_list("pk", flat=True))
-    for pid in sorted(existing):
+    # Sizes are read from the data (issue 20): the share is of the certifications really there,
+    # and the new ones go to persons that exist, whatever size generate_synthetic was given.
+    person_ids = list(Person.objects.values_list("pk", flat=True))
+    people = rng.sample(person_ids, min(len(person_ids), wanted - len(revoke)))
+    for pid in sorted(people):
         Certification.objects.create(person_id=pid, category=template.category, agency=template.agency,
                                      valid_from=date(2023, 6, 1), document_ref="基准测试〔2026〕1号")
         added += 1
