@@ -304,7 +304,19 @@ def run_complete(*, run_id: int) -> RecalcRun:
     for v in violations:
         logger.error("recalc run %s invariant violation: %s", run_id, v)
     RecalcRun.objects.filter(pk=run_id).update(invariant_violations=violations)
+    if not run.dry_run:
+        _refresh_statistics(run_id)
     return run_finish(run=run)
+
+
+def _refresh_statistics(run_id: int) -> None:
+    """ANALYZE the tables the run rewrote a large share of (organizations.dbstats; issue 20)."""
+    from claims.models import Bill, LedgerBucket, PersonYearLedger
+    from organizations.dbstats import refresh_statistics
+
+    counts = RecalcRun.objects.filter(pk=run_id).values("bills_changed", "person_years_total").get()
+    refresh_statistics({Bill: counts["bills_changed"], PersonYearLedger: counts["person_years_total"],
+                        LedgerBucket: counts["person_years_total"]})
 
 
 def _violation_key(v: dict) -> tuple:
