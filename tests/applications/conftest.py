@@ -1,7 +1,6 @@
 """Fixtures for 依申请救助: a household with a patient, staff of each role, scenario builder."""
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import date
 from decimal import Decimal
@@ -13,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from beneficiaries.models import Relation
 from organizations import roles
+from policies.scenario_files import read_scenario
 from tests.factories import (
     BillFactory,
     DistrictFactory,
@@ -23,9 +23,7 @@ from tests.factories import (
     make_staff,
 )
 
-CASES = Path(settings.BASE_DIR).parent / "shared" / "cases"
-if not CASES.exists():  # the repository may sit elsewhere; the cases travel with ../shared
-    CASES = Path("/work/shared/cases")
+CASES = Path(settings.SCENARIOS_DIR)  # the project's own scenarios (policies/scenarios)
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +88,7 @@ SCENARIO_REGIONS = {
 
 
 def load_case(name: str) -> dict:
-    return json.loads((CASES / f"{name}.json").read_text(encoding="utf-8"))
+    return read_scenario(CASES / f"{name}.yaml")
 
 
 def build_case(case: dict):

@@ -1,4 +1,4 @@
-"""POLICY.md §4 scenarios (../shared/cases) through the whole application path: rows in the
+"""POLICY.md §4 scenarios (policies/scenarios) through the whole application path: rows in the
 database, the civil-affairs assessment, gathering from claims, the engine, the stored figures."""
 from __future__ import annotations
 

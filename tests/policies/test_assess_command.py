@@ -1,4 +1,5 @@
-"""Every scenario in settings.CASES_DIR through ``manage.py assess`` (new files are picked up).
+"""Every scenario the project carries (policies/scenarios/*.yaml) and, when CASES_DIR is set, every
+file there, through ``manage.py assess`` (new files are picked up).
 
 Compared like ../shared/tools/check_cases.py: each expected field equal as text, ``reasons``: every
 listed code present.
@@ -12,10 +13,11 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from policies.models import Policy
+from policies.scenario_files import external_cases, project_scenarios, read_scenario
 
 pytestmark = pytest.mark.django_db
 
-CASES = sorted(Path(settings.CASES_DIR).glob("*.json"))
+CASES = project_scenarios() + external_cases()
 
 
 def _assess(*paths) -> list[dict]:
@@ -25,14 +27,14 @@ def _assess(*paths) -> list[dict]:
 
 
 def test_cases_directory_is_not_empty():
-    assert CASES, f"no scenario files in {settings.CASES_DIR}"
+    assert CASES, f"no scenario files in {settings.SCENARIOS_DIR}"
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_scenario_matches(path):
-    scenario = json.loads(path.read_text(encoding="utf-8"))
+    scenario = read_scenario(path)
     [printed] = _assess(path)
-    assert printed["name"] == scenario.get("name", path.stem)
+    assert printed["name"] == read_scenario(path).get("name", path.stem)
     results = printed["results"]
     problems = []
     for key, want in scenario.get("expect", {}).items():
@@ -50,7 +52,7 @@ def test_scenario_matches(path):
 
 def test_several_files_print_one_object_per_line():
     printed = _assess(*CASES[:3])
-    assert [p["name"] for p in printed] == [json.loads(p.read_text())["name"] for p in CASES[:3]]
+    assert [p["name"] for p in printed] == [read_scenario(p)["name"] for p in CASES[:3]]
 
 
 def _bad(tmp_path, data, name="bad.json"):
@@ -101,9 +103,7 @@ def test_assess_uses_the_rules_stored_in_the_database(beijing, administrator):
 
     from policies.services import policy_revise
 
-    path = Path(settings.CASES_DIR) / "bj-t3-inpatient.json"
-    if not path.exists():
-        pytest.skip("bj-t3-inpatient.json not in CASES_DIR")
+    path = Path(settings.SCENARIOS_DIR) / "bj-t3-inpatient.yaml"
     rules = copy.deepcopy(beijing.rules)
     for tier in rules["tiers"]:
         if tier["code"] == "BJ-3":
@@ -118,3 +118,11 @@ def test_assess_writes_nothing():
     before = list(Policy.objects.values_list("pk", "updated_at"))
     _assess(*CASES)
     assert list(Policy.objects.values_list("pk", "updated_at")) == before
+
+
+def test_invalid_yaml_names_the_file_and_position(tmp_path):
+    path = _bad(tmp_path, "policy: [beijing-2023\n", "broken.yaml")
+    with pytest.raises(CommandError) as exc:
+        _assess(path)
+    assert exc.value.returncode == 2
+    assert "broken.yaml: field (file): is not valid YAML" in str(exc.value) and "line" in str(exc.value)

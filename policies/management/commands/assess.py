@@ -1,4 +1,5 @@
-"""``manage.py assess FILE [FILE ...]``: compute worked scenarios (../shared/cases/README.md).
+"""``manage.py assess FILE [FILE ...]``: compute worked scenarios (``policies/scenarios/README.md``:
+the project's YAML files, or the JSON of ``../shared/cases``).
 
 Each scenario is computed with the policy of its code AS STORED IN THE DATABASE (the current
 version's rules, the ones administrators edit: ``spec_of(policy)``), through the real engine
@@ -36,13 +37,14 @@ def assess_file(path: Path) -> dict[str, Any]:
     """The printed object for one scenario file; ``ScenarioFileError`` if it is not valid."""
     from policies.engine.scenario import ScenarioError, load_scenario, run_scenario
     from policies.engine.types import PolicyError
+    from policies.scenario_files import read_scenario
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_scenario(path)
     except OSError as exc:
         raise ScenarioFileError("(file)", f"cannot be read: {exc.strerror or exc}") from None
     except ValueError as exc:
-        raise ScenarioFileError("(file)", f"is not valid JSON: {exc}") from None
+        raise ScenarioFileError("(file)", f"is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
     try:
         scenario = load_scenario(data)
     except ScenarioError as exc:
@@ -67,10 +69,10 @@ def assess_file(path: Path) -> dict[str, Any]:
 class Command(BaseCommand):
     # A calculator over stored rules: it needs no URLconf or admin checks to run.
     requires_system_checks: list[str] = []
-    help = "Compute worked scenario files (see ../shared/cases/README.md) with the policies stored in the database."
+    help = "Compute worked scenario files (policies/scenarios/*.yaml or JSON) with the policies stored in the database."
 
     def add_arguments(self, parser):
-        parser.add_argument("files", nargs="+", metavar="FILE", help="scenario JSON files")
+        parser.add_argument("files", nargs="+", metavar="FILE", help="scenario files (.yaml, .yml or .json)")
 
     def handle(self, *args, **options):
         errors: list[str] = []

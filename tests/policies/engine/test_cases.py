@@ -1,23 +1,23 @@
-"""Every worked scenario in shared/cases runs through the real engine (POLICY.md §8).
+"""Every worked scenario the project carries (``policies/scenarios/*.yaml``) runs through the real
+engine (POLICY.md §8); a new file there is picked up with no code change.
 
-A new ``*.json`` file is picked up with no code change; CASES_DIR overrides the folder.
+``CASES_DIR=../shared/cases`` (optional, never required) adds every file of that folder too, and
+checks that the project carries each of them with the same figures (``scripts/import_cases.py``
+copies a new one in).
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from policies.engine import load_preset, load_scenario, run_scenario
+from policies.scenario_files import external_cases, project_scenarios, read_scenario
 
-CASES_DIR = Path(os.environ.get("CASES_DIR") or Path(__file__).resolve().parents[3].parent / "shared" / "cases")
-CASE_FILES = sorted(CASES_DIR.glob("*.json"))
-
-
-def test_cases_folder_has_scenarios():
-    assert CASE_FILES, f"no scenarios found in {CASES_DIR}"
+PROJECT = project_scenarios()
+EXTERNAL = external_cases()
+ALL = [(p, "project") for p in PROJECT] + [(p, "external") for p in EXTERNAL]
 
 
 def compare(expect: dict, results: dict) -> list[str]:
@@ -35,13 +35,50 @@ def compare(expect: dict, results: dict) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
-def test_case(path: Path):
-    data = json.loads(path.read_text(encoding="utf-8"))
+def test_the_project_carries_its_own_scenarios():
+    """POLICY.md §8 on a lone clone: the scenarios live in the repository, not beside it."""
+    assert len(PROJECT) >= 39, [p.name for p in PROJECT]
+    root = Path(__file__).resolve().parents[3]
+    assert all(root in p.parents for p in PROJECT)
+    names = [read_scenario(p)["name"] for p in PROJECT]
+    assert len(names) == len(set(names)), "two scenarios share a name"
+    assert all(p.stem == read_scenario(p)["name"] for p in PROJECT), "file name = scenario name"
+
+
+@pytest.mark.parametrize("path", PROJECT, ids=[p.stem for p in PROJECT])
+def test_project_scenario_names_its_clause_and_why(path: Path):
+    data = read_scenario(path)
+    assert isinstance(data.get("clause"), str) and data["clause"].strip(), "clause: the rule it rests on"
+    assert isinstance(data.get("note"), str) and data["note"].strip(), "note: how the figures are worked"
+
+
+@pytest.mark.parametrize("path, origin", ALL, ids=[f"{o}:{p.stem}" for p, o in ALL])
+def test_case(path: Path, origin: str):
+    data = read_scenario(path)
     scenario = load_scenario(data)
     results = run_scenario(load_preset(scenario.policy), scenario)
     json.dumps(results)  # the assess command prints it
     assert data.get("expect"), "a scenario must expect something"
-    assert compare(data["expect"], results) == []
+    assert compare(data["expect"], results) == [], data.get("note", "")
     for key, result in results.items():
         assert "explanation" in result and result["explanation"]["lines"], key
+    if origin == "external":
+        assert_carried_by_the_project(path, data)
+
+
+def assert_carried_by_the_project(path: Path, external: dict) -> None:
+    """With CASES_DIR set: the project has the same scenario, same inputs and figures."""
+    from django.conf import settings
+
+    name = external.get("name", path.stem)
+    own = Path(settings.SCENARIOS_DIR) / f"{name}.yaml"
+    assert own.exists(), f"{name}: run `.venv/bin/python scripts/import_cases.py {path.parent}`"
+    carried = read_scenario(own)
+    assert {k: v for k, v in carried.items() if k in external} == {**external, "name": name}
+
+
+def test_yaml_keeps_amounts_and_dates_as_written(tmp_path):
+    """0.1 + 0.2 never happens: 987.648 stays the text '987.648' (then Decimal), a date stays text."""
+    path = tmp_path / "x.yaml"
+    path.write_text("a: 987.648\nb: 2023-02-01\nc: 2\nd: true\ne: null\nf: '0.10'\n", encoding="utf-8")
+    assert read_scenario(path) == {"a": "987.648", "b": "2023-02-01", "c": 2, "d": True, "e": None, "f": "0.10"}
