@@ -201,14 +201,16 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
     specials: list[tuple] | None = None
     exclusive = None
     if policy.exclusive_specials:
+        # combine "instead" (e.g. 罕见病专项救助 of the whole burden): replaces regular assistance;
+        # several applying: the one paying most (就高), never two.
         for item in policy.exclusive_specials:
             if _special_applies(item, plan.category, bill, person):
-                exclusive = item
-                break
-    if exclusive is not None:  # e.g. 罕见病专项救助: the whole burden, instead of regular assistance
-        special, note = _special_amount(exclusive, burden, used)
+                amount, note = _special_amount(item, burden, used)
+                if exclusive is None or amount > special:
+                    exclusive, special, exclusive_note = item, amount, note
+    if exclusive is not None:
         specials = [(exclusive, special)]
-        reasons += note
+        reasons += exclusive_note + ("special_instead",)
     else:
         rate = plan.rate
         if rate is not None:
@@ -253,8 +255,35 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
                 ])
                 if assistance < raw:
                     reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
+        if policy.higher_specials and rate is not None:
+            # combine "higher" (就高, 不得重复): the special item instead of regular assistance
+            # where it pays more; never both.
+            best_item = None
+            applied = False
+            for item in policy.higher_specials:
+                if _special_applies(item, plan.category, bill, person):
+                    applied = True
+                    amount, note = _special_amount(item, burden, used)
+                    if amount > assistance and (best_item is None or amount > special):
+                        best_item, special, best_note = item, amount, note
+            if best_item is None and applied:
+                reasons += ("regular_higher",)
+            elif best_item is not None:
+                specials = [(best_item, special)]
+                reasons = tuple(r for r in reasons if r not in ("cap_limited", "cap_exhausted", "regular_higher"))
+                reasons += best_note + ("special_higher",)
+                assistance = ZERO
+                buckets = tuple(b._replace(room_after=b.room_before, drawn=ZERO) for b in buckets)
+        elif policy.higher_specials:  # no regular assistance for this visit class: the item alone
+            for item in policy.higher_specials:
+                if _special_applies(item, plan.category, bill, person):
+                    amount, note = _special_amount(item, burden, used)
+                    if specials is None or amount > special:
+                        specials, special, best_note = [(item, amount)], amount, note
+            if specials is not None:
+                reasons += best_note
         if policy.other_specials:
-            remaining = burden - assistance
+            remaining = burden - assistance - special
             for item in policy.other_specials:
                 if remaining <= ZERO:
                     break
@@ -343,9 +372,13 @@ def _commit(policy: PolicySpec, state: YearState, result: BillResult, flags: Fla
     used = state.bucket_used
     if result.deductible:
         state.deductible_used += result.deductible
+    count_uncapped = policy.count_uncapped
     for line in result.buckets:
-        name = line.name
-        used[name] = used.get(name, ZERO) + line.drawn
+        # caps.count "capped_tiers" (POLICY.md §9): a payment counts against a bucket's cap only
+        # when the paying tier carries that bucket with a cap.
+        if line.cap is not None or count_uncapped:
+            name = line.name
+            used[name] = used.get(name, ZERO) + line.drawn
     for item in result.items:
         if item.bucket is not None and item.amount:
             used[item.bucket] = used.get(item.bucket, ZERO) + item.amount
@@ -400,22 +433,33 @@ def _assess(policy: PolicySpec, person: PersonIn, entries: tuple, bill: BillIn, 
 
     plans = policy.visit_match(bill.visit_type, flags)[1]
 
-    try:
-        if len(covering) == 1:  # type: ignore[arg-type]
-            entry = covering[0]  # type: ignore[index]
+    if len(covering) == 1:  # type: ignore[arg-type]
+        entry = covering[0]  # type: ignore[index]
+        try:
             best = _compute(policy, entry, plans[entry[1].category], bill, burden, state, stats, person)
-        else:
-            # 就高不就低, 不得重复: compute under each identity, pay the highest once; ties go to the
-            # eligible one, then to the earlier tier/mapping (deterministic).
-            best = None
-            best_key = None
-            for entry in covering:  # type: ignore[union-attr]
+        except MissingStatisticError:
+            return _error(bill, "missing_statistic", burden)
+    else:
+        # 就高不就低, 不得重复: compute under each identity, pay the highest once; ties go to the
+        # eligible one, then to the earlier tier/mapping (deterministic). An identity whose
+        # deductible needs an unrecorded statistic is set aside (国办 四(五), POLICY.md §9); the bill
+        # is an error only when no identity can be computed.
+        best = None
+        best_key = None
+        set_aside = False
+        for entry in covering:  # type: ignore[union-attr]
+            try:
                 result = _compute(policy, entry, plans[entry[1].category], bill, burden, state, stats, person)
-                key = (result.total, "not_eligible" not in result.reasons, -entry[0])
-                if best_key is None or key > best_key:
-                    best, best_key = result, key
-    except MissingStatisticError:
-        return _error(bill, "missing_statistic", burden)
+            except MissingStatisticError:
+                set_aside = True
+                continue
+            key = (result.total, "not_eligible" not in result.reasons, -entry[0])
+            if best_key is None or key > best_key:
+                best, best_key = result, key
+        if best is None:
+            return _error(bill, "missing_statistic", burden)
+        if set_aside:
+            best = best._replace(reasons=best.reasons + ("identity_set_aside",))
     if "not_eligible" not in best.reasons:  # type: ignore[union-attr]
         _commit(policy, state, best, flags)  # type: ignore[arg-type]
     return best  # type: ignore[return-value]

@@ -92,6 +92,11 @@ REASONS = {
     "already_applied_this_year": "本自然年度已申请过",
     "capped": "超过单次救助最高限额",
     "no_counted_bills": "无可计入的费用",
+    "identity_set_aside": "另一救助身份的起付标准缺少上年统计数据，未参与比较（按其余身份计算）",
+    "special_instead": "按专项救助标准救助，不再重复享受普通救助",
+    "special_higher": "专项救助高于普通救助，就高救助，不得重复",
+    "regular_higher": "普通救助高于专项救助，就高救助，不得重复",
+    "no_scheme": "本地区政策未设依申请救助",
 }
 
 STATISTICS = ("per_capita_disposable_income", "resident_contribution")
@@ -99,6 +104,14 @@ STATISTICS = ("per_capita_disposable_income", "resident_contribution")
 COVERAGE_ENDS = ("same_day", "end_of_month")
 DEDUCTIBLE_KINDS = ("none", "fixed", "statistic_share")
 SPECIAL_KINDS = ("fixed", "rate")
+# How a special item combines with the bill's regular assistance: ``add`` (paid on what is left),
+# ``instead`` (replaces regular assistance whenever it applies), ``higher`` (就高: the larger of the
+# two, never both).
+SPECIAL_COMBINE = ("add", "instead", "higher")
+# Whose payments use up a cap bucket's room (POLICY.md §9 "caps across identities"):
+# ``capped_tiers``: only assistance paid under tiers that carry the bucket WITH a cap;
+# ``all_tiers``: everything paid from a bucket of that name, uncapped tiers included.
+CAP_COUNTS = ("capped_tiers", "all_tiers")
 WINDOW_KINDS = ("previous_calendar_year", "months_before")
 MEMBER_SCOPES = ("household", "patient")
 SUBSIDY_KINDS = ("full", "fraction")
@@ -164,8 +177,9 @@ class BillIn:
 class YearState:
     """A person's accumulations for ONE calendar year; the engine updates it in place.
 
-    ``bucket_used`` holds what each named bucket has paid this year, uncapped buckets included
-    (so a later bill under a capped identity sees the year's whole total). ``tilted_base`` is the
+    ``bucket_used`` holds what counts against each named bucket's cap this year: under the
+    policy's ``caps.count`` rule ``capped_tiers`` (every preset), only assistance paid under tiers
+    that carry the bucket with a cap (POLICY.md §9); under ``all_tiers`` uncapped draws too. ``tilted_base`` is the
     cumulative remaining burden (burden − assistance) of tilted-eligible bills.
     Precondition for concurrent use: the caller holds the person-year lock.
     """
@@ -265,6 +279,8 @@ class Plan:
         "reason_clauses",
         "burden_clause",
         "clauses",
+        "caps",
+        "cap_counted_by",
     )
 
     def __init__(
@@ -277,7 +293,11 @@ class Plan:
         class_rate: ClassRate | None,
         reason_clauses: Mapping[str, str],
         burden_clause: str,
+        caps: CapRule | None = None,
+        cap_counted_by: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
+        self.caps = caps
+        self.cap_counted_by = cap_counted_by or {}
         self.category = category
         self.category_clause = category_clause
         self.tier = tier
@@ -387,8 +407,15 @@ class BillResult(NamedTuple):
             else:
                 value = (f"限额 {money_str(bucket.cap)}；剩余 {money_str(bucket.room_before)}"  # type: ignore[arg-type]
                          f" → {money_str(bucket.room_after)}")  # type: ignore[arg-type]
+                counted = plan.cap_counted_by.get(bucket.name) if plan is not None else None
+                if counted and plan is not None and plan.caps is not None:
+                    value += (f"；已用额度只计入 {'、'.join(counted)} 档次下的支付" if plan.caps.count == "capped_tiers"
+                              else f"；已用额度计入 {'、'.join(counted)} 档次下的全部支付")
+            clause = bucket.clause
+            if bucket.cap is not None and plan is not None and plan.caps is not None:
+                clause = "；".join(dict.fromkeys(c for c in (bucket.clause, plan.caps.clause) if c))
             add(ExplanationLine(f"bucket:{bucket.name}", f"年度救助限额（{BUCKET_LABELS.get(bucket.name, bucket.name)}）",
-                                value, bucket.clause))
+                                value, clause))
         add(ExplanationLine("assistance", "医疗救助金额", money_str(self.assistance),
                             class_rate.clause if class_rate else ""))
         for item in self.items:
@@ -877,7 +904,9 @@ class SpecialItem:
     Applies to bills of ``visit_types`` (None = any) with ``required_flags``, for ``categories``
     (None = any category the policy maps to a tier) and ``disability_grades`` (None = any).
     ``fixed``: ``amount`` (at most the remaining burden); ``rate``: ``rate`` × remaining burden.
-    ``exclusive``: replaces regular assistance for the bill (专项救助 of the whole burden).
+    ``combine``: ``add`` (on what regular assistance left), ``instead`` (replaces regular
+    assistance whenever it applies, e.g. 专项救助 of the whole burden) or ``higher`` (就高: the
+    larger of the two, never both). ``exclusive`` (older dicts) reads as ``instead``.
     ``bucket``: its own annual cap bucket.
     """
 
@@ -891,8 +920,12 @@ class SpecialItem:
     amount: Decimal | None
     rate: Decimal | None
     bucket: Bucket | None
-    exclusive: bool
+    combine: str
     clause: str
+
+    @property
+    def exclusive(self) -> bool:
+        return self.combine == "instead"
 
     @classmethod
     def from_dict(cls, r: _Reader) -> SpecialItem:
@@ -915,7 +948,12 @@ class SpecialItem:
         if bucket_r is not None:
             bucket = Bucket(bucket_r.text("name"), bucket_r.decimal("cap", None, nullable=True), bucket_r.clause())
             bucket_r.done()
-        exclusive = r.boolean("exclusive", False)
+        exclusive = r.boolean("exclusive", None) if "exclusive" in r.data else None
+        combine = r.text("combine", None, nullable=True, choices=SPECIAL_COMBINE)
+        if combine is None:
+            combine = "instead" if exclusive else "add"
+        elif exclusive is not None and exclusive != (combine == "instead"):
+            raise PolicyError(r.at("exclusive"), f"contradicts combine {combine!r}")
         clause = r.clause()
         r.done()
         if kind == "fixed" and amount is None:
@@ -923,7 +961,7 @@ class SpecialItem:
         if kind == "rate" and rate is None:
             raise PolicyError(r.at("rate"), "is required for a rate item")
         return cls(code, label, visit_types, required_flags, categories, grades, kind, amount, rate,
-                   bucket, exclusive, clause)
+                   bucket, combine, clause)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -938,9 +976,34 @@ class SpecialItem:
             "rate": _opt_str(self.rate),
             "bucket": None if self.bucket is None else {"name": self.bucket.name, "cap": _opt_str(self.bucket.cap),
                                                         "clause": self.bucket.clause},
-            "exclusive": self.exclusive,
+            "combine": self.combine,
             "clause": self.clause,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CapRule:
+    """Whose payments use up a cap bucket's room (POLICY.md §9, 京 六(一)3、六(二)3, 甬 三(二)1).
+
+    ``capped_tiers``: a bucket's used amount counts only assistance paid under tiers that carry
+    that bucket with a cap, so what a person received while 特困 (no cap) does not use up the
+    room of the 低保 tier they move to. ``all_tiers``: every payment from a bucket of that name.
+    """
+
+    count: str
+    clause: str
+
+    @classmethod
+    def from_dict(cls, r: _Reader) -> CapRule:
+        value = cls(count=r.text("count", choices=CAP_COUNTS), clause=r.clause())
+        r.done()
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "clause": self.clause}
+
+
+DEFAULT_CAP_RULE = CapRule("capped_tiers", "POLICY.md §9（限额只计入设有该限额的救助档次下的支付）")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1168,6 +1231,7 @@ class PolicySpec:
     application_schemes: tuple[ApplicationScheme, ...]
     premium_subsidies: PremiumSubsidies
     warnings: tuple[WarningRule, ...]
+    caps: CapRule = DEFAULT_CAP_RULE
     # Lookups precomputed once for the hot path (not part of equality).
     tier_by_code: dict[str, Tier] = field(init=False, repr=False, compare=False)
     category_plan: dict[str, tuple[int, CategoryTier, Tier]] = field(init=False, repr=False, compare=False)
@@ -1179,7 +1243,11 @@ class PolicySpec:
     gate_plan: Plan = field(init=False, repr=False, compare=False)
     end_of_month: bool = field(init=False, repr=False, compare=False)
     exclusive_specials: tuple[SpecialItem, ...] = field(init=False, repr=False, compare=False)
+    higher_specials: tuple[SpecialItem, ...] = field(init=False, repr=False, compare=False)
     other_specials: tuple[SpecialItem, ...] = field(init=False, repr=False, compare=False)
+    # bucket name → codes of the tiers whose payments count against its cap (caps.count)
+    cap_counted_by: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    count_uncapped: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         tier_by_code = {t.code: t for t in self.tiers}
@@ -1199,6 +1267,12 @@ class PolicySpec:
             "outside_policy_period": self.document_no,
         }
 
+        cap_counted_by: dict[str, tuple[str, ...]] = {}
+        for tier in self.tiers:
+            for b in tier.buckets:
+                if b.cap is not None or self.caps.count == "all_tiers":
+                    cap_counted_by[b.name] = (*cap_counted_by.get(b.name, ()), tier.code)
+
         def plans_for(rule: VisitRule | None) -> dict[str, Plan]:
             plans = {}
             for category, (_, ct, tier) in category_plan.items():
@@ -1211,7 +1285,8 @@ class PolicySpec:
                     clauses["not_eligible"] = tier.clause
                 plans[category] = Plan(category=category, category_clause=ct.clause, tier=tier, visit_rule=rule,
                                        class_rate=class_rate, reason_clauses=clauses,
-                                       burden_clause=self.burden_clause)
+                                       burden_clause=self.burden_clause, caps=self.caps,
+                                       cap_counted_by=cap_counted_by)
             return plans
 
         table: dict[str, list[Any]] = {}
@@ -1224,8 +1299,11 @@ class PolicySpec:
         set_(self, "no_rule_plans", plans_for(None))
         set_(self, "reason_clauses", reason_clauses)
         set_(self, "end_of_month", self.coverage.ends == "end_of_month")
-        set_(self, "exclusive_specials", tuple(s for s in self.special_items if s.exclusive))
-        set_(self, "other_specials", tuple(s for s in self.special_items if not s.exclusive))
+        set_(self, "exclusive_specials", tuple(s for s in self.special_items if s.combine == "instead"))
+        set_(self, "higher_specials", tuple(s for s in self.special_items if s.combine == "higher"))
+        set_(self, "other_specials", tuple(s for s in self.special_items if s.combine == "add"))
+        set_(self, "cap_counted_by", cap_counted_by)
+        set_(self, "count_uncapped", self.caps.count == "all_tiers")
         set_(self, "gate_plan", Plan(category=None, category_clause="", tier=None, visit_rule=None,
                                      class_rate=None, reason_clauses=reason_clauses,
                                      burden_clause=self.burden_clause))
@@ -1299,6 +1377,8 @@ class PolicySpec:
         warnings = tuple(
             WarningRule.from_dict(_Reader(raw, f"warnings[{i}]")) for i, raw in enumerate(r.seq("warnings", []))
         )
+        caps_r = r.obj("caps", None, nullable=True)
+        caps = DEFAULT_CAP_RULE if caps_r is None else CapRule.from_dict(caps_r)
         r.done()
         return cls(
             code=code, region=region, document_no=document_no, title=title, effective_from=effective_from,
@@ -1306,6 +1386,7 @@ class PolicySpec:
             burden_clause=burden_clause, coverage=coverage, designated=designated, referral=referral,
             visit_classes=visit_rules, category_tiers=tuple(category_tiers), tiers=tiers, tilted=tilted,
             special_items=specials, application_schemes=schemes, premium_subsidies=premium, warnings=warnings,
+            caps=caps,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -1330,4 +1411,5 @@ class PolicySpec:
             "application_schemes": [s.to_dict() for s in self.application_schemes],
             "premium_subsidies": self.premium_subsidies.to_dict(),
             "warnings": [w.to_dict() for w in self.warnings],
+            "caps": self.caps.to_dict(),
         }

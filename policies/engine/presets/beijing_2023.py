@@ -85,4 +85,5 @@ PRESET: dict[str, Any] = {
         "clause": c("四（资助标准由市医疗保障部门会同财政部门确定）"),
     },
     "warnings": warnings(c("八(一)（监测标准：解释，默认值）")),
+    "caps": {"count": "capped_tiers", "clause": c("六(一)3、六(二)3 全年最高支付限额只计入按该标准救助的支付")},
 }

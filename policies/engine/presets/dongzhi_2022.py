@@ -2,8 +2,8 @@
 
 Dongzhi defers its assistance figures to the Chizhou plan (三(三)3), which is not among the
 seeds: the tiers are the national template values (an interpretation, shown in the note);
-unlike national-2021 it is a shipped, usable preset (issue 3), so it needs no confirmation;
-the premium subsidies (三(二)2) are Dongzhi's own.
+like national-2021 it is therefore a TEMPLATE that an administrator must confirm before use
+(POLICY.md §9, issue 13); the premium subsidies (三(二)2) are Dongzhi's own.
 """
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ PRESET: dict[str, Any] = {
     "title": "东至县重特大疾病医疗保险和救助工程实施方案",
     "effective_from": "2022-01-01",
     "effective_to": None,
-    "needs_confirmation": False,
-    "note": "救助起付标准、比例和限额按池州市方案执行（三(三)3），该方案未收录：暂用国办发〔2021〕42号模板值，"
+    "needs_confirmation": True,
+    "note": "模板：救助起付标准、比例和限额按池州市方案执行（三(三)3），该方案未收录：暂用国办发〔2021〕42号模板值，"
+            "使用前须经管理员确认；"
             "返贫致贫人口与特困、低保同档（解释，依三(三)2大病保险倾斜对象）。资助参保为本县标准（三(二)2）。",
     "burden": {"clause": c("三(三)3")},
     "coverage": {"ends": "same_day", "clause": c("三(一)3（解释：认定有效期内）")},
@@ -57,4 +58,5 @@ PRESET: dict[str, Any] = {
         "clause": c("三(二)2"),
     },
     "warnings": warnings(c("二(六)、四(三)（监测标准：解释，默认值）")),
+    "caps": {"count": "capped_tiers", "clause": template("四(六) 年度救助限额只计入设限额档次下的支付（解释）")},
 }

@@ -85,4 +85,5 @@ PRESET: dict[str, Any] = {
         "clause": c("三(二)（低保对象、返贫致贫人口定额资助标准由省级人民政府确定）"),
     },
     "warnings": warnings(c("五(七)（监测标准：解释，默认值）")),
+    "caps": {"count": "capped_tiers", "clause": c("四(六) 年度救助限额只计入设限额档次下的支付（解释）")},
 }

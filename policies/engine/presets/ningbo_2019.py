@@ -20,8 +20,9 @@ PRESET: dict[str, Any] = {
     "effective_from": "2019-09-30",
     "effective_to": None,
     "needs_confirmation": False,
-    "note": "重特大疾病、特殊病种门诊视同住院（三(二)2）；分娩900元、康复50%（年3000元）、罕见病专项全额"
-            "各自单列（解释：不占80000元封顶线）；第4类因病致贫对象申请前12个月住院负担按60%（三(二)1）。",
+    "note": "重特大疾病、特殊病种门诊视同住院（三(二)2）；分娩、康复住院按住院救助（三(二)1），低保孕产妇分娩900元、"
+            "一、二级残疾人康复50%（年3000元）、罕见病专项全额适用时按专项救助，不与住院救助重复（解释：不占80000元封顶线）；"
+            "散居孤儿属第1类（二(一)）；第4类因病致贫对象申请前12个月住院负担按60%（三(二)1）。",
     "burden": {"clause": c("三(二)")},
     "coverage": {"ends": "same_day", "clause": c("二（解释：认定有效期内）")},
     "requirements": {
@@ -33,11 +34,12 @@ PRESET: dict[str, Any] = {
         visit("outpatient", "outpatient", c("三(二)2")),
         visit("outpatient_special", "inpatient", c("三(二)2 特殊病种门诊视同住院")),
         visit("inpatient", "inpatient", c("三(二)1")),
-        visit("maternity", "maternity", c("三(二)3(1)")),
-        visit("rehabilitation", "rehabilitation", c("三(二)3(2)")),
+        visit("maternity", "inpatient", c("三(二)1、三(二)3(1)（分娩住院按住院救助；低保孕产妇一次性救助另见专项）")),
+        visit("rehabilitation", "inpatient", c("三(二)1、三(二)3(2)（康复住院按住院救助；一、二级残疾人康复救助另见专项）")),
     ],
     "category_tiers": {
         **categories("NB-1", c("二(一)"), "extreme_poverty"),
+        **categories("NB-1", c("二(一) 特困供养人员（含散居孤儿）"), "orphan"),
         **categories("NB-70", c("二(二)"), "minimum_living", "distressed_child"),
         **categories("NB-70", c("二(三)"), "marginal_family"),
         **categories("NB-70", c("二(四)"), "illness_poverty_patient"),
@@ -78,8 +80,8 @@ PRESET: dict[str, Any] = {
             "amount": "900.00",
             "rate": None,
             "bucket": None,
-            "exclusive": False,
-            "clause": c("三(二)3(1)"),
+            "combine": "instead",
+            "clause": c("三(二)3(1)（解释：与住院救助不得重复，适用时按本项）"),
         },
         {
             "code": "rehabilitation",
@@ -92,7 +94,7 @@ PRESET: dict[str, Any] = {
             "amount": None,
             "rate": "0.50",
             "bucket": {"name": "rehabilitation", "cap": "3000.00", "clause": c("三(二)3(2) 全年累计救助不超过3000元")},
-            "exclusive": False,
+            "combine": "instead",
             "clause": c("三(二)3(2)"),
         },
         {
@@ -106,7 +108,7 @@ PRESET: dict[str, Any] = {
             "amount": None,
             "rate": "1.00",
             "bucket": None,
-            "exclusive": True,
+            "combine": "instead",
             "clause": c("三(二)3(4)"),
         },
     ],
@@ -139,4 +141,5 @@ PRESET: dict[str, Any] = {
         "clause": c("三(一)"),
     },
     "warnings": warnings(c("四(一)（大额医疗费用预警；监测标准：解释，默认值）")),
+    "caps": {"count": "capped_tiers", "clause": c("三(二)1 除第1、10类对象外年度救助封顶线80000元（只计入设封顶线的类别下的救助）")},
 }

@@ -81,4 +81,5 @@ PRESET: dict[str, Any] = {
         "clause": c("三(二)"),
     },
     "warnings": warnings(c("五(九)（监测标准：解释，默认值）")),
+    "caps": {"count": "capped_tiers", "clause": c("四(六) 年度救助限额只计入设限额档次下的支付（解释）")},
 }

@@ -170,7 +170,8 @@ def test_s2_several_identities_pay_the_highest_once():
     result, state = one("beijing-2023", who, bill("200000.00"))
     # 低保 would give min(170000, 160000); 精减退职 85% with no cap = 170000, paid once
     assert (result.total, result.tier, result.category) == (D("170000.00"), "BJ-2", "downsized_1960s_worker")
-    assert state.bucket_used == {"inpatient": D("170000.00")}
+    # paid under BJ-2 (no cap): it does not use up BJ-3's 160000 (POLICY.md §9, caps across identities)
+    assert state.bucket_used == {}
 
 
 def test_s2_several_identities_tie_is_deterministic():
@@ -406,16 +407,18 @@ def test_s3_3_ningbo_maternity_900_for_minimum_living_only():
     edge, _ = one("ningbo-2019", person("marginal_family"), birth)
     small, _ = one("ningbo-2019", person("minimum_living"), bill("500.00", visit="maternity", start="2020-05-01"))
     assert (low.assistance, low.special, low.total) == (ZERO, D("900.00"), D("900.00"))
-    assert edge.total == ZERO and "visit_not_covered" in edge.reasons
+    # not 低保: no grant, but the childbirth is still a hospital stay (三(二)1, POLICY.md §9)
+    assert (edge.assistance, edge.special, edge.tier) == (D("1400.00"), ZERO, "NB-70")
     assert small.special == D("500.00")  # interpretation: never more than the remaining burden
 
 
 def test_s3_3_ningbo_rehabilitation_grade_1_2_only():
     rehab = bill("4000.00", visit="rehabilitation", start="2020-03-01")
-    for grade, expected in [(1, "2000.00"), (2, "2000.00"), (3, "0.00"), (None, "0.00")]:
+    for grade, special, assistance in [(1, "2000.00", "0.00"), (2, "2000.00", "0.00"), (3, "0.00", "2800.00"),
+                                       (None, "0.00", "2800.00")]:
         result, _ = one("ningbo-2019", person("marginal_family", grade=grade), rehab)
-        assert result.special == D(expected), grade
-        assert result.assistance == ZERO
+        assert result.special == D(special), grade
+        assert result.assistance == D(assistance), grade  # otherwise an ordinary stay, 三(二)1 70%
 
 
 def test_s3_3_ningbo_rehabilitation_50_percent_cap_3000_a_year():
@@ -423,7 +426,8 @@ def test_s3_3_ningbo_rehabilitation_50_percent_cap_3000_a_year():
     states: dict[int, YearState] = {}
     results = assess_bills(spec("ningbo-2019"), person("minimum_living", grade=1), bills, states)
     assert [r.special for r in results] == [D("2000.00"), D("1000.00"), ZERO]
-    assert [r.reasons for r in results] == [(), ("cap_limited",), ("cap_exhausted",)]
+    assert [tuple(x for x in r.reasons if x != "special_instead") for r in results] == [
+        (), ("cap_limited",), ("cap_exhausted",)]
     assert states[2020].bucket_used == {"rehabilitation": D("3000.00")}  # outside the 80000 bucket
 
 
