@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from organizations import roles
+from organizations import roles, search
+from organizations.listing import sort_order
 
 from . import selectors, services
 from .filters import ApplicationFilter
@@ -74,6 +75,9 @@ class ApplicationMixin(LoginRequiredMixin, RoleRequiredMixin):
         return reverse("applications:detail", args=[self.kwargs["pk"]])
 
 
+APPLICATION_SORTS = {"number": "number", "name": "applicant__name", "received_on": "received_on", "relief": "relief"}
+
+
 class IndexView(LoginRequiredMixin, ListView):
     """The list, with one tab per work queue and days since received on every row."""
 
@@ -87,7 +91,14 @@ class IndexView(LoginRequiredMixin, ListView):
         qs = qs.filter(selectors.queue_filter(self.queue))
         self.filterset = ApplicationFilter(self.request.GET or None, queryset=qs)
         qs = self.filterset.qs if self.filterset.is_bound else qs
-        return qs.order_by("received_on", "id")
+        self.term = search.term_from_request(self.request)
+        if self.term is not None:
+            match = search.person_filter(self.term, "applicant__")
+            if not (self.term.id_number or self.term.last4):
+                match |= Q(number__icontains=self.term.text)
+            qs = qs.filter(match)
+        self.sort = sort_order(self.request.GET.get("sort"), APPLICATION_SORTS, "received_on")
+        return qs.order_by(*self.sort.order_by)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -97,6 +108,7 @@ class IndexView(LoginRequiredMixin, ListView):
             for code, label in QUEUES
         ]
         ctx["queue"] = self.queue
+        ctx["sort"], ctx["search_term"] = self.sort, self.term
         ctx["filter"] = self.filterset
         ctx["can_create"] = roles.has_role(self.request.user, roles.CASEWORKER)
         if ctx["can_create"]:

@@ -18,7 +18,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from organizations import search
 from organizations.access import scope_for
+from organizations.listing import sort_order
 from organizations.models import District, Region
 from organizations.selectors import access_districts
 
@@ -57,6 +59,9 @@ class BeneficiaryViewMixin(LoginRequiredMixin):
 # ------------------------------------------------------------------------------------------
 
 
+PERSON_SORTS = {"registered": "id", "name": "name", "birth_date": "birth_date", "district": "hukou_district__code"}
+
+
 class PersonListView(BeneficiaryViewMixin, TemplateView):
     """救助对象查询: by name (GET filter) or by full ID number (POST, never in the URL)."""
 
@@ -70,11 +75,16 @@ class PersonListView(BeneficiaryViewMixin, TemplateView):
         person_filter = PersonFilter(self.request.GET or None, queryset=qs, user=user, districts=access_districts(user))
         # An invalid filter (e.g. a category the user may not see) shows nothing, not everything.
         results = person_filter.qs if (not person_filter.is_bound or person_filter.is_valid()) else qs.none()
+        term = search.term_from_request(self.request)
+        if term is not None:
+            results = results.filter(search.person_filter(term))
+        sort = sort_order(self.request.GET.get("sort"), PERSON_SORTS, "-registered")
+        results = results.order_by(*sort.order_by)
         page = Paginator(results, self.paginate_by).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
         query.pop("page", None)
         ctx.update({
-            "filter": person_filter, "page_obj": page, "persons": page.object_list, "querystring": query.urlencode(),
+            "filter": person_filter, "page_obj": page, "search_term": term, "sort": sort, "persons": page.object_list, "querystring": query.urlencode(),
             "id_form": kwargs.get("id_form") or IdSearchForm(), "can_register": selectors.can_register_person(user),
         })
         return ctx

@@ -10,8 +10,10 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -23,8 +25,9 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from beneficiaries import idnumber
 from beneficiaries.models import Person
-from organizations import roles
+from organizations import roles, search
 from organizations.access import restrict, scope_for
+from organizations.listing import sort_order
 from organizations.models import Institution
 from organizations.selectors import access_districts
 
@@ -105,6 +108,9 @@ def export_response(rows, header, *, fmt: str, filename: str):
 # --------------------------------------------------------------------------------------------
 
 
+COUNT_CAP = 10_000  # the bill list counts at most this many rows (a LIMIT inside the COUNT)
+
+
 def _bill_cursor(raw: str | None):
     if not raw:
         return None
@@ -115,8 +121,31 @@ def _bill_cursor(raw: str | None):
         return None
 
 
+def keyset_after(qs, cursor, *, descending: bool = True):
+    """Rows after ``cursor`` = (discharge_date, id) in list order, written as ONE row comparison
+    ``(discharge_date, id) < (day, pk)``: PostgreSQL uses it as an index bound on the keyset
+    index (an ``a < x OR (a = x AND b < y)`` is a filter it evaluates row by row)."""
+    key = Tuple(F("discharge_date"), F("id"))
+    lookup = TupleLessThan if descending else TupleGreaterThan
+    return qs.filter(lookup(key, cursor))
+
+
+def search_bills(qs, term):
+    """Bills matching a search term: the person (name, full ID, last four), the settlement
+    number, or the claim number."""
+    if term is None:
+        return qs
+    q = Q(person__in=Person.objects.filter(search.person_filter(term)).values("pk"))
+    if not (term.id_number or term.last4):
+        q |= Q(settlement_no=term.text)
+    if term.claim_pk:
+        q |= Q(claim_id=term.claim_pk)
+    return qs.filter(q)
+
+
 class BillListView(ClaimsStaffMixin, TemplateView):
-    """结算单: one-stop records and claimed bills; keyset-paged on (discharge_date, id) desc."""
+    """结算单: one-stop records and claimed bills; keyset-paged on (discharge_date, id), newest or
+    oldest first; the total is counted up to COUNT_CAP rows so a page stays fast at a million."""
 
     template_name = "claims/bill_list.html"
 
@@ -125,7 +154,9 @@ class BillListView(ClaimsStaffMixin, TemplateView):
         f = BillFilter(self.request.GET or None, queryset=access_bills(self.request.user).defer("computation"),
                        districts=scoped_districts(self.request.user))
         qs = f.qs if f.is_bound and f.is_valid() else f.queryset
-        return f, qs.order_by("-discharge_date", "-id")
+        self.term = search.term_from_request(self.request)
+        self.sort = sort_order(self.request.GET.get("sort"), {"discharge_date": "discharge_date"}, "-discharge_date")
+        return f, search_bills(qs, self.term).order_by(*self.sort.order_by)
 
     def get(self, request, *args, **kwargs):
         fmt = request.GET.get("export")
@@ -153,28 +184,72 @@ class BillListView(ClaimsStaffMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         f, qs = self.filtered()
-        cursor = _bill_cursor(self.request.GET.get("after"))
-        if cursor is not None:
-            day, pk = cursor
-            qs = qs.filter(Q(discharge_date__lt=day) | Q(discharge_date=day, id__lt=pk))
-        page = list(qs[: PAGE_SIZE + 1])
-        has_next = len(page) > PAGE_SIZE
-        page = page[:PAGE_SIZE]
+        descending = self.sort.descending
+        total = qs.order_by()[: COUNT_CAP + 1].count()
+        after = _bill_cursor(self.request.GET.get("after"))
+        before = _bill_cursor(self.request.GET.get("before")) if after is None else None
+        try:
+            number = max(1, int(self.request.GET.get("p") or 1))
+        except ValueError:
+            number = 1
+        if before is not None:  # previous page: the rows just before, read backwards then flipped
+            back = [f"{'' if descending else '-'}{field.lstrip('-')}" for field in self.sort.order_by]
+            page = list(keyset_after(qs, before, descending=not descending).order_by(*back)[: PAGE_SIZE + 1])
+            has_prev = len(page) > PAGE_SIZE
+            page = page[:PAGE_SIZE][::-1]
+            has_next = True
+        else:
+            if after is not None:
+                qs = keyset_after(qs, after, descending=descending)
+            page = list(qs[: PAGE_SIZE + 1])
+            has_next = len(page) > PAGE_SIZE
+            page = page[:PAGE_SIZE]
+            has_prev = after is not None
+        if not has_prev:
+            number = 1
         params = self.request.GET.copy()
-        params.pop("after", None)
-        next_query = None
-        if has_next:
+        for name in ("after", "before", "p"):
+            params.pop(name, None)
+        base = params.urlencode()
+        next_query = prev_query = None
+        if has_next and page:
             last = page[-1]
-            params["after"] = f"{last.discharge_date.isoformat()}_{last.pk}"
-            next_query = params.urlencode()
-        params.pop("after", None)
-        ctx.update(filter=f, bills=page, next_query=next_query, first_query=params.urlencode(),
-                   is_first=cursor is None, export_query=params.urlencode())
+            next_query = _with(params, after=f"{last.discharge_date.isoformat()}_{last.pk}", p=number + 1)
+        if has_prev and page:
+            first = page[0]
+            prev_query = _with(params, before=f"{first.discharge_date.isoformat()}_{first.pk}", p=max(1, number - 1))
+        pages = -(-min(total, COUNT_CAP) // PAGE_SIZE)
+        ctx.update(filter=f, bills=page, next_query=next_query, prev_query=prev_query, first_query=base,
+                   is_first=not has_prev, export_query=base, total=min(total, COUNT_CAP),
+                   total_capped=total > COUNT_CAP, page_number=number, page_count=max(pages, 1),
+                   sort=self.sort, search_term=self.term)
         return ctx
 
 
+def _with(params, **extra) -> str:
+    out = params.copy()
+    for key, value in extra.items():
+        out[key] = str(value)
+    return out.urlencode()
+
+
+CLAIM_SORTS = {"number": "id", "applied_on": "applied_on", "name": "person__name", "status": "status",
+               "amount": "approved_amount", "district": "district__code"}
+
+
+def search_claims(qs, term):
+    """Claims matching a search term (organizations.search): the person or the claim number."""
+    if term is None:
+        return qs
+    q = search.person_filter(term, "person__")
+    if term.claim_pk:
+        q |= Q(pk=term.claim_pk)
+    return qs.filter(q)
+
+
 class ClaimListView(ClaimsStaffMixin, TemplateView):
-    """报销申请 (index page of the app), keyset-paged on id desc."""
+    """报销申请 (index page of the app): search, filters, sortable columns, numbered pages with
+    the total (claims are tens of thousands, not millions: COUNT is cheap on its indexes)."""
 
     template_name = "claims/claim_list.html"
 
@@ -182,7 +257,9 @@ class ClaimListView(ClaimsStaffMixin, TemplateView):
         f = ClaimFilter(self.request.GET or None, queryset=access_claims(self.request.user),
                         districts=scoped_districts(self.request.user))
         qs = f.qs if f.is_bound and f.is_valid() else f.queryset
-        return f, qs.order_by("-id")
+        self.term = search.term_from_request(self.request)
+        self.sort = sort_order(self.request.GET.get("sort"), CLAIM_SORTS, "-number")
+        return f, search_claims(qs, self.term).order_by(*self.sort.order_by)
 
     def get(self, request, *args, **kwargs):
         fmt = request.GET.get("export")
@@ -203,21 +280,12 @@ class ClaimListView(ClaimsStaffMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         f, qs = self.filtered()
-        after = self.request.GET.get("after")
-        if after and after.isdigit():
-            qs = qs.filter(id__lt=int(after))
-        page = list(qs[: PAGE_SIZE + 1])
-        has_next = len(page) > PAGE_SIZE
-        page = page[:PAGE_SIZE]
+        page = Paginator(qs, PAGE_SIZE).get_page(self.request.GET.get("page"))
         params = self.request.GET.copy()
-        params.pop("after", None)
-        base = params.urlencode()
-        next_query = None
-        if has_next:
-            params["after"] = str(page[-1].pk)
-            next_query = params.urlencode()
-        ctx.update(filter=f, claims=page, next_query=next_query, first_query=base, is_first=not after,
-                   export_query=base, can_create=roles.has_role(self.request.user, roles.CASEWORKER))
+        params.pop("page", None)
+        ctx.update(filter=f, claims=page.object_list, page_obj=page,
+                   sort=self.sort, search_term=self.term, export_query=params.urlencode(),
+                   can_create=roles.has_role(self.request.user, roles.CASEWORKER))
         return ctx
 
 

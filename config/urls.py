@@ -13,6 +13,8 @@ urlpatterns = [
     path("accounts/login/", org_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", org_views.HomeView.as_view(), name="home"),
+    path("search/", org_views.SearchView.as_view(), name="search"),
+    path("search/go/", org_views.SearchGoView.as_view(), name="search_go"),
     path("beneficiaries/", include("beneficiaries.urls")),
     path("claims/", include("claims.urls")),
     path("applications/", include("applications.urls")),

@@ -6,10 +6,12 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import connection
-from django.http import JsonResponse
+from django.db.models import Q
+from django.http import JsonResponse, QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views import View
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
@@ -100,3 +102,87 @@ class LoginView(auth_views.LoginView):
 
             ctx["demo_users"] = [(u.username, u.password, roles.LABELS[u.role], u.title) for u in DEMO_USERS]
         return ctx
+
+
+# ------------------------------------------------------------------------------------------
+# Search (navbar box and every list's search box), see organizations/search.py
+# ------------------------------------------------------------------------------------------
+
+SEARCH_LIMIT = 20
+
+
+class SearchGoView(LoginRequiredMixin, View):
+    """POST ``q`` (and ``next``, a list URL): back to the list with ``q`` or, for a full ID
+    number, ``qid`` (a session token), so the number never appears in a URL."""
+
+    def post(self, request):
+        from urllib.parse import urlencode
+
+        from django.shortcuts import redirect
+        from django.utils.http import url_has_allowed_host_and_scheme
+
+        from . import search
+
+        target = request.POST.get("next") or reverse("search")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+            target = reverse("search")
+        path, _sep, query = target.partition("?")
+        params = QueryDict(query, mutable=True)
+        for key in ("q", "qid", "page", "after"):
+            params.pop(key, None)
+        term = search.parse(request.POST.get("q"))
+        if term is not None and term.id_number:
+            params["qid"] = search.remember_id_number(request.session, term.id_number)
+        elif term is not None:
+            params["q"] = term.text
+        encoded = params.urlencode() if params else urlencode({})
+        return redirect(f"{path}?{encoded}" if encoded else path)
+
+
+class SearchView(LoginRequiredMixin, TemplateView):
+    """全局搜索: persons, claims, relief applications and letters matching one term, each list
+    through its own scoped selector (nothing outside the user's scope is found)."""
+
+    template_name = "search.html"
+
+    def get_context_data(self, **kwargs):
+        from . import search
+
+        ctx = super().get_context_data(**kwargs)
+        user = self.request.user
+        term = search.term_from_request(self.request)
+        ctx["term"] = term
+        ctx["sections"] = search_sections(user, term) if term is not None else []
+        return ctx
+
+
+def search_sections(user, term) -> list[dict]:
+    """The result groups for ``term`` that ``user`` may see (label, rows, link to the full list)."""
+    from applications.selectors import access_applications
+    from beneficiaries.selectors import person_list
+    from claims.selectors import access_claims
+    from reports.selectors import access_letters
+
+    from . import search
+
+    sections = []
+    persons = list(person_list(user=user).filter(search.person_filter(term))[:SEARCH_LIMIT])
+    sections.append({"key": "persons", "label": _("救助对象"), "rows": persons, "list": reverse("beneficiaries:index")})
+    if user.has_perm("claims.view_bill"):
+        q = search.person_filter(term, "person__")
+        if term.claim_pk:
+            q |= Q(pk=term.claim_pk)
+        claims = list(access_claims(user).filter(q).select_related("person").order_by("-id")[:SEARCH_LIMIT])
+        sections.append({"key": "claims", "label": _("报销申请"), "rows": claims, "list": reverse("claims:index")})
+    q = search.person_filter(term, "applicant__")
+    if not (term.id_number or term.last4):
+        q |= Q(number__icontains=term.text)
+    apps = list(access_applications(user).filter(q).order_by("-id")[:SEARCH_LIMIT])
+    sections.append({"key": "applications", "label": _("依申请救助"), "rows": apps, "list": reverse("applications:index")})
+    if user.has_perm("reports.view_letter"):
+        q = search.person_filter(term, "person__")
+        if not (term.id_number or term.last4):
+            q |= Q(number__icontains=term.text) | Q(recipient_name__icontains=term.text)
+        letters = list(access_letters(user).filter(q).order_by("-issued_at", "-id")[:SEARCH_LIMIT])
+        sections.append({"key": "letters", "label": _("决定书"), "rows": letters, "list": reverse("reports:index")})
+    return sections

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -23,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.generic import TemplateView
 
-from organizations import roles
+from organizations import roles, search
 from organizations.access import get_scoped_or_404
 from organizations.exports import formula_safe
 
@@ -62,8 +63,12 @@ class IndexView(ReportsAccessMixin, TemplateView):
         q = self.request.GET.get("q", "").strip()
         kind = self.request.GET.get("kind", "")
         issued_on = self.request.GET.get("issued_on", "")
-        if q:
-            qs = qs.filter(number__icontains=q)
+        term = search.term_from_request(self.request)
+        if term is not None:
+            match = search.person_filter(term, "person__")
+            if not (term.id_number or term.last4):
+                match |= Q(number__icontains=term.text) | Q(recipient_name__icontains=term.text)
+            qs = qs.filter(match)
         if kind in LetterKind.values:
             qs = qs.filter(kind=kind)
         if issued_on:
@@ -73,7 +78,7 @@ class IndexView(ReportsAccessMixin, TemplateView):
                 messages.error(self.request, _("成文日期格式应为 YYYY-MM-DD。"))
         page = Paginator(qs.order_by("-issued_at", "-id"), self.paginate_by).get_page(self.request.GET.get("page"))
         ctx.update(
-            page=page, letters=page.object_list, q=q, kind=kind, issued_on=issued_on, kinds=LetterKind.choices,
+            page=page, page_obj=page, letters=page.object_list, q=q, search_term=term, kind=kind, issued_on=issued_on, kinds=LetterKind.choices,
             reports=reporting.REPORTS.values(),
             querystring=_without_page(self.request.GET),
         )
