@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from beneficiaries.models import Category, Certification, Household, Person
+from claims import money
 from claims.models import Bill
 from organizations import roles
 from organizations.access import ensure_in_scope, scope_for
@@ -102,16 +103,18 @@ def _policy_for(application_or_district, on: date):
 
 
 def counted_period(scheme, on: date) -> tuple[date, date]:
-    """The settlement dates that count (POLICY.md §4), inclusive, as the engine reads them: the
-    previous calendar year (Beijing 六(三)), or after the same day ``months`` earlier up to the
-    application date (Ningbo 三(二)1 "申请前12个月内")."""
+    """The settlement dates that count (POLICY.md §4), inclusive: the previous calendar year
+    (Beijing 六(三)), or the ``months`` *before* the application date (Ningbo 三(二)1
+    "申请前12个月内", POLICY.md §9): after the same day ``months`` earlier, up to the day before
+    the application. A bill settled on or after the application date is assessed per bill only
+    (its stay is covered by the certification the assessment grants), never also by the relief."""
     if scheme is None or scheme.window == "previous_calendar_year":
         return date(on.year - 1, 1, 1), date(on.year - 1, 12, 31)
     index = on.year * 12 + on.month - 1 - (scheme.months or 12)
     year, month = divmod(index, 12)
     first_of_month = date(year, month + 1, 1)
     last_day = calendar.monthrange(year, month + 1)[1]
-    return first_of_month.replace(day=min(on.day, last_day)) + timedelta(days=1), on
+    return first_of_month.replace(day=min(on.day, last_day)) + timedelta(days=1), on - timedelta(days=1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -313,9 +316,9 @@ def assessment_record(
 
 
 def _already_paid(bill: Bill) -> Decimal:
-    """Relief already paid on a bill: the assistance computed on it, or what the hospital advanced
-    in one-stop settlement if larger (the same money, so never both)."""
-    return max(bill.total_assistance or ZERO, bill.hospital_assistance_paid or ZERO)
+    """Relief already had on a bill (六(三) "各种救助"): what was *granted* on it
+    (``claims.money``): a rejected, returned or pending claim's bill had nothing (POLICY.md §9)."""
+    return money.bill_relief_already(bill)
 
 
 def bills_gather(*, application: Application, by) -> list[CountedBill]:
@@ -349,7 +352,7 @@ def _collect(application: Application) -> list[CountedBill]:
         bills = bills.filter(person=application.applicant)
     for bill in bills:
         paid = _already_paid(bill)
-        burden = max(ZERO, bill.policy_scope_cost - bill.basic_paid - bill.critical_paid - bill.other_paid - paid)
+        burden = money.bill_left_after_granted(bill)
         rows.setdefault(("bill", bill.pk), CountedBill(
             application=application, person=bill.person, bill=bill, settlement_no=bill.settlement_no,
             institution_name=bill.institution.name, designated=bill.institution.designated, visit_type=bill.visit_type,

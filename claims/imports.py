@@ -32,6 +32,7 @@ from beneficiaries import idnumber
 from beneficiaries.models import Person
 from organizations.models import Institution
 
+from . import money
 from .models import Bill, BillSource, BillStatus, PaymentAdjustment, VisitType
 
 COLUMNS = (
@@ -362,8 +363,8 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
             ids = list(line_of)
             for start in range(0, len(ids), 5000):
                 for bill_id, no, computed, paid in (
-                    Bill.objects.filter(pk__in=ids[start:start + 5000], hospital_assistance_paid__isnull=False)
-                    .exclude(status=BillStatus.REJECTED)
+                    money.bills_recomputed(Bill.objects.filter(pk__in=ids[start:start + 5000],
+                                                               hospital_assistance_paid__isnull=False))
                     .values_list("pk", "settlement_no", "total_assistance", "hospital_assistance_paid")
                 ):
                     if computed != paid:

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from .models import ZERO, Claim, ClaimStatus, RejectionReason
+from . import money
+from .models import ZERO, Claim, RejectionReason
 
 
 def _mask_account(account: str) -> str:
@@ -23,7 +24,7 @@ def explanation_rows(bill) -> list[dict[str, str]]:
 
 def letter_content(claim: Claim) -> dict[str, Any]:
     """Content of the approval or rejection letter of ``claim`` (see the team contract for keys)."""
-    approved = claim.status in (ClaimStatus.APPROVED, ClaimStatus.PAID)
+    approved = money.is_claim_granted(claim.status)
     bills = list(claim.bills.select_related("institution", "policy").order_by("discharge_date", "id"))
     rows, explanation, clauses, documents = [], [], [], []
     for bill in bills:

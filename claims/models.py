@@ -56,11 +56,8 @@ STATUS_BADGES = {
     "rejected": "text-bg-danger", "submitted": "text-bg-primary", "returned": "text-bg-warning",
 }
 
-# Bills in these states count towards the person-year ledger (年度累计). Draft, rejected and
-# pending (submitted/returned) claims do not: a pending claim's figure is a suggestion computed
-# after the counted bills, and only approval puts it on the ledger (under the ledger lock).
-COUNTED_BILL_STATUSES = (BillStatus.RECORDED, BillStatus.HOSPITAL_PAID, BillStatus.APPROVED, BillStatus.PAID)
-PENDING_BILL_STATUSES = (BillStatus.SUBMITTED, BillStatus.RETURNED, BillStatus.DRAFT)
+# Which statuses count for what (caps, granted, paid, relief, warnings, reports) is defined once,
+# in ``claims.money`` (docs/money.md).
 
 
 class RejectionReason(models.TextChoices):

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from organizations import roles
 from organizations.dashboard import Queue
 
+from . import money
 from .models import ClaimStatus, PaymentAdjustment
 
 
@@ -23,6 +24,6 @@ def claim_queues(user) -> list[Queue]:
         queues.append(Queue(_("退回补正的申请"), access_claims(user).filter(status=ClaimStatus.RETURNED).count(),
                             f"{base}?status=returned", "arrow-return-left"))
         queues.append(Queue(_("待支付的已批准申请"),
-                            access_claims(user).filter(status=ClaimStatus.APPROVED, payment_batch__isnull=True).count(),
+                            money.claims_payable(access_claims(user)).count(),
                             reverse("claims:batches"), "bank"))
     return queues

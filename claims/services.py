@@ -34,8 +34,8 @@ from django.utils.translation import gettext as _
 from beneficiaries.models import Person
 from organizations import roles
 
+from . import money
 from .models import (
-    COUNTED_BILL_STATUSES,
     ZERO,
     AdjustmentKind,
     Bill,
@@ -447,7 +447,7 @@ def _recompute_one(*, year: int, pin, region_id: int | None, bills: list[Bill], 
     pending: dict[int | None, list[Bill]] = defaultdict(list)
     changed = 0
     for bill in bills:
-        if bill.status in COUNTED_BILL_STATUSES:
+        if money.is_bill_counted(bill.status):
             policy, result = _assess(bill, pin, state, cache, region_id)
             counted.append((bill, result))
             if result is not None and result.error:
@@ -565,7 +565,7 @@ def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: 
             # nothing here reads are not fetched.
             for bill in (Bill.objects.filter(person_id__in=person_ids, discharge_date__gte=date(years[0], 1, 1),
                                              discharge_date__lte=date(years[-1], 12, 31))
-                         .exclude(status=BillStatus.REJECTED)
+                         .exclude(status__in=sorted(money.FROZEN_STATUSES))
                          .defer("created_at", "created_by", "diagnosis_name", "diagnosis_code", "settlement_no")
                          .order_by("person_id", "discharge_date", "id")):
                 key = (bill.person_id, bill.discharge_date.year)
@@ -630,8 +630,8 @@ def bill_compute_preview(*, bill: Bill) -> BillResult | None:
     cache = PolicyCache()
     year = bill.discharge_date.year
     state = YearState(year)
-    counted = (Bill.objects.filter(person_id=person.pk, status__in=COUNTED_BILL_STATUSES,
-                                   discharge_date__gte=date(year, 1, 1), discharge_date__lte=date(year, 12, 31))
+    counted = (money.bills_counted_for_caps(Bill.objects.filter(
+        person_id=person.pk, discharge_date__gte=date(year, 1, 1), discharge_date__lte=date(year, 12, 31)))
                .exclude(pk=bill.pk).select_related("institution").order_by("discharge_date", "id"))
     for other in counted:
         _assess(other, pin, state, cache, person.insured_region_id)

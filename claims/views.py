@@ -31,7 +31,7 @@ from organizations.listing import sort_order
 from organizations.models import Institution
 from organizations.selectors import access_districts
 
-from . import services
+from . import money, services
 from .filters import BillFilter, ClaimFilter
 from .forms import BillForm, ClaimForm, DecisionForm, MarkPaidForm, ResolveForm, UploadForm
 from .letters import explanation_rows
@@ -494,7 +494,7 @@ class BatchListView(ClaimsStaffMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["batches"] = access_batches(self.request.user)[:100]
-        ctx["payable"] = (access_claims(self.request.user).filter(status=ClaimStatus.APPROVED, payment_batch__isnull=True)
+        ctx["payable"] = (money.claims_payable(access_claims(self.request.user))
                           .order_by("district", "id")[:500])
         ctx["can_pay"] = roles.has_role(self.request.user, roles.CASEWORKER, roles.REVIEWER)
         return ctx

@@ -10,7 +10,7 @@ its row lock). A nightly full run over a million bills cannot afford its per-bil
   ``policies.adapters.person_in``/``bill_in``, built from rows instead of model instances);
 - the same policy choice as ``policies.selectors.policy_in_force`` (:class:`PolicyPicker` loads
   the usable versions once and chooses in memory; a test checks it against the selector);
-- counted bills (``claims.models.COUNTED_BILL_STATUSES``) accumulate the year's state; pending
+- counted bills (``claims.money.CAP_STATUSES``) accumulate the year's state; pending
   claims' bills get a suggestion computed on a copy of the state after every counted bill;
 - the same write rule: a bill's computed fields are written when they differ or were never
   computed (``claims.services._apply_result``); the explanation is compared through its digest
@@ -314,8 +314,9 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     are locked here before anything is read. Writes only what differs; with ``dry_run`` nothing.
     """
     from beneficiaries.models import Certification, Person
+    from claims import money
     from claims import services as claim_services
-    from claims.models import COUNTED_BILL_STATUSES, Bill, BillStatus, LedgerBucket, LedgerDraw, PersonYearLedger, paid_of
+    from claims.models import Bill, LedgerBucket, LedgerDraw, PersonYearLedger, paid_of
     from policies.engine.engine import assess_bill
     from policies.engine.types import CertificationIn, PersonIn, YearState
 
@@ -333,7 +334,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
 
     # 1. Create the missing ledger rows, lock all of the chunk's (ordered by person and year: no
     #    lock cycles with approvals, which lock one person's years ascending), THEN read the bills.
-    bill_q = Bill.objects.filter(people_q & _year_bounds(only_year)).exclude(status=BillStatus.REJECTED)
+    bill_q = money.bills_recomputed(Bill.objects.filter(people_q & _year_bounds(only_year)))
     ledgers_q = PersonYearLedger.objects.filter(people_q)
     if only_year is not None:
         ledgers_q = ledgers_q.filter(year=only_year)
@@ -386,7 +387,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         person_q = person_q.filter(pk__in=person_ids)
     people = {pid: (grade, region) for pid, grade, region in person_q.values_list("id", "disability_grade", "insured_region_id")}
 
-    counted_statuses = set(COUNTED_BILL_STATUSES)
+    counted_statuses = money.CAP_STATUSES
     changed_bills: list[tuple] = []
     changed_claims: set[int] = set()
     paid_bills: list[PaidBill] = []
@@ -608,14 +609,15 @@ def check_invariants(*, person_ids: Iterable[int], only_year: int | None = None,
                      picker: PolicyPicker | None = None) -> list[dict]:
     """Ledger vs counted bills and draws paid outside them, and capped use vs cap, for these
     people (read-only)."""
-    from claims.models import COUNTED_BILL_STATUSES, Bill, LedgerBucket, LedgerDraw, PersonYearLedger
+    from claims import money
+    from claims.models import Bill, LedgerBucket, LedgerDraw, PersonYearLedger
 
     ids = list(person_ids)
     if not ids:
         return []
     picker = picker or PolicyPicker.load()
     ledger_q = PersonYearLedger.objects.filter(person_id__in=ids)
-    bill_q = Bill.objects.filter(person_id__in=ids, status__in=COUNTED_BILL_STATUSES)
+    bill_q = money.bills_counted_for_caps(Bill.objects.filter(person_id__in=ids))
     if only_year is not None:
         ledger_q = ledger_q.filter(year=only_year)
         bill_q = bill_q.filter(_year_bounds(only_year))

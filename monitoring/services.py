@@ -343,30 +343,27 @@ RETURN_CATEGORIES = frozenset({"marginal_family", "monitored_rural", "returned_t
 
 
 def household_burdens(*, household_ids: Iterable[int] | None, only_year: int | None = None) -> dict[tuple[int, int], Decimal]:
-    """(household, year) -> burden after insurance AND assistance of all members' bills.
+    """(household, year) -> burden after insurance AND granted assistance of all members' bills.
 
-    Per bill max(0, scope − basic − critical − other − total_assistance), summed (set-based, one
-    query). Rejected claims' bills count too: the family still bore that cost.
+    Per bill ``claims.money.left_after_granted_expr`` (burden − what was granted), summed
+    (set-based, one query). Rejected, returned and pending claims' bills count with their whole
+    burden: nothing was granted on them (POLICY.md §9).
     """
-    from django.db.models import DecimalField, Sum, Value
-    from django.db.models.functions import ExtractYear, Greatest
+    from django.db.models import Sum
+    from django.db.models.functions import ExtractYear
 
+    from claims import money
     from claims.models import Bill
 
-    money = DecimalField(max_digits=14, decimal_places=2)
     qs = Bill.objects.filter(person__household__isnull=False)
     if household_ids is not None:
         qs = qs.filter(person__household_id__in=list(household_ids))
     if only_year is not None:
         qs = qs.filter(discharge_date__gte=date(only_year, 1, 1), discharge_date__lte=date(only_year, 12, 31))
-    remaining = Greatest(
-        F("policy_scope_cost") - F("basic_paid") - F("critical_paid") - F("other_paid") - F("total_assistance"),
-        Value(Decimal("0.00")), output_field=money,
-    )
     rows = (
         qs.annotate(y=ExtractYear("discharge_date"))
         .values("person__household_id", "y")
-        .annotate(burden=Sum(remaining, output_field=money))
+        .annotate(burden=Sum(money.left_after_granted_expr(), output_field=money.MONEY_FIELD))
         .values_list("person__household_id", "y", "burden")
     )
     return {(h, y): Decimal(b).quantize(Decimal("0.01")) for h, y, b in rows}

@@ -25,7 +25,11 @@ from . import selectors
 
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=16, decimal_places=2)
-OOP_LIMIT = Decimal("0.10")  # Wuxi (七): personal self-pay within 10% of inpatient total cost
+RELIEF_CATEGORY = "illness_poverty_patient"  # relief on application: 因病致贫重病患者 (POLICY.md §4)
+RELIEF_VISIT_CLASS = "relief_on_application"
+OOP_LIMIT = Decimal("0.10")  # Wuxi (七): personal self-pay within 10% of 政策范围内住院总费用
+# Wuxi (七) "县域内定点医疗机构": county hospitals and township health centres (一级/基层).
+COUNTY_AREA_LEVELS = frozenset({"county", "primary"})
 
 
 @dataclass
@@ -127,31 +131,43 @@ def _category_names() -> dict[str, str]:
 def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
     """医疗救助基金支出月报: district × category × visit class, month and year to date.
 
-    Amount = Bill.total_assistance (what the engine granted) by discharge month; category and
-    visit class are the ones the engine chose (``computation["category"]``/``["visit_class"]``),
+    Amount = what was *granted* (``claims.money``): bills of one-stop settlement and of approved
+    or paid claims (never a rejected, returned or pending claim's suggestion), by discharge month,
+    plus the relief on application granted (approved applications), by decision month. Category
+    and visit class are the ones the engine chose (``computation["category"]``/``["visit_class"]``),
     falling back to the bill's visit type when the engine recorded no class.
     """
+    from claims import money
     from claims.models import VisitType
 
     year = data["year"]
     month = data.get("month")
-    bills = _district_filter(selectors.access_report_bills(user), data, "district").filter(
-        discharge_date__year=year, total_assistance__gt=0,
+    bills = money.bills_for_report(_district_filter(selectors.access_report_bills(user), data, "district")).filter(
+        discharge_date__year=year,
     )
     if month:
         bills = bills.filter(discharge_date__month__lte=month)
-    grouped = (
+    grouped = list(
         bills.annotate(
             r_category=KeyTextTransform("category", "computation"),
             r_visit_class=KeyTextTransform("visit_class", "computation"),
             r_month=ExtractMonth("discharge_date"),
         )
         .values("district__name", "r_category", "r_visit_class", "visit_type", "r_month")
-        .annotate(amount=Sum("total_assistance"), bills=Count("id"))
+        .annotate(amount=Sum(money.granted_expr()), bills=Count("id"))
         .order_by()
     )
+    applications = money.applications_granted(
+        _district_filter(selectors.access_report_applications(user), data, "district")).filter(decided_at__year=year)
+    if month:
+        applications = applications.filter(decided_at__month__lte=month)
+    for app in applications.annotate(r_month=ExtractMonth("decided_at")).values(
+            "district__name", "r_month", "relief"):
+        grouped.append({"district__name": app["district__name"], "r_category": RELIEF_CATEGORY,
+                        "r_visit_class": RELIEF_VISIT_CLASS, "visit_type": "", "r_month": app["r_month"],
+                        "amount": app["relief"], "bills": 1})
     categories = _category_names()
-    visit_labels = dict(VisitType.choices)
+    visit_labels: dict[str, Any] = {**dict(VisitType.choices), RELIEF_VISIT_CLASS: _("依申请救助")}
     last_month = month or 12
     rows_by_key: dict[tuple, dict[str, Any]] = {}
     monthly: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * 12)
@@ -317,11 +333,14 @@ def premium_subsidy_totals(user, data: dict[str, Any]) -> ReportTable:
 
 
 def out_of_pocket(user, data: dict[str, Any]) -> ReportTable:
-    """定点医疗机构救助对象住院自付比例 (Wuxi (七)): per institution, over beneficiaries'
-    inpatient stays discharged in the period, personal self-pay = total cost − basic −
-    critical-illness − other − assistance, over total cost. County-level institutions above 10%
-    are flagged (the rule applies to them; others are shown for comparison)."""
+    """定点医疗机构救助对象住院自付比例 (Wuxi (七), POLICY.md §9): per institution, over
+    beneficiaries' inpatient stays discharged in the period, personal self-pay = total cost −
+    basic − critical-illness − other − assistance *granted* (``claims.money``), over
+    政策范围内住院总费用 (the stays' policy-scope cost). Every institution in the county is held to
+    10% (county-level hospitals and township health centres, :data:`COUNTY_AREA_LEVELS`); the others
+    are shown for comparison."""
     from beneficiaries.models import Certification
+    from claims import money
     from claims.models import VisitType
     from organizations.models import InstitutionLevel
 
@@ -338,7 +357,9 @@ def out_of_pocket(user, data: dict[str, Any]) -> ReportTable:
         .annotate(
             stays=Count("id"),
             total=Coalesce(Sum("total_cost"), zero),
-            paid=Coalesce(Sum(F("basic_paid") + F("critical_paid") + F("other_paid") + F("total_assistance")), zero),
+            scope=Coalesce(Sum("policy_scope_cost"), zero),
+            paid=Coalesce(Sum(F("basic_paid") + F("critical_paid") + F("other_paid") + money.granted_expr(),
+                              output_field=MONEY_FIELD), zero),
         )
         .order_by("institution__code")
     )
@@ -346,21 +367,23 @@ def out_of_pocket(user, data: dict[str, Any]) -> ReportTable:
     rows = []
     for g in grouped:
         total = _money(g["total"])
+        scope = _money(g["scope"])
         self_pay = max(ZERO, _money(total - g["paid"]))
-        ratio = (self_pay / total) if total else ZERO
-        county = g["institution__level"] == InstitutionLevel.COUNTY
+        ratio = (self_pay / scope) if scope else ZERO
+        county = g["institution__level"] in COUNTY_AREA_LEVELS
         rows.append({
             "institution": g["institution__name"], "code": g["institution__code"],
             "level": str(levels.get(g["institution__level"], g["institution__level"])),
-            "district": g["institution__district__name"], "stays": g["stays"], "total": total,
+            "district": g["institution__district__name"], "stays": g["stays"], "total": total, "scope": scope,
             "self_pay": self_pay, "ratio": ratio, "flag": county and ratio > OOP_LIMIT,
         })
     rows.sort(key=lambda r: (not r["flag"], -r["ratio"]))
     total_cost = sum((r["total"] for r in rows), ZERO)
+    total_scope = sum((r["scope"] for r in rows), ZERO)
     total_self = sum((r["self_pay"] for r in rows), ZERO)
     totals = {
-        "institution": _("合计"), "stays": sum(r["stays"] for r in rows), "total": total_cost, "self_pay": total_self,
-        "ratio": (total_self / total_cost) if total_cost else ZERO, "flag": None,
+        "institution": _("合计"), "stays": sum(r["stays"] for r in rows), "total": total_cost, "scope": total_scope,
+        "self_pay": total_self, "ratio": (total_self / total_scope) if total_scope else ZERO, "flag": None,
     }
     chart = {
         "type": "bar", "horizontal": True, "unit": "%", "limit": float(OOP_LIMIT * 100),
@@ -374,14 +397,15 @@ def out_of_pocket(user, data: dict[str, Any]) -> ReportTable:
         columns=[
             Column("institution", _("医疗机构")), Column("level", _("等级")), Column("district", _("所在区县")),
             Column("stays", _("住院人次"), "int"), Column("total", _("医疗总费用"), "money"),
+            Column("scope", _("政策范围内住院总费用"), "money"),
             Column("self_pay", _("个人自付"), "money"), Column("ratio", _("自付比例"), "percent"),
-            Column("flag", _("超过10%（县级）"), "flag"),
+            Column("flag", _("超过10%（县域内）"), "flag"),
         ],
         rows=rows, totals=totals, chart=chart,
         filters_text=_("出院日期%(a)s至%(b)s；%(d)s") % {"a": start.isoformat(), "b": end.isoformat(), "d": _district_text(data)},
         notes=[
-            _("个人自付 = 医疗总费用 − 基本医保 − 大病保险 − 其他支付 − 医疗救助；仅统计出院时持有救助身份人员的住院费用。"),
-            _("无锡市实施意见(七)：县域内定点医疗机构救助对象住院个人自付费用控制在总费用的10%%以内。本期超标机构：%(n)s家。") % {"n": flagged},
+            _("个人自付 = 医疗总费用 − 基本医保 − 大病保险 − 其他支付 − 已核定医疗救助；自付比例 = 个人自付 ÷ 政策范围内住院总费用；仅统计出院时持有救助身份人员的住院费用。"),
+            _("无锡市实施意见(七)：救助对象在县域内定点医疗机构（含乡镇卫生院）住院个人自付费用控制在政策范围内住院总费用10%%以内。本期超标机构：%(n)s家。") % {"n": flagged},
         ],
         empty_message=_("所选期间没有救助对象的住院费用。"),
     )
@@ -455,9 +479,10 @@ class ReportDef:
 def _latest_spending_day(user) -> date | None:
     from django.db.models import Max
 
+    from claims import money
     from claims.selectors import access_bills
 
-    return access_bills(user).filter(total_assistance__gt=0).aggregate(day=Max("discharge_date"))["day"]
+    return money.bills_for_report(access_bills(user)).aggregate(day=Max("discharge_date"))["day"]
 
 
 REPORTS: dict[str, ReportDef] = {r.slug: r for r in [

@@ -8,7 +8,7 @@ from organizations.access import restrict
 from .models import Letter, PrintJob
 
 __all__ = [
-    "access_letters", "access_print_jobs", "access_report_bills", "access_report_certifications",
+    "access_letters", "access_print_jobs", "access_report_applications", "access_report_bills", "access_report_certifications",
     "access_report_warnings", "districts_in_scope", "letter_by_verify_code", "regions_in_scope",
 ]
 
@@ -58,6 +58,13 @@ def access_report_bills(user) -> QuerySet:
     from claims.models import Bill
 
     return restrict(Bill.objects.all(), user, district="district")
+
+
+def access_report_applications(user) -> QuerySet:
+    """Applications for relief (依申请救助) by receiving office (受理区县)."""
+    from applications.models import Application
+
+    return restrict(Application.objects.all(), user, district="district")
 
 
 def access_report_certifications(user) -> QuerySet:

@@ -11,7 +11,8 @@ from applications.models import Status
 from .conftest import build_case, load_case
 from .workflow import receive, to_reviewing
 
-APPLICATION_CASES = ["bj-app-bands", "bj-app-cap", "bj-app-household", "nb-retroactive-60"]
+APPLICATION_CASES = ["bj-app-bands", "bj-app-cap", "bj-app-household", "nb-retroactive-60",
+                     "nb-retroactive-excludes-application-day"]
 
 
 @pytest.mark.django_db

@@ -112,9 +112,10 @@ def test_wuxi_7_out_of_pocket_flags_county_institutions_above_10_percent(casewor
           basic_paid=Decimal("1000.00"))
     table = reporting.out_of_pocket(caseworker, {"date_from": date(2024, 1, 1), "date_to": date(2024, 12, 31), "district": None})
     rows = {r["institution"]: r for r in table.rows}
-    assert rows["县人民医院"]["ratio"] == Decimal("0.15") and rows["县人民医院"]["flag"] is True
-    assert rows["市三甲医院"]["flag"] is False  # the 10% rule is for county-level institutions
-    assert rows["县中医院"]["ratio"] == Decimal("0.09") and rows["县中医院"]["flag"] is False
+    # POLICY.md §9: self-pay over 政策范围内住院总费用 (9,000), not over the total cost
+    assert rows["县人民医院"]["ratio"] == Decimal("1500") / Decimal("9000") and rows["县人民医院"]["flag"] is True
+    assert rows["市三甲医院"]["flag"] is False  # the 10% rule is for institutions in the county
+    assert rows["县中医院"]["ratio"] == Decimal("0.10") and rows["县中医院"]["flag"] is False  # 900 / 9,000: at 10%, not above
     assert rows["县中医院"]["stays"] == 1
     assert table.rows[0]["institution"] == "县人民医院"  # flagged first
 
