@@ -11,8 +11,7 @@ from applications.models import Status
 from .conftest import build_case, load_case
 from .workflow import receive, to_reviewing
 
-APPLICATION_CASES = ["bj-app-bands", "bj-app-cap", "bj-app-household", "nb-retroactive-60",
-                     "nb-retroactive-excludes-application-day"]
+APPLICATION_CASES = ["bj-app-bands", "bj-app-cap", "bj-app-household", "nb-retroactive-60"]
 
 
 @pytest.mark.django_db
@@ -66,3 +65,41 @@ def test_nb_retroactive_window_is_twelve_months_before_and_inpatient_only():
     assert rows[bills["b1"].pk].counted and rows[bills["b2"].pk].counted
     assert not rows[bills["o1"].pk].counted  # outpatient: not in the scheme's visit classes
     assert application.district.region.code == "330200"
+
+
+# ../shared/cases/nb-retroactive-excludes-application-day.json (POLICY.md §9), inline: the engine's
+# own scenario file belongs to the rules lane; this is the application path's half of it.
+NB_APPLICATION_DAY_CASE = {
+    "name": "nb-retroactive-excludes-application-day", "policy": "ningbo-2019",
+    "application": {"date": "2024-06-15"},
+    "household": [{"role": "patient",
+                   "certifications": [{"category": "illness_poverty_patient", "valid_from": "2024-06-15"}],
+                   "bills": [
+                       {"id": "b1", "visit_type": "inpatient", "start": "2024-06-01", "end": "2024-06-15",
+                        "total_cost": "30000.00", "policy_scope_cost": "30000.00", "basic_paid": "10000.00",
+                        "critical_paid": "0.00", "other_paid": "0.00"},
+                       {"id": "b2", "visit_type": "inpatient", "start": "2024-03-01", "end": "2024-03-10",
+                        "total_cost": "20000.00", "policy_scope_cost": "20000.00", "basic_paid": "10000.00",
+                        "critical_paid": "0.00", "other_paid": "0.00"}]}],
+}
+
+
+@pytest.mark.django_db
+def test_policy_9_ningbo_3_2_1_bill_settled_on_the_application_day_is_assessed_per_bill_only():
+    """三(二)1 "申请前12个月内": b1 settles ON the application day (the certification's first day):
+    per-bill assistance only (70% of 20,000 = 14,000), never also 60% relief. Relief = 60% × b2's
+    10,000 = 6,000 (the old code counted b1 too: 18,000 relief on top of b1's own assistance)."""
+    from datetime import date
+
+    from claims.services import recompute_person_year
+
+    district, household, patient, bills, staff = build_case(NB_APPLICATION_DAY_CASE)
+    application = receive(household=household, patient=patient, caseworker=staff["caseworker"], on=date(2024, 6, 15))
+    application = to_reviewing(application, caseworker=staff["caseworker"], certifier=staff["certifier"])
+    assert (application.period_start, application.period_end) == (date(2023, 6, 16), date(2024, 6, 14))
+    assert application.relief == Decimal("6000.00") and application.burden == Decimal("10000.00")
+    assert bills["b1"].pk not in set(application.counted_bills.values_list("bill_id", flat=True))
+    recompute_person_year(person_id=patient.pk, year=2024)
+    bills["b1"].refresh_from_db()
+    assert bills["b1"].total_assistance == Decimal("14000.00")  # per bill, NB-70
+    assert bills["b1"].total_assistance + application.relief <= Decimal("20000.00") + Decimal("10000.00")
