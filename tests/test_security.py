@@ -191,6 +191,10 @@ def _production_env(**extra) -> dict:
         DJANGO_SETTINGS_MODULE="config.settings.production",
         DJANGO_SECRET_KEY="prod-" + "x7Gq2mP9vL4kR8tW1zN6bH3jD5fS0aYc" * 2,
         DJANGO_ALLOWED_HOSTS="medassist.example.gov.cn",
+        # production refuses to start without these (tests/operations/test_production_settings.py)
+        DATABASE_URL="postgres://medassist@127.0.0.1:5432/medassist",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        PUBLIC_BASE_URL="https://medassist.example.gov.cn",
         **extra,
     )
     return env
