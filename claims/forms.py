@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import idnumber
 from beneficiaries.models import Person
+from organizations.dates import clean_date_field
 from organizations.models import Institution
 
 from .models import Bill, RejectionReason
@@ -25,6 +26,9 @@ class ClaimForm(forms.Form):
     def __init__(self, *args, persons=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.persons = persons if persons is not None else Person.objects.all()
+
+    def clean_applied_on(self):
+        return clean_date_field(self, "applied_on")
 
     def clean_id_number(self) -> Person:
         raw = self.cleaned_data["id_number"]
@@ -62,7 +66,10 @@ class BillForm(forms.ModelForm):
                 for error in errors:
                     self.add_error(name, error)
         institution, no = data.get("institution"), data.get("settlement_no")
-        if institution and no and Bill.objects.filter(institution=institution, settlement_no=no).exists():
+        same = Bill.objects.filter(institution=institution, settlement_no=no)
+        if self.instance.pk:  # editing a draft's bill: its own number is not a duplicate
+            same = same.exclude(pk=self.instance.pk)
+        if institution and no and same.exists():
             self.add_error("settlement_no", ValidationError(_("该机构的结算单号已存在。"), code="duplicate"))
         return data
 
@@ -74,6 +81,19 @@ class BillForm(forms.ModelForm):
 
     def _post_clean(self) -> None:  # the model instance is built by the service, not here
         pass
+
+
+class ClaimEditForm(forms.Form):
+    applied_on = forms.DateField(label=_("申请日期"), widget=DATE)
+    payee_account = forms.CharField(label=_("收款账户"), max_length=100, required=False)
+    note = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_applied_on(self):
+        return clean_date_field(self, "applied_on")
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(label=_("撤回原因"), max_length=500)
 
 
 class DecisionForm(forms.Form):

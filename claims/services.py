@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import ProtectedError, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from beneficiaries.models import Person
 from organizations import roles
+from organizations.dates import check_date
 
 from . import money
 from .models import (
@@ -89,7 +90,8 @@ NO_POLICY_DIGEST = "no_policy"  # Bill.computation_digest when no policy applied
 
 
 def bill_validate(data: dict[str, Any]) -> None:
-    """POLICY.md §1: no negative amount; total ≥ scope ≥ basic + critical; dates in order.
+    """POLICY.md §1: no negative amount; total ≥ scope ≥ basic + critical; dates in order, not in
+    the future and not before the policy era (organizations.dates).
 
     Raises ``ValidationError({field: ...})`` naming the first offending field; never clamps.
     """
@@ -113,6 +115,11 @@ def bill_validate(data: dict[str, Any]) -> None:
             _("基本医保与大病保险支付之和（%(sum)s）不能大于政策范围内费用（%(scope)s）。"), code="paid_gt_scope",
             params={"sum": basic + critical, "scope": scope})})
     admission, discharge = data.get("admission_date"), data.get("discharge_date")
+    for name, value in (("admission_date", admission), ("discharge_date", discharge)):
+        try:
+            check_date(value, label=str(Bill._meta.get_field(name).verbose_name))
+        except ValidationError as exc:
+            raise ValidationError({name: exc}) from None
     if admission is not None and discharge is not None and discharge < admission:
         raise ValidationError({"discharge_date": ValidationError(
             _("出院/结算日期不能早于入院/就诊日期。"), code="discharge_before_admission")})
@@ -708,6 +715,105 @@ def claim_add_bill(*, claim: Claim, data: dict[str, Any], by) -> Bill:
     bill = _add_bill(claim, data, by=by)
     recompute_person_year(person_id=claim.person_id, year=bill.discharge_date.year)
     return bill
+
+
+EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
+BILL_EDIT_FIELDS = ("institution", "settlement_no", "visit_type", "admission_date", "discharge_date", "diagnosis_code",
+                    "diagnosis_name", "major_disease", "rare_disease", "good_samaritan_injury", "referral_compliant",
+                    "in_province", "total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid")
+
+
+def _lock_editable(claim: Claim, by) -> Claim:
+    _require_role(by, roles.CASEWORKER)
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _refuse_state(claim, EDITABLE_STATUSES)
+    return claim
+
+
+@transaction.atomic
+def claim_update(*, claim: Claim, by, applied_on: date, payee_account: str = "", note: str = "") -> Claim:
+    """Correct a draft's (or returned claim's) header: application date, payee account, note."""
+    claim = _lock_editable(claim, by)
+    changes = []
+    for name, value in (("applied_on", applied_on), ("payee_account", payee_account), ("note", note)):
+        if getattr(claim, name) != value:
+            changes.append(str(Claim._meta.get_field(name).verbose_name))
+            setattr(claim, name, value)
+    if changes:
+        claim.full_clean(exclude=["person", "district", "created_by", "submitted_by", "reviewed_by", "payment_batch"])
+        claim.save(update_fields=["applied_on", "payee_account", "note", "updated_at"])
+        _record(claim, from_status=claim.status, to_status=claim.status, by=by,
+                note=_("修改申请：%(fields)s") % {"fields": "、".join(changes)})
+    return claim
+
+
+@transaction.atomic
+def claim_update_bill(*, claim: Claim, bill: Bill, data: dict[str, Any], by) -> Bill:
+    """Correct a bill of a draft or returned claim (POLICY.md §1 checks again) and recompute the
+    suggestion of the year(s) it was and is in. The change is in the claim's history."""
+    claim = _lock_editable(claim, by)
+    bill = Bill.objects.select_for_update().get(pk=bill.pk, claim=claim)
+    bill_validate(data)
+    old_year = bill.discharge_date.year
+    institution = data.get("institution")
+    changed = []
+    for name in BILL_EDIT_FIELDS:
+        if name not in data:
+            continue
+        value = data[name]
+        current = bill.institution if name == "institution" else getattr(bill, name)
+        if current != value:
+            changed.append(str(Bill._meta.get_field(name).verbose_name))
+            setattr(bill, name, value)
+    if institution is not None and Bill.objects.filter(institution=institution, settlement_no=bill.settlement_no) \
+            .exclude(pk=bill.pk).exists():
+        raise ValidationError({"settlement_no": ValidationError(_("该机构的结算单号已存在。"), code="duplicate")})
+    if not changed:
+        return bill
+    bill.full_clean(exclude=["person", "district", "institution", "claim", "policy", "created_by"])
+    bill.save()
+    _record(claim, from_status=claim.status, to_status=claim.status, by=by,
+            note=_("修改结算单 %(no)s：%(fields)s") % {"no": bill.settlement_no, "fields": "、".join(changed)})
+    for year in sorted({old_year, bill.discharge_date.year}):
+        recompute_person_year(person_id=claim.person_id, year=year)
+    return bill
+
+
+@transaction.atomic
+def claim_remove_bill(*, claim: Claim, bill: Bill, by) -> None:
+    """Remove a mistyped bill from a draft or returned claim. Such a bill never counted towards
+    the ledger and nothing was paid on it, so it is deleted; the claim's history names it."""
+    claim = _lock_editable(claim, by)
+    bill = Bill.objects.select_for_update().get(pk=bill.pk, claim=claim)
+    year, number, amount = bill.discharge_date.year, bill.settlement_no, bill.total_cost
+    try:
+        bill.delete()
+    except ProtectedError:
+        raise ValidationError(_("结算单 %(no)s 已被其他记录引用，不能删除。"), code="referenced",
+                              params={"no": number}) from None
+    _record(claim, from_status=claim.status, to_status=claim.status, by=by,
+            note=_("删除结算单 %(no)s（医疗总费用 %(amount)s 元）") % {"no": number, "amount": f"{amount:,.2f}"})
+    recompute_person_year(person_id=claim.person_id, year=year)
+
+
+@transaction.atomic
+def claim_withdraw(*, claim: Claim, by, reason: str) -> Claim:
+    """The caseworker who registered or submitted a claim takes it back before any review
+    (撤回): it returns to draft, editable again; the reason is in its history. No decision was
+    made, so no letter is issued."""
+    _require_role(by, roles.CASEWORKER)
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _refuse_state(claim, (ClaimStatus.SUBMITTED,))
+    if by.pk not in (claim.created_by_id, claim.submitted_by_id):
+        raise ValidationError(_("只有登记或提交此申请的经办人可以撤回。"), code="not_maker")
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError(_("请填写撤回原因。"), code="required")})
+    claim.submitted_by = None
+    claim.submitted_at = None
+    _set_status(claim, ClaimStatus.DRAFT, update=["submitted_by", "submitted_at"])
+    _record(claim, from_status=ClaimStatus.SUBMITTED, to_status=ClaimStatus.DRAFT, by=by,
+            note=_("撤回：%(reason)s") % {"reason": reason.strip()})
+    return claim
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -27,13 +27,14 @@ from beneficiaries import idnumber
 from beneficiaries.models import Person
 from organizations import roles, search
 from organizations.access import restrict, scope_for
+from organizations.confirm import confirmation, confirmed
 from organizations.listing import sort_order
 from organizations.models import Institution
 from organizations.selectors import access_districts
 
 from . import money, services
 from .filters import BillFilter, ClaimFilter
-from .forms import BillForm, ClaimForm, DecisionForm, MarkPaidForm, ResolveForm, UploadForm
+from .forms import BillForm, ClaimEditForm, ClaimForm, DecisionForm, MarkPaidForm, ResolveForm, UploadForm, WithdrawForm
 from .letters import explanation_rows
 from .models import Bill, ClaimStatus, PaymentAdjustment, SettlementImport
 from .selectors import (
@@ -367,6 +368,8 @@ class ClaimDetailView(ClaimsStaffMixin, DetailView):
         is_caseworker = roles.has_role(user, roles.CASEWORKER)
         ctx["can_submit"] = editable and is_caseworker and bills
         ctx["can_add_bill"] = editable and is_caseworker
+        ctx["can_withdraw"] = (claim.status == ClaimStatus.SUBMITTED and is_caseworker
+                               and user.pk in (claim.created_by_id, claim.submitted_by_id))
         ctx["can_decide"] = (claim.status == ClaimStatus.SUBMITTED and roles.has_role(user, roles.REVIEWER)
                              and user.pk not in (claim.submitted_by_id, claim.created_by_id))
         ctx["four_eyes_block"] = (claim.status == ClaimStatus.SUBMITTED and roles.has_role(user, roles.REVIEWER)
@@ -404,20 +407,46 @@ def _letters_of(claim):
     return out
 
 
+def _people(claims) -> list[str]:
+    """Names with masked ID numbers, once each, for a confirmation page."""
+    seen: dict[int, str] = {}
+    for claim in claims:
+        seen.setdefault(claim.person_id, f"{claim.person.name}（{claim.person.masked_id_number}）")
+    return list(seen.values())
+
+
 class ClaimActionView(ClaimsStaffMixin, View):
-    """POST-only transitions: submit, decide (approve/reject/return), add a bill."""
+    """POST-only transitions: submit, decide (approve/reject/return), withdraw, add a bill.
+    Submit, approve and reject first show a confirmation naming the amount and the person."""
 
     def post(self, request, pk: int, action: str):
         claim = get_object_or_404(access_claims(request.user), pk=pk)
+        back = reverse("claims:detail", args=[claim.pk])
+        suggested = claim.bills.aggregate(s=Sum("total_assistance"))["s"] or Decimal("0.00")
         try:
             if action == "submit":
+                if not confirmed(request):
+                    return confirmation(
+                        request, title=_("提交审核：%(no)s") % {"no": claim.number}, back=back, final=False,
+                        lines=[_("报销申请 %(no)s 的 %(n)s 张结算单将交审核人审核。") % {"no": claim.number, "n": claim.bills.count()},
+                               _("提交后不能再修改；审核前您可以撤回。")],
+                        amount=suggested, people=_people([claim]), confirm_label=_("确认提交"))
                 services.claim_submit(claim=claim, by=request.user)
                 messages.success(request, _("已提交审核。"))
+            elif action == "withdraw":
+                form = WithdrawForm(request.POST)
+                if not form.is_valid():
+                    messages.error(request, _("请填写撤回原因。"))
+                    return redirect(back)
+                services.claim_withdraw(claim=claim, by=request.user, reason=form.cleaned_data["reason"])
+                messages.success(request, _("已撤回，申请回到草稿，可修改后重新提交。不出具决定书。"))
             elif action == "decide":
                 form = DecisionForm(request.POST)
                 if not form.is_valid():
                     return _rerender(request, claim, decision_form=form)
                 data = form.cleaned_data
+                if data["action"] in ("approve", "reject") and not confirmed(request):
+                    return self.confirm_decision(request, claim, data, suggested, back)
                 if data["action"] == "approve":
                     services.claim_approve(claim=claim, reviewer=request.user, note=data["note"])
                     messages.success(request, _("已批准。"))
@@ -445,6 +474,108 @@ class ClaimActionView(ClaimsStaffMixin, View):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return redirect("claims:detail", pk=claim.pk)
+
+    def confirm_decision(self, request, claim, data, suggested, back):
+        people = _people([claim])
+        if data["action"] == "approve":
+            return confirmation(
+                request, title=_("批准：%(no)s") % {"no": claim.number}, back=back, amount=suggested, people=people,
+                lines=[_("批准报销申请 %(no)s，核定救助金额以批准时的重新计算为准（当前建议 %(amount)s 元）。")
+                       % {"no": claim.number, "amount": f"{suggested:,.2f}"},
+                       _("金额计入申请人的年度累计，并向申请人出具编号的救助决定书。")],
+                confirm_label=_("确认批准"))
+        reason = dict(DecisionForm.base_fields["reason"].choices).get(data["reason"], "")
+        return confirmation(
+            request, title=_("不予救助：%(no)s") % {"no": claim.number}, back=back, danger=True, people=people,
+            lines=[_("对报销申请 %(no)s 作出不予救助决定，原因：%(reason)s。") % {"no": claim.number, "reason": reason},
+                   _("将向申请人出具编号的不予救助决定书；录入错误请退回补正或由登记人撤回，而不是不予救助。")],
+            confirm_label=_("确认不予救助"))
+
+
+class ClaimEditView(ClaimsStaffMixin, TemplateView):
+    """Correct a draft's (or returned claim's) header."""
+
+    template_name = "claims/claim_edit.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.claim = get_object_or_404(access_claims(request.user), pk=kwargs["pk"])
+        if not roles.has_role(request.user, roles.CASEWORKER):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["claim"] = self.claim
+        ctx.setdefault("form", ClaimEditForm(initial={"applied_on": self.claim.applied_on, "note": self.claim.note,
+                                                      "payee_account": self.claim.payee_account}))
+        return ctx
+
+    def post(self, request, pk: int):
+        form = ClaimEditForm(request.POST)
+        if form.is_valid():
+            try:
+                services.claim_update(claim=self.claim, by=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _attach(form, exc)
+            else:
+                messages.success(request, _("已保存。"))
+                return redirect("claims:detail", pk=pk)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class ClaimBillEditView(ClaimsStaffMixin, TemplateView):
+    """Correct or remove a bill of a draft or returned claim (removing asks first)."""
+
+    template_name = "claims/bill_edit.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.claim = get_object_or_404(access_claims(request.user), pk=kwargs["pk"])
+        self.bill = get_object_or_404(self.claim.bills.select_related("institution"), pk=kwargs["bill_pk"])
+        if not roles.has_role(request.user, roles.CASEWORKER):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def institutions(self):
+        return Institution.objects.filter(district__region=self.claim.district.region).order_by("code")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.update(claim=self.claim, bill=self.bill)
+        ctx.setdefault("form", BillForm(instance=self.bill, institutions=self.institutions(), prefix="bill"))
+        return ctx
+
+    def post(self, request, pk: int, bill_pk: int):
+        back = reverse("claims:detail", args=[pk])
+        if "remove" in request.POST:
+            if not confirmed(request):
+                return confirmation(
+                    request, title=_("删除结算单 %(no)s") % {"no": self.bill.settlement_no}, back=back, danger=True,
+                    lines=[_("从草稿申请 %(claim)s 中删除结算单 %(no)s（%(inst)s，%(day)s）。")
+                           % {"claim": self.claim.number, "no": self.bill.settlement_no, "inst": self.bill.institution.name,
+                              "day": self.bill.discharge_date.isoformat()},
+                           _("删除记入申请的流转记录；不出具决定书。")],
+                    amount=self.bill.total_cost, people=_people([self.claim]), confirm_label=_("确认删除"))
+            try:
+                services.claim_remove_bill(claim=self.claim, bill=self.bill, by=request.user)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, _("已删除结算单 %(no)s。") % {"no": self.bill.settlement_no})
+            return redirect(back)
+        form = BillForm(request.POST, instance=self.bill, institutions=self.institutions(), prefix="bill")
+        if form.is_valid():
+            try:
+                services.claim_update_bill(claim=self.claim, bill=self.bill, data=form.bill_data(), by=request.user)
+            except ValidationError as exc:
+                _attach(form, exc)
+            else:
+                messages.success(request, _("已修改结算单。"))
+                return redirect(back)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
 def _rerender(request, claim, **forms):
@@ -501,7 +632,16 @@ class BatchListView(ClaimsStaffMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         ids = [int(x) for x in request.POST.getlist("claims") if x.isdigit()]
-        claims = list(access_claims(request.user).filter(pk__in=ids))
+        claims = list(access_claims(request.user).filter(pk__in=ids).order_by("id"))
+        if claims and not confirmed(request):
+            total = sum((c.approved_amount or Decimal("0.00") for c in claims), Decimal("0.00"))
+            return confirmation(
+                request, title=_("生成支付批次"), back=reverse("claims:batches"), amount=total, people=_people(claims),
+                lines=[_("将 %(n)s 个已批准申请（%(numbers)s）放入一个支付批次，合计 %(total)s 元。")
+                       % {"n": len(claims), "numbers": "、".join(c.number for c in claims[:10]) + ("…" if len(claims) > 10 else ""),
+                          "total": f"{total:,.2f}"},
+                       _("放入批次后的申请只能随批次支付。")],
+                confirm_label=_("确认生成批次"))
         try:
             batch = services.payment_batch_create(claims=claims, by=request.user)
         except ValidationError as exc:
@@ -527,6 +667,15 @@ class BatchDetailView(ClaimsStaffMixin, DetailView):
     def post(self, request, pk: int):
         self.object = self.get_object()
         form = MarkPaidForm(request.POST)
+        if form.is_valid() and not confirmed(request):
+            claims = list(self.object.claims.select_related("person").order_by("id"))
+            return confirmation(
+                request, title=_("标记支付：%(no)s") % {"no": self.object.number}, back=reverse("claims:batch", args=[pk]),
+                amount=self.object.total_amount, people=_people(claims), danger=True,
+                lines=[_("支付批次 %(no)s 的 %(n)s 个申请标记为已支付，凭证号 %(ref)s。")
+                       % {"no": self.object.number, "n": len(claims), "ref": form.cleaned_data["reference"]},
+                       _("已支付的金额此后不再改变；重算产生的差额记为补发或多付待核。")],
+                confirm_label=_("确认已支付"))
         if form.is_valid():
             try:
                 services.payment_batch_mark_paid(batch=self.object, reference=form.cleaned_data["reference"], by=request.user)

@@ -61,7 +61,7 @@ class TestWorkflowScreens:
         response = client.post(reverse("claims:create"), data)
         assert response.status_code == 302
         claim = person.claims.get()
-        assert client.post(reverse("claims:action", args=[claim.pk, "submit"])).status_code == 302
+        assert client.post(reverse("claims:action", args=[claim.pk, "submit"]), {"confirmed": "1"}).status_code == 302
         claim.refresh_from_db()
         assert claim.status == ClaimStatus.SUBMITTED
         # The submitter cannot decide: no decision form, and a POST is refused.
@@ -70,7 +70,7 @@ class TestWorkflowScreens:
         login(client, reviewer)
         page = client.get(reverse("claims:detail", args=[claim.pk]))
         assert page.status_code == 200 and "京医保发〔2022〕37号" in page.content.decode()
-        client.post(reverse("claims:action", args=[claim.pk, "decide"]), {"action": "approve", "note": "ok"})
+        client.post(reverse("claims:action", args=[claim.pk, "decide"]), {"action": "approve", "note": "ok", "confirmed": "1"})
         claim.refresh_from_db()
         assert claim.status == ClaimStatus.APPROVED
 
