@@ -21,6 +21,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("policies/", include("policies.urls")),
+    path("simulation/", include("simulation.urls")),
 ]
 
 if settings.DEBUG:

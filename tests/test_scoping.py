@@ -108,7 +108,7 @@ ROUTES = [r for r in project_routes() if not r.public]
 def test_the_harness_sees_every_app():
     """If this fails, the walk above lost URLs and the checks below prove nothing."""
     prefixes = {r.route.split("/", 1)[0] for r in ROUTES}
-    assert {"beneficiaries", "claims", "applications", "reports", "monitoring", "policies"} <= prefixes
+    assert {"beneficiaries", "claims", "applications", "reports", "monitoring", "policies", "simulation"} <= prefixes
     assert any(r.name == "home" for r in ROUTES)
 
 

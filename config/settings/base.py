@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "applications",
     "reports",
     "monitoring",
+    "simulation",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,198 @@
+"""The what-if simulation (issue 19): drafts are never in force; a run replays the real bills
+exactly as the engine gives them bill by bill; results are scoped."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+
+from simulation import services
+from simulation.models import SimulationPersonYear, SimulationRun
+
+from .conftest import DEMO_YEAR, raised_cap_rules
+
+pytestmark = pytest.mark.django_db
+YEAR_START, YEAR_END = date(DEMO_YEAR, 1, 1), date(DEMO_YEAR, 12, 31)
+
+
+def _draft(policy, user, cap="200000.00", scenario="BJ-3 住院限额 20 万"):
+    draft = services.draft_create(base=policy, scenario=scenario, by=user)
+    return services.draft_update(draft=draft, rules=raised_cap_rules(policy, cap), scenario=scenario, note="", by=user)
+
+
+def _run(draft, user, django_capture_on_commit_callbacks, **kw):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_create(draft=draft, period_start=kw.get("start", YEAR_START),
+                                  period_end=kw.get("end", YEAR_END), district=kw.get("district"), by=user)
+    run.refresh_from_db()
+    assert run.status == SimulationRun.Status.SUCCEEDED, run.error
+    return run
+
+
+def _real_rows():
+    from claims.models import Bill, LedgerBucket, PaymentAdjustment, PersonYearLedger
+
+    return (list(Bill.objects.order_by("pk").values_list("pk", "policy_id", "total_assistance", "computation_digest", "computed_at")),
+            list(PersonYearLedger.objects.order_by("pk").values_list("pk", "total_assistance", "updated_at")),
+            list(LedgerBucket.objects.order_by("pk").values_list("pk", "used", "cap")),
+            PaymentAdjustment.objects.count())
+
+
+def engine_bill_by_bill(region_id, draft_rules, start, end):
+    """The expected figures, computed independently: every counted bill through the ORM adapters
+    (``policies.adapters``) and ``assess_bill``, one person-year at a time, under the policy in force
+    (``policy_in_force``) and under the draft spec."""
+    from beneficiaries.models import Person
+    from claims.models import COUNTED_BILL_STATUSES, Bill
+    from policies.adapters import bill_in, person_in
+    from policies.engine import PolicySpec, YearState, assess_bill
+    from policies.selectors import policy_in_force, region_stats, spec_of
+
+    rules = dict(draft_rules, effective_from=start.isoformat(), effective_to=None)
+    draft_spec = PolicySpec.from_dict(rules)
+    stats = region_stats(region_id)
+    bills = (Bill.objects.filter(person__insured_region_id=region_id, status__in=COUNTED_BILL_STATUSES,
+                                 discharge_date__gte=start, discharge_date__lte=end)
+             .select_related("institution").order_by("person_id", "discharge_date", "id"))
+    by_py = defaultdict(list)
+    for bill in bills:
+        by_py[(bill.person_id, bill.discharge_date.year)].append(bill)
+    out = {}
+    for (person_id, year), rows in by_py.items():
+        pin = person_in(Person.objects.get(pk=person_id))
+        base_state, draft_state = YearState(year), YearState(year)
+        base = draft = Decimal("0.00")
+        for bill in rows:
+            policy = policy_in_force(region=region_id, on=bill.discharge_date)
+            if policy is not None:
+                base += assess_bill(spec_of(policy), pin, bill_in(bill), base_state, stats).total
+            draft += assess_bill(draft_spec, pin, bill_in(bill), draft_state, stats).total
+        out[(person_id, year)] = (base, draft)
+    return out
+
+
+def test_bj3_inpatient_cap_200000_matches_the_engine_bill_by_bill(beijing_policy, admin_user, demo,
+                                                                  django_capture_on_commit_callbacks):
+    """Done-when 1: BJ-3's inpatient cap 160,000 → 200,000 in a draft, the demo year simulated:
+    the totals and the gaining people are exactly what the engine gives bill by bill."""
+    draft = _draft(beijing_policy, admin_user)
+    run = _run(draft, admin_user, django_capture_on_commit_callbacks)
+    expected = engine_bill_by_bill(beijing_policy.region_id, draft.rules, YEAR_START, YEAR_END)
+    got = {(r.person_id, r.year): (r.base_total, r.draft_total)
+           for r in SimulationPersonYear.objects.filter(run=run)}
+    assert got == expected
+    totals = run.summary["totals"]
+    assert Decimal(totals["base"]) == sum(b for b, _d in expected.values())
+    assert Decimal(totals["draft"]) == sum(d for _b, d in expected.values())
+    gainers = {k: d - b for k, (b, d) in expected.items() if d > b}
+    assert gainers, "nobody gains: the test would prove nothing"
+    assert {(r.person_id, r.year): r.difference
+            for r in SimulationPersonYear.objects.filter(run=run, difference__gt=0)} == gainers
+    assert totals["gainers"] == len(gainers) and totals["losers"] == 0
+    # the high-cost BJ-3 patient: 3 stays of 80,000 burden at 85 % = 204,000, capped at 160,000 now
+    assert gainers[(demo["patient"].pk, DEMO_YEAR)] == Decimal("40000.00")
+    # the cells and months add up to the same totals
+    assert sum(Decimal(v[1]) for v in run.summary["cells"].values()) == Decimal(totals["draft"])
+    assert sum(Decimal(v[0]) for v in run.summary["months"].values()) == Decimal(totals["base"])
+    row = SimulationPersonYear.objects.get(run=run, person=demo["patient"])
+    assert row.base_capped and row.draft_capped  # 204,000 due: capped at 160,000 now, at 200,000 under the draft
+
+
+def test_a_draft_is_never_used_for_a_real_decision(beijing_policy, admin_user, demo, django_capture_on_commit_callbacks):
+    """policy_in_force, the nightly picker and a recomputation ignore drafts; a simulation run
+    writes no bill, ledger or payment adjustment."""
+    from claims.models import Bill
+    from claims.services import recompute_person_years
+    from monitoring.bulk import PolicyPicker
+    from policies.selectors import policy_in_force
+
+    draft = _draft(beijing_policy, admin_user, cap="999999.00")
+    on = date(DEMO_YEAR, 6, 1)
+    assert policy_in_force(region=beijing_policy.region_id, on=on) == beijing_policy
+    assert PolicyPicker.load().pick(beijing_policy.region_id, on) == beijing_policy
+    before = _real_rows()
+    run = _run(draft, admin_user, django_capture_on_commit_callbacks)
+    assert run.summary["totals"]["gainers"] >= 1
+    assert _real_rows() == before
+    # a real recomputation of the patient still caps at 160,000 under the version in force
+    patient = demo["patient"]
+    recompute_person_years(person_years={(patient.pk, DEMO_YEAR)})
+    bills = Bill.objects.filter(person=patient)
+    assert {b.policy_id for b in bills} == {beijing_policy.pk}
+    assert sum(b.total_assistance for b in bills) == Decimal("160000.00")
+
+
+def test_only_administrators_draft_and_run(beijing_policy, demo):
+    from django.contrib.auth import get_user_model
+
+    caseworker = get_user_model().objects.get(username="jingban")
+    with pytest.raises(PermissionDenied):
+        services.draft_create(base=beijing_policy, scenario="x", by=caseworker)
+
+
+def test_draft_rules_are_validated_by_the_engine(client, beijing_policy, admin_user):
+    draft = services.draft_create(base=beijing_policy, scenario="坏规则", by=admin_user)
+    rules = raised_cap_rules(beijing_policy, cap="-5")
+    client.force_login(admin_user)
+    import json
+
+    response = client.post(reverse("simulation:draft", args=[draft.pk]),
+                           {"scenario": "坏规则", "note": "", "rules": json.dumps(rules, ensure_ascii=False), "save_draft": "1"})
+    assert response.status_code == 200
+    assert "cap" in response.content.decode()  # the engine names the field
+    draft.refresh_from_db()
+    assert draft.rules == beijing_policy.rules
+
+
+def test_pages_pdf_xlsx_person_and_compare(client, beijing_policy, admin_user, demo, django_capture_on_commit_callbacks):
+    a = _run(_draft(beijing_policy, admin_user), admin_user, django_capture_on_commit_callbacks)
+    b = _run(_draft(beijing_policy, admin_user, cap="120000.00", scenario="BJ-3 住院限额 12 万"), admin_user,
+             django_capture_on_commit_callbacks)
+    assert b.summary["totals"]["losers"] >= 1
+    client.force_login(admin_user)
+    page = client.get(reverse("simulation:run", args=[b.pk])).content.decode()
+    patient = demo["patient"]
+    assert patient.masked_id_number in page and patient.id_number not in page
+    assert "month-chart" in page and "histogram-chart" in page
+    pdf = client.get(reverse("simulation:pdf", args=[a.pk]))
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    xlsx = client.get(reverse("simulation:xlsx", args=[b.pk]))
+    import io
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    losers = list(book.worksheets[-1].iter_rows(values_only=True))
+    assert losers[1][1] == patient.masked_id_number
+    person = client.get(reverse("simulation:person", args=[a.pk, patient.pk]) + f"?year={DEMO_YEAR}").content.decode()
+    assert "160,000.00" in person and "200,000.00" in person  # the cap line, now and draft, side by side
+    compare = client.get(reverse("simulation:compare"), {"a": a.pk, "b": b.pk}).content.decode()
+    assert "BJ-3 住院限额 12 万" in compare and "BJ-3 住院限额 20 万" in compare
+
+
+def test_runs_are_scoped(client, beijing_policy, admin_user, demo, django_capture_on_commit_callbacks):
+    """Another district's caseworker gets 404 for a Chaoyang run, its person page and exports; a
+    user without a profile sees nothing."""
+    from django.contrib.auth import get_user_model
+
+    from tests.factories import UserFactory
+
+    run = _run(_draft(beijing_policy, admin_user), admin_user, django_capture_on_commit_callbacks, district=demo["chaoyang"])
+    draft = run.draft
+    haidian = get_user_model().objects.get(username="haidian-jingban")
+    for user in (haidian, UserFactory(username="nobody-sim")):
+        client.force_login(user)
+        for url in (reverse("simulation:run", args=[run.pk]), reverse("simulation:pdf", args=[run.pk]),
+                    reverse("simulation:xlsx", args=[run.pk]), reverse("simulation:progress", args=[run.pk]),
+                    reverse("simulation:person", args=[run.pk, demo["patient"].pk]),
+                    reverse("simulation:draft", args=[draft.pk])):
+            assert client.get(url).status_code == 404, url
+        assert demo["patient"].name not in client.get(reverse("simulation:index")).content.decode()
+    chaoyang = get_user_model().objects.get(username="jingban")
+    client.force_login(chaoyang)
+    assert client.get(reverse("simulation:run", args=[run.pk])).status_code == 200
+    assert client.post(reverse("simulation:draft", args=[999999])).status_code == 404
