@@ -5,8 +5,8 @@ and under a draft, with the same identities and the same order. Reads only; writ
 It follows the nightly bulk path (``monitoring.bulk.recompute_chunk``), so a simulated "now" is
 exactly what the nightly run would compute:
 
-- the same bills: the person-year's COUNTED bills (``claims.models.COUNTED_BILL_STATUSES``: what the
-  fund pays or has paid) settled in the period, in settlement order (discharge date, then id);
+- the same bills: the person-year's bills with a granted figure (``claims.money.bills_granted``,
+  the same set that uses up cap room: what the fund pays or has paid) settled in the period, in settlement order (discharge date, then id);
   pending and rejected claims are not spending;
 - the same inputs: rows mapped by ``monitoring.bulk._bill_in`` (= ``policies.adapters.bill_in``),
   certifications as ``CertificationIn``, the same ``RegionStats``;
@@ -103,10 +103,11 @@ def replay_year(*, picker, region_id: int | None, draft_spec, person_in, rows: S
 
 
 def bills_query(*, region_id: int, district_id: int | None, start: date, end: date):
-    from claims.models import COUNTED_BILL_STATUSES, Bill
+    from claims import money
+    from claims.models import Bill
 
-    qs = Bill.objects.filter(person__insured_region_id=region_id, status__in=COUNTED_BILL_STATUSES,
-                             discharge_date__gte=start, discharge_date__lte=end)
+    qs = money.bills_granted(Bill.objects.filter(person__insured_region_id=region_id, discharge_date__gte=start,
+                                                 discharge_date__lte=end))
     if district_id is not None:
         qs = qs.filter(person__hukou_district_id=district_id)
     return qs

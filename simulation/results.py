@@ -44,8 +44,22 @@ def band_label(band: dict) -> str:
     if lo is None:
         return _("少于 %(hi)s") % {"hi": f"{Decimal(hi):,.0f}"}
     if hi is None:
-        return _("%(lo)s 以上") % {"lo": f"{Decimal(lo):+,.0f}"}
-    return f"{Decimal(lo):+,.0f} ~ {Decimal(hi):+,.0f}"
+        return _("%(lo)s 以上") % {"lo": _signed(lo)}
+    return f"{_signed(lo)} ~ {_signed(hi)}"
+
+
+def _months_of(run: SimulationRun) -> list[str]:
+    out = []
+    year, month = run.period_start.year, run.period_start.month
+    while (year, month) <= (run.period_end.year, run.period_end.month):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _signed(value: str) -> str:
+    amount = Decimal(value)
+    return f"{amount:,.0f}" if amount == 0 else f"{amount:+,.0f}"
 
 
 def run_results(run: SimulationRun, user) -> dict[str, Any]:
@@ -63,7 +77,11 @@ def run_results(run: SimulationRun, user) -> dict[str, Any]:
                      "visit_class": _class_label(visit_class), "base": b, "draft": d, "diff": d - b, "pct": _pct(d - b, b),
                      "base_bills": nb, "draft_bills": nd})
     rows.sort(key=lambda r: (r["district"], r["category"], r["visit_class"]))
-    months = [{"month": m, "base": Decimal(v[0]), "draft": Decimal(v[1])} for m, v in s.get("months", {}).items()]
+    stored = s.get("months", {})
+    months = []
+    for m in _months_of(run):  # every month of the period, a month without bills at 0
+        v = stored.get(m, ("0.00", "0.00"))
+        months.append({"month": m, "base": Decimal(v[0]), "draft": Decimal(v[1])})
     histogram = [{"label": band_label(b), "people": b["people"]} for b in s.get("histogram", [])]
     people = access_person_years(user, run)
     losers = list(people.filter(difference__lt=0).order_by("difference", "person_id")[:TOP])

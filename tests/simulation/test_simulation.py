@@ -47,7 +47,8 @@ def engine_bill_by_bill(region_id, draft_rules, start, end):
     (``policies.adapters``) and ``assess_bill``, one person-year at a time, under the policy in force
     (``policy_in_force``) and under the draft spec."""
     from beneficiaries.models import Person
-    from claims.models import COUNTED_BILL_STATUSES, Bill
+    from claims.models import Bill
+    from claims.money import GRANTED_STATUSES
     from policies.adapters import bill_in, person_in
     from policies.engine import PolicySpec, YearState, assess_bill
     from policies.selectors import policy_in_force, region_stats, spec_of
@@ -55,7 +56,7 @@ def engine_bill_by_bill(region_id, draft_rules, start, end):
     rules = dict(draft_rules, effective_from=start.isoformat(), effective_to=None)
     draft_spec = PolicySpec.from_dict(rules)
     stats = region_stats(region_id)
-    bills = (Bill.objects.filter(person__insured_region_id=region_id, status__in=COUNTED_BILL_STATUSES,
+    bills = (Bill.objects.filter(person__insured_region_id=region_id, status__in=GRANTED_STATUSES,
                                  discharge_date__gte=start, discharge_date__lte=end)
              .select_related("institution").order_by("person_id", "discharge_date", "id"))
     by_py = defaultdict(list)

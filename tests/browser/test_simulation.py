@@ -1,0 +1,73 @@
+"""In a real browser: an administrator copies Beijing's policy to a draft, raises BJ-3's inpatient
+cap to 200,000 in the editor, simulates the demo year, reads the result page and opens its PDF."""
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import requires_chromium
+from .test_login_dashboard import login
+
+pytestmark = [pytest.mark.browser, requires_chromium]
+SHOTS = os.environ.get("SIMULATION_SCREENSHOTS")  # a directory: save what the test saw, to look at
+
+
+@pytest.fixture
+def simulation_site(transactional_db, live_server):
+    from django.core.management import call_command
+
+    from tests.test_i18n import ensure_english_compiled
+
+    ensure_english_compiled()
+    call_command("seed_demo", only=["organizations", "policies", "beneficiaries", "claims", "applications"],
+                 stdout=io.StringIO())
+    return live_server
+
+
+def _shot(page, name):
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
+
+
+def test_administrator_simulates_a_draft_and_opens_the_pdf(page, simulation_site):
+    base = simulation_site.url
+    login(page, base, "admin", "demo-admin-2026")
+    page.goto(base + "/simulation/")
+    page.select_option("#id_base", page.locator("#id_base option", has_text="京医保发").first.get_attribute("value"))
+    page.fill("#id_scenario", "BJ-3 住院限额 20 万")
+    page.click("#create-draft")
+    expect(page.locator("h1")).to_contain_text("BJ-3 住院限额 20 万")
+    expect(page.locator("h1 .badge")).to_contain_text("草拟")
+
+    rules = json.loads(page.input_value("#id_rules"))
+    for tier in rules["tiers"]:
+        if tier["code"] == "BJ-3":
+            tier["buckets"]["inpatient"]["cap"] = "200000.00"
+    page.fill("#id_rules", json.dumps(rules, ensure_ascii=False, indent=2))
+    page.click("#save-draft")
+    expect(page.locator(".alert-success")).to_contain_text("草拟规则已保存")
+    expect(page.locator("body")).to_contain_text("200,000.00")
+    _shot(page, "draft.png")
+
+    page.fill("#id_period_start", "2024-01-01")
+    page.fill("#id_period_end", "2024-12-31")
+    page.click("#start-run")
+    expect(page.locator("h1")).to_contain_text("测算结果")
+    expect(page.locator("#sim-totals")).to_be_visible(timeout=60_000)  # the progress bar gives way to the result
+    expect(page.locator("#sim-totals")).to_contain_text("现行政策救助总额")
+    expect(page.locator("#sim-cells tbody tr").first).to_be_visible()
+    expect(page.locator("#month-chart")).to_be_visible()
+    _shot(page, "run.png")
+
+    href = page.get_attribute("#download-pdf", "href")
+    response = page.request.get(base + href)
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/pdf"
+    body = response.body()
+    assert body.startswith(b"%PDF")
+    if SHOTS:
+        (Path(SHOTS) / "run.pdf").write_bytes(body)
