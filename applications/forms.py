@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries import idnumber
+from organizations.dates import clean_date_field
 
 from .models import ApplicationDocument, AssessmentResult, Channel, DocumentKind, ExtraBill, HouseholdAssessment
 
@@ -24,6 +25,9 @@ class ApplicationForm(forms.Form):
     contact_phone = forms.CharField(label=_("联系电话"), max_length=20, required=False)
     proxy_name = forms.CharField(label=_("代办人"), max_length=50, required=False, help_text=_("社区委托代办时填写"))
     note = forms.CharField(label=_("备注"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def clean_received_on(self):
+        return clean_date_field(self, "received_on")
 
     def clean_patient_id_number(self) -> str:
         value = self.cleaned_data["patient_id_number"].strip().upper()
@@ -45,6 +49,9 @@ class WarningApplicationForm(forms.Form):
     def __init__(self, *args, members=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["applicant"].queryset = members
+
+    def clean_received_on(self):
+        return clean_date_field(self, "received_on")
         self.fields["applicant"].label_from_instance = lambda p: f"{p.name}（{p.masked_id_number}）{p.get_relation_display()}"
 
 
@@ -75,6 +82,12 @@ class ExtraBillForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["person"].queryset = members
         self.fields["person"].label_from_instance = lambda p: f"{p.name}（{p.masked_id_number}）"
+
+    def clean_admission_date(self):
+        return clean_date_field(self, "admission_date")
+
+    def clean_discharge_date(self):
+        return clean_date_field(self, "discharge_date")
 
     def clean(self):
         data = super().clean()

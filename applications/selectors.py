@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from beneficiaries.models import Household, Person
 from claims.models import Bill
@@ -76,8 +77,12 @@ def open_warnings(user) -> QuerySet:
         from monitoring.models import EarlyWarning
     except ImportError:  # pragma: no cover - monitoring ships it
         return Household.objects.none()
+    # A household that already applied this year cannot apply again (once a year): its warning
+    # is not offered as 转为申请 (issue 18).
+    this_year = Application.objects.filter(household=OuterRef("household_id"), year=timezone.localdate().year)
     return (
         EarlyWarning.objects.filter(status="open", household__in=access_households(user))
+        .exclude(Exists(this_year))
         .select_related("household__district")
         .prefetch_related("household__members")
         .order_by("-year", "-burden", "id")

@@ -28,6 +28,7 @@ from claims import money
 from claims.models import Bill
 from organizations import roles
 from organizations.access import ensure_in_scope, scope_for
+from organizations.dates import check_date
 from organizations.models import Agency, AgencyKind
 
 from . import selectors
@@ -142,6 +143,10 @@ def application_create(
         raise ValidationError({"applicant": ValidationError(_("申请人不是该家庭的成员。"), code="applicant_not_member")})
     if received_on > timezone.localdate():
         raise ValidationError({"received_on": ValidationError(_("受理日期不能晚于今天。"), code="received_in_future")})
+    try:  # year 1 used to be accepted, and every "gather" of it then failed (issue 18)
+        check_date(received_on, label=str(Application._meta.get_field("received_on").verbose_name))
+    except ValidationError as exc:
+        raise ValidationError({"received_on": exc}) from None
     if channel == Channel.COMMUNITY_PROXY and not proxy_name:
         raise ValidationError({"proxy_name": ValidationError(_("社区委托代办须填写代办人。"), code="proxy_required")})
     if warning is not None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -17,6 +18,7 @@ from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
 from organizations import roles, search
+from organizations.confirm import confirmation, confirmed
 from organizations.listing import sort_order
 
 from . import selectors, services
@@ -231,7 +233,9 @@ class ApplicationDetailView(ApplicationMixin, DetailView):
         }
         if ctx["act"]["decide"]:
             refused = ctx["assessment"] is not None and ctx["assessment"].result == AssessmentResult.REFUSED
-            ctx["decision_form"] = DecisionForm(initial={"decision": "reject" if refused else "approve"})
+            # Nothing chosen for the reviewer (issue 18): the assessment result is shown beside the form.
+            ctx["decision_form"] = DecisionForm()
+            ctx["assessment_refused"] = refused
             ctx["return_form"] = ReturnForm()
             ctx["same_person"] = app.computed_by_id == user.pk
         if ctx["act"]["upload"]:
@@ -249,9 +253,17 @@ class _ActionView(ApplicationMixin, View):
     def act(self, application):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def confirm(self, application):
+        """A confirmation page to show before acting, or None to act at once."""
+        return None
+
     def post(self, request, *args, **kwargs):
         application = self.get_application()
         try:
+            if not confirmed(request):
+                page = self.confirm(application)
+                if page is not None:
+                    return page
             self.act(application)
         except ValidationError as exc:
             for message in _errors(exc):
@@ -279,8 +291,30 @@ class GatherView(_ActionView):
 
 
 class ComputeView(_ActionView):
+    """Computing and sending to review are two steps (issue 18): the first POST computes in a
+    transaction that is rolled back and shows the figure; only 确认 computes and sends."""
+
     roles = (roles.CASEWORKER,)
     success_message = gettext_lazy("已计算救助金额，转审核。")
+
+    def confirm(self, application):
+        class _Preview(Exception):
+            pass
+
+        try:
+            with transaction.atomic():
+                computed = services.relief_compute(application=application, by=self.request.user)
+                relief, burden = computed.relief, computed.burden
+                raise _Preview
+        except _Preview:
+            pass
+        return confirmation(
+            self.request, title=_("救助金额计算结果：%(no)s") % {"no": application.number}, back=self.detail_url(),
+            amount=relief, final=False, people=[f"{application.applicant.name}（{application.applicant.masked_id_number}）"],
+            lines=[_("计入的个人负担 %(burden)s 元，计算的救助金额 %(relief)s 元。")
+                   % {"burden": f"{burden or 0:,.2f}", "relief": f"{relief or 0:,.2f}"},
+                   _("确认后提交审核人审核；审核前如需修改，由审核人退回。")],
+            confirm_label=_("提交审核"))
 
     def act(self, application):
         services.relief_compute(application=application, by=self.request.user)
@@ -288,6 +322,26 @@ class ComputeView(_ActionView):
 
 class DecideView(_ActionView):
     roles = (roles.REVIEWER,)
+
+    def confirm(self, application):
+        form = DecisionForm(self.request.POST)
+        if not form.is_valid():
+            return None  # act() reports the errors
+        person = f"{application.applicant.name}（{application.applicant.masked_id_number}）"
+        if form.cleaned_data["decision"] == "approve":
+            return confirmation(
+                self.request, title=_("批准救助：%(no)s") % {"no": application.number}, back=self.detail_url(),
+                amount=application.relief, people=[person], confirm_label=_("确认批准"),
+                lines=[_("批准依申请救助 %(no)s，救助金额 %(relief)s 元，支付方式：%(route)s。")
+                       % {"no": application.number, "relief": f"{application.relief or 0:,.2f}",
+                          "route": form.cleaned_data["payment_route"] or "—"},
+                       _("向申请人出具编号的救助决定书。")])
+        return confirmation(
+            self.request, title=_("不予救助：%(no)s") % {"no": application.number}, back=self.detail_url(),
+            people=[person], danger=True, confirm_label=_("确认不予救助"),
+            lines=[_("对依申请救助 %(no)s 作出不予救助决定，理由：%(reason)s。")
+                   % {"no": application.number, "reason": form.cleaned_data["reason"] or "—"},
+                   _("向申请人出具编号的不予救助决定书。")])
 
     def act(self, application):
         form = DecisionForm(self.request.POST)

@@ -136,13 +136,13 @@ def test_full_workflow_through_screens(client, household, patient, hospital, cas
         "visit_type": "inpatient", "admission_date": "2023-10-01", "discharge_date": "2023-10-05",
         "total_cost": "12000", "policy_scope_cost": "12000", "basic_paid": "2000", "critical_paid": "0",
         "other_paid": "0", "assistance_paid": "0", "receipt": receipt()})
-    client.post(reverse("applications:compute", args=[application.pk]))
+    client.post(reverse("applications:compute", args=[application.pk]), {"confirmed": "1"})  # after the figure is shown
     application.refresh_from_db()
     assert application.status == Status.REVIEWING and application.burden == Decimal("30000.00")
     login(client, reviewer)
     detail = client.get(reverse("applications:detail", args=[application.pk]))
     assert "9000.00" in detail.content.decode()
-    client.post(reverse("applications:decide", args=[application.pk]), {"decision": "approve", "payment_route": "银行代发"})
+    client.post(reverse("applications:decide", args=[application.pk]), {"decision": "approve", "payment_route": "银行代发", "confirmed": "1"})
     application.refresh_from_db()
     assert application.status == Status.APPROVED and application.relief == Decimal("9000.00")
 
