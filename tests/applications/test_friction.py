@@ -16,7 +16,7 @@ from applications.models import Status
 from applications.selectors import open_warnings
 
 from .conftest import bill
-from .workflow import receive, to_gathering, to_reviewing
+from .workflow import receive, to_gathering
 
 pytestmark = pytest.mark.django_db
 
