@@ -27,12 +27,14 @@ def letter_content(application: Application) -> dict[str, Any]:
             "discharge_date": row.discharge_date,
             "burden": row.burden,
             "counted": row.counted,
+            "counted_amount": row.burden if row.counted else ZERO,
+            "not_counted_reason": "" if row.counted else (row.get_reason_label() or _("不计入")),
             "person_name": row.person.name,
         }
         for row in application.counted_bills.select_related("person").order_by("person_id", "discharge_date", "id")
     ]
     explanation = [
-        {"label": line.get("label", ""), "value": line.get("value", ""), "clause": line.get("clause", "")}
+        {"key": line.get("key", ""), "label": line.get("label", ""), "value": line.get("value", ""), "clause": line.get("clause", "")}
         for line in computation.get("lines", [])
     ]
     clauses = list(computation.get("clauses", []))
@@ -50,6 +52,7 @@ def letter_content(application: Application) -> dict[str, Any]:
         "received_on": application.received_on,
         "decision": "approved" if approved else "rejected",
         "amount": (application.relief or ZERO) if approved else ZERO,
+        "computed_amount": (application.relief or ZERO) if approved else ZERO,
         "burden": application.burden or ZERO,
         "bills": bills,
         "explanation": explanation,

@@ -17,9 +17,48 @@ def _mask_account(account: str) -> str:
 
 
 def explanation_rows(bill) -> list[dict[str, str]]:
-    """The bill's explanation lines (label, value, clause) from its stored computation."""
+    """The bill's explanation lines (key, label, value, clause) from its stored computation."""
     lines = (bill.computation or {}).get("explanation", {}).get("lines", [])
-    return [{"label": line.get("label", ""), "value": line.get("value", ""), "clause": line.get("clause", "")} for line in lines]
+    return [{"key": line.get("key", ""), "label": line.get("label", ""), "value": line.get("value", ""),
+             "clause": line.get("clause", "")} for line in lines]
+
+
+# The reviewer's rejection reason → the engine's reason whose clause the letter cites.
+ENGINE_REASON = {
+    RejectionReason.NOT_BENEFICIARY: "not_eligible",
+    RejectionReason.NON_DESIGNATED: "non_designated",
+    RejectionReason.UNREFERRED: "unreferred",
+    RejectionReason.NOT_COVERED: "visit_not_covered",
+    RejectionReason.CAP_EXHAUSTED: "cap_exhausted",
+}
+# Engine outcomes that leave a bill out of the assistance (不计入), with the words printed.
+NOT_COUNTED_ERRORS = ("not_eligible", "non_designated", "unreferred", "visit_not_covered", "outside_policy_period",
+                      "invalid_amounts", "invalid_dates", "missing_statistic")
+
+
+def _not_counted_reason(bill) -> str:
+    """Why the engine left ``bill`` out, in words ("" when it was counted)."""
+    from policies.engine.types import REASONS
+
+    computation = bill.computation or {}
+    error = computation.get("error")
+    if error:
+        return REASONS.get(error, str(error))
+    for reason in computation.get("reasons", []):
+        if reason in NOT_COUNTED_ERRORS:
+            return REASONS.get(reason, reason)
+    return ""
+
+
+def _reason_clause(bills, engine_reason: str | None) -> str:
+    """The clause the engine cited for ``engine_reason`` on any of the bills ("" if none)."""
+    if not engine_reason:
+        return ""
+    for bill in bills:
+        for line in (bill.computation or {}).get("explanation", {}).get("lines", []):
+            if line.get("key") in (f"reason:{engine_reason}", "error") and line.get("clause"):
+                return str(line["clause"])
+    return ""
 
 
 def letter_content(claim: Claim) -> dict[str, Any]:
@@ -39,9 +78,11 @@ def letter_content(claim: Claim) -> dict[str, Any]:
             "tilted": bill.tilted,
             "special": bill.special,
             "total": bill.total_assistance,
+            "not_counted_reason": _not_counted_reason(bill),
         })
         for line in explanation_rows(bill):
-            explanation.append({"label": f"{bill.settlement_no} {line['label']}", "value": line["value"], "clause": line["clause"]})
+            explanation.append({"key": line["key"], "label": f"{bill.settlement_no} {line['label']}", "value": line["value"],
+                                "clause": line["clause"]})
         for clause in (bill.computation or {}).get("explanation", {}).get("clauses", []):
             if clause and clause not in clauses:
                 clauses.append(clause)
@@ -51,11 +92,14 @@ def letter_content(claim: Claim) -> dict[str, Any]:
                 documents.append(doc)
     amount: Decimal = (claim.approved_amount if claim.approved_amount is not None
                        else sum((b.total_assistance for b in bills), ZERO)) if approved else ZERO
-    reason = ""
+    computed: Decimal = sum((b.total_assistance for b in bills), ZERO)
+    reason, reason_clause = "", ""
     if not approved and claim.decision_reason:
+        # one reason (POLICY.md §7, 2026-12): the reviewer's, printed in the text and the table alike
         reason = str(RejectionReason(claim.decision_reason).label)
         if claim.decision_note:
             reason = f"{reason}：{claim.decision_note}"
+        reason_clause = _reason_clause(bills, ENGINE_REASON.get(claim.decision_reason))
     if approved:
         route = (_("银行转账至申请人账户（%(account)s）") % {"account": _mask_account(claim.payee_account)}
                  if claim.payee_account else _("由经办机构按支付批次发放"))
@@ -71,6 +115,8 @@ def letter_content(claim: Claim) -> dict[str, Any]:
         "explanation": explanation,
         "clauses": clauses,
         "reason": reason,
+        "reason_clause": reason_clause,
+        "computed_amount": computed if approved else ZERO,
         "payment_route": route,
         "policy_document": "；".join(documents),
     }

@@ -12,13 +12,29 @@ from django.db.models import Exists, OuterRef
 
 from organizations import roles
 
-from .models import Letter, LetterKind
+from .models import Letter, LetterKind, LetterOffice
 from .services import letter_issue, letter_issue_from_content
+
+# 复议机关 and court of each demo office (POLICY.md §7, 2026-12): the district government and
+# the district's basic people's court.
+OFFICES = {
+    "110105": ("北京市朝阳区人民政府", "北京市朝阳区人民法院"),
+    "110108": ("北京市海淀区人民政府", "北京市海淀区人民法院"),
+    "110101": ("北京市东城区人民政府", "北京市东城区人民法院"),
+}
+
+
+def seed_offices(ctx: dict) -> None:
+    for code, (body, court) in OFFICES.items():
+        district = ctx.get("district", {}).get(code)
+        if district is not None:
+            LetterOffice.objects.update_or_create(district=district, defaults={"reconsideration_body": body, "court": court})
 
 MAX_LETTERS = 25
 
 
 def seed(ctx: dict) -> None:
+    seed_offices(ctx)
     by = ctx["users"].get(roles.REVIEWER) or next(iter(ctx["users"].values()))
     issued = 0
     try:

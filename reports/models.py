@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +46,32 @@ class LetterSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.district.short_name} {self.year}: {self.last}"
+
+
+class LetterOffice(models.Model):
+    """What an office's letters print in the rights notice (POLICY.md §7, 2026-12).
+
+    The reconsideration body (复议机关: under the 2023 行政复议法 the people's government at the
+    issuing department's level) and the court (the basic people's court where the office sits)
+    are configured per office (district), in the admin; a district without a row gets one with
+    the names derived from its region and district (``reports.services.letter_office_for``),
+    which an administrator then checks.
+    """
+
+    district = models.OneToOneField(District, on_delete=models.PROTECT, related_name="letter_office", verbose_name=_("区县"))
+    reconsideration_body = models.CharField(_("行政复议机关"), max_length=100, help_text=_("如：北京市朝阳区人民政府"))
+    court = models.CharField(_("管辖人民法院"), max_length=100, help_text=_("如：北京市朝阳区人民法院"))
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("决定书出具机关设置")
+        verbose_name_plural = _("决定书出具机关设置")
+        constraints = [
+            models.CheckConstraint(condition=~Q(reconsideration_body="") & ~Q(court=""), name="letter_office_rights_named"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.district)
 
 
 def letter_upload_to(instance: Letter, filename: str) -> str:
@@ -162,3 +189,47 @@ class PrintJob(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.issued_on or self.payment_batch_id}"
+
+
+class DeliveryMethod(models.TextChoices):
+    """送达方式 (行政诉讼法/民事诉讼法 送达 as practised by administrative offices)."""
+
+    IN_PERSON = "in_person", _("直接送达")
+    POST = "post", _("邮寄送达")
+    LEFT_AT_ADDRESS = "left", _("留置送达")
+    ENTRUSTED = "entrusted", _("委托送达")
+    ELECTRONIC = "electronic", _("电子送达")
+    PUBLIC_NOTICE = "public_notice", _("公告送达")
+
+
+RECEIPT_EXTENSIONS = ["pdf", "jpg", "jpeg", "png"]
+
+
+def receipt_upload_to(instance: LetterDelivery, filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    # no personal data in the path: letter id only
+    return f"letters/receipts/{instance.letter.year}/{instance.letter_id}.{ext}"
+
+
+class LetterDelivery(models.Model):
+    """送达记录: when and how the letter reached the recipient; the appeal periods run from it.
+
+    One per letter; recorded once (a wrong record is corrected by an administrator, the letter
+    itself never changes).
+    """
+
+    letter = models.OneToOneField(Letter, on_delete=models.PROTECT, related_name="delivery", verbose_name=_("决定书"))
+    delivered_on = models.DateField(_("送达日期"))
+    method = models.CharField(_("送达方式"), max_length=20, choices=DeliveryMethod.choices)
+    receipt = models.FileField(_("送达回证"), upload_to=receipt_upload_to, max_length=200, blank=True,
+                               validators=[FileExtensionValidator(RECEIPT_EXTENSIONS)])
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人"))
+    recorded_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("送达记录")
+        verbose_name_plural = _("送达记录")
+
+    def __str__(self) -> str:
+        return f"{self.letter.number} {self.delivered_on}"

@@ -27,7 +27,6 @@ The content dict a letter is rendered from (built by ``claims.letters.letter_con
 """
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -47,9 +46,16 @@ LETTER_TITLES = {
 
 
 def public_base_url() -> str:
-    """Where citizens reach ``/verify/<code>``: settings.PUBLIC_BASE_URL or env, else localhost."""
-    base = getattr(settings, "PUBLIC_BASE_URL", "") or os.environ.get("PUBLIC_BASE_URL", "") or "http://127.0.0.1:8000"
-    return base.rstrip("/")
+    """Where citizens reach ``/verify/<code>``: ``settings.PUBLIC_BASE_URL`` (one source).
+
+    Production settings require it, so a production letter never prints a link to localhost;
+    development and test settings may leave it empty and get the local server.
+    """
+    base = (getattr(settings, "PUBLIC_BASE_URL", "") or "").strip()
+    return (base or LOCAL_BASE_URL).rstrip("/")
+
+
+LOCAL_BASE_URL = "http://127.0.0.1:8000"
 
 
 def verify_url(code: str) -> str:
@@ -83,34 +89,137 @@ def _decision_code(content: dict, kind: str | None) -> str:
     return "rejected" if decision in ("rejected", "reject", "denied") or "不予" in decision else "approved"
 
 
-def letter_context(content: dict, *, number: str, issued_on: date, office: str, verify_code: str,
-                   kind: str | None = None, replaces_number: str = "", correction_reason: str = "") -> dict[str, Any]:
-    decision = _decision_code(content, kind)
-    kind = kind or f"claim_{decision}"
-    amount = to_money(content.get("amount")) or Decimal("0.00")
+# Internal tier codes (BJ-3, NB-70, WX-100) never reach a citizen: the tier's name says it.
+_TIER_CODE = re.compile(r"\b[A-Z]{2,4}-[0-9A-Z]+\b\s*")
+_MONEY_IN_TEXT = re.compile(r"\d[\d,]*\.\d{2}")
+
+
+def split_documents(policy_document: str) -> list[tuple[str, str]]:
+    """``"京医保发〔2022〕37号 北京市关于…意见；…"`` → ``[("京医保发〔2022〕37号", "北京市关于…意见"), …]``."""
+    out: list[tuple[str, str]] = []
+    for part in re.split(r"[；;]", policy_document or ""):
+        part = part.strip()
+        if not part:
+            continue
+        number, _sep, title = part.partition(" ")
+        if "号" not in number:  # a title without a document number
+            number, title = "", part
+        out.append((number.strip(), title.strip()))
+    return out
+
+
+def cite_document(number: str, title: str) -> str:
+    """GB/T 9704 citation: the title in 《》 first, the number in brackets after it."""
+    if title and number:
+        return f"《{title}》（{number}）"
+    if title:
+        return f"《{title}》"
+    return number
+
+
+def _strip_doc(clause: str, numbers: list[str]) -> str:
+    for number in numbers:
+        if number and clause.startswith(number):
+            return clause[len(number):].strip()
+    return clause
+
+
+def basis_sentence(policy_document: str, clauses: list[str]) -> str:
+    """本决定依据…: each document cited once (title in 《》, then its number), followed by the
+    clauses taken from it; clauses of a document not named in ``policy_document`` (e.g. a
+    district's override) are cited with their own number."""
+    documents = split_documents(policy_document)
+    numbers = [n for n, _t in documents if n]
+    by_doc: dict[str, list[str]] = {n: [] for n, _t in documents}
+    others: list[str] = []
+    for clause in clauses:
+        clause = clause.strip()
+        if not clause:
+            continue
+        owner = next((n for n in numbers if clause.startswith(n)), None)
+        if owner is None and len(documents) == 1:
+            owner = documents[0][0]
+            rest = clause
+        else:
+            rest = _strip_doc(clause, numbers)
+        if owner is None:
+            if clause not in others:
+                others.append(clause)
+        elif rest and rest not in by_doc[owner]:
+            by_doc[owner].append(rest)
+    parts = []
+    for number, title in documents:
+        cited = cite_document(number, title)
+        items = by_doc.get(number) or []
+        parts.append(cited + "、".join(items) if items else cited)
+    parts += others
+    return "，".join(parts)
+
+
+def _bill_rows(content: dict, decision: str, reason: str) -> list[dict[str, Any]]:
     bills = []
     for bill in content.get("bills") or []:
         row = dict(bill)
         row["visit_type"] = bill.get("visit_type") or bill.get("visit_type_label") or ""
         # "total" (assistance + tilted + special) when the claims app gives it, else "assistance"
         row["assistance"] = bill.get("total") if bill.get("total") not in (None, "") else bill.get("assistance")
-        for key in ("total_cost", "burden", "assistance", "counted"):
-            row[key] = money_figures(to_money(bill.get(key)))
+        counted = bill.get("counted")
+        counted_amount = bill.get("counted_amount")
+        if counted is not None and not isinstance(counted, bool):  # older content: the counted amount
+            counted_amount, counted = counted, None
+        for key in ("total_cost", "burden", "assistance"):
+            row[key] = money_figures(to_money(row.get(key)))
+        row["counted_amount"] = money_figures(to_money(counted_amount))
+        not_counted_reason = str(bill.get("not_counted_reason") or "")
+        if decision == "rejected":
+            # nothing is granted: every bill is 不计入, for the one reason the letter gives
+            counted, not_counted_reason = False, reason
+        elif counted is None:
+            counted = not not_counted_reason
+        row["counted"] = bool(counted)
+        row["not_counted_reason"] = "" if counted else not_counted_reason
+        for key in ("admission_date", "discharge_date"):
+            row[key] = str(bill.get(key) or "")
         bills.append(row)
+    return bills
+
+
+def letter_context(content: dict, *, number: str, issued_on: date, office: str, verify_code: str,
+                   kind: str | None = None, replaces_number: str = "", correction_reason: str = "") -> dict[str, Any]:
+    decision = _decision_code(content, kind)
+    kind = kind or f"claim_{decision}"
+    rejected = decision == "rejected"
+    amount = Decimal("0.00") if rejected else (to_money(content.get("amount")) or Decimal("0.00"))
+    reason = str(content.get("reason", "") or "").strip() or ("不符合救助条件" if rejected else "")
+    reason_clause = str(content.get("reason_clause", "") or "")
+    bills = _bill_rows(content, decision, reason)
+    policy_document = str(content.get("policy_document", "") or "")
+    documents = split_documents(policy_document)
+    numbers = [n for n, _t in documents if n]
     # Claims print assistance per bill; applications print what each bill counted towards relief.
     columns = {
         "person": any(b.get("person_name") for b in bills),
-        "total_cost": any(b["total_cost"] for b in bills),
-        # a rejection grants nothing: no per-bill assistance column, whatever the content says
-        "assistance": decision == "approved" and any(b["assistance"] for b in bills),
-        "counted": any(b["counted"] for b in bills) and not any(b["assistance"] for b in bills),
+        # a rejection prints no amount at all (POLICY.md §7, 2026-12)
+        "total_cost": not rejected and any(b["total_cost"] for b in bills),
+        "burden": not rejected and any(b["burden"] for b in bills),
+        "assistance": not rejected and any(b["assistance"] for b in bills),
+        "counted_amount": not rejected and any(b["counted_amount"] for b in bills) and not any(b["assistance"] for b in bills),
     }
-    explanation = _explanation_rows(content.get("explanation") or [], bills)
-    clauses = [c for c in (content.get("clauses") or []) if c]
-    policy_document = str(content.get("policy_document", "") or "")
-    doc_no = policy_document.split(" ")[0]
-    # "本决定依据" names the document once: clauses that already carry its number stand alone
-    basis_prefix = "" if doc_no and clauses and all(doc_no in c for c in clauses) else policy_document
+    if rejected:
+        # one reason, the same in the text and in the table, and none of the computation's lines
+        # (they carry amounts, and e.g. a category line would contradict 不属于医疗救助对象)
+        explanation = [{"label": "不予救助理由", "value": reason, "clause": _strip_doc(reason_clause, numbers)}]
+    else:
+        explanation = _explanation_rows(content.get("explanation") or [], bills, numbers=numbers)
+    clauses = [str(c) for c in (content.get("clauses") or []) if c]
+    if rejected and reason_clause:
+        # the basis of a rejection is the clause of its one reason, not the computation's
+        clauses = [reason_clause]
+    computed = to_money(content.get("computed_amount"))
+    not_counted = [b for b in bills if not b["counted"]]
+    # "grants less than applied for or computed": a rejection, an approval below the engine's
+    # figure, or an approval that leaves out one of the bills applied for
+    reduced = rejected or (computed is not None and amount < computed) or bool(not_counted)
     return {
         "kind": kind,
         "decision": decision,
@@ -126,14 +235,17 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
         "amount": amount,
         "amount_figures": money_figures(amount),
         "amount_capitals": amount_in_capitals(amount),
+        "computed_figures": money_figures(computed) if computed is not None and amount < computed else "",
         "bills": bills,
+        "not_counted": not_counted,
         "columns": columns,
         "explanation": explanation,
-        "clauses": clauses,
-        "reason": content.get("reason", ""),
+        "basis": basis_sentence(policy_document, clauses) if (clauses or documents) else "",
+        "reason": reason,
+        "reduced": reduced,
+        "reconsideration_body": str(content.get("reconsideration_body", "") or ""),
+        "court": str(content.get("court", "") or ""),
         "payment_route": content.get("payment_route", ""),
-        "policy_document": policy_document,
-        "basis_prefix": basis_prefix,
         "verify_code": verify_code,
         "verify_code_display": "-".join(verify_code[i:i + 5] for i in range(0, len(verify_code), 5)),
         "verify_url": verify_url(verify_code),
@@ -146,22 +258,27 @@ _CODE = re.compile(r"^[a-z][a-z_]*$")
 _CODE_IN_BRACKETS = re.compile(r"（([a-z][a-z_]*)）")
 
 
-def _explanation_rows(lines: list[dict[str, Any]], bills: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """The engine's lines as a citizen reads them: no internal codes, no repeated bill number.
+def _explanation_rows(lines: list[dict[str, Any]], bills: list[dict[str, Any]], *,
+                      numbers: list[str] | None = None) -> list[dict[str, str]]:
+    """The engine's lines as a citizen reads them: no internal codes, no repeated bill number,
+    no repeated document number (the basis paragraph cites the document once).
 
     A value that is a bare vocabulary code (``inpatient``, ``not_eligible``) is shown in Chinese
     when known, else left blank (its label already says it); with a single bill, the
-    ``"<settlement no> "`` prefix some callers put on labels is dropped.
+    ``"<settlement no> "`` prefix some callers put on labels is dropped. Money values print
+    with thousands separators, like the bill table.
     """
     from policies.engine.types import REASONS, VISIT_TYPE_LABELS
 
     words = {**VISIT_TYPE_LABELS, **REASONS}
+    numbers = numbers or []
     prefix = f"{bills[0].get('settlement_no')} " if len(bills) == 1 and bills[0].get("settlement_no") else None
     rows = []
     for line in lines:
         label, value = str(line.get("label", "")), str(line.get("value", "") or "")
         if prefix and label.startswith(prefix):
             label = label[len(prefix):]
+
         def bracketed(match: re.Match[str]) -> str:
             word = words.get(match.group(1))
             return f"（{word}）" if word else ""
@@ -171,7 +288,10 @@ def _explanation_rows(lines: list[dict[str, Any]], bills: list[dict[str, Any]]) 
             value = words.get(value, "")
             if value == label:
                 value = ""
-        rows.append({"label": label, "value": value, "clause": str(line.get("clause", "") or "")})
+        value = _TIER_CODE.sub("", value).strip()
+        value = _MONEY_IN_TEXT.sub(lambda m: money_figures(to_money(m.group(0).replace(",", ""))), value)
+        clause = _strip_doc(str(line.get("clause", "") or ""), numbers)
+        rows.append({"label": label, "value": value, "clause": clause})
     return rows
 
 

@@ -15,7 +15,7 @@ __all__ = [
 
 def access_letters(user) -> QuerySet[Letter]:
     """Letters issued by an office in the user's scope (district staff: their district only)."""
-    qs = Letter.objects.select_related("district", "issued_by", "replaces", "replaced_by")
+    qs = Letter.objects.select_related("district", "issued_by", "replaces", "replaced_by", "delivery")
     return restrict(qs, user, district="district")
 
 

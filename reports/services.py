@@ -22,7 +22,16 @@ from django.utils.translation import gettext as _
 
 from organizations.models import Agency, AgencyKind, District
 
-from .models import Letter, LetterKind, LetterSequence, PrintJob, PrintJobStatus
+from .models import (
+    DeliveryMethod,
+    Letter,
+    LetterDelivery,
+    LetterKind,
+    LetterOffice,
+    LetterSequence,
+    PrintJob,
+    PrintJobStatus,
+)
 from .pdf import render_letter_pdf, to_money
 
 logger = logging.getLogger(__name__)
@@ -42,8 +51,31 @@ def normalise_verify_code(raw: str) -> str:
 
 
 def letter_number(*, district: District, year: int, seq: int) -> str:
-    """文号: {district short}医救决〔{year}〕{seq:05d}号, e.g. 京朝医救决〔2023〕00017号."""
-    return f"{district.short_name}医救决〔{year}〕{seq:05d}号"
+    """文号: {district short}医救决〔{year}〕{seq}号, e.g. 京朝医救决〔2023〕17号.
+
+    GB/T 9704-2012 7.2.4 (POLICY.md §7, 2026-12): the sequence number has no leading zeros
+    (不编虚位). Letters issued before keep the number they were issued with (it is stored).
+    """
+    return f"{district.short_name}医救决〔{year}〕{seq}号"
+
+
+def letter_office_for(district: District) -> LetterOffice:
+    """The office's rights-notice settings; created with derived names when missing.
+
+    Derived: 复议机关 = the people's government of the district, court = its basic people's court
+    (e.g. 北京市朝阳区人民政府 / 北京市朝阳区人民法院), which is what the 2023 行政复议法 and the
+    rule "where the office sits" give for a district bureau; the admin corrects a county whose
+    court has another name.
+    """
+    office = LetterOffice.objects.filter(district=district).first()
+    if office is not None:
+        return office
+    place = f"{district.region.name}{district.name}" if not district.name.startswith(district.region.name) else district.name
+    LetterOffice.objects.bulk_create(
+        [LetterOffice(district=district, reconsideration_body=f"{place}人民政府", court=f"{place}人民法院")],
+        ignore_conflicts=True,
+    )
+    return LetterOffice.objects.get(district=district)
 
 
 def office_name_for(district: District) -> str:
@@ -129,6 +161,8 @@ def _issue(*, kind: str, district: District, content: dict[str, Any], by, claim=
     code = new_verify_code()
     while Letter.objects.filter(verify_code=code).exists():  # 1 in 10^14; cheap to be sure
         code = new_verify_code()
+    rights = letter_office_for(district)
+    content = {**content, "reconsideration_body": rights.reconsideration_body, "court": rights.court}
     with translation.override("zh-hans"):  # a letter is an official Chinese document
         pdf = render_letter_pdf(
             content, number, issued_on, office, code, kind=kind,
@@ -230,6 +264,57 @@ def letter_correct(*, letter: Letter, reason: str, by) -> Letter:
 
 
 # --------------------------------------------------------------------------------------------
+# Delivery (送达)
+# --------------------------------------------------------------------------------------------
+
+RECEIPT_MAX_BYTES = 10 * 1024 * 1024
+# 送达回证 / postal receipt are what prove these methods; an electronic delivery or a public
+# notice is proven by the system's record or the notice itself, so a scan is optional there.
+RECEIPT_REQUIRED = (DeliveryMethod.IN_PERSON, DeliveryMethod.POST, DeliveryMethod.LEFT_AT_ADDRESS, DeliveryMethod.ENTRUSTED)
+
+
+def letter_record_delivery(*, letter: Letter, delivered_on: date, method: str, receipt=None, note: str = "", by) -> LetterDelivery:
+    """Record that ``letter`` was delivered (送达): date, method, receipt scan.
+
+    The appeal periods (60 days / 6 months) run from ``delivered_on``, so it may be neither before
+    the letter's date nor in the future. Recorded once: a second record is refused.
+    """
+    errors: dict[str, ValidationError] = {}
+    if method not in DeliveryMethod.values:
+        errors["method"] = ValidationError(_("请选择送达方式。"), code="invalid_method")
+    if delivered_on is None:
+        errors["delivered_on"] = ValidationError(_("请填写送达日期。"), code="required")
+    elif delivered_on < letter.issued_on:
+        errors["delivered_on"] = ValidationError(_("送达日期不能早于成文日期（%(d)s）。") % {"d": letter.issued_on.isoformat()},
+                                                 code="before_issue")
+    elif delivered_on > timezone.localdate():
+        errors["delivered_on"] = ValidationError(_("送达日期不能晚于今天。"), code="future")
+    if receipt is None and method in RECEIPT_REQUIRED:
+        errors["receipt"] = ValidationError(_("该送达方式需要上传送达回证（或邮寄回执）扫描件。"), code="receipt_required")
+    elif receipt is not None and receipt.size > RECEIPT_MAX_BYTES:
+        errors["receipt"] = ValidationError(_("送达回证文件不能超过10 MB。"), code="receipt_too_large")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = Letter.objects.select_for_update().get(pk=letter.pk)
+        if LetterDelivery.objects.filter(letter=locked).exists():
+            raise ValidationError(_("该决定书已登记送达。"), code="already_delivered")
+        delivery = LetterDelivery(letter=locked, delivered_on=delivered_on, method=method, note=(note or "").strip()[:200],
+                                  recorded_by=by)
+        if receipt is not None:
+            delivery.receipt.save(receipt.name, receipt, save=False)
+        try:
+            delivery.full_clean()
+            delivery.save()
+        except Exception:
+            if delivery.receipt:
+                delivery.receipt.delete(save=False)
+            raise
+    logger.info("letter %s delivery recorded (letter_id=%s, method=%s)", locked.number, locked.pk, method)
+    return delivery
+
+
+# --------------------------------------------------------------------------------------------
 # Batch printing
 # --------------------------------------------------------------------------------------------
 
@@ -268,6 +353,14 @@ def print_job_letters(job: PrintJob):
     return qs.order_by("district_id", "year", "seq")
 
 
+def pad_to_even_pages(writer) -> None:
+    """Double-sided printing: a letter with an odd page count gets a blank back page, so the
+    next citizen's letter never starts on its back."""
+    if len(writer.pages) % 2:
+        last = writer.pages[-1].mediabox
+        writer.add_blank_page(width=last.width, height=last.height)
+
+
 def print_job_run(*, job_id: int) -> PrintJob:
     """Merge the stored PDFs (byte-identical to what was issued) into one file. Idempotent."""
     from pypdf import PdfWriter
@@ -282,6 +375,7 @@ def print_job_run(*, job_id: int) -> PrintJob:
         for letter in print_job_letters(job).only("file").iterator(chunk_size=200):
             with letter.file.open("rb") as fh:
                 writer.append(fh)
+            pad_to_even_pages(writer)
             count += 1
         if count == 0:
             job.status, job.error = PrintJobStatus.FAILED, _("所选范围内没有决定书。")

@@ -30,7 +30,7 @@ from organizations.exports import formula_safe
 
 from . import reporting, selectors, services
 from .charts import chart_svg
-from .models import Letter, LetterKind, PrintJobStatus
+from .models import DeliveryMethod, Letter, LetterDelivery, LetterKind, PrintJobStatus
 from .pdf import html_to_pdf
 
 
@@ -69,6 +69,10 @@ class IndexView(ReportsAccessMixin, TemplateView):
             if not (term.id_number or term.last4):
                 match |= Q(number__icontains=term.text) | Q(recipient_name__icontains=term.text)
             qs = qs.filter(match)
+        undelivered = self.request.GET.get("undelivered", "") == "1"
+        if undelivered:
+            # 未送达: the appeal periods have not started; corrected letters are replaced, not delivered
+            qs = qs.filter(delivery__isnull=True, replaced_by__isnull=True)
         if kind in LetterKind.values:
             qs = qs.filter(kind=kind)
         if issued_on:
@@ -79,6 +83,7 @@ class IndexView(ReportsAccessMixin, TemplateView):
         page = Paginator(qs.order_by("-issued_at", "-id"), self.paginate_by).get_page(self.request.GET.get("page"))
         ctx.update(
             page=page, page_obj=page, letters=page.object_list, q=q, search_term=term, kind=kind, issued_on=issued_on, kinds=LetterKind.choices,
+            undelivered=undelivered,
             reports=reporting.REPORTS.values(),
             querystring=_without_page(self.request.GET),
         )
@@ -103,8 +108,57 @@ class LetterDetailView(ReportsAccessMixin, TemplateView):
             chain.append(cur)
             cur = cur.replaces
         ctx.update(letter=letter, chain=chain, can_correct=_can_correct(self.request.user) and not letter.is_superseded,
-                   content=letter.content)
+                   content=letter.content, delivery=getattr(letter, "delivery", None) if _has_delivery(letter) else None,
+                   can_deliver=_can_deliver(self.request.user), delivery_methods=DeliveryMethod.choices,
+                   today=timezone.localdate().isoformat())
         return ctx
+
+
+def _has_delivery(letter: Letter) -> bool:
+    try:
+        return letter.delivery is not None
+    except LetterDelivery.DoesNotExist:
+        return False
+
+
+def _can_deliver(user) -> bool:
+    """Whoever handles the file records its delivery: caseworkers and reviewers."""
+    return roles.has_role(user, roles.CASEWORKER) or roles.has_role(user, roles.REVIEWER)
+
+
+class LetterDeliveryView(ReportsAccessMixin, View):
+    """POST: record the delivery (送达) of a letter: date, method, receipt scan."""
+
+    def post(self, request, pk: int):
+        from django import forms
+
+        letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
+        if not _can_deliver(request.user):
+            raise PermissionDenied
+        try:
+            delivered_on = forms.DateField(required=False).clean(request.POST.get("delivered_on", ""))
+            services.letter_record_delivery(
+                letter=letter, delivered_on=delivered_on, method=request.POST.get("method", ""),
+                receipt=request.FILES.get("receipt"), note=request.POST.get("note", ""), by=request.user,
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("reports:letter", pk=letter.pk)
+        messages.success(request, _("已登记送达。"))
+        return redirect("reports:letter", pk=letter.pk)
+
+
+class LetterReceiptView(ReportsAccessMixin, View):
+    """The delivery receipt scan (送达回证), within the letter's scope."""
+
+    def get(self, request, pk: int):
+        letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
+        if not _has_delivery(letter) or not letter.delivery.receipt:
+            raise Http404
+        receipt = letter.delivery.receipt
+        response = FileResponse(receipt.open("rb"))
+        response["Content-Disposition"] = f'inline; filename="receipt-{letter.pk}.{receipt.name.rsplit(".", 1)[-1]}"'
+        return response
 
 
 @method_decorator(xframe_options_sameorigin, name="dispatch")  # previewed in an iframe on the detail page

@@ -11,7 +11,7 @@ from claims.letters import letter_content
 pytestmark = pytest.mark.django_db
 
 KEYS = {"recipient_name", "recipient_masked_id", "district_name", "decision", "amount", "bills", "explanation",
-        "clauses", "reason", "payment_route", "policy_document"}
+        "clauses", "reason", "reason_clause", "computed_amount", "payment_route", "policy_document"}
 
 
 def test_policy_7_approval_letter_content(make_claim, reviewer, person):

@@ -22,8 +22,10 @@ from .helpers import pdf_text
 pytestmark = pytest.mark.django_db
 
 
-def test_policy_7_number_format(district):
-    assert letter_number(district=district, year=2023, seq=17) == "京朝医救决〔2023〕00017号"
+def test_policy_7_number_format_no_leading_zeros(district):
+    """GB/T 9704 7.2.4 不编虚位 (POLICY.md §7, 2026-12): 17号, never 00017号."""
+    assert letter_number(district=district, year=2023, seq=17) == "京朝医救决〔2023〕17号"
+    assert letter_number(district=district, year=2023, seq=1) == "京朝医救决〔2023〕1号"
 
 
 def test_policy_7_render_approved_letter_from_fixture(approved_content):
@@ -55,8 +57,8 @@ def test_policy_7_claim_letters_each_kind(approved_claim, rejected_claim, review
     approved = letter_issue(kind=LetterKind.CLAIM_APPROVED, claim=approved_claim, by=reviewer)
     rejected = letter_issue(kind=LetterKind.CLAIM_REJECTED, claim=rejected_claim, by=reviewer)
     year = approved.issued_on.year
-    assert approved.number == f"京朝医救决〔{year}〕00001号"
-    assert rejected.number == f"京朝医救决〔{year}〕00002号"
+    assert approved.number == f"京朝医救决〔{year}〕1号"
+    assert rejected.number == f"京朝医救决〔{year}〕2号"
     assert approved.amount == Decimal("1680.32") and rejected.amount == Decimal("0.00")
     assert approved.person == approved_claim.person
     text = pdf_text(approved.file.read())
