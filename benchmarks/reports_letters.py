@@ -39,8 +39,14 @@ CONTENT = {
         {"label": "医疗救助金额", "value": "16409.02", "clause": "京医保发〔2022〕37号 五(二)2"},
     ],
     "clauses": ["京医保发〔2022〕37号 五(一)", "京医保发〔2022〕37号 五(二)2"], "reason": "",
-    "payment_route": "转账至本人社会保障卡金融账户", "policy_document": "京医保发〔2022〕37号",
+    "payment_route": "转账至本人社会保障卡金融账户", "policy_document": "京医保发〔2022〕37号 北京市关于健全重特大疾病医疗保险和救助制度的实施意见",
+    "computed_amount": "16409.02", "reconsideration_body": "北京市朝阳区人民政府", "court": "北京市朝阳区人民法院",
 }
+
+# The floor: WeasyPrint's blank A4 page with the letter's body font and one glyph (so the same
+# font is loaded, subset and embedded), rendered in the same process, interleaved with the letter.
+BLANK_A4 = ("<!doctype html><html><head><meta charset='utf-8'><style>@page { size: A4; margin: 37mm 26mm 35mm 28mm; }"
+            "html { font-family: 'Noto Serif CJK SC'; font-size: 16pt; }</style></head><body><p>一</p></body></html>")
 
 
 def _setup():
@@ -86,21 +92,35 @@ def main() -> None:
     from reports.pdf import render_letter_pdf
     from reports.services import print_job_run
 
-    # 1. one letter's render time (HTML → PDF, no database)
+    # 1. one letter's render time (HTML → PDF, no database), beside the blank A4 floor
+    from reports.pdf import html_to_pdf
+
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with translation.override("zh-hans"):
         t = time.perf_counter()
-        render_letter_pdf(CONTENT, "京朝医救决〔2023〕00001号", date(2023, 3, 15), "北京市朝阳区医疗保障局", "ABCDEFGHJK", kind="claim_approved")
+        render_letter_pdf(CONTENT, "京朝医救决〔2023〕1号", date(2023, 3, 15), "北京市朝阳区医疗保障局", "ABCDEFGHJK", kind="claim_approved")
         cold = time.perf_counter() - t
-        warm = []
-        size = 0
+        html_to_pdf(BLANK_A4)
+        warm, blank = [], []
+        size = blank_size = 0
         for i in range(args.renders):
             t = time.perf_counter()
-            pdf = render_letter_pdf(CONTENT, f"京朝医救决〔2023〕{i:05d}号", date(2023, 3, 15), "北京市朝阳区医疗保障局", "ABCDEFGHJK", kind="claim_approved")
+            pdf = render_letter_pdf(CONTENT, f"京朝医救决〔2023〕{i + 1}号", date(2023, 3, 15), "北京市朝阳区医疗保障局", "ABCDEFGHJK", kind="claim_approved")
             warm.append(time.perf_counter() - t)
             size = len(pdf)
+            t = time.perf_counter()
+            blank_size = len(html_to_pdf(BLANK_A4))
+            blank.append(time.perf_counter() - t)
     warm.sort()
+    blank.sort()
     print(f"render one letter: cold {cold * 1000:.0f} ms; warm median {statistics.median(warm) * 1000:.0f} ms, "
           f"p95 {warm[int(len(warm) * 0.95) - 1] * 1000:.0f} ms over {args.renders}; {size / 1024:.0f} KiB")
+    print(f"blank A4, same font (floor): median {statistics.median(blank) * 1000:.0f} ms, "
+          f"p95 {blank[int(len(blank) * 0.95) - 1] * 1000:.0f} ms; {blank_size / 1024:.0f} KiB; "
+          f"letter / floor = {statistics.median(warm) / statistics.median(blank):.1f}×")
+    print(f"load average after renders: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.letters <= 0:
+        return
 
     # 2. issue N letters with W processes, then batch-print them
     region, _ = Region.objects.get_or_create(code="990000", defaults={"name": "基准市", "short_name": "基"})
@@ -132,6 +152,7 @@ def main() -> None:
     job = print_job_run(job_id=job.pk)
     merge = time.perf_counter() - t
     print(f"batch print: {job.letter_count} letters merged in {merge:.1f} s; {job.file.size / 1024 / 1024:.0f} MiB")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
