@@ -20,15 +20,15 @@ def _category_label(code: str) -> str:
 
     if not code:
         return _("无救助身份")
-    return str(CATEGORIES.get(code, (code,))[0])
+    return _(str(CATEGORIES.get(code, (code,))[0]))  # English where the catalogue has the name
 
 
 def _class_label(code: str) -> str:
-    from policies.engine.types import VISIT_TYPE_LABELS
+    from claims.models import VisitType
 
     if not code:
         return _("不予救助")
-    return str(VISIT_TYPE_LABELS.get(code, code))
+    return str(VisitType(code).label) if code in VisitType.values else code
 
 
 def _pct(diff: Decimal, base: Decimal) -> str:

@@ -170,7 +170,7 @@ def test_pages_pdf_xlsx_person_and_compare(client, beijing_policy, admin_user, d
     losers = list(book.worksheets[-1].iter_rows(values_only=True))
     assert losers[1][1] == patient.masked_id_number
     person = client.get(reverse("simulation:person", args=[a.pk, patient.pk]) + f"?year={DEMO_YEAR}").content.decode()
-    assert "160,000.00" in person and "200,000.00" in person  # the cap line, now and draft, side by side
+    assert "限额 160000.00" in person and "限额 200000.00" in person  # the cap line, now and draft, side by side
     compare = client.get(reverse("simulation:compare"), {"a": a.pk, "b": b.pk}).content.decode()
     assert "BJ-3 住院限额 12 万" in compare and "BJ-3 住院限额 20 万" in compare
 
