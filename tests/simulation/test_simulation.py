@@ -197,3 +197,22 @@ def test_runs_are_scoped(client, beijing_policy, admin_user, demo, django_captur
     client.force_login(chaoyang)
     assert client.get(reverse("simulation:run", args=[run.pk])).status_code == 200
     assert client.post(reverse("simulation:draft", args=[999999])).status_code == 404
+
+
+def test_relief_on_application_under_both(beijing_policy, admin_user, demo, django_capture_on_commit_callbacks):
+    """六(三): the period's applications in review or approved are recomputed with their gathered
+    bills; "now" equals the relief recorded on them, the draft's higher band rates give more."""
+    from applications.models import Application, Status
+
+    draft = services.draft_create(base=beijing_policy, scenario="依申请救助提高比例", by=admin_user)
+    rules = raised_cap_rules(beijing_policy, cap="160000.00")
+    for band in rules["application_schemes"][0]["bands"]:
+        band["rate"] = "0.60"
+    services.draft_update(draft=draft, rules=rules, scenario=draft.scenario, note="", by=admin_user)
+    run = _run(draft, admin_user, django_capture_on_commit_callbacks, start=date(2025, 1, 1), end=date(2026, 12, 31))
+    apps = Application.objects.filter(received_on__year__in=(2025, 2026), status__in=[Status.REVIEWING, Status.APPROVED])
+    assert apps.exists(), "the demo holds no application in the period: the test would prove nothing"
+    got = run.summary["applications"]
+    assert got["count"] == apps.count() and got["errors"] == 0
+    assert Decimal(got["base"]) == sum(a.relief for a in apps)
+    assert Decimal(got["draft"]) > Decimal(got["base"]) and got["gainers"] == apps.count()
