@@ -14,39 +14,108 @@ transaction that is rolled back, so its counts (differences included) are the re
 """
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from beneficiaries import idnumber
 from beneficiaries.models import Person
+from organizations import tabular
 from organizations.models import Institution
 
 from . import money
-from .models import Bill, BillSource, BillStatus, PaymentAdjustment, VisitType
+from .models import Bill, BillSource, BillStatus, PaymentAdjustment, SettlementRecord, VisitType
 
 COLUMNS = (
     "settlement_no", "institution_code", "id_number", "visit_type", "admission_date", "discharge_date",
     "diagnosis_code", "total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid",
     "assistance_paid", "referral_compliant", "in_province",
 )
+# The national platform's settlement record (结算信息 setlinfo), exactly as it exports it.
+PLATFORM_COLUMNS = (
+    "setl_id", "mdtrt_id", "psn_no", "psn_name", "certno", "insutype", "psn_type", "setl_time", "begndate",
+    "enddate", "med_type", "fixmedins_code", "fixmedins_name", "medfee_sumamt", "inscp_scp_amt", "hifp_pay",
+    "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay", "psn_part_amt", "hosp_part_amt",
+)
+# Platform fields that ARE one of ours (the rest are kept on the bill's SettlementRecord).
+PLATFORM_TO_OURS = {
+    "setl_id": "settlement_no", "fixmedins_code": "institution_code", "certno": "id_number",
+    "begndate": "admission_date", "enddate": "discharge_date", "medfee_sumamt": "total_cost",
+    "inscp_scp_amt": "policy_scope_cost", "hifp_pay": "basic_paid", "hifmi_pay": "critical_paid",
+    "maf_pay": "assistance_paid",
+}
+# 其他支付 from the platform: 公务员医疗补助 + 企业补充 + 职工大额 + 其他.
+PLATFORM_OTHER_FUNDS = ("cvlserv_pay", "hifes_pay", "hifob_pay", "oth_pay")
+PLATFORM_EXTRA_MONEY = (*PLATFORM_OTHER_FUNDS, "psn_part_amt", "hosp_part_amt")
+CHINESE_HEADERS = {
+    "结算单号": "settlement_no", "结算ID": "settlement_no", "结算id": "settlement_no",
+    "定点医药机构编码": "institution_code", "机构编码": "institution_code",
+    "身份证号": "id_number", "身份证号码": "id_number", "证件号码": "id_number", "公民身份号码": "id_number",
+    "就诊类型": "visit_type", "入院日期": "admission_date", "入院/就诊日期": "admission_date", "开始日期": "admission_date",
+    "出院日期": "discharge_date", "出院/结算日期": "discharge_date", "结束日期": "discharge_date",
+    "诊断编码": "diagnosis_code", "医疗总费用": "total_cost", "医疗费总额": "total_cost",
+    "政策范围内费用": "policy_scope_cost", "符合政策范围金额": "policy_scope_cost",
+    "基本医保支付": "basic_paid", "基本医疗保险统筹基金支出": "basic_paid", "统筹基金支出": "basic_paid",
+    "大病保险支付": "critical_paid", "大病补充医疗保险基金支出": "critical_paid", "其他支付": "other_paid",
+    "医疗救助已支付": "assistance_paid", "医疗救助基金支出": "assistance_paid", "医院已结算救助金额": "assistance_paid",
+    "按规定转诊": "referral_compliant", "省内就医": "in_province",
+    "就诊ID": "mdtrt_id", "就诊id": "mdtrt_id", "人员编号": "psn_no", "姓名": "psn_name", "人员姓名": "psn_name",
+    "险种类型": "insutype", "人员类别": "psn_type", "结算时间": "setl_time", "医疗类别": "med_type",
+    "定点医药机构名称": "fixmedins_name", "机构名称": "fixmedins_name",
+    "公务员医疗补助资金支出": "cvlserv_pay", "企业补充医疗保险基金支出": "hifes_pay",
+    "职工大额医疗费用补助基金支出": "hifob_pay", "其他支出": "oth_pay", "其他基金支付": "oth_pay",
+    "个人负担总金额": "psn_part_amt", "医院负担金额": "hosp_part_amt",
+}
+HEADER_ALIASES = {
+    **{c: c for c in COLUMNS},
+    **{c: PLATFORM_TO_OURS.get(c, c) for c in PLATFORM_COLUMNS},
+    **{c.upper(): PLATFORM_TO_OURS.get(c, c) for c in PLATFORM_COLUMNS},
+    **CHINESE_HEADERS,
+}
+REQUIRED = ("settlement_no", "institution_code", "id_number", "total_cost", "policy_scope_cost", "admission_date")
 MONEY_COLUMNS = ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid")
+# POLICY.md §1 amounts are DecimalField(max_digits=14, decimal_places=2): below 10^12 yuan.
+MONEY_LIMIT = Decimal("1000000000000")
 TRUE = {"1", "true", "t", "yes", "y", "是", "√"}
 FALSE = {"0", "false", "f", "no", "n", "否", ""}
 VISIT_LABELS = {str(label): value for value, label in VisitType.choices}
+# 医疗类别 med_type (national code table) → our visit type. Local codes: settings.SETTLEMENT_LOCAL_MED_TYPES
+# ({"9901": "inpatient", ...}) adds to or overrides these.
+MED_TYPES = {
+    "11": VisitType.OUTPATIENT,            # 普通门诊
+    "12": VisitType.OUTPATIENT,            # 门诊挂号
+    "13": VisitType.OUTPATIENT,            # 急诊
+    "14": VisitType.OUTPATIENT_SPECIAL,    # 门诊慢特病
+    "21": VisitType.INPATIENT,             # 普通住院
+    "22": VisitType.INPATIENT,             # 外伤住院
+    "23": VisitType.INPATIENT,             # 转外诊治住院
+    "24": VisitType.INPATIENT,             # 急诊转住院
+    "51": VisitType.MATERNITY,             # 生育门诊
+    "52": VisitType.MATERNITY,             # 生育住院
+}
+# 险种类型 insutype (national code table).
+INSUTYPES = {
+    "310": "职工基本医疗保险", "320": "公务员医疗补助", "330": "大额医疗费用补助", "340": "离休人员医疗保障",
+    "350": "一至六级残疾军人医疗补助", "360": "老红军医疗保障", "370": "企业补充医疗保险",
+    "380": "新型农村合作医疗", "390": "城乡居民基本医疗保险", "391": "城镇居民基本医疗保险",
+    "392": "城乡居民大病医疗保险", "399": "其他特殊人员医疗保障", "410": "长期照护保险", "510": "生育保险",
+}
 COMPARED = ("visit_type", "admission_date", "discharge_date", "diagnosis_code", *MONEY_COLUMNS,
             "hospital_assistance_paid", "referral_compliant", "in_province")
 CENT = Decimal("0.01")
+
+
+def med_types() -> dict[str, str]:
+    from django.conf import settings
+
+    return {**MED_TYPES, **{str(k): str(v) for k, v in getattr(settings, "SETTLEMENT_LOCAL_MED_TYPES", {}).items()}}
 
 
 class SettlementFileError(ValueError):
@@ -77,6 +146,10 @@ class Difference:
     def as_text(self) -> str:
         return f"difference row {self.line}: {self.settlement_no}: engine {self.computed}, paid {self.paid}"
 
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "settlement_no": self.settlement_no, "bill_id": self.bill_id,
+                "computed": str(self.computed), "paid": str(self.paid), "difference": str(self.computed - self.paid)}
+
 
 @dataclass
 class ImportReport:
@@ -87,6 +160,9 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     dry_run: bool = False
+    # False when rows were rejected and the caller did not confirm applying the good ones:
+    # then nothing was written (counts say what WOULD have been created).
+    applied: bool = True
 
     def counts_line(self) -> str:
         return (f"created {self.created}, unchanged {self.unchanged}, rejected {self.rejected}, "
@@ -98,55 +174,44 @@ class ImportReport:
 # ------------------------------------------------------------------------------------------
 
 
-def _csv_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SettlementFileError(_("CSV 文件须为 UTF-8 编码。")) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    for cells in reader:
-        yield reader.line_num, cells
-
-
-def _xlsx_lines(data: bytes) -> Iterator[tuple[int, list[Any]]]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - any unreadable workbook is the same error for the user
-        raise SettlementFileError(_("无法读取 XLSX 文件。")) from None
-    sheet = book.worksheets[0]
-    for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-        yield number, list(cells)
-    book.close()
-
-
 def read_rows(data: bytes, file_name: str) -> list[tuple[int, dict[str, Any]]]:
-    """``[(line, {column: cell})]`` for the data rows; the header must be exactly :data:`COLUMNS`."""
-    ext = Path(file_name).suffix.lower()
-    if ext in (".xlsx", ".xlsm"):
-        lines = _xlsx_lines(data)
-    elif ext in (".csv", ".txt", ""):
-        lines = _csv_lines(data)
-    else:
-        raise SettlementFileError(_("仅支持 CSV 或 XLSX 文件。"))
-    header: list[str] | None = None
-    rows: list[tuple[int, dict[str, Any]]] = []
-    for line, cells in lines:
-        if header is None:
-            header = [str(c or "").strip() for c in cells]
-            while header and not header[-1]:
-                header.pop()
-            if tuple(header) != COLUMNS:
-                raise SettlementFileError(_("表头应为：%(cols)s") % {"cols": ",".join(COLUMNS)})
-            continue
-        if all(c is None or str(c).strip() == "" for c in cells):
-            continue
-        padded = list(cells) + [None] * (len(COLUMNS) - len(cells))
-        rows.append((line, dict(zip(COLUMNS, padded[: len(COLUMNS)], strict=True))))
-    if header is None:
-        raise SettlementFileError(_("文件为空。"))
+    """``[(line, {column: cell})]`` for the data rows, columns under OUR names.
+
+    The header may use our column names, the platform's setlinfo field names or Chinese
+    headers (:data:`HEADER_ALIASES`), in any order; the file may be UTF-8 (± BOM), GB18030 or
+    XLSX (organizations.tabular). ``row["_headers"]`` maps our names back to the file's.
+    """
+    try:
+        lines = tabular.file_lines(data, file_name)
+        expected = _("%(ours)s；或国家医保信息平台结算信息字段 %(platform)s") % {
+            "ours": ",".join(COLUMNS), "platform": ",".join(PLATFORM_COLUMNS)}
+        rows = list(tabular.rows_of(lines, HEADER_ALIASES, REQUIRED, expected=expected))
+    except tabular.TabularFileError as exc:
+        raise SettlementFileError(str(exc)) from None
+    if rows:
+        keys = set(rows[0][1])
+        if "visit_type" not in keys and "med_type" not in keys:
+            raise SettlementFileError(_("表头缺少列：visit_type 或 med_type（就诊类型/医疗类别）"))
+        if "discharge_date" not in keys and "setl_time" not in keys:
+            raise SettlementFileError(_("表头缺少列：discharge_date 或 enddate（出院/结算日期）"))
     return rows
+
+
+def header_names(data: bytes, file_name: str) -> dict[str, str]:
+    """Our column name → the header text the file used (for naming fields in row errors)."""
+    try:
+        for _line, cells in tabular.file_lines(data, file_name):
+            if any(tabular.cell_text(c) for c in cells):
+                names: dict[str, str] = {}
+                for cell in cells:
+                    key = tabular.header_key(cell)
+                    ours = HEADER_ALIASES.get(key) or HEADER_ALIASES.get(key.lower())
+                    if ours:
+                        names.setdefault(ours, key)
+                return names
+    except tabular.TabularFileError:
+        return {}
+    return {}
 
 
 # ------------------------------------------------------------------------------------------
@@ -161,11 +226,7 @@ class _RowInvalid(Exception):
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    return tabular.cell_text(value)
 
 
 def _money(row: dict[str, Any], name: str, *, required: bool = True) -> Decimal | None:
@@ -178,29 +239,51 @@ def _money(row: dict[str, Any], name: str, *, required: bool = True) -> Decimal 
     try:
         value = Decimal(text.replace(",", ""))
     except InvalidOperation:
-        raise _RowInvalid(name, _("不是有效金额：%(v)s") % {"v": text}) from None
+        raise _RowInvalid(name, _("不是有效金额：%(v)s") % {"v": text[:40]}) from None
     if not value.is_finite():
-        raise _RowInvalid(name, _("不是有效金额：%(v)s") % {"v": text})
+        raise _RowInvalid(name, _("不是有效金额：%(v)s") % {"v": text[:40]})
     if value != value.quantize(CENT):
-        raise _RowInvalid(name, _("金额最多两位小数：%(v)s") % {"v": text})
+        raise _RowInvalid(name, _("金额最多两位小数：%(v)s") % {"v": text[:40]})
     if value < 0:
         raise _RowInvalid(name, _("金额不能为负数"))
+    if value >= MONEY_LIMIT:
+        raise _RowInvalid(name, _("金额超出上限（须小于 1,000,000,000,000 元）：%(v)s") % {"v": text[:40]})
     return value.quantize(CENT)
 
 
 def _day(row: dict[str, Any], name: str) -> date:
     raw = row.get(name)
-    if isinstance(raw, datetime):
-        return raw.date()
-    if isinstance(raw, date):
-        return raw
+    try:
+        value = tabular.parse_date(raw)
+    except (ValueError, OverflowError):
+        value = None
+        bad = True
+    else:
+        bad = False
+    if value is None and not bad:
+        raise _RowInvalid(name, _("必填"))
+    if value is None:
+        raise _RowInvalid(name, _("日期格式应为 2023-01-31、2023/1/31 或 20230131：%(v)s") % {"v": _text(raw)[:40]})
+    return value
+
+
+def _moment(row: dict[str, Any], name: str) -> datetime | None:
+    """setl_time: a date with an optional time, as local time."""
+    raw = row.get(name)
     text = _text(raw)
     if not text:
-        raise _RowInvalid(name, _("必填"))
-    try:
-        return date.fromisoformat(text.replace("/", "-"))
-    except ValueError:
-        raise _RowInvalid(name, _("日期格式应为 YYYY-MM-DD：%(v)s") % {"v": text}) from None
+        return None
+    if isinstance(raw, datetime):
+        moment = raw
+    else:
+        try:
+            moment = datetime.fromisoformat(text.replace("/", "-")) if ("-" in text or "/" in text) and len(text) > 10 \
+                else datetime.combine(tabular.parse_date(raw) or date.min, datetime.min.time())
+        except (ValueError, OverflowError, TypeError):
+            raise _RowInvalid(name, _("时间格式应为 2023-01-31 10:30:00：%(v)s") % {"v": text[:40]}) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
 
 
 def _flag(row: dict[str, Any], name: str) -> bool:
@@ -212,10 +295,34 @@ def _flag(row: dict[str, Any], name: str) -> bool:
         return True
     if text in FALSE and text:
         return False
-    raise _RowInvalid(name, _("应为 1/0、是/否 或 true/false：%(v)s") % {"v": text})
+    raise _RowInvalid(name, _("应为 1/0、是/否 或 true/false：%(v)s") % {"v": text[:40]})
 
 
-def _parse(row: dict[str, Any], institutions: dict[str, Institution], persons: dict[str, Person]) -> dict[str, Any]:
+def _visit_type(row: dict[str, Any], codes: dict[str, str]) -> str:
+    visit_raw = _text(row.get("visit_type"))
+    if visit_raw:
+        visit = visit_raw if visit_raw in VisitType.values else VISIT_LABELS.get(visit_raw)
+        if visit is None:
+            raise _RowInvalid("visit_type", _("应为 %(v)s 之一") % {"v": ", ".join(VisitType.values)})
+        return visit
+    med = _text(row.get("med_type"))
+    if not med:
+        raise _RowInvalid("med_type", _("必填"))
+    visit = codes.get(med)
+    if visit is None or visit not in VisitType.values:
+        raise _RowInvalid("med_type", _("未配置的医疗类别代码：%(v)s（可在 SETTLEMENT_LOCAL_MED_TYPES 中配置本地代码）") % {"v": med[:20]})
+    return visit
+
+
+def parse_settlement(row: dict[str, Any], institutions: dict[str, Institution], persons: dict[str, Person],
+                     codes: dict[str, str] | None = None) -> dict[str, Any]:
+    """One row (our column names) → Bill field values, plus ``_person``, ``_institution`` and
+    ``_platform`` (the SettlementRecord fields, or None for a file in our own columns).
+    Raises :class:`_RowInvalid` naming the first bad field; shared by the file import and the API."""
+    for name, value in row.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise _RowInvalid(name, _("含有非法字符（NUL）"))
+    codes = codes if codes is not None else med_types()
     settlement_no = _text(row.get("settlement_no"))
     if not settlement_no:
         raise _RowInvalid("settlement_no", _("必填"))
@@ -224,7 +331,7 @@ def _parse(row: dict[str, Any], institutions: dict[str, Institution], persons: d
     code = _text(row.get("institution_code"))
     institution = institutions.get(code)
     if institution is None:
-        raise _RowInvalid("institution_code", _("未知的定点医药机构编码：%(v)s") % {"v": code})
+        raise _RowInvalid("institution_code", _("未知的定点医药机构编码：%(v)s") % {"v": code[:40]})
     raw_id = _text(row.get("id_number"))
     try:
         number = idnumber.parse(raw_id).number
@@ -233,35 +340,65 @@ def _parse(row: dict[str, Any], institutions: dict[str, Institution], persons: d
     person = persons.get(number)
     if person is None:
         raise _RowInvalid("id_number", _("该身份证号未登记为救助对象（%(v)s）") % {"v": idnumber.mask(number)})
-    visit_raw = _text(row.get("visit_type"))
-    visit = visit_raw if visit_raw in VisitType.values else VISIT_LABELS.get(visit_raw)
-    if visit is None:
-        raise _RowInvalid("visit_type", _("应为 %(v)s 之一") % {"v": ", ".join(VisitType.values)})
+    name = _text(row.get("psn_name"))
+    if name and name != person.name:
+        raise _RowInvalid("psn_name", _("姓名与登记的不一致"))
+    visit = _visit_type(row, codes)
+    setl_time = _moment(row, "setl_time") if "setl_time" in row else None
+    if _text(row.get("discharge_date")) or setl_time is None:
+        discharge = _day(row, "discharge_date")
+    else:
+        discharge = timezone.localtime(setl_time).date()
     data: dict[str, Any] = {
         "settlement_no": settlement_no,
         "visit_type": visit,
         "admission_date": _day(row, "admission_date"),
-        "discharge_date": _day(row, "discharge_date"),
+        "discharge_date": discharge,
         "diagnosis_code": _text(row.get("diagnosis_code"))[:20],
     }
-    for name in MONEY_COLUMNS:
-        data[name] = _money(row, name, required=name in ("total_cost", "policy_scope_cost"))
-        if data[name] is None:
-            data[name] = Decimal("0.00")
+    platform = any(k in row for k in ("med_type", "insutype", "mdtrt_id", "psn_no", *PLATFORM_EXTRA_MONEY))
+    extra: dict[str, Any] = {}
+    if platform:
+        for money in PLATFORM_EXTRA_MONEY:
+            extra[money] = _money(row, money, required=False)
+        for key in PLATFORM_OTHER_FUNDS:
+            extra[key] = extra[key] or Decimal("0.00")
+    for money in MONEY_COLUMNS:
+        value = _money(row, money, required=money in ("total_cost", "policy_scope_cost"))
+        if value is None and money == "other_paid" and platform:
+            value = sum((extra[k] for k in PLATFORM_OTHER_FUNDS), Decimal("0.00"))
+            if value >= MONEY_LIMIT:
+                raise _RowInvalid("oth_pay", _("金额超出上限（须小于 1,000,000,000,000 元）：%(v)s") % {"v": value})
+        data[money] = value if value is not None else Decimal("0.00")
     data["hospital_assistance_paid"] = _money(row, "assistance_paid", required=False)
     data["referral_compliant"] = _flag(row, "referral_compliant") if _text(row.get("referral_compliant")) else True
     data["in_province"] = _flag(row, "in_province") if _text(row.get("in_province")) else institution.in_province
+    if platform:
+        insutype = _text(row.get("insutype"))
+        if insutype and insutype not in INSUTYPES:
+            raise _RowInvalid("insutype", _("未知的险种类型代码：%(v)s") % {"v": insutype[:20]})
+        for key, limit in (("mdtrt_id", 50), ("psn_no", 50), ("psn_type", 10), ("med_type", 10),
+                           ("fixmedins_name", 200)):
+            value = _text(row.get(key))
+            if len(value) > limit:
+                raise _RowInvalid(key, _("最多%(n)s个字符") % {"n": limit})
+            extra[key] = value
+        extra.update(insutype=insutype, setl_time=setl_time, setl_id=settlement_no)
     from .services import bill_validate
 
     try:
         bill_validate(data)
     except ValidationError as exc:
-        name, errors = next(iter(exc.error_dict.items()))
-        column = "assistance_paid" if name == "hospital_assistance_paid" else name
+        field_name, errors = next(iter(exc.error_dict.items()))
+        column = "assistance_paid" if field_name == "hospital_assistance_paid" else field_name
         raise _RowInvalid(column, errors[0].messages[0]) from None
     data["_person"] = person
     data["_institution"] = institution
+    data["_platform"] = extra or None
     return data
+
+
+_parse = parse_settlement
 
 
 # ------------------------------------------------------------------------------------------
@@ -269,17 +406,53 @@ def _parse(row: dict[str, Any], institutions: dict[str, Institution], persons: d
 # ------------------------------------------------------------------------------------------
 
 
+class ImportCancelled(Exception):
+    """Raised from a progress callback when the user cancelled: the import's transaction rolls back."""
+
+
+def _create_bills(new: list[Bill], lines: list[int], report: ImportReport, field_of) -> list[tuple[Bill, int]]:
+    """bulk_create ``new``; if the database refuses the chunk, fall back to one row per savepoint
+    so the refused row becomes a row error and the others go on (one bad row never kills a file)."""
+    try:
+        with transaction.atomic():
+            created = Bill.objects.bulk_create(new, batch_size=1000)
+        return list(zip(created, lines, strict=True))
+    except DatabaseError:
+        pass
+    kept: list[tuple[Bill, int]] = []
+    for bill, line in zip(new, lines, strict=True):
+        try:
+            with transaction.atomic():
+                bill.save(force_insert=True)
+            kept.append((bill, line))
+        except DatabaseError as exc:
+            bill.pk = None
+            report.errors.append(RowError(line, field_of("settlement_no"),
+                                          _("数据库拒绝此行（%(err)s）") % {"err": type(exc).__name__}))
+    return kept
+
+
 def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = False,
-                       district_ids: set[int] | None = None,
-                       progress: Callable[[int, int], None] | None = None, chunk: int = 2000) -> ImportReport:
+                       district_ids: set[int] | None = None, apply_good_rows: bool = False,
+                       progress: Callable[[int, int], None] | None = None, chunk: int = 2000,
+                       import_job=None) -> ImportReport:
     """Validate and (unless ``dry_run``) apply a settlement file; see the module docstring.
 
     ``district_ids``: the uploader's districts (None = no restriction); a person registered
-    elsewhere is a rejected row. ``progress(done, total)`` is called after every chunk.
+    elsewhere is a rejected row. ``progress(done, total)`` is called after every chunk (it may
+    raise :class:`ImportCancelled`). When rows are rejected nothing is written unless
+    ``apply_good_rows`` (the user confirmed applying the good rows): the report then says
+    ``applied=False`` with the counts the good rows would have had.
     """
     rows = read_rows(data, file_name)
+    names = header_names(data, file_name)
+
+    def field_of(name: str) -> str:
+        return names.get(name, name)
+
     report = ImportReport(total=len(rows), dry_run=dry_run)
     institutions = {i.code: i for i in Institution.objects.all()}
+    codes = med_types()
     numbers = set()
     for _line, row in rows:
         try:
@@ -301,7 +474,7 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
             parsed: list[tuple[int, dict[str, Any]]] = []
             for line, row in part:
                 try:
-                    item = _parse(row, institutions, persons)
+                    item = parse_settlement(row, institutions, persons, codes)
                     if district_ids is not None and item["_person"].hukou_district_id not in district_ids:
                         raise _RowInvalid("id_number", _("该人员不属于本区县经办范围"))
                     key = (item["_institution"].pk, item["settlement_no"])
@@ -310,7 +483,7 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                     seen.add(key)
                     parsed.append((line, item))
                 except _RowInvalid as exc:
-                    report.errors.append(RowError(line, exc.field, exc.message))
+                    report.errors.append(RowError(line, field_of(exc.field), exc.message))
             existing: dict[tuple[int, str], Bill] = {}
             by_inst: dict[int, list[str]] = {}
             for _line, item in parsed:
@@ -320,8 +493,10 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                     existing[(inst_id, bill.settlement_no)] = bill
             new: list[Bill] = []
             new_lines: list[int] = []
+            platform_of: dict[int, dict[str, Any]] = {}
             for line, item in parsed:
                 person, institution = item.pop("_person"), item.pop("_institution")
+                extra = item.pop("_platform")
                 found = existing.get((institution.pk, item["settlement_no"]))
                 if found is not None:
                     if found.person_id == person.pk and all(getattr(found, k) == item[k] for k in COMPARED):
@@ -330,7 +505,8 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                         if found.hospital_assistance_paid is not None:
                             touched.add((person.pk, found.discharge_date.year))
                     else:
-                        report.errors.append(RowError(line, "settlement_no", _("该机构的结算单号已导入且内容不同，请核实后手工更正")))
+                        report.errors.append(RowError(line, field_of("settlement_no"),
+                                                      _("该机构的结算单号已导入且内容不同，请核实后手工更正")))
                     continue
                 new.append(Bill(
                     person=person, district_id=person.hukou_district_id, institution=institution,
@@ -339,11 +515,17 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                     **item,
                 ))
                 new_lines.append(line)
-            created = Bill.objects.bulk_create(new, batch_size=1000)
-            for bill, line in zip(created, new_lines, strict=True):
+                if extra:
+                    platform_of[line] = extra
+            created = _create_bills(new, new_lines, report, field_of)
+            records = []
+            for bill, line in created:
                 touched.add((bill.person_id, bill.discharge_date.year))
                 if bill.pk is not None:
                     line_of[bill.pk] = line
+                    if line in platform_of:
+                        records.append(SettlementRecord(bill=bill, origin=SettlementRecord.Origin.FILE, **platform_of[line]))
+            SettlementRecord.objects.bulk_create(records, batch_size=1000)
             report.created += len(created)
             if progress is not None:
                 progress(min(start + chunk, len(rows)), len(rows) * 2)
@@ -370,7 +552,9 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                     if computed != paid:
                         report.differences.append(Difference(line_of[bill_id], no, bill_id, computed, paid))
             report.differences.sort(key=lambda d: d.line)
-        if dry_run:
+        if report.rejected and not apply_good_rows and not dry_run:
+            report.applied = False
+        if dry_run or not report.applied:
             transaction.set_rollback(True)
     if progress is not None:
         progress(len(rows) * 2, len(rows) * 2)

@@ -394,6 +394,7 @@ class SettlementImport(models.Model):
         APPLYING = "applying", _("导入中")
         DONE = "done", _("已完成")
         FAILED = "failed", _("失败")
+        CANCELLED = "cancelled", _("已取消")
 
     file = models.FileField(_("文件"), upload_to="settlement_imports/%Y/%m/")
     original_name = models.CharField(_("文件名"), max_length=200)
@@ -406,6 +407,9 @@ class SettlementImport(models.Model):
     differences = models.PositiveIntegerField(_("差额"), default=0)
     errors = models.JSONField(_("错误行"), default=list, blank=True)
     message = models.TextField(_("信息"), blank=True)
+    # The user confirmed applying the good rows of a file with rejected rows (never implied).
+    apply_good_rows = models.BooleanField(_("仅导入正确行"), default=False)
+    cancel_requested = models.BooleanField(_("已请求取消"), default=False)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人"))
     district = models.ForeignKey(District, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("经办区县"), help_text=_("上传人所在区县；空为市级"))
     created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
@@ -418,3 +422,56 @@ class SettlementImport(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class SettlementRecord(models.Model):
+    """The national platform's settlement record (结算信息 setlinfo) behind a one-stop bill.
+
+    The bill holds what the engine reads (its ``settlement_no`` is ``setl_id``, ``basic_paid``
+    hifp_pay, ``critical_paid`` hifmi_pay, ``other_paid`` the other funds, and
+    ``hospital_assistance_paid`` maf_pay: the assistance the hospital already advanced); this row
+    keeps the platform's own fields as they came, from a file or from a hospital through the API.
+    A settlement posted through the API is *reserved* (its assistance counts on the person-year
+    ledger at once); cancelling it (冲正) takes it off the ledger and keeps this row as evidence.
+    """
+
+    class Origin(models.TextChoices):
+        FILE = "file", _("文件导入")
+        API = "api", _("接口上传")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("有效")
+        CANCELLED = "cancelled", _("已冲正")
+
+    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="platform_record", verbose_name=_("结算单"))
+    origin = models.CharField(_("来源"), max_length=10, choices=Origin.choices, default=Origin.FILE)
+    status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    setl_id = models.CharField(_("结算ID"), max_length=50)
+    mdtrt_id = models.CharField(_("就诊ID"), max_length=50, blank=True)
+    psn_no = models.CharField(_("人员编号"), max_length=50, blank=True)
+    insutype = models.CharField(_("险种类型"), max_length=10, blank=True)
+    psn_type = models.CharField(_("人员类别"), max_length=10, blank=True)
+    med_type = models.CharField(_("医疗类别"), max_length=10, blank=True)
+    setl_time = models.DateTimeField(_("结算时间"), null=True, blank=True)
+    fixmedins_name = models.CharField(_("定点医药机构名称"), max_length=200, blank=True)
+    cvlserv_pay = models.DecimalField(_("公务员医疗补助资金支出"), **MONEY, default=ZERO)
+    hifes_pay = models.DecimalField(_("企业补充医疗保险基金支出"), **MONEY, default=ZERO)
+    hifob_pay = models.DecimalField(_("职工大额医疗费用补助基金支出"), **MONEY, default=ZERO)
+    oth_pay = models.DecimalField(_("其他支出"), **MONEY, default=ZERO)
+    psn_part_amt = models.DecimalField(_("个人负担总金额"), **MONEY, null=True, blank=True)
+    hosp_part_amt = models.DecimalField(_("医院负担金额"), **MONEY, null=True, blank=True)
+    reserved_amount = models.DecimalField(_("预留救助金额"), **MONEY, null=True, blank=True,
+                                          help_text=_("接口上传时计算并计入年度累计的救助金额"))
+    api_client = models.ForeignKey("api.ApiClient", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                   verbose_name=_("接口客户端"))
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    cancelled_at = models.DateTimeField(_("冲正时间"), null=True, blank=True)
+    cancel_reason = models.CharField(_("冲正原因"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("平台结算记录")
+        verbose_name_plural = _("平台结算记录")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.setl_id

@@ -19,4 +19,5 @@ urlpatterns = [
     path("differences/<int:pk>/resolve/", views.DifferenceResolveView.as_view(), name="resolve"),
     path("imports/", views.ImportListView.as_view(), name="imports"),
     path("imports/<int:pk>/", views.ImportDetailView.as_view(), name="import"),
+    path("imports/template.<slug:kind>", views.ImportTemplateView.as_view(), name="import_template"),
 ]

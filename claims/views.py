@@ -734,9 +734,10 @@ class ImportListView(ClaimsStaffMixin, FormView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["imports"] = access_imports(self.request.user)[:50]
-        from .imports import COLUMNS
+        from .imports import COLUMNS, PLATFORM_COLUMNS
 
         ctx["columns"] = ",".join(COLUMNS)
+        ctx["platform_columns"] = ",".join(PLATFORM_COLUMNS)
         return ctx
 
     def form_valid(self, form):
@@ -753,6 +754,30 @@ class ImportListView(ClaimsStaffMixin, FormView):
         return redirect("claims:import", pk=job.pk)
 
 
+class ImportTemplateView(ClaimsStaffMixin, View):
+    """导入模板: the platform's setlinfo header (XLSX with certno as text, or CSV with BOM)."""
+
+    def get(self, request, kind: str = "xlsx"):
+        from organizations import tabular
+
+        from .imports import PLATFORM_COLUMNS
+
+        sample = ["JS20230001", "MD0001", "P0001", "张三", "110105197001010000", "390", "11",
+                  "2023-03-10 10:00:00", "2023-03-01", "2023-03-10", "21", "H001", "某某医院", "31000.00",
+                  "30000.00", "10000.00", "0", "0", "0", "0", "0", "0", "21000.00", "0"]
+        if kind == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(PLATFORM_COLUMNS)
+            response = HttpResponse(("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = 'attachment; filename="setlinfo_template.csv"'
+            return response
+        data = tabular.xlsx_bytes(list(PLATFORM_COLUMNS), [sample], text_columns=[0, 1, 2, 4, 5, 6, 10, 11])
+        response = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = 'attachment; filename="setlinfo_template.xlsx"'
+        return response
+
+
 class ImportDetailView(ClaimsStaffMixin, DetailView):
     template_name = "claims/import_detail.html"
     context_object_name = "job"
@@ -765,19 +790,50 @@ class ImportDetailView(ClaimsStaffMixin, DetailView):
             job = self.get_object()
             return JsonResponse({"status": job.status, "processed": job.processed_rows, "total": job.total_rows,
                                  "done": job.status in (SettlementImport.Status.PREVIEWED, SettlementImport.Status.DONE,
-                                                        SettlementImport.Status.FAILED)})
+                                                        SettlementImport.Status.FAILED, SettlementImport.Status.CANCELLED)})
+        if request.GET.get("format") == "errors":
+            return self._error_file(self.get_object())
         return super().get(request, *args, **kwargs)
+
+    @staticmethod
+    def _error_file(job: SettlementImport) -> HttpResponse:
+        """错误文件: 行号/字段/原因, one line per rejected row (CSV, UTF-8 with BOM for Excel)."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([_("行号"), _("字段"), _("原因")])
+        for e in job.errors:
+            writer.writerow([safe_cell(e.get("line")), safe_cell(e.get("field")), safe_cell(e.get("message"))])
+        response = HttpResponse(("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response
 
     def post(self, request, pk: int):
         job = self.get_object()
         if not roles.has_role(request.user, roles.CASEWORKER):
             raise PermissionDenied
-        if job.status != SettlementImport.Status.PREVIEWED:
-            messages.error(request, _("只有已校验的文件可以确认导入。"))
+        Status = SettlementImport.Status
+        if request.POST.get("action") == "cancel":
+            # Before applying: the job simply ends. While applying: the task sees the flag at its
+            # next progress report and rolls its transaction back (nothing written).
+            ended = SettlementImport.objects.filter(pk=pk, status__in=(Status.UPLOADED, Status.PREVIEWING, Status.PREVIEWED)) \
+                .update(status=Status.CANCELLED, cancel_requested=True, finished_at=timezone.now())
+            if not ended:
+                SettlementImport.objects.filter(pk=pk, status=Status.APPLYING).update(cancel_requested=True)
+            messages.info(request, _("已取消。"))
+            return redirect("claims:import", pk=pk)
+        good_rows = request.POST.get("apply_good_rows") == "1"
+        if job.rejected and not good_rows:
+            messages.error(request, _("文件中有被拒绝的行：请勾选“仅导入正确的行”后确认，或修正文件后重新上传。"))
             return redirect("claims:import", pk=pk)
         from .tasks import settlement_import_apply
 
-        SettlementImport.objects.filter(pk=pk).update(status=SettlementImport.Status.APPLYING, processed_rows=0)
+        # The state transition IS the lock: of five simultaneous confirms exactly one moves the
+        # job from PREVIEWED to APPLYING and queues the task; the others find it moved.
+        moved = SettlementImport.objects.filter(pk=pk, status=Status.PREVIEWED, cancel_requested=False).update(
+            status=Status.APPLYING, processed_rows=0, apply_good_rows=good_rows)
+        if not moved:
+            messages.error(request, _("只有已校验的文件可以确认导入（该文件可能已在导入中）。"))
+            return redirect("claims:import", pk=pk)
         transaction.on_commit(lambda: settlement_import_apply.delay(job.pk))
         return redirect(reverse("claims:import", kwargs={"pk": pk}))
 

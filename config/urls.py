@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("verify/", include("reports.verify_urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
     path("accounts/login/", org_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", org_views.HomeView.as_view(), name="home"),

@@ -6,7 +6,9 @@ it), so no view can forget the scope. Rules, one per line below:
 - a superuser sees everything;
 - a user without a staff profile sees nothing;
 - city-level staff (no district on the profile) see their region;
-- district staff see their district only.
+- district staff see their district only;
+- an API client acts as a service account: an agency's through a staff profile of its agency,
+  an institution's as the institution's district (:func:`_institution_client_scope`).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def scope_for(user) -> Scope:
 
         profile = StaffProfile.objects.select_related("agency").filter(user=user).first()
         if profile is None:
-            return Scope(nothing=True)
+            return _institution_client_scope(user)
         user._staff_profile_cache = profile
     return Scope(
         region_id=profile.agency.region_id,
@@ -50,6 +52,18 @@ def scope_for(user) -> Scope:
         agency_id=profile.agency_id,
         agency_kind=profile.agency.kind,
     )
+
+
+def _institution_client_scope(user) -> Scope:
+    """An API client bound to a designated institution (api.models.ApiClient) sees that
+    institution's district, as the district's staff do; any other user without a profile, nothing."""
+    from api.models import ApiClient
+
+    client = ApiClient.objects.select_related("institution__district").filter(user=user, institution__isnull=False).first()
+    if client is None or client.revoked_at is not None:
+        return Scope(nothing=True)
+    district = client.institution.district
+    return Scope(region_id=district.region_id, district_id=district.pk)
 
 
 def restrict(qs: QuerySet, user, *, district: str, region: str | None = None) -> QuerySet:

@@ -32,7 +32,9 @@ PROJECT_APPS = ("organizations", "policies", "beneficiaries", "claims", "applica
 # Reachable without login, on purpose: health checks, the login itself, the language switch, and the
 # public letter-verification page (a citizen or bank checks a decision letter's authenticity).
 PUBLIC_NAMES = {"healthz", "login", "logout", "set_language"}
-PUBLIC_PREFIXES = ("verify/", "i18n/", "admin/", "static/", "media/", "__debug__/")
+# api/: bearer tokens, not sessions; tests/api/test_auth.py holds every API operation to 401
+# without a token (except the OpenAPI document, its docs and letter verification, public by design).
+PUBLIC_PREFIXES = ("verify/", "i18n/", "admin/", "static/", "media/", "__debug__/", "api/")
 
 DETAIL_VALUES_PER_URL = 8
 

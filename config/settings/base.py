@@ -28,7 +28,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "axes",
-    "import_export",
+    "ninja",
     "django_celery_beat",
     # ours
     "organizations",
@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "reports",
     "monitoring",
     "simulation",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    "api.middleware.ApiAccessLogMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

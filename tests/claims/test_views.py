@@ -177,9 +177,20 @@ def test_import_upload_preview_confirm(client, caseworker, person, institution):
         assert job.errors[0]["line"] == 3 and not Bill.objects.exists()
         page = client.get(reverse("claims:import", args=[job.pk])).content.decode()
         assert "basic_paid" in page
+        # Rows were rejected: confirming without "apply the good rows" applies nothing.
+        client.post(reverse("claims:import", args=[job.pk]))
+        job.refresh_from_db()
+        assert job.status == "previewed"
+        settlement_import_apply(job.pk)  # a stray task for an unconfirmed job does nothing
+        assert not Bill.objects.exists()
+        client.post(reverse("claims:import", args=[job.pk]), {"apply_good_rows": "1"})
+        job.refresh_from_db()
+        assert job.status == "applying" and job.apply_good_rows
         settlement_import_apply(job.pk)
         job.refresh_from_db()
         assert job.status == "done" and Bill.objects.count() == 1
+        settlement_import_apply(job.pk)  # re-delivered: nothing twice
+        assert Bill.objects.count() == 1
 
 
 def test_person_ledger_tag_renders_the_card(person, institution):

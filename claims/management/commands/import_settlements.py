@@ -3,8 +3,11 @@
 Same code path as the web import (claims.imports). Prints
 ``created N, unchanged N, rejected N, differences N``, then one ``row N: field: message`` line
 per rejected row (N = the line in the file, header = line 1) and one ``difference row N: ...``
-line per bill whose engine figure differs from the assistance paid at the hospital. Exit status 1
-if any row was rejected; with ``--dry-run`` nothing is applied.
+line per bill whose engine figure differs from the assistance paid at the hospital (maf_pay).
+Exit status 1 if any row was rejected; then NOTHING is applied unless ``--apply-good-rows``
+(the command's form of the web page's "仅导入正确的行" confirmation); with ``--dry-run`` nothing
+is applied. The header may be ours, the platform's setlinfo field names or Chinese; CSV in
+UTF-8 (± BOM) or GB18030, or XLSX.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file")
         parser.add_argument("--dry-run", action="store_true", help="Validate and count; write nothing")
+        parser.add_argument("--apply-good-rows", action="store_true",
+                            help="If some rows are rejected, still apply the good ones (otherwise nothing is applied)")
 
     def handle(self, *args, **options):
         path = Path(options["file"])
@@ -32,7 +37,8 @@ class Command(BaseCommand):
             raise CommandError(f"no such file: {path}") from None
         t0 = time.monotonic()
         try:
-            report = import_settlements(data=data, file_name=path.name, dry_run=options["dry_run"])
+            report = import_settlements(data=data, file_name=path.name, dry_run=options["dry_run"],
+                                        apply_good_rows=options["apply_good_rows"])
         except SettlementFileError as exc:
             raise CommandError(str(exc)) from None
         elapsed = time.monotonic() - t0
@@ -42,6 +48,7 @@ class Command(BaseCommand):
         for diff in report.differences:
             self.stdout.write(diff.as_text())
         self.stderr.write(f"{report.total} rows in {elapsed:.2f}s ({report.total / max(elapsed, 1e-6):.0f} rows/s)"
-                          + (" (dry run: nothing applied)" if options["dry_run"] else ""))
+                          + (" (dry run: nothing applied)" if options["dry_run"] else "")
+                          + ("" if report.applied else " (rows rejected: nothing applied; --apply-good-rows to apply the others)"))
         if report.rejected:
             sys.exit(1)
