@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup sysdeps migrate demo worker beat check-deploy messages benchmarks clean
+.PHONY: run test lint setup sysdeps migrate demo worker worker-simulation beat check-deploy messages benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ lint: setup
 # Production Celery: one or more workers, and exactly ONE beat (two beats run every job twice).
 worker: setup
 	$(VENV)/bin/celery -A config worker -l info
+
+# What-if simulations (issue 19) run on their own queue, so a region-wide replay never delays the
+# office's tasks: at least one worker must consume it.
+worker-simulation: setup
+	$(VENV)/bin/celery -A config worker -Q simulation -c 1 -n simulation@%h -l info
 
 beat: setup
 	$(VENV)/bin/celery -A config beat -l info

@@ -22,7 +22,7 @@ from .models import PolicyDraft, SimulationChunk, SimulationPersonYear, Simulati
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["chunk_execute", "draft_create", "draft_update", "run_complete", "run_create", "run_fail", "run_plan"]
+__all__ = ["chunk_execute", "draft_create", "draft_update", "run_complete", "run_create", "run_fail", "run_plan", "run_synchronously"]
 
 CHUNK_PEOPLE = 4000
 HISTOGRAM_EDGES = [Decimal(x) for x in ("-50000", "-20000", "-10000", "-5000", "-1000", "-100", "0", "100", "1000",
@@ -222,6 +222,13 @@ def run_complete(*, run_id: int) -> SimulationRun:
     run.finished_at = timezone.now()
     run.save(update_fields=["summary", "person_years", "bills", "status", "finished_at"])
     return run
+
+
+def run_synchronously(*, run: SimulationRun) -> SimulationRun:
+    """Plan, every chunk and the finalizer in this process (demo data, management shells)."""
+    for index in run_plan(run=run):
+        chunk_execute(run_id=run.pk, index=index)
+    return run_complete(run_id=run.pk)
 
 
 def run_fail(*, run_id: int, error: str) -> SimulationRun:

@@ -216,3 +216,17 @@ def test_relief_on_application_under_both(beijing_policy, admin_user, demo, djan
     assert got["count"] == apps.count() and got["errors"] == 0
     assert Decimal(got["base"]) == sum(a.relief for a in apps)
     assert Decimal(got["draft"]) > Decimal(got["base"]) and got["gainers"] == apps.count()
+
+
+def test_simulation_tasks_go_to_their_own_queue(monkeypatch, beijing_policy, admin_user, django_capture_on_commit_callbacks):
+    """Workers on their own queue: every simulation task is declared on ``simulation`` and the run
+    is sent there (the default queue of the office's tasks is never used)."""
+    from simulation import tasks
+
+    assert {tasks.plan_simulation.queue, tasks.simulate_chunk.queue, tasks.finalize_simulation.queue} == {"simulation"}
+    sent = []
+    monkeypatch.setattr(tasks.plan_simulation, "apply_async", lambda args, **kw: sent.append((args, kw)))
+    draft = services.draft_create(base=beijing_policy, scenario="队列", by=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_create(draft=draft, period_start=YEAR_START, period_end=YEAR_END, by=admin_user)
+    assert sent == [((run.pk,), {"queue": "simulation"})]

@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from organizations import demo
 
 # Order matters: later apps use what earlier ones created (policies before bills, ...).
-DEMO_APPS = ["organizations", "policies", "beneficiaries", "claims", "applications", "monitoring", "reports"]
+DEMO_APPS = ["organizations", "policies", "beneficiaries", "claims", "applications", "monitoring", "reports", "simulation"]
 
 
 class Command(BaseCommand):
