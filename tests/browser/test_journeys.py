@@ -1,0 +1,219 @@
+"""Issue 18: a caseworker's and a reviewer's day in a real browser (Chromium at /usr/bin/chromium).
+
+Each journey also asserts that no request left 127.0.0.1 (no CDN, no font service) and that no
+page logged a console error. Screenshots go to ``$JOURNEY_SCREENSHOTS`` when it is set (the ones
+in docs/screenshots/ were taken that way), otherwise to a temporary directory.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import requires_chromium
+
+pytestmark = [pytest.mark.browser, requires_chromium, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture
+def journey_site(transactional_db, live_server):
+    """The live server with the demo organisations, policies and beneficiaries (fast: no letters)."""
+    from django.core.management import call_command
+
+    from tests.test_i18n import ensure_english_compiled
+
+    ensure_english_compiled()
+    call_command("seed_demo", only=["organizations", "policies", "beneficiaries"], stdout=io.StringIO())
+    return live_server
+
+
+@pytest.fixture
+def watched(page, journey_site, tmp_path):
+    """The page, with every request and console error recorded; checked after the journey."""
+    outside, errors = [], []
+    host = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost)(:\d+)?/")
+
+    def on_request(request):
+        if not (host.match(request.url) or request.url.startswith(("data:", "blob:", "about:"))):
+            outside.append(request.url)
+
+    page.on("request", on_request)
+    page.on("console", lambda msg: errors.append(f"{msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    shots = Path(os.environ.get("JOURNEY_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.shot = lambda name: page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    yield page
+    assert outside == [], f"requests left 127.0.0.1: {outside}"
+    assert errors == [], f"console errors: {errors}"
+
+
+def login(page, base_url, username, password):
+    page.goto(base_url + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_be_visible()
+
+
+def logout(page):
+    page.locator("form[action$='/accounts/logout/'] button").click()
+
+
+def demo_person(name="刘志强"):
+    from beneficiaries.models import Person
+
+    return Person.objects.get(name=name)
+
+
+def make_submitted_claim(*, settlement_no: str, burden: str = "20000.00"):
+    """A claim of the demo caseworker, submitted (set up through the services: the reviewer's
+    journey starts from the queue)."""
+    from django.contrib.auth import get_user_model
+
+    from claims import services
+    from organizations.models import Institution
+
+    person = demo_person()
+    worker = get_user_model().objects.get(username="jingban")
+    institution = Institution.objects.get(code="H11010500011")
+    scope = Decimal(burden) + Decimal("10000.00")
+    claim = services.claim_create(
+        person=person, district=person.hukou_district, applied_on=date(2026, 11, 20), by=worker,
+        bills=[{"institution": institution, "settlement_no": settlement_no, "visit_type": "inpatient",
+                "admission_date": date(2026, 11, 1), "discharge_date": date(2026, 11, 10), "diagnosis_code": "C34.9",
+                "diagnosis_name": "肺恶性肿瘤", "total_cost": scope + 1000, "policy_scope_cost": scope,
+                "basic_paid": Decimal("10000.00"), "critical_paid": Decimal("0.00"), "other_paid": Decimal("0.00")}])
+    services.claim_submit(claim=claim, by=worker)
+    return claim
+
+
+def test_caseworker_records_a_claim_edits_it_and_submits(watched, journey_site):
+    page, base = watched, journey_site.url
+    person = demo_person()
+    login(page, base, "jingban", "demo-jingban-2026")
+    page.goto(base + "/claims/new/")
+    page.fill("#id_claim-id_number", person.id_number)
+    page.fill("#id_claim-applied_on", "2026-11-20")
+    from organizations.models import Institution
+
+    page.select_option("#id_bill-institution", str(Institution.objects.get(code="H11010500011").pk))
+    page.fill("#id_bill-settlement_no", "ZY-J-0001")
+    page.select_option("#id_bill-visit_type", "inpatient")
+    page.fill("#id_bill-admission_date", "2026-11-01")
+    page.fill("#id_bill-discharge_date", "2026-11-10")
+    page.fill("#id_bill-total_cost", "31000.00")
+    page.fill("#id_bill-policy_scope_cost", "30000.00")
+    page.fill("#id_bill-basic_paid", "10000.00")
+    page.get_by_role("button", name="保存为草稿").click()
+    expect(page.locator(".alert-success")).to_contain_text("已登记报销申请")
+    page.shot("journey-01-caseworker-draft")
+
+    # A mistyped amount is corrected in the draft, not rejected.
+    page.locator("a.bill-edit").first.click()
+    page.fill("#id_bill-policy_scope_cost", "25000.00")
+    page.fill("#id_bill-total_cost", "26000.00")
+    page.get_by_role("button", name="保存修改").click()
+    expect(page.locator(".alert-success")).to_contain_text("已修改结算单")
+    expect(page.locator(".timeline")).to_contain_text("修改结算单 ZY-J-0001")
+
+    # Submitting asks first, naming the person and the amount.
+    page.get_by_role("button", name="提交审核").click()
+    expect(page.locator(".confirm-step")).to_contain_text(person.name)
+    expect(page.locator(".confirm-amount")).to_have_text(re.compile(r"^\d{1,3}(,\d{3})*\.\d{2}$"))
+    page.shot("journey-02-submit-confirmation")
+    page.click("#confirm-button")
+    expect(page.locator(".alert-success")).to_contain_text("已提交审核")
+    expect(page.locator("h1 .badge, h1 span").first).to_contain_text("待审核")
+
+    # Found again from the navbar by the last four of the ID number.
+    page.fill(".nav-search input[name=q]", person.id_number[-4:])
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-section=claims]")).to_contain_text("BX2026-")
+    page.shot("journey-03-navbar-search")
+
+
+def test_reviewer_approves_one_rejects_one_and_opens_the_letter(watched, journey_site):
+    page, base = watched, journey_site.url
+    first = make_submitted_claim(settlement_no="ZY-R-0001")
+    second = make_submitted_claim(settlement_no="ZY-R-0002", burden="5000.00")
+    login(page, base, "shenhe", "demo-shenhe-2026")
+
+    page.goto(base + f"/claims/?q={first.number}")
+    page.get_by_role("link", name=first.number).click()
+    expect(page.locator("input[name=action]:checked")).to_have_count(0)  # nothing pre-selected
+    page.locator("input[name=action][value=approve]").check()
+    page.get_by_role("button", name="确认", exact=True).click()
+    expect(page.locator(".confirm-step")).to_contain_text("确认批准")
+    page.shot("journey-04-approve-confirmation")
+    page.click("#confirm-button")
+    expect(page.locator(".alert-success")).to_contain_text("已批准")
+
+    page.goto(base + f"/claims/{second.pk}/")
+    page.locator("input[name=action][value=reject]").check()
+    page.select_option("#id_reason", "documents")
+    page.get_by_role("button", name="确认", exact=True).click()
+    expect(page.locator(".confirm-step")).to_contain_text("不予救助决定书")
+    page.click("#confirm-button")
+    expect(page.locator(".alert-success")).to_contain_text("不予救助")
+
+    # The approval letter: its page, then the PDF (fetched in the browser's session).
+    page.goto(base + f"/claims/{first.pk}/")
+    letter_link = page.locator("a[href*='/reports/letters/'][href$='/pdf']").first
+    expect(letter_link).to_be_visible(timeout=30_000)
+    response = page.request.get(base + letter_link.get_attribute("href"))
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    assert response.body()[:5] == b"%PDF-"
+    page.shot("journey-05-reviewer-decided")
+
+
+def test_payment_batch_nothing_preselected_built_after_confirmation(watched, journey_site):
+    from claims import services
+    from django.contrib.auth import get_user_model
+
+    page, base = watched, journey_site.url
+    reviewer = get_user_model().objects.get(username="shenhe")
+    claims = [make_submitted_claim(settlement_no=f"ZY-P-{i}") for i in range(2)]
+    for claim in claims:
+        services.claim_approve(claim=claim, reviewer=reviewer)
+    login(page, base, "jingban", "demo-jingban-2026")
+    page.goto(base + "/claims/batches/")
+    expect(page.locator("input[name=claims]:checked")).to_have_count(0)
+    page.locator("input[name=claims]").first.check()
+    page.get_by_role("button", name="生成支付批次").click()
+    expect(page.locator(".confirm-step")).to_contain_text("1 个已批准申请")
+    page.shot("journey-06-batch-confirmation")
+    page.click("#confirm-button")
+    expect(page.locator("h1")).to_contain_text("支付批次 ZF")
+    page.fill("#id_reference", "ICBC-20261207-01")
+    page.get_by_role("button", name="标记为已支付").click()
+    expect(page.locator(".confirm-step")).to_contain_text("ICBC-20261207-01")
+    page.click("#confirm-button")
+    expect(page.locator(".alert-success")).to_contain_text("已标记支付")
+
+
+def test_english_phone_width_claim_list_and_search(watched, journey_site):
+    page, base = watched, journey_site.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    make_submitted_claim(settlement_no="ZY-E-0001")
+    login(page, base, "jingban", "demo-jingban-2026")
+    page.locator(".navbar-toggler").click()  # the menu is folded at phone width
+    page.select_option("#language-select", "en")
+    expect(page.locator("h1")).to_contain_text("Hello")
+    page.goto(base + "/claims/")
+    expect(page.locator(".list-total")).to_contain_text("in total")
+    expect(page.locator("th a.sort-link").first).to_be_visible()
+    # Nothing wider than the phone: the table scrolls inside its own box.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    page.shot("journey-07-en-390px-claims")
+    headers = page.locator("thead").inner_text()
+    assert not HAN.search(headers), headers
