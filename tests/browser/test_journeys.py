@@ -176,8 +176,9 @@ def test_reviewer_approves_one_rejects_one_and_opens_the_letter(watched, journey
 
 
 def test_payment_batch_nothing_preselected_built_after_confirmation(watched, journey_site):
-    from claims import services
     from django.contrib.auth import get_user_model
+
+    from claims import services
 
     page, base = watched, journey_site.url
     reviewer = get_user_model().objects.get(username="shenhe")
