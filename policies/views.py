@@ -27,20 +27,43 @@ class PolicyListView(LoginRequiredMixin, ListView):
     context_object_name = "policies"
 
     def get_queryset(self):
-        qs = access_policies(self.request.user)
-        if not self.request.GET.get("all"):
-            qs = qs.filter(is_current=True)
-        return qs.order_by("region__code", "code", "-version")
+        return access_policies(self.request.user).order_by("region__code", "code", "-version")
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         today = timezone.localdate()
-        for policy in ctx["policies"]:
+        versions = list(ctx["policies"])
+        for policy in versions:
             policy.status = _status(policy, today)
-        ctx["show_all"] = bool(self.request.GET.get("all"))
-        ctx["pending"] = [p for p in ctx["policies"] if p.status == "pending"]
+        show_all = bool(self.request.GET.get("all"))
+        ctx["show_all"] = show_all
+        ctx["rows"] = side_by_side(versions)
+        if not show_all:
+            ctx["policies"] = [p for row in ctx["rows"] for p in (row["in_force"], *row["scheduled"]) if p is not None]
+        ctx["pending"] = [p for p in ctx["policies"] if p.status == "pending" and p.is_current]
         ctx["today"] = today
         return ctx
+
+
+def side_by_side(versions: list[Policy]) -> list[dict]:
+    """One row per policy code: the version in force today and the scheduled (future) ones.
+
+    Saving a future version makes it the *current* row of its code, which used to hide the
+    version still in force from this page (issue 18); the engine always used the right one.
+    A code with nothing in force shows its current version (a pending template, an expired one).
+    """
+    groups: dict[str, list[Policy]] = {}
+    for policy in versions:
+        groups.setdefault(policy.code, []).append(policy)
+    rows = []
+    for code, group in groups.items():
+        in_force = max((p for p in group if p.status == "in_force"),
+                       key=lambda p: (p.effective_from, p.version), default=None)
+        scheduled = sorted((p for p in group if p.status == "future"), key=lambda p: (p.effective_from, p.version))
+        if in_force is None and not scheduled:
+            in_force = next((p for p in group if p.is_current), group[0])
+        rows.append({"code": code, "region": group[0].region, "in_force": in_force, "scheduled": scheduled})
+    return rows
 
 
 class PolicyDetailView(LoginRequiredMixin, DetailView):

@@ -95,3 +95,21 @@ def test_detail_of_broken_rules_says_where_instead_of_500(client, superuser, bei
     client.force_login(superuser)
     response = client.get(reverse("policies:detail", args=[beijing.pk]))
     assert response.status_code == 200 and "tiers" in response.content.decode()
+
+
+def test_a_scheduled_version_does_not_hide_the_one_in_force(client, caseworker, beijing, administrator):
+    """Issue 18: saving a future Beijing version hid the version in force from /policies/."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from policies.services import policy_revise
+
+    future = policy_revise(policy=beijing, rules=beijing.rules, effective_from=timezone.localdate() + timedelta(days=30),
+                           note="明年", by=administrator)
+    client.force_login(caseworker)
+    response = client.get(reverse("policies:index"))
+    row = next(r for r in response.context["rows"] if r["code"] == beijing.code)
+    assert row["in_force"].pk == beijing.pk and [p.pk for p in row["scheduled"]] == [future.pk]
+    body = response.content.decode()
+    assert reverse("policies:detail", args=[beijing.pk]) in body and reverse("policies:detail", args=[future.pk]) in body
