@@ -57,11 +57,23 @@ class WarningApplicationForm(forms.Form):
 
 class AssessmentForm(forms.ModelForm):
     result = forms.ChoiceField(label=_("核对结果"), choices=AssessmentResult.choices, widget=forms.RadioSelect)
+    category = forms.ChoiceField(label=_("认定类别"), required=False,
+                                 help_text=_("只列出本地区政策规定依申请救助的类别"))
+    valid_from = forms.DateField(label=_("认定起始日期"), required=False, widget=DATE,
+                                 help_text=_("空为受理日期；依申请救助计入认定之日起的费用"))
 
     class Meta:
         model = HouseholdAssessment
         fields = ["annual_income", "assets", "members_count", "result", "reason", "document_ref"]
         widgets = {"reason": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = list(categories)
+        if len(categories) <= 1:
+            self.fields["category"].widget = forms.HiddenInput()
+            if categories:
+                self.fields["category"].initial = categories[0][0]
 
     def clean(self):
         data = super().clean()

@@ -85,15 +85,43 @@ def _move(application: Application, *, to: str, by, note: str = "", fields: tupl
     ApplicationTransition.objects.create(application=application, from_status=before, to_status=to, by=by, note=note)
 
 
-def _scheme(policy):
-    """The policy's application scheme for illness-poverty households (first one naming it)."""
+def _scheme(policy, category: str | None = None):
+    """(spec, scheme): the policy's on-application scheme (依申请救助) for ``category``, else the
+    one naming illness-poverty patients, else its first; scheme None when the region has none."""
     from policies.selectors import spec_of
 
     spec = spec_of(policy)
-    for scheme in spec.application_schemes:
-        if ILLNESS_POVERTY in scheme.categories:
-            return spec, scheme
+    for wanted in (category, ILLNESS_POVERTY):
+        for scheme in spec.application_schemes:
+            if wanted is not None and wanted in scheme.categories:
+                return spec, scheme
     return spec, (spec.application_schemes[0] if spec.application_schemes else None)
+
+
+def scheme_categories(policy) -> tuple[str, ...]:
+    """The categories a region certifies on application (its preset's schemes, POLICY.md §9)."""
+    if policy is None:
+        return ()
+    spec, _scheme_found = _scheme(policy)
+    out: list[str] = []
+    for scheme in spec.application_schemes:
+        out.extend(c for c in scheme.categories if c not in out)
+    return tuple(out)
+
+
+def intake_scheme(district, on: date):
+    """(policy, scheme) the intake screen describes; scheme None: the region has no on-application
+    scheme, which the screen says before anything is entered."""
+    policy = _policy_for(district, on)
+    if policy is None:
+        return None, None
+    return policy, _scheme(policy)[1]
+
+
+def _application_category(application: Application) -> str | None:
+    assessment = getattr(application, "assessment", None)
+    certification = getattr(assessment, "certification", None) if assessment is not None else None
+    return certification.category.code if certification is not None else None
 
 
 def _policy_for(application_or_district, on: date):
@@ -103,14 +131,29 @@ def _policy_for(application_or_district, on: date):
     return policy_in_force(region=district.region_id, on=on)
 
 
-def counted_period(scheme, on: date) -> tuple[date, date]:
+@dataclass(frozen=True)
+class _MonthsBack:
+    months: int
+    window: str = "months_before"
+
+
+def counted_period(scheme, on: date, held_since: date | None = None) -> tuple[date, date]:
     """The settlement dates that count (POLICY.md §4), inclusive: the previous calendar year
     (Beijing 六(三)), or the ``months`` *before* the application date (Ningbo 三(二)1
     "申请前12个月内", POLICY.md §9): after the same day ``months`` earlier, up to the day before
     the application. A bill settled on or after the application date is assessed per bill only
-    (its stay is covered by the certification the assessment grants), never also by the relief."""
+    (its stay is covered by the certification the assessment grants), never also by the relief.
+    ``since_certification`` (national 五(八), Wuxi, Dongzhi): from ``held_since`` (the certification)
+    up to the application, at most ``months`` back."""
     if scheme is None or scheme.window == "previous_calendar_year":
         return date(on.year - 1, 1, 1), date(on.year - 1, 12, 31)
+    if scheme.window == "since_certification":
+        # from the certification (held_since) up to the application, at most ``months`` back
+        first = held_since or on
+        if scheme.months:
+            floor = counted_period(_MonthsBack(scheme.months), on)[0]
+            first = max(first, floor)
+        return min(first, on), on
     index = on.year * 12 + on.month - 1 - (scheme.months or 12)
     year, month = divmod(index, 12)
     first_of_month = date(year, month + 1, 1)
@@ -160,7 +203,11 @@ def application_create(
         policy = _policy_for(household.district, received_on)
         if policy is not None:
             _spec, scheme = _scheme(policy)
-            once_per_year = scheme.once_per_year if scheme is not None else True
+            if scheme is None:
+                raise ValidationError(
+                    _("%(region)s的救助政策（%(doc)s）未设依申请救助，不能受理。")
+                    % {"region": household.district.region.name, "doc": policy.document_no}, code="no_scheme")
+            once_per_year = scheme.once_per_year
         if once_per_year:
             first = selectors.applications_of_household_year(household=household, year=received_on.year).first()
             if first is not None:
@@ -243,18 +290,20 @@ def _civil_affairs_agency(by, application: Application) -> Agency:
     raise PermissionDenied(_("只有民政部门的认定人员可以开展家庭经济状况核对。"))
 
 
-def _certify(*, person: Person, on: date, agency: Agency, by, document_ref: str) -> Certification:
-    """The patient's illness_poverty_patient certification covering ``on``: the one in force, or a
-    new one from ``on`` (through beneficiaries' service when it exists)."""
+def _certify(*, person: Person, on: date, agency: Agency, by, document_ref: str, category_code: str = ILLNESS_POVERTY,
+             valid_from: date | None = None) -> Certification:
+    """The patient's certification of ``category_code`` covering ``on``: the one in force, or a new
+    one from ``valid_from`` (default ``on``; through beneficiaries' service when it exists)."""
     existing = (
-        Certification.objects.filter(person=person, category__code=ILLNESS_POVERTY, valid_from__lte=on)
+        Certification.objects.filter(person=person, category__code=category_code, valid_from__lte=on)
         .exclude(valid_until__lt=on)
         .order_by("-valid_from")
         .first()
     )
     if existing is not None:
         return existing
-    category = Category.objects.get(code=ILLNESS_POVERTY)
+    category = Category.objects.get(code=category_code)
+    on = valid_from or on
     try:
         from beneficiaries.services import certification_create  # type: ignore[attr-defined]
     except ImportError:
@@ -286,6 +335,8 @@ def assessment_record(
     result: str,
     reason: str = "",
     document_ref: str = "",
+    category: str | None = None,
+    valid_from: date | None = None,
 ) -> HouseholdAssessment:
     """家庭经济状况核对: certify the patient ``illness_poverty_patient`` or refuse with a reason.
 
@@ -299,6 +350,15 @@ def assessment_record(
         application = _lock(application)
         _expect(application, Status.ASSESSING)
         agency = _civil_affairs_agency(by, application)
+        allowed = scheme_categories(_policy_for(application, application.received_on))
+        category = category or (ILLNESS_POVERTY if ILLNESS_POVERTY in allowed or not allowed else allowed[0])
+        if allowed and category not in allowed:
+            raise ValidationError({"category": ValidationError(
+                _("本地区依申请救助只认定：%(allowed)s。") % {"allowed": "、".join(_category_names(allowed))},
+                code="category_not_in_scheme")})
+        if valid_from is not None and valid_from > application.received_on:
+            raise ValidationError({"valid_from": ValidationError(_("认定起始日期不能晚于受理日期。"),
+                                                                 code="valid_from_after_received")})
         assessment = HouseholdAssessment(
             application=application, annual_income=annual_income, assets=assets, members_count=members_count,
             result=result, reason=reason.strip(), document_ref=document_ref, assessed_by=by,
@@ -306,10 +366,12 @@ def assessment_record(
         assessment.full_clean()
         if result == AssessmentResult.CERTIFIED:
             assessment.certification = _certify(person=application.applicant, on=application.received_on, agency=agency,
-                                                by=by, document_ref=document_ref)
+                                                by=by, document_ref=document_ref, category_code=category,
+                                                valid_from=valid_from)
         assessment.save()
         if result == AssessmentResult.CERTIFIED:
-            _move(application, to=Status.GATHERING, by=by, note=_("认定为因病致贫重病患者"))
+            _move(application, to=Status.GATHERING, by=by,
+                  note=_("认定为%(category)s") % {"category": _category_names((category,))[0]})
         else:
             _move(application, to=Status.REVIEWING, by=by, note=_("不予认定：%(reason)s") % {"reason": assessment.reason})
     return assessment
@@ -318,6 +380,11 @@ def assessment_record(
 # ------------------------------------------------------------------------------------------
 # 3. bills of the counted period
 # ------------------------------------------------------------------------------------------
+
+
+def _category_names(codes) -> list[str]:
+    names = dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
+    return [names.get(code, code) for code in codes]
 
 
 def _already_paid(bill: Bill) -> Decimal:
@@ -346,8 +413,12 @@ def _gather(application: Application) -> list[CountedBill]:
 def _collect(application: Application) -> list[CountedBill]:
     """The unsaved snapshot rows of the counted period (sets the application's period)."""
     policy = _policy_for(application, application.received_on)
-    scheme = _scheme(policy)[1] if policy is not None else None
-    start, end = counted_period(scheme, application.received_on)
+    category = _application_category(application)
+    scheme = _scheme(policy, category)[1] if policy is not None else None
+    assessment = getattr(application, "assessment", None)
+    certification = getattr(assessment, "certification", None) if assessment is not None else None
+    start, end = counted_period(scheme, application.received_on,
+                                certification.valid_from if certification is not None else None)
     application.period_start, application.period_end = start, end
     application.save(update_fields=["period_start", "period_end"])
     patient_only = scheme is not None and scheme.members == "patient"
@@ -480,7 +551,7 @@ def _assess(*, application: Application, policy, rows: list[CountedBill]) -> Com
     from policies.engine import ApplicationIn, BillIn, Flags, HouseholdMemberIn, assess_application
     from policies.selectors import region_stats
 
-    spec, scheme = _scheme(policy)
+    spec, scheme = _scheme(policy, _application_category(application))
     members = selectors.household_members(application.household)
     by_person: dict[int, list[CountedBill]] = {}
     for row in rows:
@@ -512,7 +583,8 @@ def _assess(*, application: Application, policy, rows: list[CountedBill]) -> Com
         household_in.append(HouseholdMemberIn(role=role, person=person_in(member), bills=bills))
     app_in = ApplicationIn(date=application.received_on, previous_application_same_year=previous,
                            annual_bucket_used=bucket_used)
-    result = assess_application(spec, app_in, household_in, region_stats(policy.region_id))
+    # the statistics of the applicant's region (a region under the national framework has its own)
+    result = assess_application(spec, app_in, household_in, region_stats(application.district.region_id))
     by_key = {_row_key(row): row for row in rows}
     lines = []
     for line in result.lines:

@@ -132,6 +132,16 @@ class ApplicationCreateView(LoginRequiredMixin, RoleRequiredMixin, FormView):
     form_class = ApplicationForm
     extra_context = {"title": gettext_lazy("受理依申请救助")}
 
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.update(_intake_context(self.request.user))
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        if _intake_context(request.user).get("no_scheme"):
+            return self.get(request, *args, **kwargs)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
         data = form.cleaned_data
         patient = selectors.access_persons(self.request.user).filter(id_number=data["patient_id_number"]).first()
@@ -152,6 +162,30 @@ class ApplicationCreateView(LoginRequiredMixin, RoleRequiredMixin, FormView):
             return self.form_invalid(form)
         messages.success(self.request, _("已受理申请 %(number)s。") % {"number": application.number})
         return redirect("applications:detail", pk=application.pk)
+
+
+def _intake_context(user) -> dict:
+    """What the intake screen says about the user's region's on-application scheme (POLICY.md §9)."""
+    from django.utils import timezone
+
+    from organizations.access import scope_for
+    from organizations.models import District
+
+    scope = scope_for(user)
+    district = None
+    if scope.district_id is not None:
+        district = District.objects.select_related("region").filter(pk=scope.district_id).first()
+    elif scope.region_id is not None:
+        district = District.objects.select_related("region").filter(region_id=scope.region_id).first()
+    if district is None:
+        return {}
+    policy, scheme = services.intake_scheme(district, timezone.localdate())
+    if policy is None:
+        return {}
+    ctx = {"intake_policy": policy, "intake_scheme": scheme, "intake_region": district.region}
+    if scheme is None:
+        ctx["no_scheme"] = True
+    return ctx
 
 
 def _warning_model():
@@ -422,6 +456,16 @@ class AssessView(ApplicationMixin, FormView):
     def get_initial(self):
         return {"members_count": self.get_application().household.members.count() or 1,
                 "result": AssessmentResult.CERTIFIED}
+
+    def get_form_kwargs(self):
+        from beneficiaries.models import Category
+
+        kwargs = super().get_form_kwargs()
+        application = self.get_application()
+        codes = services.scheme_categories(services.intake_scheme(application.district, application.received_on)[0])
+        names = dict(Category.objects.filter(code__in=codes).values_list("code", "name"))
+        kwargs["categories"] = [(code, names.get(code, code)) for code in codes]
+        return kwargs
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

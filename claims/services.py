@@ -293,6 +293,15 @@ class PolicyCache:
             found = self._institutions[institution_id] = Institution.objects.get(pk=institution_id)
         return found
 
+    def spec(self, policy, district_id: int | None, on: date):
+        """The one policy the engine sees for a bill of ``district_id`` (区级标准 applied, POLICY.md §9)."""
+        from policies.selectors import DistrictStandards, spec_of
+
+        standards = getattr(self, "_standards", None)
+        if standards is None:
+            standards = self._standards = DistrictStandards()
+        return standards.spec(policy, spec_of(policy), district_id, on)
+
     def stats(self, region_id: int | None):
         from policies.selectors import region_stats
 
@@ -313,12 +322,11 @@ def _assess(bill: Bill, person_in, state, cache: PolicyCache, region_id: int | N
     """(policy, BillResult | None) for one bill; updates ``state`` when the bill is paid out."""
     from policies.adapters import bill_in
     from policies.engine.engine import assess_bill
-    from policies.selectors import spec_of
-
     policy = cache.policy(region_id, bill.discharge_date)
     if policy is None:
         return None, None
-    return policy, assess_bill(spec_of(policy), person_in, bill_in(bill), state, cache.stats(region_id))
+    spec = cache.spec(policy, bill.district_id, bill.discharge_date)
+    return policy, assess_bill(spec, person_in, bill_in(bill), state, cache.stats(region_id))
 
 
 def _apply_result(bill: Bill, policy, result: BillResult | None, now) -> bool:

@@ -99,13 +99,20 @@ class PolicyPicker:
         policy = self.pick(region_id, on)
         return None if policy is None else self.spec_for(policy)
 
-    def spec_for(self, policy):
-        """``spec_of(policy)``, memoised for the picker's life (one chunk or one run)."""
-        from policies.selectors import spec_of
+    def spec_for(self, policy, district_id: int | None = None, on: date | None = None):
+        """``spec_of(policy)``, memoised for the picker's life (one chunk or one run); with a
+        district and date, that district's standard applied (区级标准, ``DistrictStandards``)."""
+        from policies.selectors import DistrictStandards, spec_of
 
         spec = self._specs.get(policy.pk)
         if spec is None:
             spec = self._specs[policy.pk] = spec_of(policy)
+        if district_id is not None and on is not None:
+            standards = getattr(self, "_standards", None)
+            if standards is None:
+                standards = self._standards = DistrictStandards()
+            if standards:
+                return standards.spec(policy, spec, district_id, on)
         return spec
 
     def spec_by_id(self, policy_id: int | None):
@@ -130,13 +137,15 @@ BILL_FIELDS = (
     "referral_compliant", "in_province", "major_disease", "rare_disease", "good_samaritan_injury",
     "institution__designated", "hospital_assistance_paid", "paid_amount",
     "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation_digest", "computed_at",
+    "district_id",
 )
 # The computed fields a recomputation writes (claims.services.COMPUTED_FIELDS), in tuple order.
 BILL_WRITE_FIELDS = ("policy", "assistance", "tilted", "special", "total_assistance", "category", "computation",
                      "computation_digest", "computed_at")
 (B_ID, B_PERSON, B_CLAIM, B_STATUS, B_VISIT, B_START, B_END, B_TOTAL, B_SCOPE, B_BASIC, B_CRITICAL, B_OTHER,
  B_REFERRAL, B_INPROV, B_MAJOR, B_RARE, B_GOODSAM, B_DESIGNATED, B_HOSP_PAID, B_PAID_AMOUNT,
- B_POLICY, B_ASSIST, B_TILTED, B_SPECIAL, B_TOTAL_ASSIST, B_CATEGORY, B_DIGEST, B_COMPUTED_AT) = range(len(BILL_FIELDS))
+ B_POLICY, B_ASSIST, B_TILTED, B_SPECIAL, B_TOTAL_ASSIST, B_CATEGORY, B_DIGEST, B_COMPUTED_AT,
+ B_DISTRICT) = range(len(BILL_FIELDS))
 
 
 def _bill_in(row: tuple):
@@ -232,9 +241,11 @@ def drawn_from_computation(computation: dict, spec) -> dict[str, Decimal]:
     """
     out: dict[str, Decimal] = {}
     explanation = (computation or {}).get("explanation") or {}
+    count_uncapped = spec is not None and getattr(spec, "count_uncapped", False)
     for line in explanation.get("buckets") or ():
         drawn = Decimal(line.get("drawn") or "0")
-        if drawn:
+        # as the engine's year state: an uncapped tier's draw does not count (caps.count, POLICY.md §9)
+        if drawn and (line.get("cap") is not None or count_uncapped):
             out[line["name"]] = out.get(line["name"], ZERO) + drawn
     items = explanation.get("items") or ()
     if items and spec is not None:
@@ -423,7 +434,8 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
             if policy is None:
                 return None, {"policy_id": None, "assistance": ZERO, "tilted": ZERO, "special": ZERO,
                               "total_assistance": ZERO, "category": "", "digest": claim_services.NO_POLICY_DIGEST}
-            result = assess_bill(picker.spec_for(policy), pin, _bill_in(row), year_state, stats)
+            result = assess_bill(picker.spec_for(policy, row[B_DISTRICT], row[B_END]), pin, _bill_in(row), year_state,
+                                 stats)
             return result, {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
                             "special": result.special, "total_assistance": result.total,
                             "category": result.category or "", "digest": result.digest(), "result": result}

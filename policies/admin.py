@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
@@ -17,8 +18,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from organizations import roles
+from organizations.access import restrict, scope_for
+from organizations.models import District
+
+from .districts import OVERRIDABLE, OverrideError, apply_overrides, describe_overrides
 from .forms import PolicyCreateForm, PolicyReviseForm
-from .models import Policy
+from .models import DistrictPolicy, Policy
 from .selectors import describe_policy, forget_spec, spec_of
 from .services import policy_confirm, policy_revise, validate_rules
 
@@ -171,3 +177,147 @@ class PolicyAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{policy.code} v{policy.version}：{text}", messages.WARNING)
         if done:
             self.message_user(request, gettext("已确认 %(n)s 个政策模板。") % {"n": done}, messages.SUCCESS)
+
+
+# --------------------------------------------------------------------------------------------
+# 区级标准: a district administrator edits their district's standards (Beijing 七)
+# --------------------------------------------------------------------------------------------
+
+def _districts_of(user):
+    """Districts ``user`` may set standards for: their own, or their region's for city staff."""
+    scope = scope_for(user)
+    qs = District.objects.select_related("region")
+    if scope.everything:
+        return qs
+    if scope.nothing:
+        return qs.none()
+    if scope.district_id is not None:
+        return qs.filter(pk=scope.district_id)
+    return qs.filter(region_id=scope.region_id)
+
+
+class DistrictPolicyForm(forms.ModelForm):
+    """The tilted-assistance standard as plain fields; other named parameters as JSON."""
+
+    tilted_threshold = forms.DecimalField(label=_("倾斜救助：年度累计个人负担起付线（元）"), required=False, min_value=0,
+                                          max_digits=14, decimal_places=2)
+    tilted_rate = forms.DecimalField(label=_("倾斜救助：救助比例（如 0.60）"), required=False, min_value=0, max_value=1,
+                                     max_digits=5, decimal_places=4)
+    tilted_cap = forms.DecimalField(label=_("倾斜救助：年度限额（元，空为不设）"), required=False, min_value=0,
+                                    max_digits=14, decimal_places=2)
+    tilted_in_region = forms.BooleanField(label=_("倾斜救助仅限规范转诊且市域内就医"), required=False, initial=True)
+
+    class Meta:
+        model = DistrictPolicy
+        fields = ["district", "policy_code", "document_no", "clause", "title", "effective_from", "effective_to",
+                  "overrides"]
+        widgets = {"overrides": forms.Textarea(attrs={"rows": 4, "cols": 80})}
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["overrides"].required = False
+        self.fields["overrides"].help_text = gettext("其他参数（高级）：%(names)s") % {"names": ", ".join(OVERRIDABLE)}
+        if user is not None and "district" in self.fields:
+            self.fields["district"].queryset = _districts_of(user)
+        tilted = (self.instance.overrides or {}).get("tilted") if self.instance.pk else None
+        if isinstance(tilted, dict):
+            self.initial.setdefault("tilted_threshold", tilted.get("threshold"))
+            self.initial.setdefault("tilted_rate", tilted.get("rate"))
+            self.initial.setdefault("tilted_cap", tilted.get("cap"))
+            self.initial.setdefault("tilted_in_region", bool(tilted.get("required_flags")))
+
+    def clean(self):
+        data = super().clean()
+        overrides = dict(data.get("overrides") or {})
+        threshold, rate = data.get("tilted_threshold"), data.get("tilted_rate")
+        if (threshold is None) != (rate is None):
+            raise ValidationError(gettext("倾斜救助的起付线和比例须同时填写。"), code="tilted_incomplete")
+        if threshold is not None:
+            cap = data.get("tilted_cap")
+            overrides["tilted"] = {
+                "threshold": f"{threshold:.2f}", "rate": str(rate.normalize()) if rate == rate.to_integral() else str(rate),
+                "required_flags": {"referral_compliant": True, "in_province": True} if data.get("tilted_in_region") else {},
+                "cap": None if cap is None else f"{cap:.2f}",
+            }
+        data["overrides"] = overrides
+        district, code, start = data.get("district"), data.get("policy_code"), data.get("effective_from")
+        if district is not None and code and start:
+            from .selectors import policy_in_force
+
+            policy = Policy.objects.filter(code=code, is_current=True).first()
+            if policy is None or policy.region_id != district.region_id:
+                self.add_error("policy_code", gettext("%(district)s 所在统筹地区没有政策 %(code)s。")
+                               % {"district": district.name, "code": code})
+                return data
+            cite = f"{data.get('document_no', '')} {data.get('clause', '')}".strip()
+            try:
+                spec_rules = apply_overrides(policy.rules, overrides, cite)
+            except OverrideError as exc:
+                self.add_error("overrides", gettext("参数 %(name)s：%(message)s") % {"name": exc.name,
+                                                                                 "message": exc.message})
+                return data
+            validate_rules(spec_rules)
+            if policy_in_force(region=district.region_id, on=start) is None:
+                self.add_error("effective_from", gettext("该日期没有在用的市级政策。"))
+        return data
+
+
+@admin.register(DistrictPolicy)
+class DistrictPolicyAdmin(admin.ModelAdmin):
+    """区级标准: only administrators; a district administrator sees and edits their district's only."""
+
+    form = DistrictPolicyForm
+    list_display = ("district", "policy_code", "document_no", "clause", "effective_from", "effective_to", "summary")
+    list_filter = ("policy_code",)
+    list_select_related = ("district",)
+    fieldsets = [
+        (None, {"fields": ["district", "policy_code", "document_no", "clause", "title", "effective_from",
+                           "effective_to"]}),
+        (_("倾斜救助标准（京 七：具体救助标准由各区人民政府确定）"),
+         {"fields": ["tilted_threshold", "tilted_rate", "tilted_cap", "tilted_in_region"]}),
+        (_("其他覆盖参数"), {"fields": ["overrides"], "classes": ["collapse"]}),
+    ]
+
+    @admin.display(description=_("区级取值"))
+    def summary(self, obj: DistrictPolicy):
+        return "；".join(f"{name}：{text}" for name, text in describe_overrides(obj.overrides))
+
+    def get_queryset(self, request):
+        return restrict(super().get_queryset(request), request.user, district="district")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class ScopedForm(form):  # type: ignore[misc, valid-type]
+            def __init__(self, *args, **kw):
+                super().__init__(*args, user=request.user, **kw)
+
+        return ScopedForm
+
+    def _administers(self, request, obj=None) -> bool:
+        if not (request.user.is_superuser or roles.has_role(request.user, roles.ADMINISTRATOR)):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_view_permission(self, request, obj=None):
+        if self._administers(request, obj):
+            return True
+        in_scope = obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+        return super().has_view_permission(request, obj) and in_scope
+
+    def has_add_permission(self, request):
+        return self._administers(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._administers(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # end-date a standard instead: bills were computed with it
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        obj.updated_by = request.user
+        obj.full_clean()
+        obj.save()
+        forget_spec()

@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # the engine is imported lazily at run time
 
     from .engine.types import PolicySpec
 
-__all__ = ["access_policies", "policy_in_force", "region_stats", "spec_of", "usable_policies"]
+__all__ = ["DistrictStandards", "access_policies", "district_policy_in_force", "policy_in_force", "region_stats",
+           "resolved_spec", "spec_of", "usable_policies"]
 
 
 def usable_policies() -> QuerySet[Policy]:
@@ -77,9 +78,83 @@ def spec_of(policy: Policy) -> PolicySpec:
     return spec
 
 
+_resolved_cache: dict[tuple, PolicySpec] = {}
+
+
+def _resolve(policy: Policy, district_policy) -> PolicySpec:
+    """The region spec with one district row's overrides applied (cached per both rows' stamps)."""
+    from .districts import apply_overrides
+    from .engine.types import PolicySpec
+
+    key = (policy.pk, getattr(policy, "updated_at", None), district_policy.pk, district_policy.updated_at)
+    spec = _resolved_cache.get(key) if policy.pk is not None and district_policy.pk is not None else None
+    if spec is None:
+        spec = PolicySpec.from_dict(apply_overrides(policy.rules, district_policy.overrides, district_policy.cite))
+        if policy.pk is not None and district_policy.pk is not None:
+            with _spec_lock:
+                if len(_resolved_cache) > 1000:
+                    _resolved_cache.clear()
+                _resolved_cache[key] = spec
+    return spec
+
+
+def district_policy_in_force(*, district: int | None, code: str, on: date):
+    """The district's standard (区级标准) amending policy ``code`` in force on ``on``, or None."""
+    from .models import DistrictPolicy
+
+    if district is None:
+        return None
+    district_id = district.pk if hasattr(district, "pk") else district
+    return (DistrictPolicy.objects.filter(district_id=district_id, policy_code=code, effective_from__lte=on)
+            .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=on)).order_by("-effective_from").first())
+
+
+def resolved_spec(policy: Policy, *, district, on: date) -> PolicySpec:
+    """The ONE policy the engine sees for a bill of ``district`` settled ``on`` (POLICY.md §9).
+
+    The region's spec (``spec_of``) unless the district holds a standard amending this policy
+    in force on that date; then the region's rules with the district's named parameters, the
+    overridden lines citing the district's document.
+    """
+    found = district_policy_in_force(district=district, code=policy.code, on=on)
+    return spec_of(policy) if found is None else _resolve(policy, found)
+
+
+class DistrictStandards:
+    """All district standards loaded once, for batch runs (one query instead of one per bill)."""
+
+    def __init__(self, rows=None) -> None:
+        from .models import DistrictPolicy
+
+        if rows is None:
+            rows = DistrictPolicy.objects.order_by("-effective_from")
+        self._rows: dict[tuple[int, str], list] = {}
+        for row in rows:
+            self._rows.setdefault((row.district_id, row.policy_code), []).append(row)
+        self._specs: dict[tuple, PolicySpec] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._rows)
+
+    def spec(self, policy: Policy, base: PolicySpec, district_id: int | None, on: date) -> PolicySpec:
+        """``base`` (the region spec) or the district's resolved one for ``on``."""
+        rows = self._rows.get((district_id, policy.code)) if district_id is not None else None
+        if not rows:
+            return base
+        for row in rows:
+            if row.effective_from <= on and (row.effective_to is None or on <= row.effective_to):
+                key = (policy.pk, row.pk)
+                spec = self._specs.get(key)
+                if spec is None:
+                    spec = self._specs[key] = _resolve(policy, row)
+                return spec
+        return base
+
+
 def forget_spec(policy_pk: int | None = None) -> None:
     """Drop cached specs (one policy, or all): for tests and after in-place edits."""
     with _spec_lock:
+        _resolved_cache.clear()
         if policy_pk is None:
             _spec_cache.clear()
         else:

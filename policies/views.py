@@ -86,6 +86,17 @@ class PolicyDetailView(LoginRequiredMixin, DetailView):
         except PolicyError as exc:  # stored rules that do not validate: say where, do not 500
             ctx["rules_error"] = f"{exc.field}: {exc.message}"
         ctx["versions"] = access_policies(self.request.user).filter(code=policy.code).order_by("-version")
+        from organizations import roles
+        from organizations.access import restrict
+
+        from .districts import describe_overrides
+        from .models import DistrictPolicy
+
+        standards = restrict(DistrictPolicy.objects.filter(policy_code=policy.code).select_related("district"),
+                             self.request.user, district="district").order_by("district__code", "-effective_from")
+        ctx["district_standards"] = [{"obj": row, "rows": describe_overrides(row.overrides)} for row in standards]
+        ctx["can_edit_district_standards"] = (self.request.user.is_superuser
+                                              or roles.has_role(self.request.user, roles.ADMINISTRATOR))
         # The statistics its deductibles and subsidies read (上年居民人均可支配收入, 个人缴费).
         ctx["statistics"] = policy.region.statistics.order_by("-year")[:5] if policy.region_id else []
         return ctx

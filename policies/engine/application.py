@@ -22,6 +22,7 @@ from .types import (
     ApplicationScheme,
     BillIn,
     BucketLine,
+    CertificationIn,
     ExplanationLine,
     PersonIn,
     PolicySpec,
@@ -109,11 +110,20 @@ def _months_before(day: Date, months: int) -> Date:
     return first.replace(day=min(day.day, month_end(first).day))
 
 
-def _window(scheme: ApplicationScheme, on: Date) -> tuple[Date, Date, str]:
+def _window(scheme: ApplicationScheme, on: Date, held_since: Date | None = None) -> tuple[Date, Date, str]:
     """(first, last) settlement dates counted, inclusive, and a label for the letter."""
     if scheme.window == "previous_calendar_year":
         year = on.year - 1
         return Date(year, 1, 1), Date(year, 12, 31), f"{year}年度"
+    if scheme.window == "since_certification":
+        # 认定之日起 (national 五(八), Wuxi, Dongzhi): from the certification up to the application,
+        # no further back than ``months`` when set.
+        first = held_since or on
+        if scheme.months:
+            floor = Date.fromordinal(_months_before(on, scheme.months).toordinal() + 1)
+            first = max(first, floor)
+        first = min(first, on)
+        return first, on, f"{first.isoformat()} 至 {on.isoformat()}"
     # "申请前12个月内": settled after the same day 12 months earlier, up to the application date.
     start = _months_before(on, scheme.months or 0)
     first = Date.fromordinal(start.toordinal() + 1)
@@ -121,14 +131,16 @@ def _window(scheme: ApplicationScheme, on: Date) -> tuple[Date, Date, str]:
 
 
 def _assess_scheme(policy: PolicySpec, scheme: ApplicationScheme, application: ApplicationIn,
-                   household: Sequence[HouseholdMemberIn]) -> ApplicationResult:
-    first, last, window_label = _window(scheme, application.date)
+                   household: Sequence[HouseholdMemberIn], stats: RegionStats = EMPTY_STATS,
+                   category: str | None = None, held_since: Date | None = None) -> ApplicationResult:
+    first, last, window_label = _window(scheme, application.date, held_since)
     lines: list[ExplanationLine] = [
         ExplanationLine("scheme", "救助方式", scheme.label_zh or scheme.code, scheme.clause),
         ExplanationLine("window", "费用计算期间", window_label, scheme.clause),
     ]
     reasons: list[str] = []
     counted: list[str] = []
+    counted_bills: list[BillIn] = []
     burden = ZERO
     for member in household:
         if scheme.members == "patient" and member.role != "patient":
@@ -149,12 +161,16 @@ def _assess_scheme(policy: PolicySpec, scheme: ApplicationScheme, application: A
                     reasons.append("invalid_amounts")
                 continue
             counted.append(bill.id)
+            counted_bills.append(bill)
             burden += bill_value
             lines.append(ExplanationLine(f"bill:{bill.id}", "计入费用的个人负担", money_str(bill_value),
                                          policy.burden_clause))
     lines.append(ExplanationLine("burden", "政策范围内个人负担合计", money_str(burden), scheme.clause))
 
     bands: list[BandLine] = []
+    if scheme.method == "per_bill":
+        raw = _per_bill(policy, scheme, counted_bills, category or scheme.categories[0], first, stats, lines, reasons)
+        return _finish(policy, scheme, application, raw, burden, reasons, lines, counted, bands)
     lower = ZERO
     for band in scheme.bands:
         if burden <= lower:
@@ -169,6 +185,33 @@ def _assess_scheme(policy: PolicySpec, scheme: ApplicationScheme, application: A
             break
         lower = band.upper
     raw = sum((b.amount for b in bands), ZERO)
+    return _finish(policy, scheme, application, raw, burden, reasons, lines, counted, bands)
+
+
+def _per_bill(policy: PolicySpec, scheme: ApplicationScheme, bills: Sequence[BillIn], category: str, first: Date,
+              stats: RegionStats, lines: list[ExplanationLine], reasons: list[str]) -> Decimal:
+    """Each counted bill assessed under the region's own tier of ``category`` (POLICY.md §9):
+    the patient is treated as holding it over the whole window, caps and deductibles run over
+    the window in settlement order, and ``other_paid`` already holds what was paid before."""
+    from .engine import assess_bills
+
+    person = PersonIn((CertificationIn(category, first, None),))
+    total = ZERO
+    for bill, result in zip(bills, assess_bills(policy, person, bills, None, stats), strict=True):
+        if result.error is not None:
+            if result.error not in reasons:
+                reasons.append(result.error)
+            continue
+        total += result.total
+        tier = f"{result.tier} " if result.tier else ""
+        lines.append(ExplanationLine(f"per_bill:{bill.id}", f"按{tier}救助标准计算（{bill.id}）",
+                                     money_str(result.total), "；".join(result.clauses[:3]) or scheme.clause))
+    return total
+
+
+def _finish(policy: PolicySpec, scheme: ApplicationScheme, application: ApplicationIn, raw: Decimal,
+            burden: Decimal, reasons: list[str], lines: list[ExplanationLine], counted: list[str],
+            bands: list[BandLine]) -> ApplicationResult:
     relief = raw
     if not counted:
         reasons.append("no_counted_bills")
@@ -210,7 +253,8 @@ def assess_application(policy: PolicySpec, application: ApplicationIn, household
     The patient must hold a category of one of the policy's schemes on the application date
     (else ``not_eligible``); several schemes: the highest relief. A scheme allowed once a year
     pays nothing when ``previous_application_same_year`` (``already_applied_this_year``).
-    ``stats`` is accepted for symmetry with :func:`assess_bills` (no scheme uses one yet).
+    ``stats`` feeds ``per_bill`` schemes (their tiers' deductibles may read a statistic). A policy
+    without any scheme answers ``no_scheme``.
     """
     patients = [m for m in household if m.role == "patient"]
     if len(patients) != 1:
@@ -218,12 +262,16 @@ def assess_application(policy: PolicySpec, application: ApplicationIn, household
     for member in household:
         if member.role not in ROLES:
             raise ValueError(f"unknown household role {member.role!r}")
-    held = categories_on(policy, patients[0].person, application.date)
+    patient = patients[0].person
+    held = categories_on(policy, patient, application.date)
     best: ApplicationResult | None = None
     for scheme in policy.application_schemes:
-        if not any(c in held for c in scheme.categories):
+        mine = [c for c in scheme.categories if c in held]
+        if not mine:
             continue
-        result = _assess_scheme(policy, scheme, application, household)
+        since = [c.valid_from for c in patient.certifications if c.category in mine and c.valid_from <= application.date
+                 and (c.valid_until is None or c.valid_until >= application.date)]
+        result = _assess_scheme(policy, scheme, application, household, stats, mine[0], min(since) if since else None)
         if scheme.once_per_year and application.previous_application_same_year:
             result = ApplicationResult(
                 relief=ZERO, burden=result.burden, scheme=scheme.code,
@@ -237,9 +285,10 @@ def assess_application(policy: PolicySpec, application: ApplicationIn, household
             best = result
     if best is None:
         clause = "；".join(s.clause for s in policy.application_schemes) or policy.document_no
+        reason = "not_eligible" if policy.application_schemes else "no_scheme"
         return ApplicationResult(
-            relief=ZERO, burden=ZERO, scheme=None, reasons=("not_eligible",), clauses=(clause,),
-            lines=(ExplanationLine("reason:not_eligible", "说明", REASONS["not_eligible"], clause),),
+            relief=ZERO, burden=ZERO, scheme=None, reasons=(reason,), clauses=(clause,),
+            lines=(ExplanationLine(f"reason:{reason}", "说明", REASONS[reason], clause),),
             counted_bill_ids=(), bands=(),
         )
     return best

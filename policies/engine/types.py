@@ -112,7 +112,11 @@ SPECIAL_COMBINE = ("add", "instead", "higher")
 # ``capped_tiers``: only assistance paid under tiers that carry the bucket WITH a cap;
 # ``all_tiers``: everything paid from a bucket of that name, uncapped tiers included.
 CAP_COUNTS = ("capped_tiers", "all_tiers")
-WINDOW_KINDS = ("previous_calendar_year", "months_before")
+WINDOW_KINDS = ("previous_calendar_year", "months_before", "since_certification")
+# How relief on application is computed: progressive ``bands`` over the counted burden (Beijing
+# 六(三), Ningbo 三(二)1), or ``per_bill``: each counted bill assessed under the region's own tier
+# of the scheme's category (national 五(八), Wuxi, Dongzhi; POLICY.md §9).
+SCHEME_METHODS = ("bands", "per_bill")
 MEMBER_SCOPES = ("household", "patient")
 SUBSIDY_KINDS = ("full", "fraction")
 WARNING_KINDS = ("illness_poverty", "return_to_poverty")
@@ -1039,6 +1043,7 @@ class ApplicationScheme:
     bucket: Bucket | None
     once_per_year: bool
     clause: str
+    method: str = "bands"
 
     @classmethod
     def from_dict(cls, r: _Reader) -> ApplicationScheme:
@@ -1062,8 +1067,9 @@ class ApplicationScheme:
             visit_classes = tuple(visit_classes)
         require_designated = r.boolean("require_designated", True)
         require_referral = r.boolean("require_referral", False)
-        bands_raw = r.seq("bands")
-        if not bands_raw:
+        method = r.text("method", "bands", choices=SCHEME_METHODS)
+        bands_raw = r.seq("bands", [])
+        if not bands_raw and method == "bands":
             raise PolicyError(r.at("bands"), "must have at least one band")
         bands = []
         previous = ZERO
@@ -1088,7 +1094,7 @@ class ApplicationScheme:
         clause = r.clause()
         r.done()
         return cls(code, label, categories, window, months, members, visit_classes, require_designated,
-                   require_referral, tuple(bands), cap, bucket, once, clause)
+                   require_referral, tuple(bands), cap, bucket, once, clause, method)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1105,6 +1111,7 @@ class ApplicationScheme:
             "bucket": None if self.bucket is None else {"name": self.bucket.name, "cap": _opt_str(self.bucket.cap),
                                                         "clause": self.bucket.clause},
             "once_per_year": self.once_per_year,
+            "method": self.method,
             "clause": self.clause,
         }
 

@@ -54,3 +54,15 @@ def warnings(clause: str, illness_share: str = "0.50", return_share: str = "0.25
         {"kind": "illness_poverty", "categories": None, "statistic": "per_capita_disposable_income",
          "share": illness_share, "year_offset": -1, "clause": clause},
     ]
+
+
+def per_bill_scheme(code: str, label: str, categories: list[str], clause: str,
+                    months: int | None = 12) -> dict[str, Any]:
+    """依申请救助 assessed per bill under the region's own tier of the category (POLICY.md §9):
+    bills settled since the certification (at most ``months`` back), the patient's only."""
+    return {
+        "code": code, "label_zh": label, "categories": categories,
+        "window": {"kind": "since_certification", "months": months}, "members": "patient",
+        "visit_classes": None, "require_designated": True, "require_referral": False,
+        "bands": [], "cap": None, "bucket": None, "once_per_year": False, "method": "per_bill", "clause": clause,
+    }

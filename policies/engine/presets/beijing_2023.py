@@ -75,6 +75,7 @@ PRESET: dict[str, Any] = {
             "cap": "150000.00",
             "bucket": None,
             "once_per_year": True,
+            "method": "bands",
             "clause": c("六(三)"),
         }
     ],

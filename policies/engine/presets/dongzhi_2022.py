@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import subsidy, warnings
+from ._common import per_bill_scheme, subsidy, warnings
 from .national_2021 import assistance_categories, assistance_tiers, assistance_visits
 
 DOC = "东医保办〔2022〕11号"
@@ -45,7 +45,7 @@ PRESET: dict[str, Any] = {
     "tiers": assistance_tiers("DZ", template),
     "tilted": None,
     "special_items": [],
-    "application_schemes": [],
+    "application_schemes": [per_bill_scheme("on_application", "依申请救助（低保边缘家庭成员、农村易返贫致贫人口、因病致贫重病患者）", ['marginal_family', 'monitored_rural', 'illness_poverty_patient'], template("五(八) 依申请落实综合保障政策"))],
     "premium_subsidies": {
         "statistic": "resident_contribution",
         "rules": [

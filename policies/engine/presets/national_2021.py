@@ -8,7 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._common import bucket, categories, income_share_deductible, no_deductible, rate, subsidy, tier, visit, warnings
+from ._common import (
+    bucket,
+    categories,
+    income_share_deductible,
+    no_deductible,
+    per_bill_scheme,
+    rate,
+    subsidy,
+    tier,
+    visit,
+    warnings,
+)
 
 DOC = "国办发〔2021〕42号"
 
@@ -77,7 +88,7 @@ PRESET: dict[str, Any] = {
     "tiers": assistance_tiers("NT", c),
     "tilted": None,
     "special_items": [],
-    "application_schemes": [],
+    "application_schemes": [per_bill_scheme("on_application", "依申请救助（低保边缘家庭成员、农村易返贫致贫人口、因病致贫重病患者）", ['marginal_family', 'monitored_rural', 'illness_poverty_patient'], c("五(八) 依申请落实综合保障政策"))],
     "premium_subsidies": {
         "statistic": "resident_contribution",
         "rules": [subsidy("full", "1", c("三(二) 全额资助特困人员"), "extreme_poverty")],

@@ -126,6 +126,7 @@ PRESET: dict[str, Any] = {
             "cap": None,
             "bucket": {"name": "annual", "cap": "80000.00", "clause": c("三(二)1 年度救助封顶线80000元")},
             "once_per_year": False,
+            "method": "bands",
             "clause": c("三(二)1"),
         }
     ],

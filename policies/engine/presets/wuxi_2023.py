@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import bucket, categories, no_deductible, rate, subsidy, tier, visit, warnings
+from ._common import bucket, categories, no_deductible, per_bill_scheme, rate, subsidy, tier, visit, warnings
 
 DOC = "无锡市政府办公室实施意见(2022-12-26)"
 
@@ -67,7 +67,7 @@ PRESET: dict[str, Any] = {
         "clause": c("四(七)"),
     },
     "special_items": [],
-    "application_schemes": [],
+    "application_schemes": [per_bill_scheme("on_application", "依申请救助（支出型困难家庭、临时救助对象中的大重病患者）", ['expenditure_hardship_patient', 'temporary_relief_patient'], c("五(十) 依申请落实综合保障政策"))],
     "premium_subsidies": {
         "statistic": "resident_contribution",
         "rules": [

@@ -168,3 +168,53 @@ def test_yong_2_1_orphan_is_category_1():
 def test_dongzhi_preset_is_a_template_needing_confirmation():
     assert spec("dongzhi-2022").needs_confirmation is True
     assert spec("national-2021").needs_confirmation is True
+
+
+# Relief on application in every region (国办 五(八), 锡 五(十), Dongzhi as national) ------------
+
+from policies.engine import ApplicationIn, HouseholdMemberIn, assess_application  # noqa: E402
+
+
+def _apply(code, category, since, bills, on="2023-09-01", stats=None, **edit):
+    patient = HouseholdMemberIn("patient", person(category, since=since), tuple(bills))
+    policy = spec(code) if not edit else edited(code, edit["edit"])
+    return assess_application(policy, ApplicationIn(date.fromisoformat(on)), [patient], stats or {})
+
+
+def test_wuxi_5_10_on_application_assessed_per_bill_under_the_region_tier():
+    bills = [bill("10000.00", id="b1", start="2023-05-01"), bill("2000.00", id="o1", visit="outpatient",
+                                                                 start="2023-06-01"),
+             bill("5000.00", id="old", start="2023-01-10")]  # before the certification: not counted
+    result = _apply("wuxi-2023", "expenditure_hardship_patient", "2023-03-01", bills)
+    assert result.scheme == "on_application"
+    assert result.relief == D("8400.00")  # WX-70: 10000 × 70% + 2000 × 70%
+    assert sorted(result.counted_bill_ids) == ["b1", "o1"]
+    assert any(line.key == "per_bill:b1" and "WX-70" in line.label_zh for line in result.lines)
+
+
+def test_guoban_5_8_on_application_marginal_family_with_deductible():
+    # NT-2: deductible 10% × 50000 = 5000, then 65%: (20000 − 5000) × 65% = 9750
+    result = _apply("national-2021", "marginal_family", "2023-01-01", [bill("20000.00", start="2023-04-01")],
+                    stats=STATS)
+    assert (result.relief, result.burden) == (D("9750.00"), D("20000.00"))
+    missing = _apply("national-2021", "marginal_family", "2023-01-01", [bill("20000.00", start="2023-04-01")])
+    assert missing.relief == ZERO and "missing_statistic" in missing.reasons
+
+
+def test_dongzhi_on_application_as_national():
+    result = _apply("dongzhi-2022", "illness_poverty_patient", "2023-01-01", [bill("20000.00", start="2023-04-01")],
+                    stats=STATS)
+    # DZ-3: 25% × 50000 = 12500 deductible; 7500 × 60% = 4500
+    assert (result.scheme, result.relief) == ("on_application", D("4500.00"))
+
+
+def test_on_application_counts_what_is_left_after_earlier_payments():
+    paid = bill("10000.00", start="2023-05-01", other="7000.00")  # 7000 already paid of a 17000 burden
+    result = _apply("wuxi-2023", "temporary_relief_patient", "2023-03-01", [paid])
+    assert result.relief == D("7000.00")
+
+
+def test_region_without_on_application_scheme_says_so():
+    result = _apply("wuxi-2023", "expenditure_hardship_patient", "2023-03-01", [bill()],
+                    edit=lambda data: data.__setitem__("application_schemes", []))
+    assert result.reasons == ("no_scheme",) and result.relief == ZERO
