@@ -673,6 +673,30 @@ def batch_rows(batch: ImportBatch) -> list[RawRow]:
         fileobj.close()
 
 
+ENDINGS_SHOWN = 2000
+
+
+def ending_rows(plan: Plan, *, limit: int = ENDINGS_SHOWN) -> list[dict]:
+    """Each certification the plan ends: who (masked ID), which category, old → new end date,
+    whether the end moves EARLIER than the end already recorded, and why (issue 18: the
+    preview used to say only "终止 5"). At most ``limit`` rows, people in name order."""
+    wanted = {**{pk: (day, "file") for pk, day in plan.ends.items()},
+              **{pk: (day, "missing") for pk, day in plan.revokes.items()}}
+    if not wanted:
+        return []
+    rows = []
+    for chunk in _chunks(sorted(wanted), LOOKUP_CHUNK):
+        for cert in Certification.objects.filter(pk__in=chunk).select_related("person", "category"):
+            new, why = wanted[cert.pk]
+            old = cert.valid_until
+            rows.append({"certification": cert.pk, "person": cert.person_id, "name": cert.person.name,
+                         "id_masked": idnumber.mask(cert.person.id_number), "category": cert.category.name,
+                         "valid_from": cert.valid_from.isoformat(), "old_until": old.isoformat() if old else "",
+                         "new_until": new.isoformat(), "earlier": old is not None and new < old, "reason": why})
+    rows.sort(key=lambda r: (r["name"], r["category"], r["certification"]))
+    return rows[:limit]
+
+
 def batch_validate(batch: ImportBatch) -> ImportBatch:
     """Preview: plan without writing; stores counts and rejected rows on the batch."""
     if batch.status not in (ImportStatus.UPLOADED, ImportStatus.VALIDATING):
@@ -689,6 +713,11 @@ def batch_validate(batch: ImportBatch) -> ImportBatch:
         batch.save(update_fields=["status", "message"])
         return batch
     _store_result(batch, plan, ImportStatus.PREVIEWED)
+    batch.endings = ending_rows(plan)
+    earlier = sum(1 for row in batch.endings if row["earlier"])
+    if earlier:
+        batch.message = "\n".join(filter(None, [_("其中 %(n)s 个认定的终止日期将早于原定终止日期（见下表“提前”）。") % {"n": earlier},
+                                                batch.message]))
     batch.validated_at = timezone.now()
     batch.save()
     return batch

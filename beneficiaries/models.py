@@ -226,6 +226,8 @@ class ImportBatch(models.Model):
     rejected_count = models.PositiveIntegerField(_("拒绝"), default=0)
     persons_created = models.PositiveIntegerField(_("新登记人员"), default=0)
     errors = models.JSONField(_("错误行"), default=list, blank=True, help_text=_("[{line, field, message, values}]"))
+    endings = models.JSONField(_("将终止的认定"), default=list, blank=True,
+                               help_text=_("预览时每个将终止的认定：人员、类别、原终止日期 → 新终止日期"))
     message = models.TextField(_("说明"), blank=True)
     created_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
     validated_at = models.DateTimeField(_("校验时间"), null=True, blank=True)

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
@@ -20,6 +21,7 @@ from django.views.generic import TemplateView
 
 from organizations import search
 from organizations.access import scope_for
+from organizations.confirm import confirmation, confirmed
 from organizations.listing import sort_order
 from organizations.models import District, Region
 from organizations.selectors import access_districts
@@ -456,6 +458,18 @@ class ImportConfirmView(BeneficiaryViewMixin, View):
             if batch.status != ImportStatus.PREVIEWED:
                 messages.error(request, _("该批次当前状态不能确认导入。"))
                 return redirect("beneficiaries:import_detail", pk=batch.pk)
+            if batch.revoked_count and not confirmed(request):
+                earlier = [e for e in batch.endings if e.get("earlier")]
+                lines = [_("导入后将终止 %(n)s 个认定（%(p)s 人），明细见预览表。")
+                         % {"n": batch.revoked_count, "p": len({e["person"] for e in batch.endings})}]
+                if earlier:
+                    lines.append(_("其中 %(n)s 个认定的终止日期将提前：%(items)s。") % {"n": len(earlier), "items": "；".join(
+                        f"{e['name']} {e['category']} {e['old_until']} → {e['new_until']}" for e in earlier[:20])})
+                lines.append(_("终止的认定日后计算的结算单不再享受救助；已作出的决定会重算。"))
+                return confirmation(
+                    request, title=_("确认导入并终止认定"), back=reverse("beneficiaries:import_detail", args=[batch.pk]),
+                    danger=True, lines=lines, confirm_label=_("确认导入并终止"),
+                    people=sorted({f"{e['name']}（{e['id_masked']}）" for e in batch.endings}))
             batch.status = ImportStatus.APPLYING
             batch.applied_by = request.user
             batch.processed_rows = 0

@@ -545,3 +545,39 @@ def test_register_unknown_region_code_warns_and_registers(as_user, civil_certifi
         "id_number": number, "name": "旧码人", "hukou_district": district.pk, "insurance_type": "resident"}, follow=True)
     assert Person.objects.filter(id_number=number, hukou_district=district).exists()
     assert "110199" in response.content.decode() and "旧代码" in response.content.decode()
+
+
+def test_import_that_ends_certifications_lists_each_and_asks_first(as_user, civil_certifier, civil_agency, district,
+                                                                   django_capture_on_commit_callbacks, settings, tmp_path):
+    """Issue 18: "终止名单外人员的认定" ended 5 certifications of 4 people and showed only "终止 5",
+    one end date moved earlier. The preview now names each person, old → new end date, marks
+    the earlier one, and confirming asks first."""
+    settings.MEDIA_ROOT = tmp_path
+    kept = PersonFactory(hukou_district=district, name="留名")
+    open_ended = PersonFactory(hukou_district=district, name="甲终")
+    ends_later = PersonFactory(hukou_district=district, name="乙提前")
+    for person, until in ((kept, None), (open_ended, None), (ends_later, date(2025, 12, 31))):
+        CertificationFactory(person=person, category=category("minimum_living"), agency=civil_agency,
+                             valid_from=date(2022, 1, 1), valid_until=until)
+    data = roster_csv([(kept.id_number, kept.name, "minimum_living", "2022-01-01", "", "")])
+    c = as_user(civil_certifier)
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(c, data, roster_date="2024-06-30", revoke_missing="on")
+    batch = ImportBatch.objects.get()
+    assert batch.revoked_count == 2
+    by_name = {e["name"]: e for e in batch.endings}
+    assert by_name["甲终"]["old_until"] == "" and by_name["甲终"]["new_until"] == "2024-06-30"
+    assert not by_name["甲终"]["earlier"]
+    assert by_name["乙提前"]["old_until"] == "2025-12-31" and by_name["乙提前"]["earlier"]
+    detail = c.get(reverse("beneficiaries:import_detail", args=[batch.pk])).content.decode()
+    assert "甲终" in detail and "乙提前" in detail and "2025-12-31" in detail and "提前" in detail
+    assert "终止日期将早于原定终止日期" in detail
+    page = c.post(reverse("beneficiaries:import_confirm", args=[batch.pk]))
+    assert page.status_code == 200 and "确认导入并终止" in page.content.decode() and "乙提前" in page.content.decode()
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.PREVIEWED
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(reverse("beneficiaries:import_confirm", args=[batch.pk]), {"confirmed": "1"})
+    batch.refresh_from_db()
+    assert batch.status == ImportStatus.APPLIED
+    assert open_ended.certifications.get().valid_until == date(2024, 6, 30)
