@@ -30,9 +30,7 @@ the roster date. A rejected row still counts as "in the file" (a typo must not r
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from organizations import tabular
 from organizations.exports import formula_safe
 from organizations.models import Agency, District
 
@@ -131,95 +130,36 @@ def sha256_of(fileobj) -> str:
 
 
 def _cell_text(value: object) -> str:
-    if type(value) is str:  # the common case (every CSV cell): keep it cheap
-        return value.strip()
-    if value is None:
-        return ""
     if isinstance(value, datetime):
         return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    return tabular.cell_text(value)
 
 
 def _map_header(cells: list[object]) -> list[str | None]:
-    mapped: list[str | None] = []
-    for cell in cells:
-        key = _cell_text(cell).lstrip("\ufeff").strip()
-        mapped.append(HEADER_ALIASES.get(key) or HEADER_ALIASES.get(key.lower()))
-    missing = [c for c in REQUIRED_COLUMNS if c not in mapped]
-    if missing:
-        raise RosterFileError(_("表头缺少列：%(cols)s（应为 %(expected)s 或 %(zh)s）") % {
-            "cols": ", ".join(missing), "expected": ",".join(COLUMNS), "zh": ",".join(CHINESE_HEADERS)})
-    return mapped
+    try:
+        return tabular.map_header(cells, HEADER_ALIASES, REQUIRED_COLUMNS,
+                                  expected=f"{','.join(COLUMNS)} {_('或')} {','.join(CHINESE_HEADERS)}")
+    except tabular.TabularFileError as exc:
+        raise RosterFileError(str(exc)) from None
 
 
 def _rows_from_cells(numbered: Iterable[tuple[int, list[object]]]) -> Iterator[RawRow]:
-    header: list[str | None] | None = None
-    for line, cells in numbered:
-        if header is None:
-            if not any(_cell_text(c) for c in cells):
-                continue
-            header = _map_header(list(cells))
-            continue
-        if not any(_cell_text(c) for c in cells):
-            continue
-        values = {name: (cells[i] if i < len(cells) else None) for i, name in enumerate(header) if name}
-        yield RawRow(line, values)
-    if header is None:
-        raise RosterFileError(_("文件为空或没有表头。"))
-
-
-def _csv_lines(text: str) -> Iterator[tuple[int, list[object]]]:
-    reader = csv.reader(io.StringIO(text))
-    while True:
-        start = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise RosterFileError(_("第%(line)s行CSV格式错误：%(err)s") % {"line": start, "err": exc}) from None
-        yield start, cells
-
-
-def _xlsx_lines(fileobj) -> Iterator[tuple[int, list[object]]]:
-    import openpyxl
-
     try:
-        book = openpyxl.load_workbook(fileobj, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable workbook is a file error
-        raise RosterFileError(_("无法读取XLSX文件：%(err)s") % {"err": type(exc).__name__}) from None
-    try:
-        sheet = book.worksheets[0]
-        for line, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield line, list(row)
-    finally:
-        book.close()
+        for line, values in tabular.rows_of(numbered, HEADER_ALIASES, REQUIRED_COLUMNS,
+                                            expected=f"{','.join(COLUMNS)} {_('或')} {','.join(CHINESE_HEADERS)}"):
+            yield RawRow(line, values)
+    except tabular.TabularFileError as exc:
+        raise RosterFileError(str(exc)) from None
 
 
 def read_roster(fileobj, file_name: str) -> list[RawRow]:
-    """All data rows of a CSV (UTF-8, or GB18030 as exported by older Excel) or XLSX file."""
-    ext = os.path.splitext(file_name.lower())[1]
+    """All data rows of a CSV (UTF-8 ± BOM, or GB18030 as older Excel writes) or XLSX file,
+    through the one reader every import uses (organizations.tabular)."""
     fileobj.seek(0)
-    if ext in (".xlsx", ".xlsm"):
-        return list(_rows_from_cells(_xlsx_lines(fileobj)))
-    if ext not in (".csv", ".txt"):
-        raise RosterFileError(_("不支持的文件类型%(ext)s，请上传CSV或XLSX。") % {"ext": ext or "?"})
-    raw = fileobj.read()
-    if isinstance(raw, str):
-        text = raw
-    else:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            try:
-                text = raw.decode("gb18030")
-            except UnicodeDecodeError:
-                raise RosterFileError(_("无法识别文件编码，请另存为UTF-8 CSV。")) from None
-    return list(_rows_from_cells(_csv_lines(text)))
+    try:
+        return list(_rows_from_cells(tabular.file_lines(fileobj, file_name)))
+    except tabular.TabularFileError as exc:
+        raise RosterFileError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------------
@@ -228,30 +168,11 @@ def read_roster(fileobj, file_name: str) -> list[RawRow]:
 
 
 def parse_date(value: object) -> date | None:
-    """2023-01-31, 2023/1/31, 2023.1.31, 20230131, or an Excel date cell. Empty → None."""
-    if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:
-            return date.fromisoformat(value)  # the common case, in C
-        except ValueError:
-            pass
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _cell_text(value)
-    if not text:
-        return None
-    for sep in ("-", "/", "."):
-        if sep in text:
-            parts = text.split(sep)
-            if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
-                return date(int(parts[0]), int(parts[1]), int(parts[2].strip()[:2]))
-            raise ValueError(text)
-    if len(text) == 8 and text.isdigit():
-        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    raise ValueError(text)
+    """2023-01-31, 2023/1/31, 2023.1.31, 20230131, an Excel date cell or serial. Empty → None."""
+    try:
+        return tabular.parse_date(value)
+    except OverflowError:
+        raise ValueError(str(value)) from None
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -288,6 +209,10 @@ class RosterImport:
                 self.progress(index // 2, len(rows))
             v = row.values
             err = None
+            nul = next((k for k, x in v.items() if isinstance(x, str) and "\x00" in x), None)
+            if nul is not None:  # PostgreSQL refuses NUL in text: one bad row, never a dead file
+                plan.errors.append(RowError(row.line, nul, _("含有非法字符（NUL）"), "nul_byte", v))
+                continue
             try:
                 info = idnumber.parse(_cell_text(v.get("id_number")), today=today)
             except idnumber.IdNumberError as exc:

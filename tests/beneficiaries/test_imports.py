@@ -204,3 +204,24 @@ def test_policy_2_wrong_agency_rows_never_apply(veterans_certifier):
     assert plan.counts_line() == "created 1, unchanged 0, revoked 0, rejected 1"
     assert plan.errors[0].code == "wrong_agency"
     assert list(Certification.objects.values_list("category__code", flat=True)) == ["entitled_group"]
+
+
+class TestOnePipeline:
+    """Issue 16: the roster import reads files through the same reader as the settlement import."""
+
+    def test_excel_serial_and_compact_dates(self):
+        from beneficiaries.imports import parse_date
+
+        assert str(parse_date("45000")) == "2023-03-15" and str(parse_date(45000)) == "2023-03-15"
+        assert str(parse_date("20230131")) == "2023-01-31" and str(parse_date(20230131)) == "2023-01-31"
+        assert str(parse_date("2023/1/31")) == "2023-01-31"
+
+    def test_nul_byte_is_a_row_error(self):
+        from beneficiaries.imports import RawRow, RosterImport
+        from tests.factories import AgencyFactory
+
+        agency = AgencyFactory(kind="civil_affairs")
+        rows = [RawRow(2, {"id_number": "110105197001010000", "name": "张\x00三", "category": "minimum_living",
+                           "valid_from": "2023-01-01"})]
+        plan = RosterImport(agency=agency).plan(rows)
+        assert [(e.line, e.field, e.code) for e in plan.errors] == [(2, "name", "nul_byte")]
