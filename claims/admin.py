@@ -11,10 +11,12 @@ from .models import (
     ClaimTransition,
     LedgerBucket,
     LedgerDraw,
+    PayeeAccount,
     PaymentAdjustment,
     PaymentBatch,
     PersonYearLedger,
     SettlementImport,
+    SettlementRecord,
 )
 
 
@@ -119,3 +121,48 @@ class PaymentAdjustmentAdmin(ReadOnlyAdmin):
 class SettlementImportAdmin(ReadOnlyAdmin):
     list_display = ("original_name", "status", "created", "unchanged", "rejected", "differences", "uploaded_by", "created_at")
     list_filter = ("status",)
+
+
+@admin.register(PayeeAccount)
+class PayeeAccountAdmin(admin.ModelAdmin):
+    """收款账户: shown masked; recorded through claims.payments.payee_account_record."""
+
+    list_display = ("person", "kind", "account_name", "masked_number", "bank_name", "active", "created_at")
+    list_filter = ("kind", "active")
+    search_fields = ("person__name", "account_name")
+    raw_id_fields = ("person",)
+    fields = ("person", "kind", "account_name", "account_number", "bank_name")
+
+    @admin.display(description=_("账号/卡号"))
+    def masked_number(self, obj):
+        from .payments import mask_account
+
+        return mask_account(obj.account_number)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        from .payments import payee_account_record
+
+        account = payee_account_record(person=obj.person, account_name=obj.account_name,
+                                       account_number=obj.account_number, kind=obj.kind, bank_name=obj.bank_name,
+                                       by=request.user)
+        obj.pk = account.pk
+
+
+@admin.register(SettlementRecord)
+class SettlementRecordAdmin(admin.ModelAdmin):
+    list_display = ("setl_id", "origin", "status", "insutype", "med_type", "reserved_amount", "created_at")
+    list_filter = ("origin", "status", "insutype", "med_type")
+    search_fields = ("setl_id", "mdtrt_id")
+    raw_id_fields = ("bill",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

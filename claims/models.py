@@ -475,3 +475,40 @@ class SettlementRecord(models.Model):
 
     def __str__(self) -> str:
         return self.setl_id
+
+
+class PayeeAccount(models.Model):
+    """收款账户: a person's bank account or social-security card (一卡通) that payment files pay to.
+
+    One active account per person; recording a new one ends the previous (kept, never deleted).
+    Screens show it masked (:func:`claims.payments.mask_account`); the full number leaves the
+    system only in a payment batch file, whose download is logged per person.
+    """
+
+    class Kind(models.TextChoices):
+        BANK = "bank", _("银行账户")
+        CARD = "card", _("社会保障卡（一卡通）")
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="payee_accounts", verbose_name=_("人员"))
+    kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.BANK)
+    account_name = models.CharField(_("户名"), max_length=50)
+    account_number = models.CharField(_("账号/卡号"), max_length=40)
+    bank_name = models.CharField(_("开户行"), max_length=100, blank=True)
+    active = models.BooleanField(_("有效"), default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("登记人"))
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+    ended_at = models.DateTimeField(_("停用时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("收款账户")
+        verbose_name_plural = _("收款账户")
+        ordering = ["person", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["person"], condition=Q(active=True), name="uniq_active_payee_account"),
+        ]
+
+    def __str__(self) -> str:
+        from .payments import mask_account
+
+        return f"{self.account_name} {mask_account(self.account_number)}"

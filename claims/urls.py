@@ -15,6 +15,7 @@ urlpatterns = [
     path("ledger/<int:person_pk>/", views.LedgerView.as_view(), name="ledger"),
     path("batches/", views.BatchListView.as_view(), name="batches"),
     path("batches/<int:pk>/", views.BatchDetailView.as_view(), name="batch"),
+    path("batches/<int:pk>/file.<slug:kind>", views.BatchFileView.as_view(), name="batch_file"),
     path("differences/", views.DifferenceListView.as_view(), name="differences"),
     path("differences/<int:pk>/resolve/", views.DifferenceResolveView.as_view(), name="resolve"),
     path("imports/", views.ImportListView.as_view(), name="imports"),

@@ -838,6 +838,32 @@ class ImportDetailView(ClaimsStaffMixin, DetailView):
         return redirect(reverse("claims:import", kwargs={"pk": pk}))
 
 
+class BatchFileView(ClaimsStaffMixin, View):
+    """支付文件: the batch as the bank / 一卡通 file (XLSX or CSV); each download is logged per person."""
+
+    def get(self, request, pk: int, kind: str):
+        from beneficiaries.models import IdRevealLog
+
+        from .payments import bank_file_csv, bank_file_xlsx
+
+        batch = get_object_or_404(access_batches(request.user), pk=pk)
+        if not roles.has_role(request.user, roles.CASEWORKER, roles.REVIEWER) or kind not in ("xlsx", "csv"):
+            raise Http404
+        try:
+            data, lines = (bank_file_xlsx if kind == "xlsx" else bank_file_csv)(batch)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("claims:batch", pk=pk)
+        person_ids = batch.claims.values_list("person_id", flat=True)
+        IdRevealLog.objects.bulk_create([IdRevealLog(user=request.user, person_id=p, purpose=_("支付文件 %(no)s") % {"no": batch.number})
+                                         for p in person_ids])
+        content_type = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if kind == "xlsx"
+                        else "text/csv; charset=utf-8")
+        response = HttpResponse(data, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{batch.number}.{kind}"'
+        return response
+
+
 class IndexView(ClaimListView):
     """The app's landing page is the claim list."""
 
