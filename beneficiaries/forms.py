@@ -5,6 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from organizations.dates import clean_date_field
 from organizations.models import District, Region
 
 from . import idnumber
@@ -106,6 +107,12 @@ class CertificationForm(forms.Form):
             self.fields["category"].queryset = categories
         self.fields["valid_from"].initial = timezone.localdate()
 
+    def clean_valid_from(self):
+        return clean_date_field(self, "valid_from", future=True)
+
+    def clean_valid_until(self):
+        return clean_date_field(self, "valid_until", future=True)
+
     def clean(self):
         data = super().clean()
         if data.get("valid_from") and data.get("valid_until") and data["valid_until"] < data["valid_from"]:
@@ -120,6 +127,9 @@ class RevokeForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["until"].initial = timezone.localdate()
+
+    def clean_until(self):
+        return clean_date_field(self, "until", future=True)
 
 
 class RevealForm(forms.Form):

@@ -351,6 +351,16 @@ class RevokeView(BeneficiaryViewMixin, View):
     def post(self, request, pk):
         cert = self.get_cert(request, pk)
         form = RevokeForm(request.POST)
+        if form.is_valid() and not confirmed(request):
+            until, old = form.cleaned_data["until"], cert.valid_until
+            lines = [_("终止 %(name)s 的“%(cat)s”认定，终止日期 %(until)s（原为 %(old)s）。")
+                     % {"name": cert.person.name, "cat": cert.category.name, "until": until.isoformat(),
+                        "old": old.isoformat() if old else _("长期")},
+                     _("终止日期之后结算的费用不再按此身份救助；已计算的费用会重算，已支付的差额记为多付待核。")]
+            if old is not None and until < old:
+                lines.append(_("注意：终止日期早于原定终止日期。"))
+            return confirmation(request, title=_("终止认定"), back=request.get_full_path(), danger=True, lines=lines,
+                                people=[f"{cert.person.name}（{cert.person.masked_id_number}）"], confirm_label=_("确认终止"))
         if form.is_valid():
             try:
                 services.certification_revoke(certification=cert, until=form.cleaned_data["until"],

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -26,6 +27,7 @@ from django.views.generic import TemplateView
 
 from organizations import roles, search
 from organizations.access import get_scoped_or_404
+from organizations.confirm import confirmation, confirmed
 from organizations.exports import formula_safe
 
 from . import reporting, selectors, services
@@ -182,6 +184,13 @@ class LetterCorrectView(ReportsAccessMixin, View):
         letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
         if not _can_correct(request.user):
             raise PermissionDenied
+        if request.POST.get("reason", "").strip() and not confirmed(request):
+            return confirmation(
+                request, title=_("更正决定书 %(n)s") % {"n": letter.number}, back=reverse("reports:letter", args=[letter.pk]),
+                danger=True, people=[letter.recipient_name], amount=letter.amount,
+                lines=[_("出具一份新编号的更正决定书，原决定书 %(n)s 标记为已更正（不删除）。") % {"n": letter.number},
+                       _("更正原因：%(r)s") % {"r": request.POST.get("reason", "").strip()}],
+                confirm_label=_("确认更正"))
         try:
             new = services.letter_correct(letter=letter, reason=request.POST.get("reason", ""), by=request.user)
         except ValidationError as exc:

@@ -184,10 +184,21 @@ def test_revoke_screen(as_user, civil_certifier, person):
     c = as_user(civil_certifier)
     url = reverse("beneficiaries:revoke", args=[cert.pk])
     assert c.get(url).status_code == 200
-    response = c.post(url, {"until": "2024-02-29", "reason": "收入超过低保标准"})
+    ask = c.post(url, {"until": "2024-02-29", "reason": "收入超过低保标准"})  # issue 18: asks first
+    assert ask.status_code == 200 and "确认终止" in ask.content.decode() and person.name in ask.content.decode()
+    cert.refresh_from_db()
+    assert cert.valid_until is None
+    response = c.post(url, {"until": "2024-02-29", "reason": "收入超过低保标准", "confirmed": "1"})
     assert response.status_code == 302
     cert.refresh_from_db()
     assert cert.valid_until == date(2024, 2, 29) and cert.revoked_by == civil_certifier
+
+
+def test_revoke_before_the_policy_era_is_refused(as_user, civil_certifier, person):
+    cert = CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2023, 1, 1))
+    response = as_user(civil_certifier).post(reverse("beneficiaries:revoke", args=[cert.pk]),
+                                             {"until": "0001-01-01", "reason": "x", "confirmed": "1"})
+    assert "until" in response.context["form"].errors
 
 
 def test_policy_2_crafted_revoke_of_other_agency_category_is_refused(as_user, veterans_certifier, person):

@@ -68,7 +68,10 @@ def test_correct_view_reviewer_only(client, caseworker, reviewer, letter):
     client.force_login(caseworker)
     assert client.post(reverse("reports:letter_correct", args=[letter.pk]), {"reason": "x"}).status_code == 403
     client.force_login(reviewer)
-    resp = client.post(reverse("reports:letter_correct", args=[letter.pk]), {"reason": "金额更正"})
+    ask = client.post(reverse("reports:letter_correct", args=[letter.pk]), {"reason": "金额更正"})
+    assert ask.status_code == 200 and "确认更正" in ask.content.decode()  # issue 18: asks first
+    assert not Letter.objects.filter(replaces=letter).exists()
+    resp = client.post(reverse("reports:letter_correct", args=[letter.pk]), {"reason": "金额更正", "confirmed": "1"})
     new = Letter.objects.get(replaces=letter)
     assert resp.status_code == 302 and resp["Location"] == reverse("reports:letter", args=[new.pk])
     assert new.correction_reason == "金额更正"
