@@ -191,6 +191,17 @@ class RosterImport:
         self.revoke_missing = revoke_missing
         self.progress = progress or (lambda done, total: None)
 
+    def _category_refusal(self, region_id: int | None, code: str, on: date) -> str | None:
+        """``policies.selectors.category_refusal``, memoised per (region, category, year-month):
+        policies change on dates, rosters hold thousands of rows."""
+        from policies.selectors import category_refusal
+
+        cache = self.__dict__.setdefault("_refusals", {})
+        key = (region_id, code, on)
+        if key not in cache:
+            cache[key] = None if region_id is None else category_refusal(region=region_id, code=code, on=on)
+        return cache[key]
+
     # -- the pure part ----------------------------------------------------------------------
     def plan(self, rows: list[RawRow]) -> Plan:
         plan = Plan(total=len(rows))
@@ -248,6 +259,11 @@ class RosterImport:
                 else:
                     if valid_until is not None and valid_until < valid_from:
                         err = ("valid_until", _("终止日期不能早于起始日期"), "until_before_from")
+            if err is None:
+                # the region's policy in force must map the category (POLICY.md §9)
+                why = self._category_refusal(agency.region_id, category.code, valid_from)
+                if why is not None:
+                    err = ("category", why, "category_not_in_policy")
             document_ref = _cell_text(v.get("document_ref"))
             if err is None and len(document_ref) > 100:
                 err = ("document_ref", _("文号过长"), "too_long")

@@ -189,6 +189,15 @@ def check_agency_may_certify(*, agency: Agency, category: Category) -> None:
             code="wrong_agency")})
 
 
+def check_region_maps_category(*, region_id: int, category: Category, on: date) -> None:
+    """POLICY.md §9: only categories the region's policy in force maps may be certified."""
+    from policies.selectors import category_refusal
+
+    why = category_refusal(region=region_id, code=category.code, on=on)
+    if why is not None:
+        raise ValidationError({"category": ValidationError(why, code="category_not_in_policy")})
+
+
 def overlapping(*, person_id: int, category_id: int, valid_from: date, valid_until: date | None, exclude_pk=None):
     """Certifications of the same person and category whose period overlaps [from, until]."""
     qs = Certification.objects.filter(person_id=person_id, category_id=category_id)
@@ -228,6 +237,7 @@ def certification_create(
     """
     _check_officer(officer, agency)
     check_agency_may_certify(agency=agency, category=category)
+    check_region_maps_category(region_id=person.hukou_district.region_id, category=category, on=valid_from)
     if not _in_agency_area(agency, person.hukou_district):
         raise ValidationError({"person": ValidationError(_("该人员户籍不在本机构辖区。"), code="out_of_scope")})
     if valid_until is not None and valid_until < valid_from:

@@ -308,12 +308,26 @@ class CertifyView(BeneficiaryViewMixin, View):
         categories = selectors.certifiable_categories(agency.kind)
         if not categories.exists():
             raise PermissionDenied
+        # only the categories the region's policy in force maps (POLICY.md §9); say why others are not offered
+        from django.utils import timezone
+
+        from policies.selectors import region_categories
+
+        policy, mapped = region_categories(region=person.hukou_district.region_id, on=timezone.localdate())
+        self.refused = []
+        if mapped is not None:
+            self.refused = [c.name for c in categories if c.code not in mapped]
+            categories = categories.filter(code__in=mapped)
+        self.policy = policy
         return person, agency, categories
+
+    def _context(self, person, agency, form):
+        return {"person": person, "agency": agency, "form": form, "refused_categories": self.refused,
+                "category_policy": self.policy}
 
     def get(self, request, pk):
         person, agency, categories = self.setup_view(request, pk)
-        return render(request, self.template_name, {"person": person, "agency": agency,
-                                                    "form": CertificationForm(categories=categories)})
+        return render(request, self.template_name, self._context(person, agency, CertificationForm(categories=categories)))
 
     def post(self, request, pk):
         person, agency, categories = self.setup_view(request, pk)
@@ -330,7 +344,7 @@ class CertifyView(BeneficiaryViewMixin, View):
             else:
                 messages.success(request, _("已认定 %(name)s 为“%(cat)s”。") % {"name": person.name, "cat": data["category"].name})
                 return redirect("beneficiaries:person_detail", pk=person.pk)
-        return render(request, self.template_name, {"person": person, "agency": agency, "form": form})
+        return render(request, self.template_name, self._context(person, agency, form))
 
 
 class RevokeView(BeneficiaryViewMixin, View):

@@ -69,7 +69,13 @@ def describe_overrides(overrides: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for name, value in (overrides or {}).items():
         if name == "tilted" and isinstance(value, dict):
-            text = f"年度累计个人负担超过 {value.get('threshold')} 元部分按 {value.get('rate')} 救助"
+            from .engine.money import percent_str, to_decimal
+
+            try:
+                rate = percent_str(to_decimal(value.get("rate")))
+            except ValueError:
+                rate = str(value.get("rate"))
+            text = f"年度累计个人负担超过 {value.get('threshold')} 元部分按 {rate} 救助"
             if value.get("cap"):
                 text += f"，年度限额 {value.get('cap')} 元"
             rows.append(("倾斜救助", text))

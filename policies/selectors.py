@@ -412,3 +412,42 @@ def describe_policy(spec) -> dict:
     ]
     return {"general": general, "visits": visits, "tiers": tiers, "tilted": tilted, "specials": specials,
             "schemes": schemes, "subsidies": subsidies, "warnings": warnings, "note": spec.note}
+
+
+# --------------------------------------------------------------------------------------------
+# Categories a region's policy maps (certification follows the region's policy, POLICY.md §9)
+# --------------------------------------------------------------------------------------------
+
+
+def mapped_categories(spec) -> frozenset[str]:
+    """Categories a policy names: a tier, an on-application scheme, a premium subsidy or an early
+    warning it watches (e.g. Beijing 八(一) watches 低保边缘 households, so they are certified)."""
+    codes = {ct.category for ct in spec.category_tiers}
+    for rule in spec.warnings:
+        codes.update(rule.categories or ())
+    for scheme in spec.application_schemes:
+        codes.update(scheme.categories)
+    for rule in spec.premium_subsidies.rules:
+        codes.update(rule.categories)
+    return frozenset(codes)
+
+
+def region_categories(*, region, on: date) -> tuple[Policy | None, frozenset[str] | None]:
+    """(policy in force, its mapped categories); (None, None) when no policy is in force (no check)."""
+    policy = policy_in_force(region=region, on=on)
+    if policy is None:
+        return None, None
+    return policy, mapped_categories(spec_of(policy))
+
+
+def category_refusal(*, region, code: str, on: date) -> str | None:
+    """Why ``code`` may not be certified in ``region`` on ``on`` (its policy does not map it), or None."""
+    from .engine.types import CATEGORIES
+
+    policy, codes = region_categories(region=region, on=on)
+    if codes is None or code in codes:
+        return None
+    return str(gettext_lazy("“%(category)s”不是%(doc)s规定的救助对象类别（%(region)s现行政策），不能认定。")) % {
+        "category": CATEGORIES.get(code, (code,))[0], "doc": policy.document_no,  # type: ignore[union-attr]
+        "region": policy.region.name if policy.region_id else str(gettext_lazy("全国框架")),  # type: ignore[union-attr]
+    }

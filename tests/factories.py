@@ -139,3 +139,17 @@ class BillFactory(factory.django.DjangoModelFactory):
     basic_paid = Decimal("10000.00")
     critical_paid = Decimal("0.00")
     other_paid = Decimal("0.00")
+
+
+def map_category_in_policy(code: str, *, policy_code: str = "beijing-2023", tier: str = "BJ-3") -> None:
+    """Let the stored policy ``policy_code`` map ``code`` to ``tier`` (certification follows the
+    region's policy, POLICY.md §9): for tests about agency rights in a region that does not name it."""
+    from policies.models import Policy
+    from policies.selectors import forget_spec
+
+    policy = Policy.objects.get(code=policy_code, is_current=True)
+    rules = dict(policy.rules)
+    rules["category_tiers"] = {**rules["category_tiers"], code: {"tier": tier, "clause": "test"}}
+    policy.rules = rules
+    policy.save(update_fields=["rules", "updated_at"])
+    forget_spec()

@@ -198,6 +198,9 @@ def test_escape_formula(value, expected):
 
 
 def test_policy_2_wrong_agency_rows_never_apply(veterans_certifier):
+    from tests.factories import map_category_in_policy
+
+    map_category_in_policy("entitled_group")  # Beijing names no 优抚对象 category (POLICY.md §9)
     agency = veterans_certifier.staff_profile.agency
     plan = _import(agency, roster_csv([(_num(1), "甲", "minimum_living", "2023-01-01", "", ""),
                                        (_num(2), "乙", "entitled_group", "2023-01-01", "", "")]))

@@ -126,6 +126,9 @@ def test_certification_create_records_officer_and_history(civil_certifier, civil
 
 
 def test_policy_2_staff_create_only_their_agency_categories(veterans_certifier, person):
+    from tests.factories import map_category_in_policy
+
+    map_category_in_policy("entitled_group")  # Beijing names no 优抚对象 category (POLICY.md §9)
     agency = veterans_certifier.staff_profile.agency
     with pytest.raises(ValidationError) as exc:
         _create(person, agency, veterans_certifier, code="minimum_living")
@@ -169,7 +172,7 @@ def test_overlapping_period_same_person_category_is_refused(civil_certifier, civ
 
 def test_other_category_may_overlap(civil_certifier, civil_agency, person):
     _create(person, civil_agency, civil_certifier, code="minimum_living")
-    assert _create(person, civil_agency, civil_certifier, code="distressed_child").pk
+    assert _create(person, civil_agency, civil_certifier, code="hardship_allowance").pk
 
 
 def test_until_before_from_refused(civil_certifier, civil_agency, person):
