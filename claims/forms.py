@@ -11,7 +11,7 @@ from beneficiaries.models import Person
 from organizations.dates import clean_date_field
 from organizations.models import Institution
 
-from .models import Bill, RejectionReason
+from .models import AttachmentKind, Bill, RejectionReason
 from .services import bill_validate
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -130,3 +130,9 @@ class UploadForm(forms.Form):
         if f.size > 100 * 1024 * 1024:
             raise ValidationError(_("文件不能超过 100 MB。"), code="too_large")
         return f
+
+
+class AttachmentForm(forms.Form):
+    kind = forms.ChoiceField(label=_("材料类型"), choices=AttachmentKind.choices)
+    file = forms.FileField(label=_("文件（PDF、JPG、PNG）"),
+                           widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"}))

@@ -1,9 +1,11 @@
 """Bills (one-stop settlement records and manually claimed bills) and what was computed on them."""
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -512,3 +514,65 @@ class PayeeAccount(models.Model):
         from .payments import mask_account
 
         return f"{self.account_name} {mask_account(self.account_number)}"
+
+
+class AttachmentStorage(FileSystemStorage):
+    """Files under ``settings.ATTACHMENTS_ROOT`` (read each time, so tests can move it), outside
+    MEDIA_ROOT and with no URL: nothing serves them but the scoped view."""
+
+    @property
+    def base_location(self):  # type: ignore[override]
+        return str(settings.ATTACHMENTS_ROOT)
+
+    @property
+    def location(self):  # type: ignore[override]
+        return os.path.abspath(self.base_location)
+
+    @property
+    def base_url(self):  # type: ignore[override]
+        return None
+
+    def url(self, name):
+        raise ValueError("claim attachments have no URL; use claims:attachment")
+
+
+def attachment_storage():
+    return AttachmentStorage()
+
+
+def attachment_path(instance: ClaimAttachment, filename: str) -> str:
+    import secrets
+
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(instance.content_type, "bin")
+    return f"claims/{instance.claim_id}/{secrets.token_hex(12)}.{extension}"
+
+
+class AttachmentKind(models.TextChoices):
+    DISCHARGE_SUMMARY = "discharge_summary", _("出院小结")
+    INVOICE = "invoice", _("医疗费用票据")
+    ITEMISED = "itemised", _("费用明细清单")
+    DIAGNOSIS = "diagnosis", _("诊断证明")
+    OTHER = "other", _("其他材料")
+
+
+class ClaimAttachment(models.Model):
+    """A paper attached to a claim (PDF/JPG/PNG, type checked by content, size-limited), stored
+    outside the web root under a random name; the original name is kept here."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="attachments", verbose_name=_("报销申请"))
+    kind = models.CharField(_("材料类型"), max_length=20, choices=AttachmentKind.choices, default=AttachmentKind.OTHER)
+    file = models.FileField(_("文件"), storage=attachment_storage, upload_to=attachment_path, max_length=300)
+    original_name = models.CharField(_("原文件名"), max_length=200)
+    content_type = models.CharField(_("文件类型"), max_length=40)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人"))
+    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("申请材料")
+        verbose_name_plural = _("申请材料")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.original_name}"

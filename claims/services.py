@@ -43,6 +43,7 @@ from .models import (
     BillSource,
     BillStatus,
     Claim,
+    ClaimAttachment,
     ClaimStatus,
     ClaimTransition,
     LedgerBucket,
@@ -1026,3 +1027,57 @@ def adjustment_resolve(*, adjustment: PaymentAdjustment, by, note: str) -> Payme
     adjustment.note = note
     adjustment.save(update_fields=["status", "resolved_by", "resolved_at", "note"])
     return adjustment
+
+
+# --------------------------------------------------------------------------------------------
+# Attachments (出院小结, 票据 ...)
+# --------------------------------------------------------------------------------------------
+
+# What a file's first bytes must be: the type is decided by content, never by the name.
+ATTACHMENT_SIGNATURES = ((b"%PDF-", "application/pdf", (".pdf",)),
+                         (b"\x89PNG\r\n\x1a\n", "image/png", (".png",)),
+                         (b"\xff\xd8\xff", "image/jpeg", (".jpg", ".jpeg")))
+
+
+def attachment_type(head: bytes, name: str) -> str:
+    """The content type of an upload from its first bytes; the name's extension must agree."""
+    lowered = name.lower()
+    for signature, content_type, extensions in ATTACHMENT_SIGNATURES:
+        if head.startswith(signature):
+            if not lowered.endswith(extensions):
+                raise ValidationError({"file": ValidationError(
+                    _("文件内容是 %(type)s，与扩展名不符。"), code="extension_mismatch", params={"type": content_type})})
+            return content_type
+    raise ValidationError({"file": ValidationError(_("只接受 PDF、JPG 或 PNG 文件（按文件内容判断）。"), code="file_type")})
+
+
+@transaction.atomic
+def claim_attach(*, claim: Claim, file, kind: str, by) -> ClaimAttachment:
+    """Attach a paper to a claim (any state: late papers are evidence). Caseworkers and reviewers."""
+    import hashlib
+
+    from django.conf import settings
+
+    _require_role(by, roles.CASEWORKER, roles.REVIEWER)
+    if file is None:
+        raise ValidationError({"file": ValidationError(_("请选择文件。"), code="required")})
+    if file.size > settings.ATTACHMENT_MAX_BYTES:
+        raise ValidationError({"file": ValidationError(
+            _("文件不能超过 %(mb)s MB。"), code="file_too_large",
+            params={"mb": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)})})
+    file.seek(0)
+    head = file.read(16)
+    file.seek(0)
+    content_type = attachment_type(head, file.name)
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    file.seek(0)
+    attachment = ClaimAttachment(claim=claim, kind=kind, original_name=file.name[:200], content_type=content_type,
+                                 size=file.size, sha256=digest.hexdigest(), uploaded_by=by)
+    attachment.full_clean(exclude=["file", "claim", "uploaded_by"])
+    attachment.file.save("upload", file, save=False)
+    attachment.save()
+    _record(claim, from_status=claim.status, to_status=claim.status, by=by,
+            note=_("上传材料：%(kind)s %(name)s") % {"kind": attachment.get_kind_display(), "name": attachment.original_name})
+    return attachment

@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +34,17 @@ from organizations.selectors import access_districts
 
 from . import money, services
 from .filters import BillFilter, ClaimFilter
-from .forms import BillForm, ClaimEditForm, ClaimForm, DecisionForm, MarkPaidForm, ResolveForm, UploadForm, WithdrawForm
+from .forms import (
+    AttachmentForm,
+    BillForm,
+    ClaimEditForm,
+    ClaimForm,
+    DecisionForm,
+    MarkPaidForm,
+    ResolveForm,
+    UploadForm,
+    WithdrawForm,
+)
 from .letters import explanation_rows
 from .models import Bill, ClaimStatus, PaymentAdjustment, SettlementImport
 from .selectors import (
@@ -379,6 +389,9 @@ class ClaimDetailView(ClaimsStaffMixin, DetailView):
             institutions = Institution.objects.filter(district__region=claim.district.region).order_by("code")
             ctx["bill_form"] = kwargs.get("bill_form") or BillForm(institutions=institutions, prefix="bill")
         ctx["letters"] = _letters_of(claim)
+        ctx["attachments"] = claim.attachments.select_related("uploaded_by")
+        ctx["attachment_form"] = AttachmentForm()
+        ctx["can_attach"] = roles.has_role(user, roles.CASEWORKER, roles.REVIEWER)
         ctx["ledger"] = ledger_for_person(claim.person)
         return ctx
 
@@ -584,6 +597,37 @@ def _rerender(request, claim, **forms):
     view.object = claim
     ctx = view.get_context_data(object=claim, **forms)
     return view.render_to_response(ctx, status=400)
+
+
+class AttachmentUploadView(ClaimsStaffMixin, View):
+    def post(self, request, pk: int):
+        claim = get_object_or_404(access_claims(request.user), pk=pk)
+        form = AttachmentForm(request.POST, request.FILES)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect("claims:detail", pk=pk)
+        try:
+            services.claim_attach(claim=claim, file=form.cleaned_data["file"], kind=form.cleaned_data["kind"], by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("材料已上传。"))
+        return redirect("claims:detail", pk=pk)
+
+
+class AttachmentDownloadView(ClaimsStaffMixin, View):
+    """The only way to an attachment: the claim must be in the user's scope (else 404)."""
+
+    def get(self, request, pk: int, attachment_pk: int):
+        claim = get_object_or_404(access_claims(request.user), pk=pk)
+        attachment = get_object_or_404(claim.attachments.all(), pk=attachment_pk)
+        response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type,
+                                as_attachment=request.GET.get("inline") != "1", filename=attachment.original_name)
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class BillDetailView(ClaimsStaffMixin, DetailView):

@@ -133,6 +133,10 @@ STORAGES = {
 }
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# Claim attachments (出院小结 etc.): outside MEDIA_ROOT and any web root, no URL; served only by
+# claims.views.AttachmentDownloadView after the scope check (issue 18).
+ATTACHMENTS_ROOT = Path(env("ATTACHMENTS_ROOT", default=str(BASE_DIR / "private" / "attachments")))
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
 # The login page lists the demo accounts (README.md) only where this is on (local settings).
 SHOW_DEMO_LOGINS = env.bool("SHOW_DEMO_LOGINS", default=False)

@@ -7,6 +7,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not env("DATABASE_URL", default=""):
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "test.sqlite3"}}
 MEDIA_ROOT = BASE_DIR / ".test-media"
+ATTACHMENTS_ROOT = BASE_DIR / ".test-media-private"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 LANGUAGE_CODE = "zh-hans"
 
