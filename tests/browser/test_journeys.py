@@ -218,3 +218,42 @@ def test_english_phone_width_claim_list_and_search(watched, journey_site):
     page.shot("journey-07-en-390px-claims")
     headers = page.locator("thead").inner_text()
     assert not HAN.search(headers), headers
+
+
+def test_certifier_revokes_one_and_imports_a_roster_that_ends_others(watched, journey_site):
+    from beneficiaries.models import Certification, ImportStatus
+
+    page, base = watched, journey_site.url
+    person = demo_person()
+    spouse = demo_person("陈美华")
+    login(page, base, "minzheng", "demo-minzheng-2026")
+
+    # Ending one certification asks first, naming the person and the dates.
+    page.goto(base + f"/beneficiaries/persons/{person.pk}/")
+    page.locator("a[href*='/revoke']").first.click()
+    page.fill("#id_until", "2026-11-30")
+    page.fill("#id_reason", "收入超过低保标准")
+    page.get_by_role("button", name="终止认定").click()
+    expect(page.locator(".confirm-step")).to_contain_text(person.name)
+    expect(page.locator(".confirm-step")).to_contain_text("2026-11-30")
+    page.click("#confirm-button")
+    expect(page.locator(".alert-success")).to_contain_text("已终止")
+
+    # A roster with only the spouse, "end those not on it": the preview names each person ended.
+    csv = ("id_number,name,category,valid_from,valid_until,document_ref\n"
+           f"{spouse.id_number},{spouse.name},minimum_living,2022-01-01,,京朝民低〔2022〕31号\n").encode()
+    page.goto(base + "/beneficiaries/imports/")
+    page.set_input_files("#id_file", files=[{"name": "roster.csv", "mimeType": "text/csv", "buffer": csv}])
+    page.check("#id_revoke_missing")
+    page.fill("#id_roster_date", "2026-12-01")
+    page.get_by_role("button", name="上传并预览").click()
+    expect(page.locator(".roster-endings")).to_be_visible(timeout=30_000)
+    expect(page.locator(".roster-endings")).to_contain_text("刘子涵")
+    page.shot("journey-08-roster-endings-preview")
+    page.get_by_role("button", name="确认导入有效行").click()
+    expect(page.locator(".confirm-step")).to_contain_text("刘子涵")
+    page.click("#confirm-button")
+    child = Certification.objects.filter(person__name="刘子涵", category__code="minimum_living").get()
+    expect(page.locator("#batch-status")).to_have_text(str(ImportStatus.APPLIED.label), timeout=30_000)
+    child.refresh_from_db()
+    assert child.valid_until == date(2026, 12, 1)
