@@ -294,6 +294,20 @@ class PolicyCache:
             found = self._institutions[institution_id] = Institution.objects.get(pk=institution_id)
         return found
 
+    def assistance_region(self, person) -> int | None:
+        """The region whose policy assists ``person``: their assistance (hukou) region, not the
+        insurance region (京 十(三): insured elsewhere, assisted at the Beijing standard after that
+        region's insurance has paid; POLICY.md §9)."""
+        from organizations.models import District
+
+        regions = getattr(self, "_district_regions", None)
+        if regions is None:
+            regions = self._district_regions = dict(District.objects.values_list("pk", "region_id"))
+        district_id = person.hukou_district_id
+        if district_id not in regions:
+            regions[district_id] = District.objects.values_list("region_id", flat=True).get(pk=district_id)
+        return regions[district_id]
+
     def spec(self, policy, district_id: int | None, on: date):
         """The one policy the engine sees for a bill of ``district_id`` (区级标准 applied, POLICY.md §9)."""
         from policies.selectors import DistrictStandards, spec_of
@@ -608,7 +622,7 @@ def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: 
                 pin = person_in(person, certifications=certs.get(person_id, []))
                 group = bills.get((person_id, year), [])
                 ledger = ledgers[(person_id, year)]
-                _recompute_one(year=year, pin=pin, region_id=person.insured_region_id, bills=group,
+                _recompute_one(year=year, pin=pin, region_id=cache.assistance_region(person), bills=group,
                                adjustments=[a for b in group for a in adjustments.get(b.pk, ())], ledger=ledger,
                                buckets=buckets.get(ledger.pk, []), cache=cache, now=now, outcome=outcome, writes=writes,
                                draws=draws.get(ledger.pk, ()))
@@ -650,8 +664,8 @@ def bill_compute_preview(*, bill: Bill) -> BillResult | None:
         person_id=person.pk, discharge_date__gte=date(year, 1, 1), discharge_date__lte=date(year, 12, 31)))
                .exclude(pk=bill.pk).select_related("institution").order_by("discharge_date", "id"))
     for other in counted:
-        _assess(other, pin, state, cache, person.insured_region_id)
-    _policy, result = _assess(bill, pin, state, cache, person.insured_region_id)
+        _assess(other, pin, state, cache, cache.assistance_region(person))
+    _policy, result = _assess(bill, pin, state, cache, cache.assistance_region(person))
     return result
 
 

@@ -396,7 +396,9 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     person_q = Person.objects.filter(pk__gte=lo, pk__lte=hi)
     if from_years is not None:
         person_q = person_q.filter(pk__in=person_ids)
-    people = {pid: (grade, region) for pid, grade, region in person_q.values_list("id", "disability_grade", "insured_region_id")}
+    # the policy follows the assistance (hukou) region, not the insurance region (京 十(三), POLICY.md §9)
+    people = {pid: (grade, region) for pid, grade, region in person_q.values_list("id", "disability_grade",
+                                                                                    "hukou_district__region_id")}
 
     counted_statuses = money.CAP_STATUSES
     changed_bills: list[tuple] = []
