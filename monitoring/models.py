@@ -100,8 +100,12 @@ class EarlyWarning(models.Model):
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="early_warnings", verbose_name=_("家庭"))
     year = models.PositiveSmallIntegerField(_("年度"))
     kind = models.CharField(_("预警类型"), max_length=30, choices=WarningKind.choices)
-    burden = models.DecimalField(_("年度医疗负担"), **MONEY, help_text=_("医保和救助后的政策范围内个人负担合计"))
+    burden = models.DecimalField(_("年度医疗负担"), **MONEY, help_text=_("该成员医保和救助后的政策范围内个人负担（年度）"))
     threshold = models.DecimalField(_("预警标准"), **MONEY)
+    person = models.ForeignKey("beneficiaries.Person", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                               verbose_name=_("负担最重的成员"),
+                               help_text=_("阈值比较的是个人年度负担（国办 五(七)）；此为超过阈值的成员"))
+    household_burden = models.DecimalField(_("家庭年度医疗负担合计"), **MONEY, null=True, blank=True)
     clause = models.CharField(_("依据条款"), max_length=200, blank=True)
     status = models.CharField(_("状态"), max_length=20, choices=WarningStatus.choices, default=WarningStatus.OPEN)
     created_at = models.DateTimeField(_("生成时间"), auto_now_add=True)

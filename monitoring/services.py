@@ -339,7 +339,42 @@ def run_person_ids(*, run: RecalcRun) -> set[int] | None:
 # Early warnings (预警监测, POLICY.md §6)
 # --------------------------------------------------------------------------------------------
 
-RETURN_CATEGORIES = frozenset({"marginal_family", "monitored_rural", "returned_to_poverty"})
+def watched_categories(spec) -> frozenset[str]:
+    """The categories the policy watches for 因病返贫 (its warning rules with categories), not a
+    hard-coded list (POLICY.md §9): e.g. Wuxi 五(九) watches 低保边缘 and 支出型困难家庭 members."""
+    out: set[str] = set()
+    for rule in spec.warnings:
+        out.update(rule.categories or ())
+    return frozenset(out)
+
+
+def person_burdens(*, household_ids: Iterable[int] | None, only_year: int | None = None
+                   ) -> dict[tuple[int, int], list[tuple[int, Decimal]]]:
+    """(household, year) -> [(person, that member's annual burden after insurance and granted
+    assistance)], heaviest first (the threshold applies to the individual, 国办 五(七))."""
+    from django.db.models import Sum
+    from django.db.models.functions import ExtractYear
+
+    from claims import money
+    from claims.models import Bill
+
+    qs = Bill.objects.filter(person__household__isnull=False)
+    if household_ids is not None:
+        qs = qs.filter(person__household_id__in=list(household_ids))
+    if only_year is not None:
+        qs = qs.filter(discharge_date__gte=date(only_year, 1, 1), discharge_date__lte=date(only_year, 12, 31))
+    rows = (
+        qs.annotate(y=ExtractYear("discharge_date"))
+        .values("person__household_id", "person_id", "y")
+        .annotate(burden=Sum(money.left_after_granted_expr(), output_field=money.MONEY_FIELD))
+        .values_list("person__household_id", "y", "person_id", "burden")
+    )
+    out: dict[tuple[int, int], list[tuple[int, Decimal]]] = defaultdict(list)
+    for h, y, person_id, b in rows:
+        out[(h, y)].append((person_id, Decimal(b).quantize(Decimal("0.01"))))
+    for members in out.values():
+        members.sort(key=lambda m: (-m[1], m[0]))
+    return out
 
 
 def household_burdens(*, household_ids: Iterable[int] | None, only_year: int | None = None) -> dict[tuple[int, int], Decimal]:
@@ -389,17 +424,20 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
     """Create warnings for households above a threshold; close certified ones. Returns (created, closed).
 
     - 因病致贫 (illness_poverty): households where no member holds any category;
-      因病返贫 (return_to_poverty): marginal_family / monitored_rural / returned_to_poverty
-      households (the engine's ``warning_kind`` decides with the policy's thresholds);
+      因病返贫 (return_to_poverty): households holding a category the policy watches (its warning
+      rules, e.g. 低保边缘 / 防止返贫监测 / 返贫致贫; Wuxi also 支出型困难家庭); the engine's
+      ``warning_kind`` decides with the policy's thresholds, on the heaviest MEMBER's burden
+      (国办 五(七) 个人年度医疗费用负担), the household total stored beside it;
     - created once: unique (household, year, kind); a dismissed warning is never recreated;
     - a household that became certified (a member now holds a beneficiary category beyond the
-      return-to-poverty ones) closes its open/referred warnings of that year as ``certified``.
+      ones the policy watches) closes its open/referred warnings of that year as ``certified``.
     """
     from beneficiaries.models import Household
     from policies.engine.engine import warning_kind
     from policies.engine.types import MissingStatisticError
 
     burdens = household_burdens(household_ids=household_ids, only_year=only_year)
+    individual = person_burdens(household_ids=household_ids, only_year=only_year)
     if household_ids is not None:
         household_ids = list(household_ids)
     existing_q = EarlyWarning.objects.all()
@@ -425,20 +463,24 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
     today = timezone.localdate()
     for household_id, year in sorted(keys):
         categories = held.get((household_id, year), set())
-        for kind in ("illness_poverty", "return_to_poverty"):
-            warning = existing.get((household_id, year, kind))
-            if warning is not None and warning.status in (WarningStatus.OPEN, WarningStatus.REFERRED):
-                certified = bool(categories) if kind == "illness_poverty" else bool(categories - RETURN_CATEGORIES)
-                if certified:
-                    to_close.append(warning.pk)
-        burden = burdens.get((household_id, year))
-        if burden is None:
-            continue
         region_id = region_of.get(household_id)
         on = min(date(year, 12, 31), today)
         spec = picker.spec(region_id, on)
-        if spec is None:
+        watched = watched_categories(spec) if spec is not None else frozenset()
+        for kind in ("illness_poverty", "return_to_poverty"):
+            warning = existing.get((household_id, year, kind))
+            if warning is not None and warning.status in (WarningStatus.OPEN, WarningStatus.REFERRED):
+                # certified: holds a category beyond those the policy watches (POLICY.md §9)
+                certified = bool(categories) if kind == "illness_poverty" else bool(categories - watched)
+                if certified:
+                    to_close.append(warning.pk)
+        household_total = burdens.get((household_id, year))
+        members = individual.get((household_id, year))
+        if household_total is None or not members or spec is None:
             continue
+        # 国办 五(七) "个人年度医疗费用负担": the heaviest member's burden against the threshold,
+        # the household's total kept beside it (POLICY.md §9)
+        person_id, burden = members[0]
         if region_id not in stats_cache:
             stats_cache[region_id] = picker.stats(region_id)
         try:
@@ -450,7 +492,7 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
             continue
         to_create.append(EarlyWarning(
             household_id=household_id, year=year, kind=result.kind, burden=burden, threshold=result.threshold,
-            clause=result.clause or "", run=run,
+            clause=result.clause or "", run=run, person_id=person_id, household_burden=household_total,
         ))
     with transaction.atomic():
         # ignore_conflicts: a concurrent run that created the same warning wins; the unique

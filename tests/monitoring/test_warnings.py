@@ -30,17 +30,54 @@ def test_policy_6_illness_poverty_for_a_non_beneficiary_household_above_half_inc
     assert result.warnings_created == 1
 
 
-def test_policy_6_burden_is_summed_over_the_household_after_assistance(world, district):
-    """Two members below the threshold each, above it together; a beneficiary's assistance is
-    deducted (Alice's 低保 household is not warned: it holds a category)."""
+def test_policy_9_guoban_5_7_threshold_applies_to_the_individual_burden(world, district):
+    """国办 五(七) 个人年度医疗费用负担 (POLICY.md §9): two members below the threshold each
+    (20,000 < 38,707.50) but above it together raise no warning; a member above it does, with the
+    household total shown beside the individual burden. (Alice's 低保 household holds a category.)"""
     household = HouseholdFactory(district=district)
     for _ in range(2):
         member = PersonFactory(hukou_district=district, household=household)
         BillFactory(person=member, admission_date=date(2023, 2, 1), discharge_date=date(2023, 2, 2),
                     total_cost=Decimal("30000.00"), policy_scope_cost=Decimal("30000.00"), basic_paid=Decimal("10000.00"))
+    heavy_household = HouseholdFactory(district=district)
+    heavy = PersonFactory(hukou_district=district, household=heavy_household)
+    light = PersonFactory(hukou_district=district, household=heavy_household)
+    BillFactory(person=heavy, admission_date=date(2023, 2, 1), discharge_date=date(2023, 2, 2),
+                total_cost=Decimal("50000.00"), policy_scope_cost=Decimal("50000.00"), basic_paid=Decimal("10000.00"))
+    BillFactory(person=light, admission_date=date(2023, 3, 1), discharge_date=date(2023, 3, 2),
+                total_cost=Decimal("5000.00"), policy_scope_cost=Decimal("5000.00"), basic_paid=Decimal("0.00"))
     run()
-    assert EarlyWarning.objects.filter(household=household, kind="illness_poverty").get().burden == Decimal("40000.00")
+    assert not EarlyWarning.objects.filter(household=household).exists()
+    warning = EarlyWarning.objects.get(household=heavy_household)
+    assert (warning.kind, warning.person, warning.burden, warning.household_burden) == (
+        "illness_poverty", heavy, Decimal("40000.00"), Decimal("45000.00"))
     assert not EarlyWarning.objects.filter(household=world["households"][0]).exists()
+
+
+def test_policy_9_watched_categories_come_from_the_policy_wuxi_5_9(world):
+    """Wuxi 五(九) watches 低保边缘 and 支出型困难家庭 members: a 支出型困难家庭 household above 25% is
+    warned 因病返贫 and stays open the next night (its category is watched, not 'certified')."""
+    from organizations.models import Region, RegionStatistic
+    from tests.factories import DistrictFactory
+
+    wuxi = Region.objects.get(code="320200")
+    RegionStatistic.objects.create(region=wuxi, year=2022, per_capita_disposable_income=Decimal("60000.00"))
+    district = DistrictFactory(code="320206", name="惠山区", short_name="锡惠", region=wuxi)
+    household = HouseholdFactory(district=district)
+    person = PersonFactory(hukou_district=district, household=household)
+    CertificationFactory(person=person, category=category("expenditure_hardship_patient"), valid_from=date(2022, 1, 1),
+                         agency=AgencyFactory(kind="civil_affairs", district=district, region=wuxi))
+    BillFactory(person=person, district=district, admission_date=date(2023, 2, 1), discharge_date=date(2023, 2, 2),
+                total_cost=Decimal("110000.00"), policy_scope_cost=Decimal("110000.00"), basic_paid=Decimal("10000.00"))
+    run()
+    warning = EarlyWarning.objects.get(household=household)
+    # 100000 burden − WX-70 70000 − tilted 60% × (30000 − 6000) = 15600 > 25% × 60000
+    assert (warning.kind, warning.burden, warning.threshold) == ("return_to_poverty", Decimal("15600.00"),
+                                                                 Decimal("15000.00"))
+    assert "五(九)" in warning.clause
+    run()
+    warning.refresh_from_db()
+    assert warning.status == WarningStatus.OPEN
 
 
 def test_policy_6_return_to_poverty_for_a_marginal_household_above_a_quarter(world, district):
@@ -110,3 +147,4 @@ def test_refer_links_the_application(world, civil_certifier):
     warning.refresh_from_db()
     assert warning.status == WarningStatus.REFERRED and warning.application_id == 4711
     assert warning.handled_by == civil_certifier
+

@@ -46,10 +46,12 @@ def subsidy(kind: str, share: str, clause: str, *codes: str) -> dict[str, Any]:
     return {"categories": list(codes), "kind": kind, "share": share, "clause": clause}
 
 
-def warnings(clause: str, illness_share: str = "0.50", return_share: str = "0.25") -> list[dict[str, Any]]:
-    """POLICY.md §6 defaults: 因病返贫 25%, 因病致贫 50% of last year's per-capita income."""
+def warnings(clause: str, illness_share: str = "0.50", return_share: str = "0.25",
+             watched: list[str] | None = None) -> list[dict[str, Any]]:
+    """POLICY.md §6 defaults: 因病返贫 25%, 因病致贫 50% of last year's per-capita income; the
+    categories watched for 因病返贫 are the policy's (``watched``, default POLICY.md §6's three)."""
     return [
-        {"kind": "return_to_poverty", "categories": list(WARNING_CATEGORIES),
+        {"kind": "return_to_poverty", "categories": list(watched or WARNING_CATEGORIES),
          "statistic": "per_capita_disposable_income", "share": return_share, "year_offset": -1, "clause": clause},
         {"kind": "illness_poverty", "categories": None, "statistic": "per_capita_disposable_income",
          "share": illness_share, "year_offset": -1, "clause": clause},

@@ -80,6 +80,7 @@ PRESET: dict[str, Any] = {
         "timing": None,
         "clause": c("三(二)"),
     },
-    "warnings": warnings(c("五(九)（监测标准：解释，默认值）")),
+    "warnings": warnings(c("五(九) 重点监测低保边缘家庭成员和支出型困难家庭成员（监测标准：解释，默认值）"),
+                         watched=["marginal_family", "expenditure_hardship_patient"]),
     "caps": {"count": "capped_tiers", "clause": c("四(六) 年度救助限额只计入设限额档次下的支付（解释）")},
 }
