@@ -78,9 +78,36 @@ def _vertical(chart: dict[str, Any], *, width: int, height: int) -> str:
     return "".join(parts)
 
 
+def _horizontal_stacked(chart: dict[str, Any], *, width: int) -> str:
+    """One bar per label, its datasets as segments (e.g. the three tiers of a total cost)."""
+    labels = [str(label) for label in chart["labels"]]
+    datasets = chart["datasets"]
+    legend_rows = (len(datasets) + 3) // 4
+    top, left, right, row_h = 8 + legend_rows * 14, 150, 70, 16
+    height = top + row_h * len(labels) + 10
+    plot_w = width - left - right
+    sums = [sum(float(ds["data"][i]) for ds in datasets) for i in range(len(labels))]
+    peak = max(sums, default=0) or 1.0
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="{FONT}">']
+    parts += _legend(datasets, left, 10)
+    for i, label in enumerate(labels):
+        y = top + i * row_h + 2
+        parts.append(f'<text x="{left - 4}" y="{y + 9:.1f}" font-size="8" text-anchor="end">{escape(label[:18])}</text>')
+        x = float(left)
+        for j, ds in enumerate(datasets):
+            w = plot_w * float(ds["data"][i]) / peak
+            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="11" fill="{PALETTE[j % len(PALETTE)]}"/>')
+            x += w
+        parts.append(f'<text x="{x + 3:.1f}" y="{y + 9}" font-size="7">{_fmt(sums[i])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _horizontal(chart: dict[str, Any], *, width: int) -> str:
     labels = [str(label) for label in chart["labels"]]
     datasets = chart["datasets"]
+    if chart.get("stacked") and len(datasets) > 1:
+        return _horizontal_stacked(chart, width=width)
     row_h = 8 * len(datasets) + 6
     legend_rows = (len(datasets) + 3) // 4 if len(datasets) > 1 else 0
     top, left, right = 8 + legend_rows * 14, 150, 60

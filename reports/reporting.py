@@ -48,6 +48,8 @@ class ReportTable:
     chart: dict[str, Any] | None = None  # {"type", "labels", "datasets": [{"label", "data"}], "unit"}
     filters_text: str = ""
     notes: list[str] = field(default_factory=list)
+    period: str = ""  # 统计期, printed in the header of screen, XLSX and PDF
+    unit: str = "元"  # 计量单位 of the money columns (in_unit)
     empty_message: str = ""
 
 
@@ -61,8 +63,12 @@ def _year_choices() -> list[tuple[int, int]]:
     return [(y, y) for y in range(this, this - 8, -1)]
 
 
+UNITS = {"yuan": (Decimal("1"), gettext_lazy("元")), "wan": (Decimal("10000"), gettext_lazy("万元"))}
+
+
 class ScopedForm(forms.Form):
     district = forms.ModelChoiceField(queryset=None, required=False, label=gettext_lazy("区县"), empty_label=gettext_lazy("全部（本人权限范围）"))
+    unit = forms.ChoiceField(label=gettext_lazy("计量单位"), required=False, choices=[(k, v[1]) for k, v in UNITS.items()])
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -129,46 +135,53 @@ def _category_names() -> dict[str, str]:
 
 
 def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
-    """医疗救助基金支出月报: district × category × visit class, month and year to date.
+    """医疗救助基金支出月报: district × category × visit class, month and year to date, with
+    救助人次 (bills; one per granted application) and 救助人数 (distinct people), amount and 次均.
 
     Amount = what was *granted* (``claims.money``): bills of one-stop settlement and of approved
     or paid claims (never a rejected, returned or pending claim's suggestion), by discharge month,
-    plus the relief on application granted (approved applications), by decision month. Category
-    and visit class are the ones the engine chose (``computation["category"]``/``["visit_class"]``),
-    falling back to the bill's visit type when the engine recorded no class.
+    plus the relief on application granted (approved applications), by decision month, as rows of
+    their own (就诊类别 “依申请救助”). Category and visit class are the ones the engine chose
+    (``computation["category"]``/``["visit_class"]``), falling back to the bill's visit type when
+    the engine recorded no class. 人数 of the 合计 row counts each person once (not the rows' sum).
     """
     from claims import money
     from claims.models import VisitType
 
     year = data["year"]
     month = data.get("month")
+    last_month = month or 12
     bills = money.bills_for_report(_district_filter(selectors.access_report_bills(user), data, "district")).filter(
-        discharge_date__year=year,
+        discharge_date__year=year, discharge_date__month__lte=last_month,
+    ).annotate(
+        r_category=KeyTextTransform("category", "computation"),
+        r_visit_class=KeyTextTransform("visit_class", "computation"),
+        r_month=ExtractMonth("discharge_date"),
     )
-    if month:
-        bills = bills.filter(discharge_date__month__lte=month)
+    key_fields = ("district__name", "r_category", "r_visit_class", "visit_type")
     grouped = list(
-        bills.annotate(
-            r_category=KeyTextTransform("category", "computation"),
-            r_visit_class=KeyTextTransform("visit_class", "computation"),
-            r_month=ExtractMonth("discharge_date"),
-        )
-        .values("district__name", "r_category", "r_visit_class", "visit_type", "r_month")
-        .annotate(amount=Sum(money.granted_expr()), bills=Count("id"))
-        .order_by()
+        bills.values(*key_fields, "r_month").annotate(amount=Sum(money.granted_expr()), bills=Count("id")).order_by()
     )
+    persons_ytd = {tuple(g[k] for k in key_fields): g["n"] for g in
+                   bills.values(*key_fields).annotate(n=Count("person", distinct=True)).order_by()}
+    persons_month = {tuple(g[k] for k in key_fields): g["n"] for g in
+                     bills.filter(r_month=last_month).values(*key_fields).annotate(n=Count("person", distinct=True)).order_by()}
     applications = money.applications_granted(
-        _district_filter(selectors.access_report_applications(user), data, "district")).filter(decided_at__year=year)
-    if month:
-        applications = applications.filter(decided_at__month__lte=month)
-    for app in applications.annotate(r_month=ExtractMonth("decided_at")).values(
-            "district__name", "r_month", "relief"):
+        _district_filter(selectors.access_report_applications(user), data, "district")).filter(
+        decided_at__year=year, decided_at__month__lte=last_month).annotate(r_month=ExtractMonth("decided_at"))
+    app_persons: dict[str, dict[str, set[int]]] = defaultdict(lambda: {"ytd": set(), "month": set()})
+    for app in applications.values("district__name", "r_month", "relief", "applicant_id"):
         grouped.append({"district__name": app["district__name"], "r_category": RELIEF_CATEGORY,
                         "r_visit_class": RELIEF_VISIT_CLASS, "visit_type": "", "r_month": app["r_month"],
                         "amount": app["relief"], "bills": 1})
+        app_persons[app["district__name"]]["ytd"].add(app["applicant_id"])
+        if app["r_month"] == last_month:
+            app_persons[app["district__name"]]["month"].add(app["applicant_id"])
+    for district_name, people in app_persons.items():
+        key = (district_name, RELIEF_CATEGORY, RELIEF_VISIT_CLASS, "")
+        persons_ytd[key], persons_month[key] = len(people["ytd"]), len(people["month"])
     categories = _category_names()
     visit_labels: dict[str, Any] = {**dict(VisitType.choices), RELIEF_VISIT_CLASS: _("依申请救助")}
-    last_month = month or 12
     rows_by_key: dict[tuple, dict[str, Any]] = {}
     monthly: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * 12)
     for g in grouped:
@@ -179,40 +192,70 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
             "district": g["district__name"],
             "category": categories.get(category, category or _("（未识别）")),
             "visit_class": str(visit_labels.get(visit, visit)),
+            "relief": visit == RELIEF_VISIT_CLASS,
             "month_amount": ZERO, "ytd_amount": ZERO, "month_bills": 0, "ytd_bills": 0,
+            "month_persons": 0, "ytd_persons": 0,
         })
+        source = tuple(g[k] for k in key_fields)
+        if "seen" not in row:
+            row["seen"] = set()
+        if source not in row["seen"]:  # one engine class may come from several (class, visit type) pairs
+            row["seen"].add(source)
+            row["ytd_persons"] += persons_ytd.get(source, 0)
+            row["month_persons"] += persons_month.get(source, 0)
         row["ytd_amount"] += g["amount"]
         row["ytd_bills"] += g["bills"]
         if g["r_month"] == last_month:
             row["month_amount"] += g["amount"]
             row["month_bills"] += g["bills"]
         monthly[row["category"]][g["r_month"] - 1] += g["amount"]
-    rows = sorted(rows_by_key.values(), key=lambda r: (r["district"], r["category"], r["visit_class"]))
+    # relief on application after the per-bill rows of its district
+    rows = sorted(rows_by_key.values(), key=lambda r: (r["district"], r["relief"], r["category"], r["visit_class"]))
+    for r in rows:
+        r.pop("seen", None)
+        r["month_avg"] = _average(r["month_amount"], r["month_bills"])
+        r["ytd_avg"] = _average(r["ytd_amount"], r["ytd_bills"])
+    all_ytd = set(bills.values_list("person_id", flat=True).distinct())
+    all_month = set(bills.filter(r_month=last_month).values_list("person_id", flat=True).distinct())
+    for people in app_persons.values():
+        all_ytd |= people["ytd"]
+        all_month |= people["month"]
     totals = {
         "district": _("合计"),
         "month_amount": sum((r["month_amount"] for r in rows), ZERO),
         "ytd_amount": sum((r["ytd_amount"] for r in rows), ZERO),
         "month_bills": sum(r["month_bills"] for r in rows),
         "ytd_bills": sum(r["ytd_bills"] for r in rows),
+        "month_persons": len(all_month), "ytd_persons": len(all_ytd),
     }
+    totals["month_avg"] = _average(totals["month_amount"], totals["month_bills"])
+    totals["ytd_avg"] = _average(totals["ytd_amount"], totals["ytd_bills"])
     months = list(range(1, last_month + 1))
     chart = {
         "type": "bar", "stacked": True, "unit": _("元"),
         "labels": [_("%(m)s月") % {"m": m} for m in months],
         "datasets": [{"label": cat, "data": [float(v) for v in values[:last_month]]} for cat, values in sorted(monthly.items())],
     }
-    month_label = _("%(y)s年%(m)s月") % {"y": year, "m": last_month}
     return ReportTable(
         title=_("医疗救助基金支出月报"),
         columns=[
             Column("district", _("区县")), Column("category", _("救助对象类别")), Column("visit_class", _("就诊类别")),
-            Column("month_bills", _("本月人次"), "int"), Column("month_amount", _("本月支出（%(m)s）") % {"m": month_label}, "money"),
-            Column("ytd_bills", _("年度累计人次"), "int"), Column("ytd_amount", _("年度累计支出"), "money"),
+            Column("month_bills", _("本月救助人次"), "int"), Column("month_persons", _("本月救助人数"), "int"),
+            Column("month_amount", _("本月救助金额"), "money"), Column("month_avg", _("本月次均"), "money"),
+            Column("ytd_bills", _("累计救助人次"), "int"), Column("ytd_persons", _("累计救助人数"), "int"),
+            Column("ytd_amount", _("累计救助金额"), "money"), Column("ytd_avg", _("累计次均"), "money"),
         ],
         rows=rows, totals=totals, chart=chart,
-        filters_text=_("%(y)s年，截至%(m)s月；%(d)s；按出院（结算）日期统计") % {"y": year, "m": last_month, "d": _district_text(data)},
+        period=_("%(y)s年%(m)s月（累计：%(y)s年1月至%(m)s月）") % {"y": year, "m": last_month},
+        filters_text=_("%(y)s年，截至%(m)s月；%(d)s；按出院（结算）日期统计，依申请救助按决定日期") % {
+            "y": year, "m": last_month, "d": _district_text(data)},
+        notes=[_("救助人次：结算单笔数（依申请救助每笔决定计一次）；救助人数：不重复的人数，末行总数中每人只计一次；次均 = 救助金额 ÷ 救助人次。")],
         empty_message=_("所选期间没有救助支出。"),
     )
+
+
+def _average(amount: Decimal, count: int) -> Decimal | None:
+    return (amount / count).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if count else None
 
 
 # ------------------------------------------------------------------------------------------
@@ -298,9 +341,10 @@ def premium_subsidy_totals(user, data: dict[str, Any]) -> ReportTable:
             row = rows_by_cat.setdefault(key, {
                 "category": r.category_name,
                 "kind": _("全额资助") if r.kind == "full" else _("定额/比例资助"),
-                "share": r.share, "people": 0, "amount": ZERO, "clause": r.clause,
+                "share": r.share, "people": 0, "insured": 0, "amount": ZERO, "clause": r.clause, "ids": [],
             })
             row["people"] += 1
+            row["ids"].append(r.person_id)
             if r.amount is None:
                 missing_contribution = True
             else:
@@ -308,9 +352,14 @@ def premium_subsidy_totals(user, data: dict[str, Any]) -> ReportTable:
     if missing_contribution:
         notes.append(_("部分统筹地区未录入%(y)s年居民医保个人缴费标准，相关金额按0计，请在地区统计数据中补录。") % {"y": year})
     rows = sorted(rows_by_cat.values(), key=lambda r: (-r["amount"], r["category"]))
+    uninsured = _uninsured_ids([i for r in rows for i in r["ids"]])
     for r in rows:
         r["share"] = f"{(r['share'] * 100).quantize(Decimal('1'))}%"
-    totals = {"category": _("合计"), "people": sum(r["people"] for r in rows), "amount": sum((r["amount"] for r in rows), ZERO)}
+        r["insured"] = sum(1 for i in r.pop("ids") if i not in uninsured)
+        r["rate"] = _rate(r["insured"], r["people"])
+    totals = {"category": _("合计"), "people": sum(r["people"] for r in rows), "amount": sum((r["amount"] for r in rows), ZERO),
+              "insured": sum(r["insured"] for r in rows)}
+    totals["rate"] = _rate(totals["insured"], totals["people"])
     chart = {
         "type": "doughnut", "unit": _("元"), "labels": [r["category"] for r in rows],
         "datasets": [{"label": _("资助金额"), "data": [float(r["amount"]) for r in rows]}],
@@ -319,11 +368,216 @@ def premium_subsidy_totals(user, data: dict[str, Any]) -> ReportTable:
         title=_("资助参保汇总"),
         columns=[
             Column("category", _("救助对象类别")), Column("kind", _("资助方式")), Column("share", _("资助比例")),
-            Column("people", _("人数"), "int"), Column("amount", _("资助金额"), "money"), Column("clause", _("政策依据")),
+            Column("people", _("应资助人数"), "int"), Column("insured", _("已参保人数"), "int"),
+            Column("rate", _("资助参保率"), "percent"), Column("amount", _("资助金额"), "money"), Column("clause", _("政策依据")),
         ],
         rows=rows, totals=totals, chart=chart, notes=notes,
         filters_text=_("%(y)s年；%(d)s") % {"y": year, "d": _district_text(data)},
+        period=_("%(y)s年度") % {"y": year},
         empty_message=_("该年度没有资助参保对象，或适用政策未配置资助参保规则（如北京市资助标准由市医保局会同财政局另行确定，需在政策中配置）。"),
+    )
+
+
+def _uninsured_ids(person_ids: list[int]) -> set[int]:
+    from beneficiaries.models import InsuranceType, Person
+
+    out: set[int] = set()
+    for start in range(0, len(person_ids), 5000):
+        chunk = person_ids[start:start + 5000]
+        out |= set(Person.objects.filter(pk__in=chunk, insurance_type=InsuranceType.NONE).values_list("pk", flat=True))
+    return out
+
+
+def _rate(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP) if whole else None
+
+
+def uninsured_beneficiaries(user, data: dict[str, Any]) -> ReportTable:
+    """未参保核查: beneficiaries due a premium subsidy this year who are not insured (参保类型
+    “未参保”), for the insurance agency to enrol (Ningbo's target: 资助参保率 100%)."""
+    from beneficiaries.models import InsuranceType, Person
+    from beneficiaries.selectors import premium_subsidy_roster
+
+    year = data["year"]
+    district = data.get("district")
+    roster = [r for region in selectors.regions_in_scope(user) for r in premium_subsidy_roster(user=user, region=region, year=year)
+              if not district or r.district == district.name]
+    uninsured = _uninsured_ids([r.person_id for r in roster])
+    hukou = dict(Person.objects.filter(pk__in=uninsured, insurance_type=InsuranceType.NONE).values_list("pk", "hukou_district__name"))
+    rows = [{"name": r.name, "masked_id": r.masked_id_number, "district": hukou.get(r.person_id, r.district),
+             "category": r.category_name, "kind": _("全额资助") if r.kind == "full" else _("定额/比例资助"),
+             "amount": r.amount} for r in roster if r.person_id in uninsured]
+    rows.sort(key=lambda r: (r["district"], r["category"], r["name"]))
+    return ReportTable(
+        title=_("未参保救助对象核查名单"),
+        columns=[Column("name", _("姓名")), Column("masked_id", _("公民身份号码")), Column("district", _("户籍区县")),
+                 Column("category", _("救助对象类别")), Column("kind", _("资助方式")), Column("amount", _("应资助金额"), "money")],
+        rows=rows, totals={"name": _("合计"), "masked_id": _("%(n)s人") % {"n": len(rows)},
+                           "amount": sum((r["amount"] or ZERO for r in rows), ZERO)},
+        filters_text=_("%(y)s年；%(d)s") % {"y": year, "d": _district_text(data)}, period=_("%(y)s年度") % {"y": year},
+        notes=[_("名单内人员应由医保经办机构协助参保，资助参保率目标为100%。身份证号已脱敏。")],
+        empty_message=_("应资助人员均已参保。"),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Three-tier composition, by 病种, monthly beneficiary changes
+# ------------------------------------------------------------------------------------------
+
+# Institution levels as a district office reports them upward (省/市/县/乡): the product's
+# levels are hospital grades, so 三级 stands for provincial, 二级 for municipal, 县级 for county and
+# 一级/基层 (township health centres) for township institutions; pharmacies are shown apart.
+LEVEL_TIERS = {
+    "tertiary": (1, gettext_lazy("省级（三级）")), "secondary": (2, gettext_lazy("市级（二级）")),
+    "county": (3, gettext_lazy("县级")), "primary": (4, gettext_lazy("乡级（一级/基层）")), "pharmacy": (5, gettext_lazy("定点药店")),
+}
+
+
+class ThreeTierForm(PeriodForm):
+    by = forms.ChoiceField(label=gettext_lazy("分组"), choices=[("category", gettext_lazy("按对象类别")), ("level", gettext_lazy("按医疗机构级别"))],
+                           required=False)
+
+
+TIER_PARTS = ("basic", "critical", "assistance", "other", "self_pay")
+
+
+def three_tier(user, data: dict[str, Any]) -> ReportTable:
+    """三重制度保障构成: of the bills with assistance granted (``claims.money``) discharged in the
+    period, 总费用 split into 基本医保 + 大病保险 + 医疗救助 + 其他 + 个人自付, by category or by
+    institution level. 医疗救助 is the granted figure, so its 合计 equals the fund report's per-bill
+    spending of the same period (relief on application is not per bill and is not in this table)."""
+    from claims import money
+
+    start, end = data["date_from"], data["date_to"]
+    by = data.get("by") or "category"
+    bills = money.bills_for_report(_district_filter(selectors.access_report_bills(user), data, "district")).filter(
+        discharge_date__range=(start, end))
+    group = "r_group"
+    if by == "level":
+        bills = bills.annotate(r_group=F("institution__level"))
+    else:
+        bills = bills.annotate(r_group=KeyTextTransform("category", "computation"))
+    zero = Value(ZERO, output_field=MONEY_FIELD)
+    grouped = bills.values(group).annotate(
+        stays=Count("id"), persons=Count("person", distinct=True),
+        total=Coalesce(Sum("total_cost"), zero), scope=Coalesce(Sum("policy_scope_cost"), zero),
+        basic=Coalesce(Sum("basic_paid"), zero), critical=Coalesce(Sum("critical_paid"), zero),
+        other=Coalesce(Sum("other_paid"), zero), assistance=Coalesce(Sum(money.granted_expr()), zero),
+    ).order_by()
+    names = _category_names()
+    rows = []
+    for g in grouped:
+        if by == "level":
+            rank, label = LEVEL_TIERS.get(g[group], (9, g[group] or _("（未知）")))
+        else:
+            rank, label = 0, names.get(g[group] or "", g[group] or _("（未识别）"))
+        row = {"group": str(label), "rank": rank, "stays": g["stays"], "persons": g["persons"],
+               **{k: _money(g[k]) for k in ("total", "scope", "basic", "critical", "other", "assistance")}}
+        row["self_pay"] = row["total"] - row["basic"] - row["critical"] - row["other"] - row["assistance"]
+        row["self_share"] = (row["self_pay"] / row["total"]) if row["total"] else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r["rank"], -r["total"], r["group"]))
+    totals: dict[str, Any] = {"group": _("合计"), "stays": sum(r["stays"] for r in rows), "persons": bills.values("person").distinct().count()}
+    for k in ("total", "scope", "basic", "critical", "other", "assistance", "self_pay"):
+        totals[k] = sum((r[k] for r in rows), ZERO)
+    totals["self_share"] = (totals["self_pay"] / totals["total"]) if totals["total"] else None
+    part_labels = {"basic": _("基本医保"), "critical": _("大病保险"), "assistance": _("医疗救助"), "other": _("其他"),
+                   "self_pay": _("个人自付")}
+    chart = {
+        "type": "bar", "stacked": True, "horizontal": True, "unit": _("元"), "labels": [r["group"] for r in rows],
+        "datasets": [{"label": str(part_labels[k]), "data": [float(r[k]) for r in rows]} for k in TIER_PARTS],
+    }
+    return ReportTable(
+        title=_("三重制度保障构成统计表"),
+        columns=[
+            Column("group", _("对象类别") if by == "category" else _("医疗机构级别")), Column("stays", _("人次"), "int"),
+            Column("persons", _("人数"), "int"), Column("total", _("总费用"), "money"), Column("scope", _("政策范围内费用"), "money"),
+            Column("basic", _("基本医保"), "money"), Column("critical", _("大病保险"), "money"),
+            Column("assistance", _("医疗救助"), "money"), Column("other", _("其他支付"), "money"),
+            Column("self_pay", _("个人自付"), "money"), Column("self_share", _("个人自付占比"), "percent"),
+        ],
+        rows=rows, totals=totals, chart=chart,
+        period=_("%(a)s至%(b)s") % {"a": start.isoformat(), "b": end.isoformat()},
+        filters_text=_("出院日期%(a)s至%(b)s；%(d)s；获得医疗救助的结算单") % {"a": start.isoformat(), "b": end.isoformat(), "d": _district_text(data)},
+        notes=[_("总费用 = 基本医保 + 大病保险 + 医疗救助 + 其他支付 + 个人自付；医疗救助为已核定金额（一站式结算及已审核通过的报销）。"),
+               _("医疗机构级别：三级医院列为省级、二级列为市级、县级医院列为县级、一级及基层（乡镇卫生院）列为乡级。")],
+        empty_message=_("所选期间没有获得医疗救助的结算单。"),
+    )
+
+
+def by_disease(user, data: dict[str, Any]) -> ReportTable:
+    """按病种统计: bills with assistance granted, by ICD-10 diagnosis code (三位类目, e.g. C34),
+    people, stays, total cost and the granted assistance; bills without a code in one row."""
+    from django.db.models.functions import Left, Upper
+
+    from claims import money
+
+    start, end = data["date_from"], data["date_to"]
+    bills = money.bills_for_report(_district_filter(selectors.access_report_bills(user), data, "district")).filter(
+        discharge_date__range=(start, end)).annotate(r_code=Upper(Left("diagnosis_code", 3)))
+    zero = Value(ZERO, output_field=MONEY_FIELD)
+    grouped = bills.values("r_code").annotate(
+        stays=Count("id"), persons=Count("person", distinct=True), total=Coalesce(Sum("total_cost"), zero),
+        assistance=Coalesce(Sum(money.granted_expr()), zero),
+    ).order_by()
+    names: dict[str, str] = {}
+    for code, name in bills.exclude(diagnosis_name="").values_list("r_code", "diagnosis_name").order_by("r_code", "diagnosis_name"):
+        names.setdefault(code, name)
+    rows = [{"code": g["r_code"] or _("（未填写）"), "name": names.get(g["r_code"] or "", "") if g["r_code"] else _("未填写诊断编码"),
+             "stays": g["stays"], "persons": g["persons"], "total": _money(g["total"]), "assistance": _money(g["assistance"]),
+             "avg": _average(_money(g["assistance"]), g["stays"])} for g in grouped]
+    rows.sort(key=lambda r: (r["code"].startswith("（"), -r["assistance"], r["code"]))
+    totals = {"code": _("合计"), "stays": sum(r["stays"] for r in rows), "persons": bills.values("person").distinct().count(),
+              "total": sum((r["total"] for r in rows), ZERO), "assistance": sum((r["assistance"] for r in rows), ZERO)}
+    totals["avg"] = _average(totals["assistance"], totals["stays"])
+    top = rows[:15]
+    chart = {"type": "bar", "horizontal": True, "unit": _("元"), "labels": [f"{r['code']} {r['name']}"[:18] for r in top],
+             "datasets": [{"label": _("医疗救助"), "data": [float(r["assistance"]) for r in top]}]}
+    return ReportTable(
+        title=_("医疗救助按病种统计表"),
+        columns=[Column("code", _("疾病编码（ICD-10 类目）")), Column("name", _("病种名称")), Column("stays", _("救助人次"), "int"),
+                 Column("persons", _("救助人数"), "int"), Column("total", _("医疗总费用"), "money"),
+                 Column("assistance", _("医疗救助金额"), "money"), Column("avg", _("次均救助"), "money")],
+        rows=rows, totals=totals, chart=chart,
+        period=_("%(a)s至%(b)s") % {"a": start.isoformat(), "b": end.isoformat()},
+        filters_text=_("出院日期%(a)s至%(b)s；%(d)s") % {"a": start.isoformat(), "b": end.isoformat(), "d": _district_text(data)},
+        notes=[_("按结算单的诊断编码（ICD-10）前三位归类；结算数据未提供诊断编码的列为“未填写”。")],
+        empty_message=_("所选期间没有获得医疗救助的结算单。"),
+    )
+
+
+def beneficiary_changes(user, data: dict[str, Any]) -> ReportTable:
+    """救助对象增减变动月报: per certifying agency and month of the year, certifications begun
+    (新增, valid_from in the month) and ended (终止, valid_until in the month), for reconciling
+    with the civil-affairs rolls."""
+    from django.db.models.functions import ExtractMonth as Month
+
+    year = data["year"]
+    certs = _district_filter(selectors.access_report_certifications(user), data, "person__hukou_district")
+    new = certs.filter(valid_from__year=year).annotate(m=Month("valid_from")).values("agency__name", "m").annotate(n=Count("id")).order_by()
+    ended = certs.filter(valid_until__year=year).annotate(m=Month("valid_until")).values("agency__name", "m").annotate(n=Count("id")).order_by()
+    cells: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: {"new": 0, "ended": 0})
+    for g in new:
+        cells[(g["agency__name"], g["m"])]["new"] += g["n"]
+    for g in ended:
+        cells[(g["agency__name"], g["m"])]["ended"] += g["n"]
+    rows = [{"agency": agency, "month": _("%(m)s月") % {"m": m}, "m": m, "new": v["new"], "ended": v["ended"],
+             "net": v["new"] - v["ended"]} for (agency, m), v in cells.items()]
+    rows.sort(key=lambda r: (r["agency"], r["m"]))
+    totals = {"agency": _("合计"), **{k: sum(r[k] for r in rows) for k in ("new", "ended", "net")}}
+    months = list(range(1, 13))
+    chart = {"type": "bar", "unit": _("人次"), "labels": [_("%(m)s月") % {"m": m} for m in months], "datasets": [
+        {"label": _("新增"), "data": [sum(r["new"] for r in rows if r["m"] == m) for m in months]},
+        {"label": _("终止"), "data": [sum(r["ended"] for r in rows if r["m"] == m) for m in months]},
+    ]}
+    return ReportTable(
+        title=_("救助对象增减变动月报"),
+        columns=[Column("agency", _("认定机构")), Column("month", _("月份")), Column("new", _("新增"), "int"),
+                 Column("ended", _("终止"), "int"), Column("net", _("净增"), "int")],
+        rows=rows, totals=totals, chart=chart, period=_("%(y)s年1月至12月") % {"y": year},
+        filters_text=_("%(y)s年；%(d)s；按认定起止日期") % {"y": year, "d": _district_text(data)},
+        notes=[_("新增：认定起始日期在该月；终止：认定终止日期在该月（含到期和撤销）。一人多个身份分别计。")],
+        empty_message=_("该年度没有认定变动。"),
     )
 
 
@@ -448,11 +702,47 @@ def warnings_by_status(user, data: dict[str, Any]) -> ReportTable:
     return ReportTable(
         title=_("预警处置情况"),
         columns=[Column("kind", _("预警类型")), Column("status", _("状态")), Column("households", _("户数"), "int"),
-                 Column("burden", _("年度医疗负担合计"), "money")],
+                 Column("burden", _("年度医疗负担总额"), "money")],
         rows=rows, totals=totals, chart=chart,
         filters_text=_("%(y)s年；%(d)s") % {"y": data["year"], "d": _district_text(data)},
         empty_message=_("该年度没有预警。"),
     )
+
+
+def in_unit(table: ReportTable, unit: str | None) -> ReportTable:
+    """The table with its money columns in 元 (as computed) or 万元 (÷ 10,000, half-up to 0.01).
+
+    The 合计 row is converted from the 元 total, so in 万元 it may differ from the sum of the
+    rounded rows by a few 0.01; the 元 figures add up exactly."""
+    divisor, label = UNITS.get(unit or "yuan", UNITS["yuan"])
+    table.unit = str(label)
+    if divisor == 1:
+        return table
+    keys = [c.key for c in table.columns if c.kind == "money"]
+
+    def scaled(row: dict[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for k in keys:
+            if isinstance(out.get(k), Decimal):
+                out[k] = (out[k] / divisor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return out
+
+    table.rows = [scaled(r) for r in table.rows]
+    table.totals = scaled(table.totals) if table.totals else None
+    table.notes = [*table.notes, _("金额单位为万元，由元四舍五入至0.01万元，末行总数由元总数折算。")]
+    return table
+
+
+def filing_unit(user, data: dict[str, Any]) -> str:
+    """填报单位: the chosen district's office, else the user's own agency."""
+    from .services import office_name_for
+
+    district = data.get("district")
+    if district is not None:
+        return office_name_for(district)
+    profile = getattr(user, "staff_profile", None)
+    agency = getattr(profile, "agency", None)
+    return agency.name if agency is not None else ""
 
 
 @dataclass(frozen=True)
@@ -466,8 +756,8 @@ class ReportDef:
 
     def initial(self, user=None) -> dict[str, Any]:
         today = timezone.localdate()
-        if self.form_class is PeriodForm:
-            return _default_period()
+        if self.form_class in (PeriodForm, ThreeTierForm):
+            return {**_default_period(), "by": "category"} if self.form_class is ThreeTierForm else _default_period()
         if self.form_class is YearMonthForm:
             # Open on the latest month with spending in the user's scope, not on an empty month.
             latest = _latest_spending_day(user) if user is not None else None
@@ -496,4 +786,12 @@ REPORTS: dict[str, ReportDef] = {r.slug: r for r in [
               PeriodForm, out_of_pocket, "hospital"),
     ReportDef("warnings", gettext_lazy("预警处置情况"), gettext_lazy("按类型和状态统计因病致贫、返贫预警"),
               YearForm, warnings_by_status, "exclamation-triangle"),
+    ReportDef("three-tier", gettext_lazy("三重制度保障构成"), gettext_lazy("总费用中基本医保、大病保险、医疗救助和个人自付的构成，按类别或机构级别"),
+              ThreeTierForm, three_tier, "layers"),
+    ReportDef("uninsured", gettext_lazy("未参保救助对象核查名单"), gettext_lazy("应资助参保但尚未参保的救助对象"),
+              YearForm, uninsured_beneficiaries, "person-exclamation"),
+    ReportDef("changes", gettext_lazy("救助对象增减变动"), gettext_lazy("按认定机构和月份统计新增和终止，便于与民政等部门对账"),
+              YearForm, beneficiary_changes, "arrow-left-right"),
+    ReportDef("disease", gettext_lazy("按病种统计"), gettext_lazy("按诊断编码（ICD-10）统计救助人次、人数和金额"),
+              PeriodForm, by_disease, "clipboard2-pulse"),
 ]}

@@ -312,7 +312,8 @@ class ReportView(ReportsAccessMixin, View):
         params = form.cleaned_data if bound else {**report.initial(user=request.user), "district": None}
         if not bound:
             form = report.form_class(initial=report.initial(user=request.user), user=request.user)
-        table = report.run(request.user, params)
+        table = reporting.in_unit(report.run(request.user, params), params.get("unit"))
+        head = _report_head(request.user, table, params)
         stamp = timezone.localdate().strftime("%Y%m%d")
         if export == "csv":
             buf = io.StringIO()
@@ -325,10 +326,19 @@ class ReportView(ReportsAccessMixin, View):
             return resp
         if export == "xlsx":
             from openpyxl import Workbook
+            from openpyxl.styles import Alignment, Font
 
             wb = Workbook()
             ws = wb.active
             ws.title = slug[:31]
+            width = max(1, len(table.columns))
+            ws.append([str(table.title)])
+            ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+            ws["A1"].font, ws["A1"].alignment = Font(bold=True, size=16), Alignment(horizontal="center")
+            ws.append([_formula_safe(f"{_('填报单位')}：{head['filing_unit']}    {_('统计期')}：{head['period']}    "
+                                     f"{_('计量单位')}：{head['unit']}")])
+            ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+            header_rows = ws.max_row
             for row in _export_rows(table):
                 ws.append(row)
                 for cell in ws[ws.max_row]:
@@ -336,15 +346,24 @@ class ReportView(ReportsAccessMixin, View):
                         cell.data_type = "s"  # never a formula, whatever the text
                     elif isinstance(cell.value, Decimal):
                         cell.number_format = "#,##0.00"
+            for cell in ws[header_rows + 1]:
+                cell.font = Font(bold=True)
+            if table.totals:
+                for cell in ws[ws.max_row]:
+                    cell.font = Font(bold=True)
+            ws.append([])
+            ws.append([_formula_safe(value) for value in head["signoff"]])
+            for note in table.notes:
+                ws.append([_formula_safe(str(note))])
             out = io.BytesIO()
             wb.save(out)
             resp = HttpResponse(out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
             resp["Content-Disposition"] = f'attachment; filename="report-{slug}-{stamp}.xlsx"'
             return resp
-        ctx = {"report": report, "form": form, "table": table, "rows": _display_rows(table), "totals": _display_totals(table),
+        ctx = {"report": report, "form": form, "table": table, "rows": _display_rows(table), "totals": _display_totals(table), "head": head,
                "chart": table.chart or {}, "export_qs": _without_export(request.GET), "chart_height": _chart_height(table.chart)}
         if export == "pdf":
-            return _report_pdf(request, table, slug, stamp)
+            return _report_pdf(request, table, slug, stamp, head=head)
         return render(request, "reports/report.html", ctx)
 
 
@@ -375,17 +394,43 @@ def _without_export(query) -> str:
     return query.urlencode()
 
 
-def render_report_pdf(table: reporting.ReportTable, *, user_label: str = "") -> bytes:
+def _period_text(params: dict[str, Any]) -> str:
+    if params.get("date_from") and params.get("date_to"):
+        return f"{params['date_from'].isoformat()} — {params['date_to'].isoformat()}"
+    if params.get("year") and params.get("month"):
+        return _("%(y)s年%(m)s月") % {"y": params["year"], "m": params["month"]}
+    if params.get("year"):
+        return _("%(y)s年度") % {"y": params["year"]}
+    return ""
+
+
+def _report_head(user, table: reporting.ReportTable, params: dict[str, Any]) -> dict[str, Any]:
+    """What every report shape carries: 填报单位, 统计期, 计量单位, and the sign-off footer
+    (单位负责人 / 审核人 / 填表人 / 报出日期); the preparer is the user who runs it."""
+    today = timezone.localdate()
+    preparer = (user.get_full_name() or user.get_username()) if user.is_authenticated else ""
+    date_text = _("%(y)s年%(m)s月%(d)s日") % {"y": today.year, "m": today.month, "d": today.day}
+    return {
+        "filing_unit": reporting.filing_unit(user, params) or "",
+        "period": table.period or _period_text(params),
+        "unit": table.unit,
+        "preparer": preparer,
+        "report_date": date_text,
+        "signoff": [f"{_('单位负责人')}：", f"{_('审核人')}：", f"{_('填表人')}：{preparer}", f"{_('报出日期')}：{date_text}"],
+    }
+
+
+def render_report_pdf(table: reporting.ReportTable, *, user_label: str = "", head: dict[str, Any] | None = None) -> bytes:
     ctx = {
-        "table": table, "rows": _display_rows(table),
+        "table": table, "rows": _display_rows(table), "head": head or {},
         "totals": _display_totals(table),
         "svg": chart_svg(table.chart), "printed_at": timezone.localtime().strftime("%Y-%m-%d %H:%M"), "user_label": user_label,
     }
     return html_to_pdf(render_to_string("reports/report_pdf.html", ctx))
 
 
-def _report_pdf(request, table, slug: str, stamp: str) -> HttpResponse:
-    pdf = render_report_pdf(table, user_label=request.user.get_full_name() or request.user.get_username())
+def _report_pdf(request, table, slug: str, stamp: str, *, head: dict[str, Any] | None = None) -> HttpResponse:
+    pdf = render_report_pdf(table, user_label=request.user.get_full_name() or request.user.get_username(), head=head)
     resp = HttpResponse(pdf, content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="report-{slug}-{stamp}.pdf"'
     return resp

@@ -89,8 +89,10 @@ def test_reports_xlsx_export_never_writes_formulas(client, caseworker, district)
     _bill(district, month=2, amount="100.00", person=person, institution=inst)
     resp = _get(client, caseworker, "out-of-pocket", date_from="2024-01-01", date_to="2024-12-31", export="xlsx")
     ws = load_workbook(io.BytesIO(resp.content)).active
-    assert ws["A2"].value == "'@SUM(1+1)" and ws["A2"].data_type == "s"
-    assert ws["E2"].value == 30000  # money stays a number
+    # row 1 title, row 2 填报单位/统计期/计量单位, row 3 the column heads, then the rows
+    assert ws["A1"].value == "定点医疗机构救助对象住院个人自付比例" and "计量单位" in ws["A2"].value
+    assert ws["A4"].value == "'@SUM(1+1)" and ws["A4"].data_type == "s"
+    assert ws["E4"].value == 30000  # money stays a number
 
 
 def test_wuxi_7_out_of_pocket_flags_county_institutions_above_10_percent(caseworker, district):
