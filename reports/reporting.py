@@ -618,6 +618,9 @@ def out_of_pocket(user, data: dict[str, Any]) -> ReportTable:
         .order_by("institution__code")
     )
     levels = dict(InstitutionLevel.choices)
+    # The 10% target is Wuxi's (七); another region's report shows the ratio without judging it
+    # (a Beijing office's report must not cite or apply the Wuxi policy).
+    holds_limit = _region_holds_oop_limit(user, data, end)
     rows = []
     for g in grouped:
         total = _money(g["total"])
@@ -629,7 +632,7 @@ def out_of_pocket(user, data: dict[str, Any]) -> ReportTable:
             "institution": g["institution__name"], "code": g["institution__code"],
             "level": str(levels.get(g["institution__level"], g["institution__level"])),
             "district": g["institution__district__name"], "stays": g["stays"], "total": total, "scope": scope,
-            "self_pay": self_pay, "ratio": ratio, "flag": county and ratio > OOP_LIMIT,
+            "self_pay": self_pay, "ratio": ratio, "flag": holds_limit and county and ratio > OOP_LIMIT,
         })
     rows.sort(key=lambda r: (not r["flag"], -r["ratio"]))
     total_cost = sum((r["total"] for r in rows), ZERO)
@@ -659,10 +662,24 @@ def out_of_pocket(user, data: dict[str, Any]) -> ReportTable:
         filters_text=_("出院日期%(a)s至%(b)s；%(d)s") % {"a": start.isoformat(), "b": end.isoformat(), "d": _district_text(data)},
         notes=[
             _("个人自付 = 医疗总费用 − 基本医保 − 大病保险 − 其他支付 − 已核定医疗救助；自付比例 = 个人自付 ÷ 政策范围内住院总费用；仅统计出院时持有救助身份人员的住院费用。"),
-            _("无锡市实施意见(七)：救助对象在县域内定点医疗机构（含乡镇卫生院）住院个人自付费用控制在政策范围内住院总费用10%%以内。本期超标机构：%(n)s家。") % {"n": flagged},
+            (_("无锡市实施意见(七)：救助对象在县域内定点医疗机构（含乡镇卫生院）住院个人自付费用控制在政策范围内住院总费用10%%以内。本期超标机构：%(n)s家。") % {"n": flagged})
+            if holds_limit else _("本地区政策未规定救助对象住院个人自付比例控制目标，本表仅列示比例，不作超标判定。"),
         ],
         empty_message=_("所选期间没有救助对象的住院费用。"),
     )
+
+
+def _region_holds_oop_limit(user, data: dict[str, Any], on: date) -> bool:
+    """Whether the policy in force for the report's region(s) is Wuxi's (the 10% target of (七))."""
+    from policies.selectors import policy_in_force
+
+    district = data.get("district")
+    regions = [district.region] if district is not None else list(selectors.regions_in_scope(user))
+    for region in regions:
+        policy = policy_in_force(region=region, on=on)
+        if policy is not None and policy.code.startswith("wuxi"):
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------------------

@@ -185,9 +185,12 @@ def test_demo_chaoyang_2024_fund_report_equals_granted_figures(db):
 
 
 def test_wuxi_7_ratio_denominator_is_policy_scope_inpatient_cost_and_township_centres_count(caseworker, district):
-    from organizations.models import InstitutionLevel
+    from organizations.models import InstitutionLevel, Region
     from reports import reporting
     from tests.factories import CertificationFactory, InstitutionFactory
+
+    district.region = Region.objects.get(code="320200")  # a Wuxi office: the 10% target of (七) applies
+    district.save(update_fields=["region"])
 
     township = InstitutionFactory(name="镇卫生院", district=district, level=InstitutionLevel.PRIMARY)
     person = PersonFactory(hukou_district=district)

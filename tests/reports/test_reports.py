@@ -95,7 +95,16 @@ def test_reports_xlsx_export_never_writes_formulas(client, caseworker, district)
     assert ws["E4"].value == 30000  # money stays a number
 
 
+def _wuxi(district):
+    from organizations.models import Region
+
+    district.region = Region.objects.get(code="320200")  # the Wuxi preset's region: its policy is in force
+    district.save(update_fields=["region"])
+    return district
+
+
 def test_wuxi_7_out_of_pocket_flags_county_institutions_above_10_percent(caseworker, district):
+    _wuxi(district)
     county = InstitutionFactory(name="县人民医院", district=district, level=InstitutionLevel.COUNTY)
     tertiary = InstitutionFactory(name="市三甲医院", district=district, level=InstitutionLevel.TERTIARY)
     good = InstitutionFactory(name="县中医院", district=district, level=InstitutionLevel.COUNTY)
@@ -209,3 +218,15 @@ def test_fund_report_opens_on_the_latest_month_with_spending_in_scope(client, ca
     client.force_login(other_caseworker)
     form = client.get(reverse("reports:report", args=["fund"])).context["form"]
     assert (form.initial["year"], form.initial["month"]) == (2024, 7)
+
+
+def test_out_of_pocket_outside_wuxi_neither_flags_nor_cites_wuxi(caseworker, district):
+    """A Beijing office's self-pay report shows the ratio without applying Wuxi's 10% target."""
+    county = InstitutionFactory(name="县人民医院", district=district, level=InstitutionLevel.COUNTY)
+    person = PersonFactory(hukou_district=district)
+    CertificationFactory(person=person, valid_from=date(2024, 1, 1))
+    _bill(district, month=2, amount="1500.00", person=person, institution=county, total_cost=Decimal("10000.00"),
+          policy_scope_cost=Decimal("9000.00"), basic_paid=Decimal("6000.00"), critical_paid=Decimal("1000.00"))
+    table = reporting.out_of_pocket(caseworker, {"date_from": date(2024, 1, 1), "date_to": date(2024, 12, 31), "district": None})
+    assert table.rows and not any(r["flag"] for r in table.rows)
+    assert not any("无锡" in str(n) for n in table.notes)
