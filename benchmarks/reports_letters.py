@@ -89,11 +89,10 @@ def main() -> None:
 
     from organizations.models import District, Region
     from reports.models import Letter, PrintJob
-    from reports.pdf import render_letter_pdf
-    from reports.services import print_job_run
 
     # 1. one letter's render time (HTML → PDF, no database), beside the blank A4 floor
-    from reports.pdf import html_to_pdf
+    from reports.pdf import html_to_pdf, render_letter_pdf
+    from reports.services import print_job_run
 
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with translation.override("zh-hans"):
