@@ -67,10 +67,14 @@ def _issue(args: tuple[int, int, int]) -> list[float]:
     district = District.objects.get(pk=district_id)
     user = get_user_model().objects.get(pk=user_id)
     times = []
-    for _ in range(n):
+    start = time.perf_counter()
+    for i in range(n):
         t = time.perf_counter()
         letter_issue_from_content(kind=LetterKind.CLAIM_APPROVED, district=district, content=CONTENT, by=user)
         times.append(time.perf_counter() - t)
+        if (i + 1) % 50 == 0:  # progress, so a run cut short still reports a rate
+            print(f"  worker {district_id}: {i + 1} letters in {time.perf_counter() - start:.0f} s; "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
     connection.close()
     return times
 

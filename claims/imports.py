@@ -78,6 +78,9 @@ HEADER_ALIASES = {
     **{c: PLATFORM_TO_OURS.get(c, c) for c in PLATFORM_COLUMNS},
     **{c.upper(): PLATFORM_TO_OURS.get(c, c) for c in PLATFORM_COLUMNS},
     **CHINESE_HEADERS,
+    # optional ICD-10 diagnosis (the 按病种 report): the platform's 病种/诊断编码 field and its headers
+    "dise_codg": "diagnosis_code", "DISE_CODG": "diagnosis_code", "病种编码": "diagnosis_code",
+    "主要诊断编码": "diagnosis_code", "疾病诊断编码": "diagnosis_code",
 }
 REQUIRED = ("settlement_no", "institution_code", "id_number", "total_cost", "policy_scope_cost", "admission_date")
 MONEY_COLUMNS = ("total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid")

@@ -180,3 +180,13 @@ def test_subsidy_rate_and_uninsured_list(caseworker, district, monkeypatch):
     listed = reporting.uninsured_beneficiaries(caseworker, {"year": 2024, "district": None})
     assert [r["name"] for r in listed.rows] == [uninsured.name]
     assert listed.rows[0]["masked_id"] == uninsured.masked_id_number and uninsured.id_number not in str(listed.rows)
+
+
+@pytest.mark.parametrize("header", ["diagnosis_code", "dise_codg", "病种编码", "主要诊断编码"])
+def test_settlement_import_reads_the_optional_icd10_column(header):
+    from claims.imports import read_rows
+
+    csv_text = ("setl_id,fixmedins_code,certno,med_type,begndate,enddate,medfee_sumamt,inscp_scp_amt," + header + "\n"
+                "S1,H001,110105199001011234,21,2024-03-01,2024-03-05,1000.00,900.00,C34.1\n")
+    [(_line, row)] = read_rows(csv_text.encode(), "x.csv")
+    assert row["diagnosis_code"] == "C34.1"
