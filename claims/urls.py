@@ -19,6 +19,7 @@ urlpatterns = [
     path("batches/<int:pk>/", views.BatchDetailView.as_view(), name="batch"),
     path("batches/<int:pk>/file.<slug:kind>", views.BatchFileView.as_view(), name="batch_file"),
     path("differences/", views.DifferenceListView.as_view(), name="differences"),
+    path("reconciliation/", views.ReconciliationView.as_view(), name="reconciliation"),
     path("differences/<int:pk>/resolve/", views.DifferenceResolveView.as_view(), name="resolve"),
     path("imports/", views.ImportListView.as_view(), name="imports"),
     path("imports/<int:pk>/", views.ImportDetailView.as_view(), name="import"),

@@ -908,6 +908,60 @@ class BatchFileView(ClaimsStaffMixin, View):
         return response
 
 
+class ReconciliationView(ClaimsStaffMixin, TemplateView):
+    """对账单: one institution, one month: advanced (maf_pay) against computed, per bill; CSV export."""
+
+    template_name = "claims/reconciliation.html"
+
+    def _params(self):
+        from datetime import date as _date
+
+        institution = None
+        code = self.request.GET.get("institution", "").strip()
+        if code:
+            institution = Institution.objects.filter(code=code).first()
+        try:
+            year, month = (int(x) for x in self.request.GET.get("month", "").split("-")[:2])
+            day = _date(year, month, 1)
+        except (TypeError, ValueError):
+            today = timezone.localdate()
+            day = today.replace(day=1)
+        return institution, day
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("format") == "csv":
+            institution, day = self._params()
+            if institution is None:
+                raise Http404
+            from .reconciliation import statement
+
+            st = statement(bills=access_bills(request.user), institution=institution, month=day)
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow([_("结算单号"), _("姓名"), _("出院/结算日期"), _("医院垫付"), _("系统计算"), _("差额")])
+            for line in st.lines:
+                writer.writerow([safe_cell(line.settlement_no), safe_cell(line.person_name), line.discharge_date.isoformat(),
+                                 f"{line.advanced:.2f}", f"{line.computed:.2f}", f"{line.difference:.2f}"])
+            writer.writerow([_("合计"), "", "", f"{st.advanced:.2f}", f"{st.computed:.2f}", f"{st.difference:.2f}"])
+            response = HttpResponse(("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="reconciliation-{institution.code}-{day:%Y-%m}.csv"'
+            return response
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        from .reconciliation import statement
+
+        ctx = super().get_context_data(**kwargs)
+        institution, day = self._params()
+        ctx["month"] = day
+        ctx["institutions"] = Institution.objects.filter(
+            pk__in=access_bills(self.request.user).filter(source="one_stop").values("institution")).order_by("code")
+        ctx["institution"] = institution
+        if institution is not None:
+            ctx["statement"] = statement(bills=access_bills(self.request.user), institution=institution, month=day)
+        return ctx
+
+
 class IndexView(ClaimListView):
     """The app's landing page is the claim list."""
 
