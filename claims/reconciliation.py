@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from .models import ZERO, Bill, BillSource, BillStatus
+from .models import ZERO, BillSource, BillStatus
 
 
 @dataclass
