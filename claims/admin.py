@@ -14,6 +14,7 @@ from .models import (
     PayeeAccount,
     PaymentAdjustment,
     PaymentBatch,
+    Recovery,
     PersonYearLedger,
     SettlementImport,
     SettlementRecord,
@@ -160,6 +161,21 @@ class SettlementRecordAdmin(admin.ModelAdmin):
     list_filter = ("origin", "status", "insutype", "med_type")
     search_fields = ("setl_id", "mdtrt_id")
     raw_id_fields = ("bill",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Recovery)
+class RecoveryAdmin(admin.ModelAdmin):
+    list_display = ("adjustment", "method", "amount", "reference", "offset_claim", "received_on", "closed_by")
+    list_filter = ("method",)
+
+    def has_add_permission(self, request):
+        return False  # recorded on the differences screen (claims.payments.recovery_close)
 
     def has_change_permission(self, request, obj=None):
         return False

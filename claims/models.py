@@ -576,3 +576,39 @@ class ClaimAttachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.original_name}"
+
+
+class Recovery(models.Model):
+    """追回: how an overpayment found by recalculation (PaymentAdjustment of kind 多付待核) was
+    closed — a recorded repayment (receipt) or an offset against a later payment to the same
+    person. Closing one resolves its adjustment; the record is never edited or deleted."""
+
+    class Method(models.TextChoices):
+        REPAYMENT = "repayment", _("退回（缴款）")
+        OFFSET = "offset", _("抵扣后续支付")
+
+    adjustment = models.OneToOneField(PaymentAdjustment, on_delete=models.PROTECT, related_name="recovery",
+                                      verbose_name=_("支付差额"))
+    method = models.CharField(_("追回方式"), max_length=20, choices=Method.choices)
+    amount = models.DecimalField(_("追回金额"), **MONEY)
+    reference = models.CharField(_("缴款凭证号"), max_length=100, blank=True)
+    offset_claim = models.ForeignKey(Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                     verbose_name=_("抵扣的报销申请"))
+    received_on = models.DateField(_("追回日期"))
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("处理人"))
+    closed_at = models.DateTimeField(_("处理时间"), auto_now_add=True)
+    note = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        verbose_name = _("追回记录")
+        verbose_name_plural = _("追回记录")
+        ordering = ["-closed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="recovery_amount_positive"),
+            models.CheckConstraint(condition=Q(method="repayment", offset_claim__isnull=True) & ~Q(reference="")
+                                   | Q(method="offset", offset_claim__isnull=False), name="recovery_evidence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} {self.amount}"

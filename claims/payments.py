@@ -123,3 +123,39 @@ def bank_file_xlsx(batch: PaymentBatch) -> tuple[bytes, list[FileLine]]:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue(), lines
+
+
+@transaction.atomic
+def recovery_close(*, adjustment, method: str, amount: Decimal, by, received_on, reference: str = "",
+                   offset_claim: Claim | None = None, note: str = ""):
+    """追回: close an open overpayment with a recorded repayment (receipt number) or an offset
+    against a later claim of the same person (approved or paid); the whole overpaid amount.
+    Resolves the adjustment through claims.services.adjustment_resolve (reviewer only)."""
+    from .models import AdjustmentKind, PaymentAdjustment, Recovery
+    from .services import adjustment_resolve
+
+    adjustment = PaymentAdjustment.objects.select_for_update().select_related("bill").get(pk=adjustment.pk)
+    if adjustment.kind != AdjustmentKind.OVERPAYMENT:
+        raise ValidationError(_("只有多付的差额需要追回。"), code="not_overpayment")
+    if amount != adjustment.amount:
+        raise ValidationError({"amount": ValidationError(
+            _("追回金额应为多付的 %(a)s 元。") % {"a": adjustment.amount}, code="amount")})
+    if method == Recovery.Method.REPAYMENT:
+        if not reference.strip():
+            raise ValidationError({"reference": ValidationError(_("请填写缴款凭证号。"), code="required")})
+        offset_claim = None
+    elif method == Recovery.Method.OFFSET:
+        if offset_claim is None or offset_claim.person_id != adjustment.bill.person_id \
+                or offset_claim.status not in ("approved", "paid"):
+            raise ValidationError({"offset_claim": ValidationError(
+                _("抵扣须针对同一人员已批准的报销申请。"), code="offset_claim")})
+        if (offset_claim.approved_amount or ZERO) < amount:
+            raise ValidationError({"offset_claim": ValidationError(
+                _("该申请的核定金额不足以抵扣。"), code="offset_too_small")})
+    else:
+        raise ValidationError({"method": ValidationError(_("追回方式无效。"), code="invalid")})
+    summary = (_("追回：缴款 %(a)s 元，凭证 %(r)s") % {"a": amount, "r": reference.strip()} if offset_claim is None
+               else _("追回：抵扣申请 %(no)s，%(a)s 元") % {"no": offset_claim.number, "a": amount})
+    adjustment_resolve(adjustment=adjustment, by=by, note=f"{summary}。{note}".strip())
+    return Recovery.objects.create(adjustment=adjustment, method=method, amount=amount, reference=reference.strip(),
+                                   offset_claim=offset_claim, received_on=received_on, closed_by=by, note=note)

@@ -754,6 +754,8 @@ class DifferenceListView(ClaimsStaffMixin, TemplateView):
 class DifferenceResolveView(ClaimsStaffMixin, View):
     def post(self, request, pk: int):
         adjustment = get_object_or_404(access_adjustments(request.user), pk=pk)
+        if adjustment.kind == "overpayment":
+            return self._recover(request, adjustment)
         form = ResolveForm(request.POST)
         if not form.is_valid():
             messages.error(request, _("请填写处理说明。"))
@@ -763,6 +765,34 @@ class DifferenceResolveView(ClaimsStaffMixin, View):
             messages.success(request, _("已处理。"))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
+        return redirect("claims:differences")
+
+    @staticmethod
+    def _recover(request, adjustment):
+        """追回: an overpayment closes only with a recorded repayment or an offset, not a note alone."""
+        from datetime import date as _date
+
+        from .payments import recovery_close
+
+        post = request.POST
+        offset_claim = None
+        number = post.get("offset_claim", "").strip()
+        if number:
+            pk_part = number.rsplit("-", 1)[-1]
+            offset_claim = access_claims(request.user).filter(pk=int(pk_part)).first() if pk_part.isdigit() else None
+        try:
+            received_on = _date.fromisoformat(post.get("received_on", ""))
+        except ValueError:
+            received_on = timezone.localdate()
+        try:
+            recovery_close(adjustment=adjustment, method=post.get("method", ""), amount=adjustment.amount,
+                           by=request.user, received_on=received_on, reference=post.get("reference", ""),
+                           offset_claim=offset_claim, note=post.get("note", ""))
+            messages.success(request, _("已记录追回。"))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        except PermissionDenied:
+            messages.error(request, _("只有审核人员可以处理差额。"))
         return redirect("claims:differences")
 
 
