@@ -14,8 +14,8 @@ from .models import (
     PayeeAccount,
     PaymentAdjustment,
     PaymentBatch,
-    Recovery,
     PersonYearLedger,
+    Recovery,
     SettlementImport,
     SettlementRecord,
 )
