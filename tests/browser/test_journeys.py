@@ -155,7 +155,7 @@ def test_reviewer_approves_one_rejects_one_and_opens_the_letter(watched, journey
     expect(page.locator(".confirm-step")).to_contain_text("确认批准")
     page.shot("journey-04-approve-confirmation")
     page.click("#confirm-button")
-    expect(page.locator(".alert-success")).to_contain_text("已批准")
+    expect(page.locator(".alert-success")).to_contain_text("已批准", timeout=60_000)
 
     page.goto(base + f"/claims/{second.pk}/")
     page.locator("input[name=action][value=reject]").check()
@@ -163,7 +163,7 @@ def test_reviewer_approves_one_rejects_one_and_opens_the_letter(watched, journey
     page.get_by_role("button", name="确认", exact=True).click()
     expect(page.locator(".confirm-step")).to_contain_text("不予救助决定书")
     page.click("#confirm-button")
-    expect(page.locator(".alert-success")).to_contain_text("不予救助")
+    expect(page.locator(".alert-success")).to_contain_text("不予救助", timeout=60_000)
 
     # The approval letter: its page, then the PDF (fetched in the browser's session).
     page.goto(base + f"/claims/{first.pk}/")
@@ -257,3 +257,66 @@ def test_certifier_revokes_one_and_imports_a_roster_that_ends_others(watched, jo
     expect(page.locator("#batch-status")).to_have_text(str(ImportStatus.APPLIED.label), timeout=30_000)
     child.refresh_from_db()
     assert child.valid_until == date(2026, 12, 1)
+
+
+def test_illness_poverty_application_from_intake_to_decision(watched, journey_site):
+    """依申请救助: caseworker receives, civil affairs assesses, caseworker sees the figure before
+    sending it to review, the reviewer decides with nothing pre-selected and a confirmation."""
+    from django.utils import timezone
+
+    from claims import services as claim_services
+    from organizations.models import Institution
+
+    page, base = watched, journey_site.url
+    patient = demo_person("李建军")
+    institution = Institution.objects.get(code="H11010500011")
+    claim_services.bill_create(
+        person=patient, district_id=patient.hukou_district_id, institution_id=institution.pk, by=None,
+        data={"settlement_no": "ZY-A-0001", "visit_type": "inpatient", "admission_date": date(2026, 9, 1),
+              "discharge_date": date(2026, 9, 20), "diagnosis_code": "C34.9", "diagnosis_name": "肺恶性肿瘤",
+              "total_cost": Decimal("260000.00"), "policy_scope_cost": Decimal("240000.00"),
+              "basic_paid": Decimal("120000.00"), "critical_paid": Decimal("40000.00"), "other_paid": Decimal("0.00"),
+              "hospital_assistance_paid": Decimal("0.00")})
+    login(page, base, "jingban", "demo-jingban-2026")
+    page.goto(base + "/applications/new/")
+    page.fill("#id_patient_id_number", patient.id_number)
+    page.fill("#id_received_on", timezone.localdate().isoformat())
+    page.get_by_role("button", name="受理", exact=True).click()
+    expect(page.locator("h1")).to_contain_text("医申〔")
+    detail = page.url
+    page.get_by_role("button", name="转民政部门核对家庭经济状况").click()
+    logout(page)
+
+    login(page, base, "minzheng", "demo-minzheng-2026")
+    page.goto(detail)
+    page.get_by_role("link", name="录入家庭经济状况核对结果").click()
+    page.fill("#id_annual_income", "36000.00")
+    page.fill("#id_assets", "20000.00")
+    page.fill("#id_members_count", "3")
+    page.locator("input[name=result][value=certified]").check()
+    page.fill("#id_document_ref", "京朝民因病〔2026〕9号")
+    page.get_by_role("button", name="提交核对结果").click()
+    logout(page)
+
+    login(page, base, "jingban", "demo-jingban-2026")
+    page.goto(detail)
+    page.get_by_role("button", name="计算救助金额").click()
+    expect(page.locator(".confirm-step")).to_contain_text("计算的救助金额")
+    page.shot("journey-09-application-computed")
+    page.click("#confirm-button")
+    expect(page.locator(".alert-success")).to_contain_text("转审核")
+    logout(page)
+
+    login(page, base, "shenhe", "demo-shenhe-2026")
+    page.goto(detail)
+    expect(page.locator("input[name=decision]:checked")).to_have_count(0)
+    # The demo bill is outside what the application counts, so the figure is zero: the
+    # reviewer refuses, with a reason, after the confirmation names the person.
+    page.locator("input[name=decision][value=reject]").check()
+    page.fill("#id_reason", "计入期间内无符合条件的医疗费用")
+    page.get_by_role("button", name="作出决定").click()
+    expect(page.locator(".confirm-step")).to_contain_text(patient.name)
+    expect(page.locator(".confirm-step")).to_contain_text("不予救助决定书")
+    page.click("#confirm-button")
+    expect(page.locator(".alert-success, .alert-danger").first).to_contain_text("已作出不予救助决定", timeout=60_000)
+    page.shot("journey-10-application-decided")
