@@ -9,8 +9,10 @@ from .models import (
     Bill,
     Claim,
     ClaimTransition,
+    Correction,
     LedgerBucket,
     LedgerDraw,
+    LedgerRepair,
     PayeeAccount,
     PaymentAdjustment,
     PaymentBatch,
@@ -109,6 +111,37 @@ class LedgerAdmin(ReadOnlyAdmin):
     inlines = [BucketInline, DrawInline]
     raw_id_fields = ("person",)
     show_full_result_count = False
+    actions = ["repair_ledgers"]
+
+    @admin.action(description=_("修复年度累计（从结算单重建，记录原因）"))
+    def repair_ledgers(self, request, queryset):
+        """The explicit, logged repair of damaged ledgers (claims.services.ledger_repair): only
+        ledgers that do not add up are rebuilt; each repair is recorded with its before/after."""
+        from . import services
+
+        if not request.user.is_superuser:
+            self.message_user(request, _("只有系统管理员可以修复年度累计。"), level="error")
+            return
+        repaired = 0
+        for ledger in queryset:
+            if services.ledger_damage(person_id=ledger.person_id, years=[ledger.year]):
+                services.ledger_repair(person_id=ledger.person_id, year=ledger.year, by=request.user,
+                                       reason=_("管理后台修复（%(user)s）") % {"user": request.user.get_username()})
+                repaired += 1
+        self.message_user(request, _("已修复 %(n)s 个年度累计；其余与结算单一致，未改动。") % {"n": repaired})
+
+
+@admin.register(Correction)
+class CorrectionAdmin(ReadOnlyAdmin):
+    list_display = ("claim", "status", "granted_before", "granted_after", "proposed_by", "proposed_at", "reviewed_by")
+    list_filter = ("status",)
+    raw_id_fields = ("claim",)
+
+
+@admin.register(LedgerRepair)
+class LedgerRepairAdmin(ReadOnlyAdmin):
+    list_display = ("ledger", "by", "at", "reason")
+    raw_id_fields = ("ledger",)
 
 
 @admin.register(PaymentAdjustment)

@@ -77,7 +77,7 @@ def letter_content(claim: Claim) -> dict[str, Any]:
             "assistance": bill.assistance,
             "tilted": bill.tilted,
             "special": bill.special,
-            "total": bill.total_assistance,
+            "total": money.bill_granted(bill) if approved else bill.total_assistance,
             "not_counted_reason": _not_counted_reason(bill),
         })
         for line in explanation_rows(bill):
@@ -91,7 +91,7 @@ def letter_content(claim: Claim) -> dict[str, Any]:
             if doc not in documents:
                 documents.append(doc)
     amount: Decimal = (claim.approved_amount if claim.approved_amount is not None
-                       else sum((b.total_assistance for b in bills), ZERO)) if approved else ZERO
+                       else sum((money.bill_granted(b) for b in bills), ZERO)) if approved else ZERO
     computed: Decimal = sum((b.total_assistance for b in bills), ZERO)
     reason, reason_clause = "", ""
     if not approved and claim.decision_reason:

@@ -199,6 +199,14 @@ class Bill(models.Model):
     status = models.CharField(_("状态"), max_length=20, choices=BillStatus.choices, default=BillStatus.RECORDED)
     paid_amount = models.DecimalField(_("已支付救助金额"), **MONEY, null=True, blank=True, help_text=_("手工报销支付时的金额（支付后不再改变）"))
     category = models.CharField(_("适用类别"), max_length=40, blank=True, help_text=_("计算时采用的救助对象类别"))
+    # The decision on a claim's bill (claims.money.bill_granted): set at approval, changed only by
+    # an approved correction decision (Correction). None for one-stop bills (granted = computed).
+    granted_amount = models.DecimalField(_("核定救助金额"), **MONEY, null=True, blank=True,
+                                         help_text=_("批准时核定，仅经更正决定改变"))
+    # When the bill's figure was decided and entered the ledger (a claim's approval). The year is
+    # computed in decision order (claims.recalc.decision_key): one-stop bills at their settlement
+    # date, claim bills at their approval, so a later approval only ever gets the room left.
+    counted_at = models.DateTimeField(_("核定时间"), null=True, blank=True)
     # What the engine computed (kept current by claims services and the nightly run).
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="bills", verbose_name=_("适用政策"))
     assistance = models.DecimalField(_("医疗救助"), **MONEY, default=ZERO)
@@ -350,6 +358,7 @@ class LedgerDraw(models.Model):
 class AdjustmentKind(models.TextChoices):
     SUPPLEMENTARY = "supplementary", _("补发")
     OVERPAYMENT = "overpayment", _("多付待核")
+    RECOVERY = "recovery", _("追回")
 
 
 class PaymentAdjustment(models.Model):
@@ -371,6 +380,9 @@ class PaymentAdjustment(models.Model):
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("处理人"))
     resolved_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
     note = models.TextField(_("处理说明"), blank=True)
+    correction = models.ForeignKey("Correction", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="adjustments", verbose_name=_("更正决定"),
+                                   help_text=_("由更正决定产生的补发或追回"))
 
     class Meta:
         verbose_name = _("支付差额")
@@ -384,6 +396,75 @@ class PaymentAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"
+
+
+class Correction(models.Model):
+    """A correction decision (更正决定) on a granted claim: the figure found later (a retroactive
+    certification, a corrected bill, a new policy version or statistic) differs from the grant.
+
+    Proposed by the recalculation (``proposed_by`` empty) or by a caseworker; a reviewer who is
+    not the proposer approves it (:func:`claims.services.correction_approve`): the grant changes,
+    a correction letter is issued and, for a paid claim, a payment adjustment (补发 / 追回) per
+    bill is opened. Until then the grant stands. At most one proposed correction per claim.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("待复核")
+        APPROVED = "approved", _("已更正")
+        SUPERSEDED = "superseded", _("已被新计算取代")
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="corrections", verbose_name=_("报销申请"))
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.PROPOSED)
+    granted_before = models.DecimalField(_("原核定金额"), **MONEY)
+    granted_after = models.DecimalField(_("更正后金额"), **MONEY)
+    bills = models.JSONField(_("结算单明细"), default=list, blank=True,
+                             help_text=_("[{bill_id, before, after}]"))
+    reason = models.TextField(_("更正原因"), blank=True)
+    proposed_at = models.DateTimeField(_("提出时间"), auto_now_add=True)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+", verbose_name=_("提出人"), help_text=_("空：重新计算时提出"))
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+", verbose_name=_("复核人"))
+    reviewed_at = models.DateTimeField(_("复核时间"), null=True, blank=True)
+    note = models.TextField(_("复核意见"), blank=True)
+
+    class Meta:
+        verbose_name = _("更正决定")
+        verbose_name_plural = _("更正决定")
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["claim"], condition=Q(status="proposed"), name="uniq_proposed_correction_per_claim"),
+            models.CheckConstraint(condition=Q(granted_before__gte=0, granted_after__gte=0), name="correction_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id}: {self.granted_before} → {self.granted_after}"
+
+    @property
+    def difference(self) -> Decimal:
+        """Positive: 补发 (more is due); negative: 追回 (less was due)."""
+        return self.granted_after - self.granted_before
+
+
+class LedgerRepair(models.Model):
+    """An explicit, logged repair of a damaged person-year ledger (never done silently)."""
+
+    ledger = models.ForeignKey(PersonYearLedger, on_delete=models.PROTECT, related_name="repairs", verbose_name=_("年度累计"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                           verbose_name=_("操作人"))
+    at = models.DateTimeField(_("时间"), auto_now_add=True)
+    reason = models.TextField(_("原因"))
+    violations = models.JSONField(_("发现的问题"), default=list, blank=True)
+    before = models.JSONField(_("修复前"), default=dict, blank=True)
+    after = models.JSONField(_("修复后"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("年度累计修复")
+        verbose_name_plural = _("年度累计修复")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.ledger_id} {self.at:%Y-%m-%d}"
 
 
 class SettlementImport(models.Model):

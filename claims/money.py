@@ -103,8 +103,13 @@ def bill_suggested(bill: Any) -> Decimal | None:
 
 
 def bill_granted(bill: Any) -> Decimal:
-    """What was decided on the bill (0 for rejected and pending bills)."""
-    return (bill.total_assistance or ZERO) if bill.status in GRANTED_STATUSES else ZERO
+    """What was decided on the bill (0 for rejected and pending bills): a claim's bill keeps the
+    amount its approval (or an approved correction) granted, whatever a later recomputation found;
+    a one-stop bill's grant is its computed figure (the rule applied at the hospital)."""
+    if bill.status not in GRANTED_STATUSES:
+        return ZERO
+    granted = getattr(bill, "granted_amount", None)
+    return granted if granted is not None else (bill.total_assistance or ZERO)
 
 
 def bill_paid(bill: Any) -> Decimal | None:
@@ -144,7 +149,8 @@ def burden_expr(prefix: str = "") -> Greatest:
 def granted_expr(prefix: str = "") -> Case:
     """SQL: the bill's granted assistance (0 unless its status is in :data:`GRANTED_STATUSES`)."""
     p = prefix
-    return Case(When(**{f"{p}status__in": sorted(GRANTED_STATUSES)}, then=F(f"{p}total_assistance")),
+    return Case(When(**{f"{p}status__in": sorted(GRANTED_STATUSES)},
+                     then=Coalesce(F(f"{p}granted_amount"), F(f"{p}total_assistance"))),
                 default=Value(ZERO), output_field=MONEY_FIELD)
 
 
@@ -162,7 +168,8 @@ def relief_already_expr(prefix: str = "") -> Case:
     p = prefix
     return Case(
         When(**{f"{p}status__in": sorted(RELIEF_STATUSES)},
-             then=Greatest(F(f"{p}total_assistance"), paid_expr(prefix), output_field=MONEY_FIELD)),
+             then=Greatest(Coalesce(F(f"{p}granted_amount"), F(f"{p}total_assistance")), paid_expr(prefix),
+                           output_field=MONEY_FIELD)),
         default=Value(ZERO), output_field=MONEY_FIELD)
 
 
@@ -183,7 +190,7 @@ def bills_granted(qs: QuerySet) -> QuerySet:
 
 def bills_for_report(qs: QuerySet) -> QuerySet:
     """Bills a fund report sums (:data:`REPORT_STATUSES`) with a non-zero granted figure."""
-    return qs.filter(status__in=sorted(REPORT_STATUSES), total_assistance__gt=0)
+    return qs.filter(status__in=sorted(REPORT_STATUSES)).alias(money_granted=granted_expr()).filter(money_granted__gt=0)
 
 
 def bills_recomputed(qs: QuerySet) -> QuerySet:

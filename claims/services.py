@@ -16,7 +16,6 @@ a *suggested* figure computed after the counted bills; rejected bills keep what 
 """
 from __future__ import annotations
 
-import copy
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import ProtectedError, Sum
+from django.db.models import F, ProtectedError, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,8 +45,10 @@ from .models import (
     ClaimAttachment,
     ClaimStatus,
     ClaimTransition,
+    Correction,
     LedgerBucket,
     LedgerDraw,
+    LedgerRepair,
     PaymentAdjustment,
     PaymentBatch,
     PersonYearLedger,
@@ -61,6 +62,11 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "PolicyCache",
+    "correction_approve",
+    "correction_propose",
+    "corrections_sync",
+    "ledger_damage",
+    "ledger_repair",
     "RecomputeOutcome",
     "adjustment_resolve",
     "bill_compute_preview",
@@ -236,6 +242,7 @@ class RecomputeOutcome:
     ledger_changed: bool = False
     total_assistance: Decimal = ZERO
     errors: list[str] = field(default_factory=list)
+    skipped: bool = False  # a damaged ledger: reported, left alone
 
     def __add__(self, other: RecomputeOutcome) -> RecomputeOutcome:
         return RecomputeOutcome(
@@ -245,44 +252,30 @@ class RecomputeOutcome:
             adjustments_superseded=self.adjustments_superseded + other.adjustments_superseded,
             ledger_changed=self.ledger_changed or other.ledger_changed,
             total_assistance=self.total_assistance + other.total_assistance, errors=self.errors + other.errors,
+            skipped=self.skipped or other.skipped,
         )
 
 
 class PolicyCache:
-    """Policies, specs and statistics for a run: one query per region instead of one per bill.
+    """Policies, specs and statistics for a run, shared by many calls (imports, commands).
 
-    Mirrors :func:`policies.selectors.policy_in_force` (the region's usable version in force on
-    the date, latest ``effective_from`` then ``version``; else a usable national one). Batch
-    callers (the nightly run) pass one instance to many :func:`recompute_person_year` calls.
+    A thin holder of the one in-memory policy choice (:class:`claims.recalc.PolicyPicker`, the rule
+    of ``policies.selectors.policy_in_force``), loaded on first use, plus institutions.
     """
 
     def __init__(self) -> None:
-        self._policies: dict[int | None, list] = {}
-        self._policy: dict[tuple[int | None, date], Any] = {}
-        self._stats: dict[int | None, Any] = {}
+        self._picker = None
 
-    def _candidates(self, region_id: int | None) -> list:
-        from policies.selectors import usable_policies
+    @property
+    def picker(self):
+        from .recalc import PolicyPicker
 
-        if region_id not in self._policies:
-            self._policies[region_id] = list(
-                usable_policies().filter(region_id=region_id).order_by("-effective_from", "-version")
-            )
-        return self._policies[region_id]
+        if self._picker is None:
+            self._picker = PolicyPicker.load()
+        return self._picker
 
     def policy(self, region_id: int | None, on: date):
-        key = (region_id, on)
-        if key not in self._policy:
-            found = None
-            for candidate in ([region_id, None] if region_id is not None else [None]):
-                for policy in self._candidates(candidate):
-                    if policy.effective_from <= on and (policy.effective_to is None or on <= policy.effective_to):
-                        found = policy
-                        break
-                if found is not None:
-                    break
-            self._policy[key] = found
-        return self._policy[key]
+        return self.picker.pick(region_id, on)
 
     def institution(self, institution_id: int):
         from organizations.models import Institution
@@ -309,20 +302,12 @@ class PolicyCache:
         return regions[district_id]
 
     def spec(self, policy, district_id: int | None, on: date):
-        """The one policy the engine sees for a bill of ``district_id`` (区级标准 applied, POLICY.md §9)."""
-        from policies.selectors import DistrictStandards, spec_of
-
-        standards = getattr(self, "_standards", None)
-        if standards is None:
-            standards = self._standards = DistrictStandards()
-        return standards.spec(policy, spec_of(policy), district_id, on)
+        """The one policy the engine sees for a bill of ``district_id`` (区级标准 applied, POLICY.md §9):
+        the picker's, as the recalculation core resolves it."""
+        return self.picker.spec_for(policy, district_id, on)
 
     def stats(self, region_id: int | None):
-        from policies.selectors import region_stats
-
-        if region_id not in self._stats:
-            self._stats[region_id] = region_stats(region_id)
-        return self._stats[region_id]
+        return self.picker.stats(region_id)
 
 
 def no_policy_result(bill: Bill) -> dict[str, Any]:
@@ -337,6 +322,7 @@ def _assess(bill: Bill, person_in, state, cache: PolicyCache, region_id: int | N
     """(policy, BillResult | None) for one bill; updates ``state`` when the bill is paid out."""
     from policies.adapters import bill_in
     from policies.engine.engine import assess_bill
+
     policy = cache.policy(region_id, bill.discharge_date)
     if policy is None:
         return None, None
@@ -344,293 +330,37 @@ def _assess(bill: Bill, person_in, state, cache: PolicyCache, region_id: int | N
     return policy, assess_bill(spec, person_in, bill_in(bill), state, cache.stats(region_id))
 
 
-def _apply_result(bill: Bill, policy, result: BillResult | None, now) -> bool:
-    """Put the result on ``bill`` (in memory); True if anything changed."""
-    if result is None:
-        new = {"policy_id": None, "assistance": ZERO, "tilted": ZERO, "special": ZERO, "total_assistance": ZERO,
-               "category": "", "computation": no_policy_result(bill), "computation_digest": NO_POLICY_DIGEST}
-    else:
-        new = {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
-               "special": result.special, "total_assistance": result.total, "category": result.category or "",
-               "computation": result.to_dict(), "computation_digest": result.digest()}
-    changed = any(getattr(bill, k) != v for k, v in new.items())
-    if changed or bill.computed_at is None:
-        for k, v in new.items():
-            setattr(bill, k, v)
-        bill.computed_at = now
-        return True
-    return False
-
-
-def _effective_paid(bill: Bill, resolved: dict[int, Decimal]) -> Decimal | None:
-    paid = bill.paid
-    if paid is None:
-        return None
-    return paid + resolved.get(bill.pk, ZERO)
-
-
-@dataclass
-class _Writes:
-    """What a batch of recomputations writes, collected so it is written in a few statements."""
-
-    bills: list[Bill] = field(default_factory=list)
-    adjustments_new: list[PaymentAdjustment] = field(default_factory=list)
-    adjustments_superseded: list[PaymentAdjustment] = field(default_factory=list)
-    ledgers: list[PersonYearLedger] = field(default_factory=list)
-    buckets_new: list[LedgerBucket] = field(default_factory=list)
-    buckets_changed: list[LedgerBucket] = field(default_factory=list)
-    buckets_gone: list[int] = field(default_factory=list)
-    claim_ids: set[int] = field(default_factory=set)
-
-
-def _reconcile_paid(bills: Sequence[Bill], adjustments: Sequence[PaymentAdjustment], *, now,
-                    outcome: RecomputeOutcome, writes: _Writes) -> None:
-    """Paid bills keep what was paid; a differing figure becomes ONE open adjustment per bill.
-
-    Idempotent: an open adjustment of the same kind and amount is left alone; a stale one is
-    marked superseded (never deleted) and replaced; none is left when the figures agree.
-    ``adjustments``: the non-superseded adjustments of these bills.
-    """
-    paid_bills = [b for b in bills if b.paid is not None]
-    if not paid_bills:
-        return
-    resolved: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    open_by_bill: dict[int, PaymentAdjustment] = {}
-    for adj in adjustments:
-        if adj.status == PaymentAdjustment.Status.RESOLVED:
-            sign = 1 if adj.kind == AdjustmentKind.SUPPLEMENTARY else -1
-            resolved[adj.bill_id] += sign * adj.amount
-        elif adj.status == PaymentAdjustment.Status.OPEN:
-            open_by_bill[adj.bill_id] = adj
-    for bill in paid_bills:
-        paid = _effective_paid(bill, resolved)
-        diff = bill.total_assistance - paid  # type: ignore[operator]
-        current = open_by_bill.get(bill.pk)
-        kind = AdjustmentKind.SUPPLEMENTARY if diff > 0 else AdjustmentKind.OVERPAYMENT
-        if current is not None and diff != 0 and current.kind == kind and current.amount == abs(diff):
-            continue
-        if current is not None:
-            outcome.adjustments_superseded += 1
-            current.status = PaymentAdjustment.Status.SUPERSEDED
-            current.resolved_at = now
-            writes.adjustments_superseded.append(current)
-        if diff != 0:
-            outcome.adjustments_created += 1
-            writes.adjustments_new.append(PaymentAdjustment(
-                bill=bill, kind=kind, amount=abs(diff), paid_amount=paid, computed_amount=bill.total_assistance))
-
-
-def _rebuild_ledger(ledger: PersonYearLedger, existing: Sequence[LedgerBucket], state,
-                    counted: list[tuple[Bill, BillResult | None]], writes: _Writes,
-                    draws: Sequence[LedgerDraw] = ()) -> bool:
-    """Rebuild the buckets (:func:`ledger_buckets`) from the counted bills' results and the
-    draws; True if anything changed."""
-    wanted = ledger_buckets((r for _b, r in counted), draws, state)
-    by_name = {b.bucket: b for b in existing}
-    header = {"deductible_used": state.deductible_used, "tilted_base": state.tilted_base,
-              "total_assistance": sum((b.total_assistance for b, _r in counted), ZERO), "bills_counted": len(counted)}
-    changed = False
-    if any(getattr(ledger, k) != v for k, v in header.items()):
-        for k, v in header.items():
-            setattr(ledger, k, v)
-        writes.ledgers.append(ledger)
-        changed = True
-    for name, bucket in by_name.items():
-        if name not in wanted:
-            writes.buckets_gone.append(bucket.pk)  # derived data, rebuilt from the bills
-            changed = True
-    for name, (cap, used, clause) in wanted.items():
-        bucket = by_name.get(name)
-        if bucket is None:
-            writes.buckets_new.append(LedgerBucket(ledger=ledger, bucket=name, cap=cap, used=used, clause=clause))
-            changed = True
-        elif (bucket.cap, bucket.used, bucket.clause) != (cap, used, clause):
-            bucket.cap, bucket.used, bucket.clause = cap, used, clause
-            writes.buckets_changed.append(bucket)
-            changed = True
-    return changed
-
-
-def refresh_approved_amounts(claim_ids: Iterable[int]) -> None:
-    """Approved (unpaid) claims take the new figure: their amount is the sum of their bills."""
-    ids = list(claim_ids)
-    if not ids:
-        return
-    for claim in Claim.objects.filter(pk__in=ids, status=ClaimStatus.APPROVED).annotate(total=Sum("bills__total_assistance")):
-        total = claim.total or ZERO
-        if claim.approved_amount != total:
-            claim.approved_amount = total
-            claim.save(update_fields=["approved_amount", "updated_at"])
-
-
-def _recompute_one(*, year: int, pin, region_id: int | None, bills: list[Bill], adjustments: list[PaymentAdjustment],
-                   ledger: PersonYearLedger, buckets: list[LedgerBucket], cache: PolicyCache, now,
-                   outcome: RecomputeOutcome, writes: _Writes, draws: Sequence[LedgerDraw] = ()) -> None:
-    """The engine over one person-year (bills already in settlement order), starting from the
-    draws paid outside the bills. Caller holds the lock."""
-    from policies.engine.types import YearState
-
-    outcome.bills_seen = len(bills)
-    state = YearState(year)
-    seed_year_state(state, draws)
-    counted: list[tuple[Bill, BillResult | None]] = []
-    pending: dict[int | None, list[Bill]] = defaultdict(list)
-    changed = 0
-    for bill in bills:
-        if money.is_bill_counted(bill.status):
-            policy, result = _assess(bill, pin, state, cache, region_id)
-            counted.append((bill, result))
-            if result is not None and result.error:
-                outcome.errors.append(f"bill {bill.pk}: {result.error}")
-            if _apply_result(bill, policy, result, now):
-                writes.bills.append(bill)
-                changed += 1
-                if bill.claim_id:
-                    writes.claim_ids.add(bill.claim_id)
-        else:
-            pending[bill.claim_id].append(bill)
-    # A pending claim's suggestion: its bills as if approved next, after every counted bill.
-    for claim_bills in pending.values():
-        trial = copy.deepcopy(state)
-        for bill in claim_bills:
-            policy, result = _assess(bill, pin, trial, cache, region_id)
-            if _apply_result(bill, policy, result, now):
-                writes.bills.append(bill)
-                changed += 1
-    outcome.bills_changed = changed
-    outcome.total_assistance = sum((b.total_assistance for b, _r in counted), ZERO)
-    _reconcile_paid([b for b, _r in counted], adjustments, now=now, outcome=outcome, writes=writes)
-    outcome.ledger_changed = _rebuild_ledger(ledger, buckets, state, counted, writes, draws)
-
-
-def bulk_set(model, objs: Sequence, fields: Sequence[str], *, batch: int = 1000) -> None:
-    """``UPDATE ... FROM (VALUES ...)`` on PostgreSQL (Django's ``bulk_update`` builds a CASE per
-    row and field: ~20 ms per bill here); one UPDATE per row elsewhere. Same effect."""
-    from django.db import connection
-
-    if not objs:
-        return
-    model_fields = [model._meta.get_field(name) for name in fields]
-    if connection.vendor != "postgresql":
-        for obj in objs:
-            model.objects.filter(pk=obj.pk).update(**{f.name: getattr(obj, f.attname) for f in model_fields})
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    pk = model._meta.pk
-    cols = [pk, *model_fields]
-    casts = [f"%s::{(f.target_field if f.is_relation else f).db_type(connection).split('(')[0] if f.is_relation else f.db_type(connection)}"
-             for f in cols]
-    row_sql = "(" + ", ".join(casts) + ")"
-    names = [connection.ops.quote_name(f.column) for f in cols]
-    sets = ", ".join(f"{n} = v.{n}" for n in names[1:])
-    with connection.cursor() as cursor:
-        for start in range(0, len(objs), batch):
-            part = objs[start:start + batch]
-            params: list = []
-            for obj in part:
-                params.append(obj.pk)
-                for f in model_fields:
-                    params.append(f.get_db_prep_save(getattr(obj, f.attname), connection))
-            values = ", ".join([row_sql] * len(part))
-            cursor.execute(
-                f"UPDATE {table} AS t SET {sets} FROM (VALUES {values}) AS v({', '.join(names)}) "  # noqa: S608 - our names
-                f"WHERE t.{names[0]} = v.{names[0]}", params)
-
-
-def _flush(writes: _Writes) -> None:
-    if writes.bills:
-        bulk_set(Bill, writes.bills, COMPUTED_FIELDS)
-    if writes.adjustments_superseded:
-        bulk_set(PaymentAdjustment, writes.adjustments_superseded, ["status", "resolved_at"])
-    if writes.adjustments_new:
-        PaymentAdjustment.objects.bulk_create(writes.adjustments_new, batch_size=500)
-    if writes.ledgers:
-        now = timezone.now()
-        for ledger in writes.ledgers:
-            ledger.updated_at = now
-        bulk_set(PersonYearLedger, writes.ledgers,
-                 ["deductible_used", "tilted_base", "total_assistance", "bills_counted", "updated_at"])
-    if writes.buckets_gone:
-        LedgerBucket.objects.filter(pk__in=writes.buckets_gone).delete()
-    if writes.buckets_changed:
-        bulk_set(LedgerBucket, writes.buckets_changed, ["cap", "used", "clause"])
-    if writes.buckets_new:
-        LedgerBucket.objects.bulk_create(writes.buckets_new, batch_size=500)
-    refresh_approved_amounts(writes.claim_ids)
-
-
 def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: bool = False,
                            cache: PolicyCache | None = None, chunk: int = 500) -> list[RecomputeOutcome]:
-    """Recompute many person-years with a handful of queries per chunk (the batch form of
-    :func:`recompute_person_year`, same result). Each chunk is one transaction that locks its
-    ledger rows in (person, year) order, so concurrent batches and approvals cannot deadlock
-    on ledgers. With ``dry_run`` nothing is written. Outcomes come back in (person, year) order.
+    """Recompute many person-years through THE core (:func:`claims.recalc.recompute_chunk`, the
+    function the nightly chunks call): same rule, batched reads and writes. Each chunk of
+    person-years is one transaction that locks its ledger rows in (person, year) order, so
+    concurrent batches and approvals cannot deadlock on ledgers. With ``dry_run`` nothing is
+    written. Outcomes come back in (person, year) order.
     """
-    from beneficiaries.models import Certification
-    from policies.adapters import person_in
+    from .recalc import recompute_chunk
 
     pairs = sorted(set(person_years))
     cache = cache or PolicyCache()
     outcomes: list[RecomputeOutcome] = []
     for start in range(0, len(pairs), chunk):
         part = pairs[start:start + chunk]
-        wanted = set(part)
         person_ids = sorted({p for p, _y in part})
-        years = sorted({y for _p, y in part})
         with transaction.atomic():
-            PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=p, year=y) for p, y in part],
-                                                 ignore_conflicts=True)
-            ledgers = {
-                (lg.person_id, lg.year): lg
-                for lg in PersonYearLedger.objects.select_for_update()
-                .filter(person_id__in=person_ids, year__in=years).order_by("person_id", "year")
-            }
-            persons = Person.objects.in_bulk(person_ids)
-            certs: dict[int, list] = defaultdict(list)
-            for cert in (Certification.objects.filter(person_id__in=person_ids).select_related("category")
-                         .order_by("person_id", "valid_from", "pk")):
-                certs[cert.person_id].append(cert)
-            bills: dict[tuple[int, int], list[Bill]] = defaultdict(list)
-            # Institutions come from the run's cache (a small table), not a join per bill; columns
-            # nothing here reads are not fetched.
-            for bill in (Bill.objects.filter(person_id__in=person_ids, discharge_date__gte=date(years[0], 1, 1),
-                                             discharge_date__lte=date(years[-1], 12, 31))
-                         .exclude(status__in=sorted(money.FROZEN_STATUSES))
-                         .defer("created_at", "created_by", "diagnosis_name", "diagnosis_code", "settlement_no")
-                         .order_by("person_id", "discharge_date", "id")):
-                key = (bill.person_id, bill.discharge_date.year)
-                if key in wanted:
-                    bill._state.fields_cache["institution"] = cache.institution(bill.institution_id)
-                    bills[key].append(bill)
-            paid_ids = [b.pk for group in bills.values() for b in group if b.paid is not None]
-            adjustments: dict[int, list[PaymentAdjustment]] = defaultdict(list)
-            for start_adj in range(0, len(paid_ids), 5000):
-                for adj in (PaymentAdjustment.objects.filter(bill_id__in=paid_ids[start_adj:start_adj + 5000])
-                            .exclude(status=PaymentAdjustment.Status.SUPERSEDED)):
-                    adjustments[adj.bill_id].append(adj)
-            buckets: dict[int, list[LedgerBucket]] = defaultdict(list)
-            for bucket in LedgerBucket.objects.filter(ledger__in=[ledgers[k] for k in part]):
-                buckets[bucket.ledger_id].append(bucket)
-            draws: dict[int, list[LedgerDraw]] = defaultdict(list)
-            for draw in LedgerDraw.objects.filter(ledger__in=[ledgers[k] for k in part]):
-                draws[draw.ledger_id].append(draw)
-            now = timezone.now()
-            writes = _Writes()
-            for person_id, year in part:
-                outcome = RecomputeOutcome(person_id=person_id, year=year, dry_run=dry_run)
-                person = persons[person_id]
-                pin = person_in(person, certifications=certs.get(person_id, []))
-                group = bills.get((person_id, year), [])
-                ledger = ledgers[(person_id, year)]
-                _recompute_one(year=year, pin=pin, region_id=cache.assistance_region(person), bills=group,
-                               adjustments=[a for b in group for a in adjustments.get(b.pk, ())], ledger=ledger,
-                               buckets=buckets.get(ledger.pk, []), cache=cache, now=now, outcome=outcome, writes=writes,
-                               draws=draws.get(ledger.pk, ()))
-                outcomes.append(outcome)
-            if not dry_run:
-                _flush(writes)
-            else:
+            done = recompute_chunk(lo=person_ids[0], hi=person_ids[-1], person_years=part, dry_run=dry_run,
+                                   picker=cache.picker)
+            if dry_run:
                 transaction.set_rollback(True)
+        for person_id, year in part:
+            py = done.by_person_year.get((person_id, year))
+            outcome = RecomputeOutcome(person_id=person_id, year=year, dry_run=dry_run)
+            if py is not None:
+                outcome.bills_seen, outcome.bills_changed = py.bills_seen, py.bills_changed
+                outcome.adjustments_created = py.adjustments_created
+                outcome.adjustments_superseded = py.adjustments_superseded
+                outcome.ledger_changed, outcome.total_assistance = py.ledger_changed, py.total_assistance
+                outcome.errors, outcome.skipped = list(py.errors), py.skipped
+            outcomes.append(outcome)
     return outcomes
 
 
@@ -639,11 +369,11 @@ def recompute_person_year(*, person_id: int, year: int, dry_run: bool = False,
     """Bring one person-year back in line with the rules (THE recomputation; nightly and approval).
 
     Locks the ledger row (creating it), loads the person's certifications and every bill settled
-    in ``year`` in settlement order (discharge date, then id), runs the engine, writes changed
-    figures, records adjustments for paid bills (never changing what was paid) and rebuilds the
-    ledger. Idempotent: a second run changes nothing. With ``dry_run`` nothing is written.
-    ``cache``: share a :class:`PolicyCache` across calls of one batch run (policies, statistics).
-    For many person-years use :func:`recompute_person_years` (same result, far fewer queries).
+    in ``year``, runs the engine in decision order (:func:`claims.recalc.decision_key`), writes
+    changed figures, records adjustments for paid one-stop bills and proposes corrections for
+    granted claims (never changing what was paid or granted) and rebuilds the ledger. A damaged
+    ledger is reported (``outcome.skipped``, ``outcome.errors``) and left alone. Idempotent: a
+    second run changes nothing. With ``dry_run`` nothing is written.
     """
     [outcome] = recompute_person_years(person_years=[(person_id, year)], dry_run=dry_run, cache=cache)
     return outcome
@@ -865,7 +595,12 @@ def claim_approve(*, claim: Claim, reviewer, note: str = "") -> Claim:
     """A reviewer who is not the submitter approves; the amount is computed under the lock.
 
     Locks the person-year ledger(s) first (see module docstring), then the claim; moves its bills
-    onto the ledger and recomputes, so two approvals for one person are serialised.
+    onto the ledger at this moment (``Bill.counted_at``: the decision order, so the claim gets the
+    room left after every earlier decision and never reduces one) and recomputes; the figure found
+    is the grant (``Bill.granted_amount``, ``Claim.approved_amount``), which only a correction
+    decision changes. Refused while the person-year has a correction waiting for review
+    (``correction_pending``: the room it frees or takes is not decided yet) or its ledger is
+    damaged (``ledger_damaged``: reported, left alone, repaired only by :func:`ledger_repair`).
     """
     with transaction.atomic():
         years = _years_of(claim.pk)
@@ -874,18 +609,52 @@ def claim_approve(*, claim: Claim, reviewer, note: str = "") -> Claim:
         claim = Claim.objects.select_for_update().get(pk=claim.pk)
         _refuse_state(claim, (ClaimStatus.SUBMITTED,))
         _check_reviewer(claim, reviewer)
+        _refuse_open_correction(person_id=claim.person_id, years=years)
+        _refuse_damaged_ledger(person_id=claim.person_id, years=years)
+        now = timezone.now()
         claim.reviewed_by = reviewer
-        claim.reviewed_at = timezone.now()
+        claim.reviewed_at = now
         claim.decision_reason = ""
         claim.decision_note = note
         _set_status(claim, ClaimStatus.APPROVED, update=["reviewed_by", "reviewed_at", "decision_reason", "decision_note"])
-        for year in years:
-            recompute_person_year(person_id=claim.person_id, year=year)
+        Bill.objects.filter(claim=claim).update(counted_at=now)
+        recompute_person_years(person_years=[(claim.person_id, year) for year in years])
+        Bill.objects.filter(claim=claim).update(granted_amount=F("total_assistance"))
         claim.approved_amount = claim.bills.aggregate(s=Sum("total_assistance"))["s"] or ZERO
         claim.save(update_fields=["approved_amount", "updated_at"])
         _record(claim, from_status=ClaimStatus.SUBMITTED, to_status=ClaimStatus.APPROVED, by=reviewer, note=note)
         _issue_letter_on_commit(kind="claim_approved", claim_id=claim.pk, by_id=reviewer.pk)
     return claim
+
+
+def _refuse_open_correction(*, person_id: int, years: Sequence[int]) -> None:
+    waiting = (Correction.objects.filter(status=Correction.Status.PROPOSED, claim__person_id=person_id,
+                                         claim__bills__discharge_date__year__in=list(years))
+               .select_related("claim").first())
+    if waiting is not None:
+        raise ValidationError(
+            _("该人员本年度有待复核的更正决定（申请 %(no)s），请先复核更正。"), code="correction_pending",
+            params={"no": waiting.claim.number})
+
+
+def ledger_damage(*, person_id: int, years: Sequence[int]) -> list[dict]:
+    """What is wrong with the person-years' ledgers, read-only: each bucket's used must be what its
+    counted bills' stored figures and the draws add up to (``claims.recalc.check_invariants``)."""
+    from .recalc import check_invariants
+
+    found: list[dict] = []
+    for year in years:
+        found += check_invariants(person_ids=[person_id], only_year=year)
+    return found
+
+
+def _refuse_damaged_ledger(*, person_id: int, years: Sequence[int]) -> None:
+    found = ledger_damage(person_id=person_id, years=years)
+    if found:
+        logger.error("damaged ledger, approval refused and ledger left alone: %s", found)
+        raise ValidationError(
+            _("该人员的年度累计与结算单不一致（%(what)s），已记录待管理员核查修复，暂不能审批。"),
+            code="ledger_damaged", params={"what": "; ".join(f"{v['year']} {v.get('bucket') or ''}" for v in found)})
 
 
 @transaction.atomic
@@ -1006,12 +775,12 @@ def payment_batch_mark_paid(*, batch: PaymentBatch, reference: str, by) -> Payme
         for claim in Claim.objects.select_for_update().filter(payment_batch=batch).order_by("pk"):
             _refuse_state(claim, (ClaimStatus.APPROVED,))
             bills = list(claim.bills.all())
-            for bill in bills:
-                bill.paid_amount = bill.total_assistance
+            for bill in bills:  # what is paid is the grant (a pending correction waits for review)
+                bill.paid_amount = money.bill_granted(bill)
                 bill.status = BillStatus.PAID
                 bill.updated_at = now
             Bill.objects.bulk_update(bills, ["paid_amount", "status", "updated_at"])
-            claim.approved_amount = sum((b.total_assistance for b in bills), ZERO)
+            claim.approved_amount = sum((b.paid_amount for b in bills), ZERO)
             total += claim.approved_amount
             claim.status = ClaimStatus.PAID
             claim.save(update_fields=["status", "approved_amount", "updated_at"])
@@ -1095,3 +864,193 @@ def claim_attach(*, claim: Claim, file, kind: str, by) -> ClaimAttachment:
     _record(claim, from_status=claim.status, to_status=claim.status, by=by,
             note=_("上传材料：%(kind)s %(name)s") % {"kind": attachment.get_kind_display(), "name": attachment.original_name})
     return attachment
+
+
+# Correction decisions (更正决定) and payment adjustments (补发 / 追回)
+# --------------------------------------------------------------------------------------------
+
+
+def corrections_sync(*, claim_ids: Iterable[int], by=None, reason: str = "") -> int:
+    """Granted claims whose bills' current figures differ from the grant get ONE proposed
+    correction (the grant stands until a second person approves it); a stale proposal is
+    superseded, none is left when the figures agree again. Returns how many were proposed.
+
+    Called by the recalculation core for the claims whose bills it changed (both paths), and by
+    :func:`correction_propose`. A claim being approved right now (grant not set yet) is skipped.
+    """
+    ids = sorted(set(claim_ids))
+    if not ids:
+        return 0
+    bills: dict[int, list[tuple[int, Decimal, Decimal | None]]] = defaultdict(list)
+    for pk, claim_id, total, granted in (Bill.objects.filter(claim_id__in=ids).order_by("discharge_date", "id")
+                                         .values_list("pk", "claim_id", "total_assistance", "granted_amount")):
+        bills[claim_id].append((pk, total, granted))
+    waiting = {c.claim_id: c for c in Correction.objects.filter(claim_id__in=ids, status=Correction.Status.PROPOSED)}
+    proposed = 0
+    now = timezone.now()
+    for claim in money.claims_granted(Claim.objects.filter(pk__in=ids)).only("pk", "status"):
+        rows = bills.get(claim.pk, [])
+        if not rows or any(granted is None for _pk, _total, granted in rows):
+            continue
+        detail = [{"bill_id": pk, "before": str(granted), "after": str(total)}
+                  for pk, total, granted in rows if total != granted]
+        before = sum((granted for _pk, _t, granted in rows if granted is not None), ZERO)
+        after = sum((total for _pk, total, _g in rows), ZERO)
+        current = waiting.get(claim.pk)
+        if current is not None and current.bills == detail and current.granted_after == after:
+            continue
+        if current is not None:
+            current.status = Correction.Status.SUPERSEDED
+            current.reviewed_at = now
+            current.save(update_fields=["status", "reviewed_at"])
+        if detail:
+            Correction.objects.create(claim_id=claim.pk, granted_before=before, granted_after=after, bills=detail,
+                                      proposed_by=by if getattr(by, "pk", None) else None,
+                                      reason=reason or _("重新计算的救助金额与已核定金额不一致（认定、结算单、政策或统计数据变化）"))
+            proposed += 1
+    return proposed
+
+
+def correction_propose(*, claim: Claim, by, reason: str) -> Correction | None:
+    """A caseworker asks for a correction of a granted claim (e.g. after correcting a bill): the
+    claim's person-years are recomputed and any difference from the grant is proposed."""
+    _require_role(by, roles.CASEWORKER, roles.REVIEWER)
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError(_("请填写更正原因。"), code="reason_required")})
+    claim = Claim.objects.get(pk=claim.pk)
+    if not money.is_claim_granted(claim.status):
+        raise ValidationError(_("只有已批准或已支付的申请可以更正。"), code="not_granted")
+    with transaction.atomic():
+        years = _years_of(claim.pk)
+        recompute_person_years(person_years=[(claim.person_id, y) for y in years])
+        Correction.objects.filter(claim=claim, status=Correction.Status.PROPOSED).update(
+            status=Correction.Status.SUPERSEDED, reviewed_at=timezone.now())
+        corrections_sync(claim_ids=[claim.pk], by=by, reason=reason.strip())
+    return Correction.objects.filter(claim=claim, status=Correction.Status.PROPOSED).first()
+
+
+def _effectively_paid(bill: Bill) -> Decimal:
+    """What left the fund for a paid claim bill: the payment and every resolved 补发 / 追回."""
+    paid = bill.paid_amount or ZERO
+    for kind, amount in bill.adjustments.filter(status=PaymentAdjustment.Status.RESOLVED).values_list("kind", "amount"):
+        paid += amount if kind == AdjustmentKind.SUPPLEMENTARY else -amount
+    return paid
+
+
+def correction_approve(*, correction: Correction, reviewer, note: str = "") -> Correction:
+    """A second person approves a proposed correction: the grant becomes the corrected figure,
+    a correction letter replaces the claim's letter in force (``reports.services.letter_correct``),
+    and for a paid claim one open payment adjustment per bill is recorded for what is still to pay
+    (补发, ``supplementary``) or to recover (追回, ``recovery``): H16's payment files and recovery
+    work close them. An approved, unpaid claim simply has the new ``approved_amount`` (its open
+    payment batch total follows). The reviewer may not be the proposer (双人复核)."""
+    _require_role(reviewer, roles.REVIEWER)
+    with transaction.atomic():
+        claim = correction.claim
+        for year in _years_of(claim.pk):
+            lock_ledger(person_id=claim.person_id, year=year)
+        correction = Correction.objects.select_for_update().select_related("claim").get(pk=correction.pk)
+        claim = Claim.objects.select_for_update().get(pk=correction.claim_id)
+        if correction.status != Correction.Status.PROPOSED:
+            raise ValidationError(_("该更正决定已处理。"), code="not_proposed")
+        if correction.proposed_by_id is not None and correction.proposed_by_id == reviewer.pk:
+            raise ValidationError(_("提出更正的人员不能复核同一更正（双人复核）。"), code="four_eyes")
+        bills = {b.pk: b for b in claim.bills.all()}
+        for line in correction.bills:
+            bill = bills.get(line["bill_id"])
+            if bill is None or bill.total_assistance != Decimal(line["after"]):
+                raise ValidationError(_("结算单金额已再次变化，请重新计算后复核。"), code="stale")
+        now = timezone.now()
+        for line in correction.bills:
+            bill = bills[line["bill_id"]]
+            bill.granted_amount = bill.total_assistance
+            bill.save(update_fields=["granted_amount"])
+            if claim.status == ClaimStatus.PAID:
+                paid = _effectively_paid(bill)
+                diff = bill.granted_amount - paid
+                PaymentAdjustment.objects.filter(bill=bill, status=PaymentAdjustment.Status.OPEN).update(
+                    status=PaymentAdjustment.Status.SUPERSEDED, resolved_at=now)
+                if diff != 0:
+                    PaymentAdjustment.objects.create(
+                        bill=bill, kind=AdjustmentKind.SUPPLEMENTARY if diff > 0 else AdjustmentKind.RECOVERY,
+                        amount=abs(diff), paid_amount=paid, computed_amount=bill.granted_amount, correction=correction)
+        claim.approved_amount = sum((money.bill_granted(b) for b in bills.values()), ZERO)
+        claim.save(update_fields=["approved_amount", "updated_at"])
+        if claim.payment_batch_id is not None and claim.status == ClaimStatus.APPROVED:
+            batch = PaymentBatch.objects.select_for_update().get(pk=claim.payment_batch_id)
+            if batch.status == PaymentBatch.Status.OPEN:
+                batch.total_amount = sum((c.approved_amount or ZERO for c in batch.claims.all()), ZERO)
+                batch.save(update_fields=["total_amount"])
+        correction.status = Correction.Status.APPROVED
+        correction.reviewed_by = reviewer
+        correction.reviewed_at = now
+        correction.note = note
+        correction.save(update_fields=["status", "reviewed_by", "reviewed_at", "note"])
+        _record(claim, from_status=claim.status, to_status=claim.status, by=reviewer,
+                note=_("更正决定：%(before)s → %(after)s 元") % {"before": correction.granted_before,
+                                                                "after": correction.granted_after})
+        pk, by_pk = correction.pk, reviewer.pk
+        transaction.on_commit(lambda: issue_correction_letter_now(correction_id=pk, by_id=by_pk))
+    return correction
+
+
+def issue_correction_letter_now(*, correction_id: int, by_id: int) -> None:
+    """The correction letter: replaces the claim's approval letter in force (a new number, the
+    corrected amount); without one, the approval letter is issued. Logged, never raised: the
+    correction stands and the letter can be issued again from reports."""
+    try:
+        from reports import services as report_services
+        from reports.models import Letter
+    except ImportError:
+        return
+    from django.contrib.auth import get_user_model
+
+    correction = Correction.objects.select_related("claim").get(pk=correction_id)
+    by = get_user_model().objects.get(pk=by_id)
+    try:
+        current = (Letter.objects.filter(claim=correction.claim, kind="claim_approved", replaced_by__isnull=True)
+                   .order_by("-id").first())
+        reason = _("更正决定：救助金额由 %(before)s 元更正为 %(after)s 元。%(why)s") % {
+            "before": correction.granted_before, "after": correction.granted_after, "why": correction.reason}
+        if current is not None:
+            report_services.letter_correct(letter=current, reason=reason, by=by)
+        else:
+            report_services.letter_issue(kind="claim_approved", claim=correction.claim, by=by)
+    except Exception:  # noqa: BLE001 - see docstring
+        logger.exception("correction letter for correction %s could not be issued", correction_id)
+
+
+# --------------------------------------------------------------------------------------------
+# A damaged ledger: reported by every path, repaired only here (explicit, logged)
+# --------------------------------------------------------------------------------------------
+
+
+def _ledger_snapshot(ledger: PersonYearLedger) -> dict[str, Any]:
+    return {"deductible_used": str(ledger.deductible_used), "tilted_base": str(ledger.tilted_base),
+            "total_assistance": str(ledger.total_assistance), "bills_counted": ledger.bills_counted,
+            "buckets": {b.bucket: {"cap": None if b.cap is None else str(b.cap), "used": str(b.used)}
+                        for b in ledger.buckets.all()}}
+
+
+def ledger_repair(*, person_id: int, year: int, by, reason: str) -> LedgerRepair:
+    """Rebuild one person-year's ledger from its bills and draws, on purpose, with the reason,
+    the problems found and the before/after recorded (``LedgerRepair``). The only way a damaged
+    ledger is rewritten: approvals refuse it and recalculation runs skip and report it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ValidationError(_("请填写修复原因。"), code="reason_required")})
+    with transaction.atomic():
+        ledger = lock_ledger(person_id=person_id, year=year)
+        found = ledger_damage(person_id=person_id, years=[year])
+        before = _ledger_snapshot(ledger)
+        # A fresh ledger is rebuilt by the core (nothing to compare it with).
+        LedgerBucket.objects.filter(ledger=ledger).delete()
+        PersonYearLedger.objects.filter(pk=ledger.pk).update(deductible_used=ZERO, tilted_base=ZERO,
+                                                             total_assistance=ZERO, bills_counted=0)
+        recompute_person_years(person_years=[(person_id, year)])
+        ledger.refresh_from_db()
+        repair = LedgerRepair.objects.create(ledger=ledger, by=by if getattr(by, "pk", None) else None, reason=reason,
+                                             violations=found, before=before, after=_ledger_snapshot(ledger))
+    logger.warning("ledger %s (person %s, %s) repaired by %s: %s; found %s", ledger.pk, person_id, year,
+                   getattr(by, "pk", None), reason, found)
+    return repair

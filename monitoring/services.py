@@ -149,7 +149,11 @@ def touched_since(*, since: datetime) -> dict[int, int]:
     - policy versions created or confirmed since: every person of the region, years from the
       version's ``effective_from``;
     - draws recorded on a ledger since (``LedgerDraw``: relief on application approved on a shared
-      bucket): that person-year, whose pending claims' suggestions must now see less room.
+      bucket): that person-year, whose pending claims' suggestions must now see less room;
+    - region statistics recorded or corrected since (``RegionStatistic.updated_at``: per-capita
+      income feeds deductibles and warning thresholds): every person insured in the region, years
+      from the statistic's year (a deductible of year Y reads the statistic of Y − 1, a threshold
+      may read Y's).
     """
     from claims.models import Bill, LedgerDraw
     from policies.models import Policy
@@ -168,6 +172,13 @@ def touched_since(*, since: datetime) -> dict[int, int]:
         rows = history.objects.filter(id__in=changed_ids).values_list("person_id", "valid_from")
         for person_id, valid_from in rows:
             _merge(work, person_id, valid_from.year)
+
+    from organizations.models import RegionStatistic
+
+    for region_id, year in RegionStatistic.objects.filter(updated_at__gte=since).values_list("region_id", "year"):
+        people = Person.objects.filter(Q(insured_region_id=region_id) | Q(hukou_district__region_id=region_id))
+        for person_id in people.values_list("id", flat=True):
+            _merge(work, person_id, year)
 
     policies = Policy.objects.filter(Q(created_at__gte=since) | Q(confirmed_at__gte=since))
     for policy in policies:

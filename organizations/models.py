@@ -131,6 +131,9 @@ class RegionStatistic(models.Model):
     year = models.PositiveSmallIntegerField(_("年度"))
     per_capita_disposable_income = models.DecimalField(_("居民人均可支配收入"), max_digits=14, decimal_places=2, null=True, blank=True)
     resident_contribution = models.DecimalField(_("居民医保个人缴费"), max_digits=14, decimal_places=2, null=True, blank=True)
+    # Recorded or corrected late, a statistic changes deductibles: the nightly incremental run
+    # recomputes the region's person-years from ``year`` + 1 of statistics updated since its last run.
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True, null=True)
 
     class Meta:
         verbose_name = _("地区统计数据")

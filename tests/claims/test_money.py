@@ -12,13 +12,30 @@ import pytest
 
 from claims import money
 from claims.models import BillStatus
-from tests.applications.conftest import _media, bill, hospital, household, patient  # noqa: F401 - fixtures
+from tests.applications.conftest import bill
 from tests.applications.workflow import receive, to_reviewing
 from tests.factories import BillFactory, HouseholdFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
+
+
+@pytest.fixture
+def household(district):
+    return HouseholdFactory(district=district)
+
+
+@pytest.fixture
+def patient(household, district):
+    return PersonFactory(hukou_district=district, household=household, relation="head")
+
+
+@pytest.fixture
+def hospital(district):
+    from tests.factories import InstitutionFactory
+
+    return InstitutionFactory(district=district, designated=True)
 
 
 def _bill_with(person, institution, *, status, suggestion, month=4, burden="20000.00"):

@@ -210,7 +210,13 @@ class TestRecompute:
         again = services.recompute_person_year(person_id=person.pk, year=2023)
         assert again.adjustments_created == 0 and PaymentAdjustment.objects.count() == 1
 
-    def test_retroactive_revocation_turns_paid_claim_into_overpayment(self, make_claim, person, reviewer, caseworker):
+    def test_retroactive_revocation_of_a_paid_claim_becomes_a_correction_then_a_recovery(
+            self, make_claim, person, reviewer, caseworker, district):
+        """Issue 12: the payment and the grant stand; the difference is a proposed correction, and
+        only its approval by a second person records the 追回 (once; resolved, it stays resolved)."""
+        from claims.models import Correction
+        from tests.factories import make_staff
+
         claim = make_claim()
         services.claim_approve(claim=claim, reviewer=reviewer)
         batch = services.payment_batch_create(claims=[claim], by=caseworker)
@@ -221,12 +227,15 @@ class TestRecompute:
         outcome = services.recompute_person_year(person_id=person.pk, year=2023)
         bill = claim.bills.get()
         assert bill.total_assistance == Decimal("0.00") and bill.paid_amount == Decimal("17000.00")
+        assert outcome.adjustments_created == 0 and not PaymentAdjustment.objects.exists()
+        correction = Correction.objects.get(claim=claim)
+        services.correction_approve(correction=correction, reviewer=make_staff(roles.REVIEWER, district=district,
+                                                                               username="rv-b"))
         adj = PaymentAdjustment.objects.get(bill=bill)
-        assert (adj.kind, adj.amount) == (AdjustmentKind.OVERPAYMENT, Decimal("17000.00"))
-        assert outcome.adjustments_created == 1
-        # Resolved differences count as paid: nothing new afterwards.
+        assert (adj.kind, adj.amount) == (AdjustmentKind.RECOVERY, Decimal("17000.00"))
         services.adjustment_resolve(adjustment=adj, by=reviewer, note="已追回")
         assert services.recompute_person_year(person_id=person.pk, year=2023).adjustments_created == 0
+        assert not Correction.objects.filter(status=Correction.Status.PROPOSED).exists()
 
     def test_changed_figure_supersedes_stale_adjustment(self, person, institution):
         bill = BillFactory(person=person, institution=institution, hospital_assistance_paid=Decimal("15000.00"),
@@ -274,14 +283,21 @@ class TestBatchRecompute:
         assert LedgerBucket.objects.filter(ledger__year=2023).count() >= 4
 
 
-def test_approved_unpaid_claim_takes_the_new_figure(make_claim, reviewer, person):
-    """Issue 8: unpaid claims take the new figure (paid ones get an adjustment instead)."""
+def test_approved_unpaid_claim_keeps_its_grant_until_a_correction_is_approved(make_claim, reviewer, person, district):
+    """Issue 12 (a decision stands): the new figure is proposed as a correction, never taken silently."""
+    from claims.models import Correction
+    from tests.factories import make_staff
+
     claim = make_claim()
     services.claim_approve(claim=claim, reviewer=reviewer)
     claim.refresh_from_db()
     assert claim.approved_amount == Decimal("17000.00")
     CertificationFactory(person=person, category=__import__("tests.factories", fromlist=["x"]).category("extreme_poverty"))
     services.recompute_person_year(person_id=person.pk, year=2023)
+    claim.refresh_from_db()
+    assert claim.approved_amount == Decimal("17000.00")  # the grant stands
+    correction = Correction.objects.get(claim=claim, status=Correction.Status.PROPOSED)
+    services.correction_approve(correction=correction, reviewer=make_staff(roles.REVIEWER, district=district, username="rv-c"))
     claim.refresh_from_db()
     assert claim.approved_amount == Decimal("20000.00")  # BJ-1 100 %
     assert not PaymentAdjustment.objects.exists()

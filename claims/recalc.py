@@ -1,0 +1,744 @@
+"""THE recalculation core: one per-person-year loop for every path.
+
+:func:`recompute_chunk` recomputes the person-years of a range of people (the nightly chunks,
+``monitoring.services.chunk_execute``) or of a list of person-years
+(``claims.services.recompute_person_years``: approvals, imports, commands). It batches the reads
+(a few set-based queries per chunk) and the writes (COPY + UPDATE on PostgreSQL); the rule applied
+to each person-year is the same, because there is only this one:
+
+- the bills: every bill of the person-year except rejected ones (``claims.money.bills_recomputed``);
+- the order (:func:`decision_key`): counted bills (``claims.money.CAP_STATUSES``) in the order
+  their figures were decided: a one-stop bill at its settlement date, a claim's bill at its
+  approval (``Bill.counted_at``). A new approval therefore only gets the room left and never
+  changes an earlier decision; pending claims' bills get a suggestion computed on a copy of the
+  state after every counted bill;
+- the engine (``policies.engine.engine.assess_bill``) on the inputs of ``policies.adapters``
+  (built from rows), the policy chosen by :class:`PolicyPicker` (``policies.selectors.policy_in_force``'s
+  rule, in memory);
+- the year start: the draws paid outside the bills (``LedgerDraw``, e.g. Ningbo relief on
+  application) are taken first (``claims.services.seed_year_state``);
+- the write rule: a bill's computed fields are written when they differ or were never computed
+  (the explanation compared through its digest, ``Bill.computation_digest``); a one-stop bill
+  paid at the hospital keeps what was paid and a difference becomes one open adjustment
+  (:func:`reconcile_paid`); a *granted* claim keeps its grant and a difference becomes a proposed
+  correction decision (``claims.services.corrections_sync``);
+- the ledger: buckets from the counted bills' bucket lines and the draws
+  (``claims.services.ledger_buckets``), used = the engine's year state;
+- a damaged ledger (one that does not add up to its unchanged bills) is reported and left alone:
+  the person-year is skipped, never rewritten (``claims.services.ledger_repair`` repairs it, logged);
+- the locking protocol: the ledger rows are locked (``SELECT ... FOR UPDATE``, ordered by person
+  and year) before the bills are read.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, NamedTuple
+
+from django.db.models import Q
+from django.db.models.functions import ExtractYear
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+PAID_BATCH = 5000  # bills per _reconcile_paid call (keeps IN lists far below PostgreSQL's 65535 parameters)
+
+
+# --------------------------------------------------------------------------------------------
+# Policy choice in memory (mirrors policies.selectors.policy_in_force)
+# --------------------------------------------------------------------------------------------
+
+
+class PolicyPicker:
+    """Usable policy versions loaded once; ``pick(region, on)`` chooses like ``policy_in_force``."""
+
+    def __init__(self, policies: Sequence[Any], all_policies: dict[int, Any]) -> None:
+        self._by_region: dict[int | None, list[Any]] = defaultdict(list)
+        # latest effective_from first, then the latest version (policy_in_force's ordering)
+        for policy in sorted(policies, key=lambda p: (p.effective_from, p.version), reverse=True):
+            self._by_region[policy.region_id].append(policy)
+        self._all = all_policies
+        self._pick_cache: dict[tuple[int | None, date], Any] = {}
+        self._stats: dict[int | None, Any] = {}
+        self._specs: dict[int, Any] = {}
+
+    @classmethod
+    def load(cls) -> PolicyPicker:
+        from policies.models import Policy
+        from policies.selectors import usable_policies
+
+        usable = list(usable_policies().select_related("region"))
+        return cls(usable, {p.pk: p for p in Policy.objects.all()})
+
+    def _first(self, region_id: int | None, on: date):
+        for policy in self._by_region.get(region_id, ()):
+            if policy.effective_from <= on and (policy.effective_to is None or policy.effective_to >= on):
+                return policy
+        return None
+
+    def pick(self, region_id: int | None, on: date):
+        key = (region_id, on)
+        try:
+            return self._pick_cache[key]
+        except KeyError:
+            pass
+        found = self._first(region_id, on) if region_id is not None else None
+        if found is None:
+            found = self._first(None, on)
+        self._pick_cache[key] = found
+        return found
+
+    def spec(self, region_id: int | None, on: date):
+        policy = self.pick(region_id, on)
+        return None if policy is None else self.spec_for(policy)
+
+    def spec_for(self, policy, district_id: int | None = None, on: date | None = None):
+        """``spec_of(policy)``, memoised for the picker's life (one chunk or one run); with a
+        district and date, that district's standard applied (区级标准, ``DistrictStandards``)."""
+        from policies.selectors import DistrictStandards, spec_of
+
+        spec = self._specs.get(policy.pk)
+        if spec is None:
+            spec = self._specs[policy.pk] = spec_of(policy)
+        if district_id is not None and on is not None:
+            standards = getattr(self, "_standards", None)
+            if standards is None:
+                standards = self._standards = DistrictStandards()
+            if standards:
+                return standards.spec(policy, spec, district_id, on)
+        return spec
+
+    def spec_by_id(self, policy_id: int | None):
+        policy = self._all.get(policy_id) if policy_id is not None else None
+        return None if policy is None else self.spec_for(policy)
+
+    def stats(self, region_id: int | None):
+        from policies.selectors import region_stats
+
+        if region_id not in self._stats:
+            self._stats[region_id] = region_stats(region_id)
+        return self._stats[region_id]
+
+
+# --------------------------------------------------------------------------------------------
+# Rows
+# --------------------------------------------------------------------------------------------
+
+BILL_FIELDS = (
+    "id", "person_id", "claim_id", "status", "visit_type", "admission_date", "discharge_date",
+    "total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid",
+    "referral_compliant", "in_province", "major_disease", "rare_disease", "good_samaritan_injury",
+    "institution__designated", "hospital_assistance_paid", "paid_amount",
+    "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation_digest", "computed_at",
+    "counted_at", "district_id",
+)
+# The computed fields a recomputation writes (claims.services.COMPUTED_FIELDS), in tuple order.
+BILL_WRITE_FIELDS = ("policy", "assistance", "tilted", "special", "total_assistance", "category", "computation",
+                     "computation_digest", "computed_at")
+(B_ID, B_PERSON, B_CLAIM, B_STATUS, B_VISIT, B_START, B_END, B_TOTAL, B_SCOPE, B_BASIC, B_CRITICAL, B_OTHER,
+ B_REFERRAL, B_INPROV, B_MAJOR, B_RARE, B_GOODSAM, B_DESIGNATED, B_HOSP_PAID, B_PAID_AMOUNT,
+ B_POLICY, B_ASSIST, B_TILTED, B_SPECIAL, B_TOTAL_ASSIST, B_CATEGORY, B_DIGEST, B_COMPUTED_AT,
+ B_COUNTED_AT, B_DISTRICT) = range(len(BILL_FIELDS))
+
+
+def _bill_in(row: tuple):
+    """``policies.adapters.bill_in`` from a row (same fields, same mapping)."""
+    from policies.engine.types import BillIn, Flags
+
+    return BillIn(
+        id=str(row[B_ID]), visit_type=row[B_VISIT], start=row[B_START], end=row[B_END],
+        total_cost=row[B_TOTAL], policy_scope_cost=row[B_SCOPE], basic_paid=row[B_BASIC],
+        critical_paid=row[B_CRITICAL], other_paid=row[B_OTHER],
+        flags=Flags(designated=bool(row[B_DESIGNATED]), referral_compliant=row[B_REFERRAL], in_province=row[B_INPROV],
+                    major_disease=row[B_MAJOR], rare_disease=row[B_RARE], good_samaritan_injury=row[B_GOODSAM]),
+    )
+
+
+def stored_computation_without_lines():
+    """The stored computation without ``explanation.lines`` (the invariant check reads the bucket
+    and item lines; the human-readable lines are the largest part and are not needed)."""
+    from django.db import connection
+    from django.db.models import JSONField
+    from django.db.models.expressions import RawSQL
+
+    if connection.vendor == "postgresql":
+        return RawSQL("claims_bill.computation #- '{explanation,lines}'", [], output_field=JSONField())
+    return RawSQL("json_remove(claims_bill.computation, '$.explanation.lines')", [], output_field=JSONField())
+
+
+class PaidBill(NamedTuple):
+    """What ``reconcile_paid`` needs of a paid bill: what was paid (``claims.models.paid_of``)
+    and the newly computed total."""
+
+    pk: int
+    paid: Decimal
+    total_assistance: Decimal
+
+
+def fast_update(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
+    """UPDATE ``rows`` (``(pk, value, ...)`` in ``fields`` order) in bulk.
+
+    PostgreSQL: COPY into a temporary table, then one ``UPDATE ... FROM`` (Django's
+    ``bulk_update`` builds a CASE per row and field: minutes for a million rows). Elsewhere:
+    ``bulk_update``.
+    """
+    import json
+
+    from django.db import connection
+
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        objs = []
+        for row in rows:
+            obj = model(pk=row[0])
+            for name, value in zip(fields, row[1:], strict=True):
+                setattr(obj, model._meta.get_field(name).attname, value)
+            objs.append(obj)
+        model.objects.bulk_update(objs, list(fields), batch_size=1000)
+        return
+    table = model._meta.db_table
+    columns, types, encoders = [], [], []
+    for name in fields:
+        field = model._meta.get_field(name)
+        columns.append(field.column)
+        db_type = field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
+        types.append(db_type)
+        encoders.append(json.dumps if field.get_internal_type() == "JSONField" else None)
+    temp = f"tmp_recalc_{table}"
+    definition = ", ".join(f'"{c}" {t}' for c, t in zip(columns, types, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE TEMP TABLE "{temp}" (id bigint PRIMARY KEY, {definition})')  # noqa: S608
+        try:
+            with cursor.cursor.copy(f'COPY "{temp}" (id, {", ".join(chr(34) + c + chr(34) for c in columns)}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row([row[0], *(enc(v) if enc and v is not None else v
+                                              for enc, v in zip(encoders, row[1:], strict=True))])
+            assignments = ", ".join(f'"{c}" = t."{c}"' for c in columns)
+            cursor.execute(f'UPDATE "{table}" AS m SET {assignments} FROM "{temp}" AS t WHERE m.id = t.id')  # noqa: S608
+        finally:
+            cursor.execute(f'DROP TABLE IF EXISTS "{temp}"')
+
+
+# --------------------------------------------------------------------------------------------
+# Ledger arithmetic shared by the rebuild and the invariant check
+# --------------------------------------------------------------------------------------------
+
+
+def drawn_from_computation(computation: dict, spec) -> dict[str, Decimal]:
+    """What a bill drew on each named bucket, read back from its stored computation.
+
+    Regular assistance: each bucket line's ``drawn`` (a line drawn under a tier without a cap only
+    where the policy counts uncapped payments, ``caps.count``, POLICY.md §9); special items with a
+    bucket: their amount on that bucket; tilted assistance: on ``"tilted"`` when the policy caps it
+    (exactly what the engine adds to the year state).
+    """
+    out: dict[str, Decimal] = {}
+    explanation = (computation or {}).get("explanation") or {}
+    count_uncapped = spec is not None and getattr(spec, "count_uncapped", False)
+    for line in explanation.get("buckets") or ():
+        drawn = Decimal(line.get("drawn") or "0")
+        if drawn and (line.get("cap") is not None or count_uncapped):
+            out[line["name"]] = out.get(line["name"], ZERO) + drawn
+    items = explanation.get("items") or ()
+    if items and spec is not None:
+        special_bucket = {item.code: item.bucket.name for item in spec.special_items if item.bucket is not None}
+        for item in items:
+            amount = Decimal(item.get("amount") or "0")
+            if not amount:
+                continue
+            if item.get("kind") == "special" and item.get("code") in special_bucket:
+                name = special_bucket[item["code"]]
+            elif item.get("kind") == "tilted" and spec.tilted is not None and spec.tilted.cap is not None:
+                name = "tilted"
+            else:
+                continue
+            out[name] = out.get(name, ZERO) + amount
+    return out
+
+
+def caps_from_computation(computation: dict) -> dict[str, Decimal | None]:
+    caps: dict[str, Decimal | None] = {}
+    explanation = (computation or {}).get("explanation") or {}
+    for line in explanation.get("buckets") or ():
+        cap = line.get("cap")
+        caps[line["name"]] = None if cap is None else Decimal(cap)
+    return caps
+
+
+def _violations_for(person_id: int, year: int, ledger_buckets: dict[str, tuple[Decimal | None, Decimal]] | None,
+                    drawn: dict[str, Decimal], caps: dict[str, Decimal | None]) -> list[dict]:
+    """Compare a ledger with its bills. ``ledger_buckets`` None: no ledger row yet (nothing to compare)."""
+    out: list[dict] = []
+    if ledger_buckets is not None:
+        for name in sorted(set(ledger_buckets) | set(drawn)):
+            used = ledger_buckets.get(name, (None, ZERO))[1]
+            total = drawn.get(name, ZERO)
+            if used != total:
+                out.append({"code": "ledger_mismatch", "person_id": person_id, "year": year, "bucket": name,
+                            "ledger_used": str(used), "bills_drawn": str(total)})
+    for name, total in sorted(drawn.items()):
+        cap = caps.get(name)
+        if ledger_buckets is not None and name in ledger_buckets and ledger_buckets[name][0] is not None:
+            cap = ledger_buckets[name][0]
+        if cap is not None and total > cap:
+            out.append({"code": "cap_exceeded", "person_id": person_id, "year": year, "bucket": name,
+                        "cap": str(cap), "bills_drawn": str(total)})
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The chunk
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PersonYearOutcome:
+    """What the core did to one person-year (``claims.services.RecomputeOutcome`` is built from it)."""
+
+    bills_seen: int = 0
+    bills_changed: int = 0
+    adjustments_created: int = 0
+    adjustments_superseded: int = 0
+    ledger_changed: bool = False
+    total_assistance: Decimal = ZERO
+    skipped: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ChunkOutcome:
+    person_years: int = 0
+    bills_seen: int = 0
+    bills_changed: int = 0
+    adjustments_created: int = 0
+    adjustments_superseded: int = 0
+    ledgers_changed: int = 0
+    skipped: int = 0
+    corrections_proposed: int = 0
+    violations: list[dict] = field(default_factory=list)
+    by_person_year: dict[tuple[int, int], PersonYearOutcome] = field(default_factory=dict)
+
+
+def _year_bounds(only_year: int | None) -> Q:
+    if only_year is None:
+        return Q()
+    return Q(discharge_date__gte=date(only_year, 1, 1), discharge_date__lte=date(only_year, 12, 31))
+
+
+_BEFORE_ANY = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def decision_key(*, pk: int, claim_id: int | None, discharge_date: date, counted_at: datetime | None) -> tuple:
+    """The order in which a person-year's counted bills were decided (and so are recomputed).
+
+    A one-stop bill was decided at the hospital on its settlement date; a claim's bill at its
+    approval (``Bill.counted_at``), after the one-stop bills settled that day. Bills decided the
+    same way keep settlement order (discharge date, then id). POLICY.md §3 "in order of settlement
+    date" is this order whenever every bill is settled one-stop or approved in settlement order;
+    approving out of order never re-deals the room an earlier approval already granted.
+    """
+    if claim_id is None or counted_at is None:
+        return (discharge_date, 0, _BEFORE_ANY, discharge_date, pk)
+    return (max(timezone.localdate(counted_at), discharge_date), 1, counted_at, discharge_date, pk)
+
+
+def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = None, only_year: int | None = None,
+                    dry_run: bool = False, picker: PolicyPicker | None = None,
+                    person_years: Iterable[tuple[int, int]] | None = None) -> ChunkOutcome:
+    """Recompute the person-years of people ``lo..hi``: all of them, or only ``from_years``
+    (person -> first year), or only ``person_years`` (exact pairs; their ledgers are created).
+
+    Precondition: the caller holds a transaction (``chunk_execute`` and
+    ``claims.services.recompute_person_years`` do); the chunk's ledger rows are locked here before
+    anything is read. Writes only what differs; with ``dry_run`` nothing.
+    """
+    from beneficiaries.models import Certification, Person
+    from claims import money
+    from claims import services as claim_services
+    from claims.models import Bill, LedgerBucket, LedgerDraw, PersonYearLedger, paid_of
+    from policies.engine.engine import assess_bill
+    from policies.engine.types import CertificationIn, PersonIn, YearState
+
+    picker = picker or PolicyPicker.load()
+    outcome = ChunkOutcome()
+    now = timezone.now()
+    exact = None if person_years is None else set(person_years)
+    people_q = Q(person_id__gte=lo, person_id__lte=hi)
+    if from_years is not None:
+        people_q &= Q(person_id__in=list(from_years))
+    if exact is not None:
+        people_q &= Q(person_id__in=sorted({p for p, _y in exact}))
+        years = sorted({y for _p, y in exact})
+        people_q &= Q(discharge_date__gte=date(years[0], 1, 1), discharge_date__lte=date(years[-1], 12, 31))
+
+    def wanted(person_id: int, year: int) -> bool:
+        if only_year is not None and year != only_year:
+            return False
+        if exact is not None:
+            return (person_id, year) in exact
+        return from_years is None or year >= from_years.get(person_id, 10_000)
+
+    # 1. Create the missing ledger rows, lock all of the chunk's (ordered by person and year: no
+    #    lock cycles with approvals, which lock one person's years ascending), THEN read the bills.
+    bill_q = money.bills_recomputed(Bill.objects.filter(people_q & _year_bounds(only_year)))
+    ledger_people = Q(person_id__gte=lo, person_id__lte=hi)
+    if from_years is not None:
+        ledger_people &= Q(person_id__in=list(from_years))
+    if exact is not None:
+        ledger_people &= Q(person_id__in=sorted({p for p, _y in exact}), year__in=sorted({y for _p, y in exact}))
+    ledgers_q = PersonYearLedger.objects.filter(ledger_people)
+    if only_year is not None:
+        ledgers_q = ledgers_q.filter(year=only_year)
+    if not dry_run:
+        if exact is not None:
+            bill_keys = {k for k in exact if wanted(*k)}
+        else:
+            bill_keys = {(p, y) for p, y in bill_q.annotate(y=ExtractYear("discharge_date"))
+                         .values_list("person_id", "y").distinct() if wanted(p, y)}
+        missing = bill_keys - set(ledgers_q.values_list("person_id", "year"))
+        if missing:
+            PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=p, year=y) for p, y in sorted(missing)],
+                                                 ignore_conflicts=True, batch_size=2000)
+    ledger_rows = list(ledgers_q.select_for_update().order_by("person_id", "year")
+                       .values_list("id", "person_id", "year", "deductible_used", "tilted_base",
+                                    "total_assistance", "bills_counted"))
+    ledgers = {(p, y): (lid, ded, tb, ta, bc) for lid, p, y, ded, tb, ta, bc in ledger_rows if wanted(p, y)}
+    buckets: dict[int, dict[str, tuple[Decimal | None, Decimal, str, int]]] = defaultdict(dict)
+    if ledgers:
+        # a subquery on the chunk's ledgers, not a list of ~7,000 ids (compiling that list costs more
+        # than the query)
+        ledger_ids = {v[0] for v in ledgers.values()}
+        for bid, lid, name, cap, used, clause in LedgerBucket.objects.filter(
+                ledger_id__in=ledgers_q.values("id")).values_list("id", "ledger_id", "bucket", "cap", "used", "clause"):
+            if lid in ledger_ids:
+                buckets[lid][name] = (cap, used, clause, bid)
+    draws: dict[int, list] = defaultdict(list)  # ledger id -> draws paid outside the bills
+    if ledgers:
+        for draw in LedgerDraw.objects.filter(ledger_id__in=ledgers_q.values("id")).only(
+                "ledger_id", "bucket", "cap", "amount", "clause"):
+            if draw.ledger_id in ledger_ids:
+                draws[draw.ledger_id].append(draw)
+
+    by_person_year: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    bill_rows = bill_q.order_by("person_id", "discharge_date", "id").values_list(*BILL_FIELDS)
+    for row in bill_rows:  # ~20,000 short rows: a plain cursor (server-side cursors plan worse)
+        year = row[B_END].year
+        if wanted(row[B_PERSON], year):
+            by_person_year[(row[B_PERSON], year)].append(row)
+    keys = sorted(set(by_person_year) | set(ledgers))
+    if exact is not None and dry_run:
+        keys = sorted(set(keys) | {k for k in exact if wanted(*k)})
+    if not keys:
+        return outcome
+    person_ids = sorted({p for p, _y in keys})
+    certs: dict[int, list] = defaultdict(list)
+    cert_q = Certification.objects.filter(person_id__gte=lo, person_id__lte=hi)
+    if from_years is not None or exact is not None:
+        cert_q = cert_q.filter(person_id__in=person_ids)
+    for pid, code, valid_from, valid_until in cert_q.order_by("person_id", "valid_from", "pk").values_list(
+            "person_id", "category__code", "valid_from", "valid_until"):
+        certs[pid].append(CertificationIn(category=code, valid_from=valid_from, valid_until=valid_until))
+    person_q = Person.objects.filter(pk__gte=lo, pk__lte=hi)
+    if from_years is not None or exact is not None:
+        person_q = person_q.filter(pk__in=person_ids)
+    # the policy follows the assistance (hukou) region, not the insurance region (京 十(三), POLICY.md §9)
+    people = {pid: (grade, region) for pid, grade, region in person_q.values_list("id", "disability_grade",
+                                                                                    "hukou_district__region_id")}
+
+    counted_statuses = money.CAP_STATUSES
+    changed_bills: list[tuple] = []
+    changed_claims: set[int] = set()
+    paid_bills: list[PaidBill] = []
+    bill_key: dict[int, tuple[int, int]] = {}
+    ledger_updates: list[tuple] = []
+    bucket_creates: list[tuple[tuple[int, int], str, Decimal | None, Decimal, str]] = []
+    bucket_updates: list[tuple] = []
+    bucket_deletes: list[int] = []
+    person_in_cache: dict[int, Any] = {}
+
+    for key in keys:
+        person_id, year = key
+        py = outcome.by_person_year[key] = PersonYearOutcome()
+        rows = by_person_year.get(key, [])
+        grade, region_id = people.get(person_id, (None, None))
+        pin = person_in_cache.get(person_id)
+        if pin is None:
+            pin = person_in_cache[person_id] = PersonIn(certifications=tuple(certs.get(person_id, ())),
+                                                        disability_grade=grade)
+        ledger = ledgers.get(key)
+        ledger_buckets = buckets.get(ledger[0]) if ledger else None
+        stats = picker.stats(region_id)
+        state = YearState(year)
+        py_draws = draws.get(ledger[0], ()) if ledger else ()
+        claim_services.seed_year_state(state, py_draws)
+        counted: list[tuple[tuple, Any, dict]] = []  # (row, result, new figures)
+        pending: dict[int | None, list[tuple]] = defaultdict(list)
+        py_changed: list[tuple] = []
+        py_claims: set[int] = set()
+        py_paid: list[PaidBill] = []
+
+        def assess(row: tuple, year_state) -> tuple[Any, dict]:
+            """(result, new figures); the explanation is built only when it is written."""
+            policy = picker.pick(region_id, row[B_END])
+            if policy is None:
+                return None, {"policy_id": None, "assistance": ZERO, "tilted": ZERO, "special": ZERO,
+                              "total_assistance": ZERO, "category": "", "digest": claim_services.NO_POLICY_DIGEST}
+            result = assess_bill(picker.spec_for(policy, row[B_DISTRICT], row[B_END]), pin, _bill_in(row), year_state,
+                                 stats)
+            return result, {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
+                            "special": result.special, "total_assistance": result.total,
+                            "category": result.category or "", "digest": result.digest(), "result": result}
+
+        def apply(row: tuple, new: dict) -> bool:
+            """Write the new figures when they differ (the explanation compared by its digest)."""
+            same = (row[B_POLICY] == new["policy_id"] and row[B_ASSIST] == new["assistance"]
+                    and row[B_TILTED] == new["tilted"] and row[B_SPECIAL] == new["special"]
+                    and row[B_TOTAL_ASSIST] == new["total_assistance"] and row[B_CATEGORY] == new["category"]
+                    and row[B_DIGEST] == new["digest"])
+            if same and row[B_COMPUTED_AT] is not None:
+                return False
+            result = new.get("result")
+            full = (result.to_dict() if result is not None
+                    else claim_services.no_policy_result(SimpleNamespace(pk=row[B_ID])))
+            py_changed.append((row[B_ID], new["policy_id"], new["assistance"], new["tilted"], new["special"],
+                               new["total_assistance"], new["category"], full, new["digest"], now))
+            if row[B_CLAIM]:
+                py_claims.add(row[B_CLAIM])
+            return True
+
+        counted_rows = sorted(
+            (row for row in rows if row[B_STATUS] in counted_statuses),
+            key=lambda r: decision_key(pk=r[B_ID], claim_id=r[B_CLAIM], discharge_date=r[B_END],
+                                       counted_at=r[B_COUNTED_AT]))
+        counted_changed = False
+        for row in counted_rows:
+            result, new = assess(row, state)
+            counted.append((row, result, new))
+            if result is not None and result.error:
+                py.errors.append(f"bill {row[B_ID]}: {result.error}")
+            counted_changed = apply(row, new) or counted_changed
+            # One-stop bills paid at the hospital: a difference is an adjustment. A claim's paid
+            # bill keeps its grant: a difference becomes a correction decision (corrections_sync).
+            paid = paid_of(row[B_STATUS], row[B_HOSP_PAID], row[B_PAID_AMOUNT]) if not row[B_CLAIM] else None
+            if paid is not None:
+                py_paid.append(PaidBill(row[B_ID], paid, new["total_assistance"]))
+        for row in rows:
+            if row[B_STATUS] not in counted_statuses:
+                pending[row[B_CLAIM]].append(row)
+        for claim_rows in pending.values():
+            trial = copy.deepcopy(state)
+            for row in claim_rows:
+                _result, new = assess(row, trial)
+                apply(row, new)
+
+        # Ledger: buckets from the counted bills' results and the draws (claims.services.ledger_buckets).
+        wanted_buckets = claim_services.ledger_buckets((r for _row, r, _new in counted), py_draws, state)
+        header = {"deductible_used": state.deductible_used, "tilted_base": state.tilted_base,
+                  "total_assistance": sum((new["total_assistance"] for _r, _res, new in counted), ZERO),
+                  "bills_counted": len(counted)}
+        ledger_changed = True
+        if ledger is not None:
+            lid, ded, tb, ta, bc = ledger
+            existing = ledger_buckets or {}
+            ledger_changed = (ded, tb, ta, bc) != (header["deductible_used"], header["tilted_base"],
+                                                   header["total_assistance"], header["bills_counted"])
+            ledger_changed = ledger_changed or set(existing) != set(wanted_buckets) or any(
+                existing[n][0] != cap or existing[n][1] != used
+                for n, (cap, used, _c) in wanted_buckets.items() if n in existing)
+            # Invariant, before writing: every counted bill of this person-year is computed and
+            # unchanged, so the ledger must be exactly what they add up to. If it is not, it was written
+            # around the ledger lock: report it and leave the person-year untouched for someone
+            # to investigate (never silently fixed; claims.services.ledger_repair). A freshly
+            # created ledger (no bills counted, no buckets) is simply built.
+            # A bill that just entered or left the ledger (an approval: its suggestion becomes its
+            # grant unchanged) changes the count: that is a change of the bills, not damage.
+            fresh = bc == 0 and not existing
+            same_bills = bc == len(counted)
+            if ledger_changed and not counted_changed and counted and not fresh and same_bills:
+                found = [{"code": "ledger_mismatch", "person_id": person_id, "year": year, "bucket": name,
+                          "ledger_used": str(existing[name][1]) if name in existing else "0.00",
+                          "bills_drawn": str(wanted_buckets[name][1]) if name in wanted_buckets else "0.00"}
+                         for name in sorted(set(existing) | set(wanted_buckets))
+                         if (existing.get(name, (None, ZERO))[1] != wanted_buckets.get(name, (None, ZERO))[1])]
+                if (ded, tb, ta, bc) != (header["deductible_used"], header["tilted_base"],
+                                         header["total_assistance"], header["bills_counted"]):
+                    found.append({"code": "ledger_mismatch", "person_id": person_id, "year": year, "bucket": None,
+                                  "ledger_used": f"counted={bc} total={ta}",
+                                  "bills_drawn": f"counted={header['bills_counted']} total={header['total_assistance']}"})
+                outcome.violations += found
+                outcome.skipped += 1
+                py.skipped = True
+                py.errors += [f"ledger_damaged: {v}" for v in found]
+                logger.error("invariant violation before recompute, person-year left untouched: %s", found)
+                continue
+        over = [{"code": "cap_exceeded", "person_id": person_id, "year": year, "bucket": name, "cap": str(cap),
+                 "bills_drawn": str(used)}
+                for name, (cap, used, _clause) in sorted(wanted_buckets.items()) if cap is not None and used > cap]
+        if over:  # the engine never does this; the database would refuse it: report, write nothing
+            outcome.violations += over
+            outcome.skipped += 1
+            py.skipped = True
+            py.errors += [f"cap_exceeded: {v}" for v in over]
+            logger.error("invariant violation, person-year left untouched: %s", over)
+            continue
+        outcome.person_years += 1
+        outcome.bills_seen += len(rows)
+        py.bills_seen = len(rows)
+        py.bills_changed = len(py_changed)
+        py.ledger_changed = ledger_changed
+        py.total_assistance = header["total_assistance"]
+        changed_bills += py_changed
+        changed_claims |= py_claims
+        paid_bills += py_paid
+        for paid_bill in py_paid:
+            bill_key[paid_bill.pk] = key
+        if not ledger_changed:
+            continue
+        outcome.ledgers_changed += 1
+        if ledger is None:  # dry run: the ledger would be created
+            continue
+        ledger_updates.append((lid, header["deductible_used"], header["tilted_base"], header["total_assistance"],
+                               header["bills_counted"], now))
+        for name, (_cap, _used, _clause, bid) in existing.items():
+            if name not in wanted_buckets:
+                bucket_deletes.append(bid)
+        for name, (cap, used, clause) in wanted_buckets.items():
+            old = existing.get(name)
+            if old is None:
+                bucket_creates.append((key, name, cap, used, clause))
+            elif (old[0], old[1], old[2]) != (cap, used, clause):
+                bucket_updates.append((old[3], cap, used, clause))
+
+    outcome.bills_changed = len(changed_bills)
+
+    # 2. One-stop bills paid at the hospital keep what was paid; a difference is one open adjustment.
+    created, superseded = reconcile_paid(paid_bills, dry_run=dry_run, now=now)
+    outcome.adjustments_created = len(created)
+    outcome.adjustments_superseded = len(superseded)
+    for bill_id in created:
+        outcome.by_person_year[bill_key[bill_id]].adjustments_created += 1
+    for bill_id in superseded:
+        outcome.by_person_year[bill_key[bill_id]].adjustments_superseded += 1
+    if dry_run:
+        return outcome
+
+    # 3. Writes, only what differs.
+    if changed_bills:
+        fast_update(Bill, BILL_WRITE_FIELDS, changed_bills)
+    if bucket_deletes:
+        LedgerBucket.objects.filter(pk__in=bucket_deletes).delete()  # derived data, rebuilt from the bills
+    fast_update(PersonYearLedger, ["deductible_used", "tilted_base", "total_assistance", "bills_counted", "updated_at"],
+                ledger_updates)
+    fast_update(LedgerBucket, ["cap", "used", "clause"], bucket_updates)
+    if bucket_creates:
+        LedgerBucket.objects.bulk_create(
+            [LedgerBucket(ledger_id=ledgers[k][0], bucket=n, cap=c, used=u, clause=cl) for k, n, c, u, cl in bucket_creates],
+            batch_size=1000,
+        )
+    # 4. A granted claim whose figure changed: its grant stands, the difference is proposed as a
+    #    correction decision for a second person to review.
+    outcome.corrections_proposed = claim_services.corrections_sync(claim_ids=changed_claims)
+    return outcome
+
+
+def reconcile_paid(bills: Sequence[Any], *, dry_run: bool, now) -> tuple[list[int], list[int]]:
+    """Paid one-stop bills: (bill ids with an adjustment created, bill ids whose adjustment was superseded).
+
+    What was paid (plus resolved adjustments) is never changed; a recomputed total that differs
+    becomes ONE open adjustment (补发 if more is due, 多付待核 if less); an open adjustment of the
+    same kind and amount is left alone, a stale one is superseded (never deleted). ``bills``:
+    :class:`PaidBill` rows (or anything with ``pk``, ``paid`` and the NEW ``total_assistance``).
+    """
+    from claims.models import AdjustmentKind, PaymentAdjustment
+
+    paid_bills = [b for b in bills if b.paid is not None]
+    created: list[PaymentAdjustment] = []
+    superseded: list[int] = []
+    superseded_bills: list[int] = []
+    for start in range(0, len(paid_bills), PAID_BATCH):
+        part = paid_bills[start:start + PAID_BATCH]
+        resolved: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        open_by_bill: dict[int, tuple[int, str, Decimal]] = {}
+        rows = (PaymentAdjustment.objects.filter(bill_id__in=[b.pk for b in part])
+                .exclude(status=PaymentAdjustment.Status.SUPERSEDED)
+                .values_list("pk", "bill_id", "kind", "amount", "status"))
+        for pk, bill_id, kind, amount, status in rows:
+            if status == PaymentAdjustment.Status.RESOLVED:
+                resolved[bill_id] += amount if kind == AdjustmentKind.SUPPLEMENTARY else -amount
+            else:
+                open_by_bill[bill_id] = (pk, kind, amount)
+        for bill in part:
+            paid = bill.paid + resolved.get(bill.pk, ZERO)
+            diff = bill.total_assistance - paid
+            current = open_by_bill.get(bill.pk)
+            kind = AdjustmentKind.SUPPLEMENTARY if diff > 0 else AdjustmentKind.OVERPAYMENT
+            if current is not None and diff != 0 and current[1] == kind and current[2] == abs(diff):
+                continue
+            if current is not None:
+                superseded.append(current[0])
+                superseded_bills.append(bill.pk)
+            if diff != 0:
+                created.append(PaymentAdjustment(bill_id=bill.pk, kind=kind, amount=abs(diff), paid_amount=paid,
+                                                 computed_amount=bill.total_assistance))
+    if not dry_run:
+        if superseded:  # before the creates: at most one OPEN adjustment per bill (a constraint)
+            for start in range(0, len(superseded), 10000):
+                PaymentAdjustment.objects.filter(pk__in=superseded[start:start + 10000]).update(
+                    status=PaymentAdjustment.Status.SUPERSEDED, resolved_at=now)
+        PaymentAdjustment.objects.bulk_create(created, batch_size=2000)
+    return [a.bill_id for a in created], superseded_bills
+
+
+# --------------------------------------------------------------------------------------------
+# Invariants from the database
+# --------------------------------------------------------------------------------------------
+
+
+def check_invariants(*, person_ids: Iterable[int], only_year: int | None = None,
+                     picker: PolicyPicker | None = None) -> list[dict]:
+    """Ledger vs counted bills and draws paid outside them, and capped use vs cap, for these
+    people (read-only)."""
+    from claims import money
+    from claims.models import Bill, LedgerBucket, LedgerDraw, PersonYearLedger
+
+    ids = list(person_ids)
+    if not ids:
+        return []
+    picker = picker or PolicyPicker.load()
+    ledger_q = PersonYearLedger.objects.filter(person_id__in=ids)
+    bill_q = money.bills_counted_for_caps(Bill.objects.filter(person_id__in=ids))
+    if only_year is not None:
+        ledger_q = ledger_q.filter(year=only_year)
+        bill_q = bill_q.filter(_year_bounds(only_year))
+    ledgers = {lid: (p, y) for lid, p, y in ledger_q.values_list("id", "person_id", "year")}
+    ledger_buckets: dict[tuple[int, int], dict[str, tuple[Decimal | None, Decimal]]] = {v: {} for v in ledgers.values()}
+    for lid, name, cap, used in LedgerBucket.objects.filter(ledger_id__in=list(ledgers)).values_list(
+            "ledger_id", "bucket", "cap", "used"):
+        ledger_buckets[ledgers[lid]][name] = (cap, used)
+    drawn: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(dict)
+    caps: dict[tuple[int, int], dict[str, Decimal | None]] = defaultdict(dict)
+    rows = bill_q.annotate(stored=stored_computation_without_lines()).values_list(
+        "person_id", "discharge_date", "policy_id", "stored")
+    for person_id, end, policy_id, computation in rows.iterator(chunk_size=5000):
+        key = (person_id, end.year)
+        for name, amount in drawn_from_computation(computation, picker.spec_by_id(policy_id)).items():
+            drawn[key][name] = drawn[key].get(name, ZERO) + amount
+        caps[key].update(caps_from_computation(computation))
+    for lid, name, cap, amount in LedgerDraw.objects.filter(ledger_id__in=list(ledgers)).values_list(
+            "ledger_id", "bucket", "cap", "amount"):
+        key = ledgers[lid]
+        drawn[key][name] = drawn[key].get(name, ZERO) + amount
+        if cap is not None and caps[key].get(name) is None:
+            caps[key][name] = cap
+    out: list[dict] = []
+    for key in sorted(set(ledger_buckets) | set(drawn)):
+        out += _violations_for(key[0], key[1], ledger_buckets.get(key), drawn.get(key, {}), caps.get(key, {}))
+    return out
