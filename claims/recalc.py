@@ -77,21 +77,18 @@ class PolicyPicker:
         usable = list(usable_policies().select_related("region"))
         return cls(usable, {p.pk: p for p in Policy.objects.all()})
 
-    def _first(self, region_id: int | None, on: date):
-        for policy in self._by_region.get(region_id, ()):
-            if policy.effective_from <= on and (policy.effective_to is None or policy.effective_to >= on):
-                return policy
-        return None
-
     def pick(self, region_id: int | None, on: date):
+        """``policies.selectors.choose_in_force`` (THE rule of ``policy_in_force``) on the versions
+        loaded once, memoised per (region, date)."""
+        from policies.selectors import choose_in_force
+
         key = (region_id, on)
         try:
             return self._pick_cache[key]
         except KeyError:
             pass
-        found = self._first(region_id, on) if region_id is not None else None
-        if found is None:
-            found = self._first(None, on)
+        own = self._by_region.get(region_id, []) if region_id is not None else []
+        found = choose_in_force([*own, *self._by_region.get(None, ())], region_id=region_id, on=on)
         self._pick_cache[key] = found
         return found
 
@@ -514,10 +511,11 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                 py_claims.add(row[B_CLAIM])
             return True
 
-        counted_rows = sorted(
-            (row for row in rows if row[B_STATUS] in counted_statuses),
-            key=lambda r: decision_key(pk=r[B_ID], claim_id=r[B_CLAIM], discharge_date=r[B_END],
-                                       counted_at=r[B_COUNTED_AT]))
+        counted_rows = [row for row in rows if row[B_STATUS] in counted_statuses]
+        if any(row[B_CLAIM] and row[B_COUNTED_AT] is not None for row in counted_rows):
+            # rows come in settlement order, which is the decision order of one-stop bills
+            counted_rows.sort(key=lambda r: decision_key(pk=r[B_ID], claim_id=r[B_CLAIM], discharge_date=r[B_END],
+                                                         counted_at=r[B_COUNTED_AT]))
         counted_changed = False
         for row in counted_rows:
             result, new = assess(row, state)

@@ -180,7 +180,7 @@ class BillListView(ClaimsStaffMixin, TemplateView):
         header = [_("结算单号"), _("机构"), _("姓名"), _("身份证号"), _("经办区县"), _("来源"), _("状态"), _("就诊类型"),
                   _("入院/就诊日期"), _("出院/结算日期"), _("诊断"), _("医疗总费用"), _("政策范围内费用"), _("基本医保"),
                   _("大病保险"), _("其他支付"), _("个人负担"), _("医疗救助"), _("倾斜救助"), _("专项救助"), _("救助合计"),
-                  _("医院已结算救助")]
+                  _("医院已结算救助"), _("已核定救助"), _("已支付救助")]
 
         def rows():
             for b in qs.iterator(chunk_size=2000):
@@ -188,7 +188,8 @@ class BillListView(ClaimsStaffMixin, TemplateView):
                        b.district.name, b.get_source_display(), b.get_status_display(), b.get_visit_type_display(),
                        b.admission_date, b.discharge_date, f"{b.diagnosis_code} {b.diagnosis_name}".strip(),
                        b.total_cost, b.policy_scope_cost, b.basic_paid, b.critical_paid, b.other_paid, b.burden,
-                       b.assistance, b.tilted, b.special, b.total_assistance, b.hospital_assistance_paid]
+                       b.assistance, b.tilted, b.special, b.total_assistance, b.hospital_assistance_paid,
+                       money.bill_granted(b), money.bill_paid(b)]  # the one definition (claims.money)
 
         return export_response(rows(), header, fmt=fmt, filename=f"bills-{timezone.localdate():%Y%m%d}")
 

@@ -7,6 +7,7 @@ national framework (region empty); an unconfirmed template is never used.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -36,20 +37,37 @@ def _in_force_on(qs: QuerySet[Policy], on: date) -> QuerySet[Policy]:
     return qs.filter(effective_from__lte=on).filter(Q(effective_to__isnull=True) | Q(effective_to__gte=on))
 
 
+def choose_in_force(versions: Iterable[Policy], *, region_id: int | None, on: date) -> Policy | None:
+    """THE choice of the policy in force (pure; every caller goes through it): among usable
+    ``versions``, the region's version whose effective period contains ``on``, the latest
+    ``effective_from`` then the latest ``version`` winning (a correction that kept the same
+    ``effective_from``); a region without one uses a national framework (region empty); else None.
+    ``versions`` may hold other regions' and other dates' versions: they are skipped."""
+    best: dict[bool, Policy] = {}
+    for policy in versions:
+        if not (policy.effective_from <= on and (policy.effective_to is None or on <= policy.effective_to)):
+            continue
+        if policy.region_id is not None and policy.region_id != region_id:
+            continue
+        own = policy.region_id is not None
+        current = best.get(own)
+        if current is None or (policy.effective_from, policy.version) > (current.effective_from, current.version):
+            best[own] = policy
+    if region_id is not None and True in best:
+        return best[True]
+    return best.get(False)
+
+
 def policy_in_force(*, region: Region | int | None, on: date) -> Policy | None:
-    """The usable policy version of ``region`` whose effective period contains ``on``.
+    """The usable policy version of ``region`` in force on ``on`` (:func:`choose_in_force`).
 
     Several versions can cover a date when a correction kept the same ``effective_from``: the
     latest version wins. A region with no policy of its own uses a confirmed national framework
     (region empty), if any; otherwise None.
     """
     region_id = region.pk if hasattr(region, "pk") else region
-    base = _in_force_on(usable_policies(), on).select_related("region").order_by("-effective_from", "-version")
-    if region_id is not None:
-        found = base.filter(region_id=region_id).first()
-        if found is not None:
-            return found
-    return base.filter(region__isnull=True).first()
+    candidates = _in_force_on(usable_policies(), on).filter(Q(region_id=region_id) | Q(region__isnull=True))
+    return choose_in_force(candidates.select_related("region"), region_id=region_id, on=on)
 
 
 _spec_cache: dict[tuple[int, object], PolicySpec] = {}
