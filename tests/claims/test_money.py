@@ -190,6 +190,14 @@ def test_demo_chaoyang_2024_fund_report_equals_granted_figures(db):
     relief = money.relief_granted(Application.objects.filter(district=chaoyang, decided_at__year=2024))
     assert table.totals["ytd_amount"] == granted + relief
     assert any(b.status in money.PENDING_STATUSES and b.total_assistance > 0 for b in bills), "demo has suggestions"
+    # the letters in force: each granted claim's approval letter says its grant
+    from claims.models import Claim
+    from reports.models import Letter
+
+    for letter in Letter.objects.filter(kind="claim_approved", replaced_by__isnull=True, claim__isnull=False):
+        claim = Claim.objects.get(pk=letter.claim_id)
+        assert letter.amount == claim.approved_amount == sum((money.bill_granted(b) for b in claim.bills.all()),
+                                                             D("0.00")), claim.pk
     # the ledgers: every person's 2024 ledger total = the granted figures of their counted bills
     for ledger in PersonYearLedger.objects.filter(year=2024, person__bills__district=chaoyang).distinct():
         mine = Bill.objects.filter(person=ledger.person, discharge_date__year=2024)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claims', '0005_ledger_draw'),
+        ('claims', '0007_payee_account'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
