@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claims', '0007_payee_account'),
+        ('claims', '0008_claim_attachments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
