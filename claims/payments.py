@@ -135,7 +135,8 @@ def recovery_close(*, adjustment, method: str, amount: Decimal, by, received_on,
     from .services import adjustment_resolve
 
     adjustment = PaymentAdjustment.objects.select_for_update().select_related("bill").get(pk=adjustment.pk)
-    if adjustment.kind != AdjustmentKind.OVERPAYMENT:
+    # 多付待核 found by recalculation on a one-stop bill, or 追回 decided by a correction (claims.services.correction_approve)
+    if adjustment.kind not in (AdjustmentKind.OVERPAYMENT, AdjustmentKind.RECOVERY):
         raise ValidationError(_("只有多付的差额需要追回。"), code="not_overpayment")
     if amount != adjustment.amount:
         raise ValidationError({"amount": ValidationError(

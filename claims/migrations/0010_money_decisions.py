@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claims', '0008_claim_attachments'),
+        ('claims', '0009_recovery'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
