@@ -230,3 +230,33 @@ def test_simulation_tasks_go_to_their_own_queue(monkeypatch, beijing_policy, adm
     with django_capture_on_commit_callbacks(execute=True):
         run = services.run_create(draft=draft, period_start=YEAR_START, period_end=YEAR_END, by=admin_user)
     assert sent == [((run.pk,), {"queue": "simulation"})]
+
+
+def test_an_unchanged_copy_changes_nobody(beijing_policy, admin_user, demo, django_capture_on_commit_callbacks):
+    """Same identities, same order, same year start: a draft that is an unchanged copy of the
+    version in force gives every person-year exactly what it gets now."""
+    draft = services.draft_create(base=beijing_policy, scenario="不变", by=admin_user)
+    run = _run(draft, admin_user, django_capture_on_commit_callbacks)
+    rows = SimulationPersonYear.objects.filter(run=run)
+    assert rows.count() == run.person_years > 0
+    assert not rows.exclude(difference=0).exists()
+    assert run.summary["totals"]["base"] == run.summary["totals"]["draft"]
+    assert all(v[0] == v[1] for v in run.summary["cells"].values())
+
+
+def test_now_is_what_the_real_ledger_holds(beijing_policy, admin_user, demo, django_capture_on_commit_callbacks):
+    """The simulated "now" of every person-year equals the assistance the real recalculation
+    stored on its granted bills (the demo's bills were computed by claims.services)."""
+    from django.db.models import Sum
+
+    from claims import money
+    from claims.models import Bill
+
+    run = _run(services.draft_create(base=beijing_policy, scenario="现行核对", by=admin_user), admin_user,
+               django_capture_on_commit_callbacks)
+    stored = dict(money.bills_granted(Bill.objects.filter(discharge_date__year=DEMO_YEAR, computed_at__isnull=False))
+                  .values("person_id").annotate(total=Sum("total_assistance")).values_list("person_id", "total"))
+    simulated = dict(SimulationPersonYear.objects.filter(run=run).exclude(person=demo["patient"])
+                     .values_list("person_id", "base_total"))
+    assert stored and {k: v for k, v in simulated.items() if k in stored} == stored
+    assert all(v == 0 for k, v in simulated.items() if k not in stored)  # granted bills never computed: 0 stored
