@@ -10,6 +10,8 @@ consuming both the default queue and ``simulation``:
 - ``floor``: a plain SQL aggregate over the bills table (what reading every bill once costs);
 - ``full``: ``monitoring`` full recalculation (plan → chord(chunks) → finalizer); run it twice,
   the first run computes everything (cold), the second is the nightly steady state;
+- ``paired``: per person range already computed, the nightly chunk and the simulation chunk of the
+  same people, interleaved in one process (see :func:`paired`);
 - ``simulate`` / ``simulate-all``: a draft of Beijing's policy (BJ-3 inpatient cap 200,000) replayed
   for the whole region (plan → chord(chunks) → finalizer), both sides through the engine.
 
@@ -109,16 +111,68 @@ def simulate(start: date = date(2024, 1, 1), end: date = date(2024, 12, 31)) -> 
     return run.seconds or 0.0
 
 
+def paired(chunks: int) -> None:
+    """The nightly chunk and the simulation chunk on the SAME people, interleaved in one process.
+
+    For each person-id range a full run already computed (its chunks are ``done``: steady state),
+    ``monitoring.bulk.recompute_chunk`` (the nightly chunk: locks, reads, engine, compare, writes
+    nothing when nothing changed) and the simulation chunk (read, engine twice, aggregates, the
+    person-year rows written) over 2023–2024, i.e. the same bills; the simulation's writes are
+    rolled back so every repetition sees the same database.
+    """
+    from monitoring import bulk
+    from monitoring.models import RecalcChunk
+    from policies.models import Policy
+    from simulation import replay
+    from simulation.models import SimulationPersonYear
+
+    base = Policy.objects.get(code="beijing-2023", is_current=True)
+    rules = copy.deepcopy(base.rules)
+    for tier in rules["tiers"]:
+        if tier["code"] == "BJ-3":
+            tier["buckets"]["inpatient"]["cap"] = "200000.00"
+    spec = replay.draft_spec_for_period(rules, start=date(2023, 1, 1))
+    ranges = list(RecalcChunk.objects.filter(status="done").order_by("run_id", "index").values_list("lo", "hi").distinct()[:chunks])
+    nightly_total = sim_total = 0.0
+    bills = person_years = 0
+    for lo, hi in ranges:
+        started = time.perf_counter()
+        with transaction.atomic():
+            outcome = bulk.recompute_chunk(lo=lo, hi=hi)
+        nightly = time.perf_counter() - started
+        started = time.perf_counter()
+        with transaction.atomic():
+            replays = replay.replay_people(region_id=base.region_id, district_id=None, start=date(2023, 1, 1),
+                                           end=date(2024, 12, 31), draft_spec=spec, lo=lo, hi=hi)
+            replay.aggregate(replays)
+            SimulationPersonYear.objects.bulk_create([
+                SimulationPersonYear(run_id=0, person_id=py.person_id, district_id=py.district_id, year=py.year,
+                                     bills=len(py.rows), base_total=py.base_total, draft_total=py.draft_total,
+                                     difference=py.draft_total - py.base_total) for py in replays], batch_size=2000)
+            transaction.set_rollback(True)
+        sim = time.perf_counter() - started
+        nightly_total += nightly
+        sim_total += sim
+        bills += sum(len(py.rows) for py in replays)
+        person_years += len(replays)
+        print(f"people {lo}-{hi}: nightly chunk {nightly:.2f}s ({outcome.bills_seen} bills, {outcome.bills_changed} changed) | "
+              f"simulation chunk {sim:.2f}s ({sum(len(py.rows) for py in replays)} bills, {len(replays)} person-years)", flush=True)
+    print(f"paired over {len(ranges)} chunks: nightly {nightly_total:.1f}s, simulation {sim_total:.1f}s "
+          f"(ratio {sim_total / nightly_total:.2f}); {bills} bills, {person_years} person-years; {load()}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("steps", nargs="+", choices=["floor", "full", "simulate", "simulate-all"])
+    parser.add_argument("steps", nargs="+", choices=["floor", "full", "simulate", "simulate-all", "paired"])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunks", type=int, default=12, help="paired: how many computed person ranges")
     args = parser.parse_args()
-    worker = start_worker(args.workers) if any(s != "floor" for s in args.steps) else None
+    worker = start_worker(args.workers) if any(s not in ("floor", "paired") for s in args.steps) else None
     try:
         for step in args.steps:
             {"floor": floor, "full": full, "simulate": simulate,
-             "simulate-all": lambda: simulate(date(2023, 1, 1), date(2024, 12, 31))}[step]()
+             "simulate-all": lambda: simulate(date(2023, 1, 1), date(2024, 12, 31)),
+             "paired": lambda: paired(args.chunks)}[step]()
     finally:
         if worker is not None:
             worker.terminate()

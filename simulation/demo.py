@@ -12,13 +12,14 @@ def seed(ctx: dict) -> None:
     from policies.models import Policy
 
     from . import services
-    from .models import SimulationRun
+    from .models import PolicyDraft, SimulationRun
 
     admin = get_user_model().objects.filter(username="admin").first()
     base = Policy.objects.filter(code="beijing-2023", is_current=True).first()
-    if admin is None or base is None:
-        return
-    draft = services.draft_create(base=base, scenario="BJ-3 住院限额提高到 20 万元（示例）", by=admin)
+    scenario = "BJ-3 住院限额提高到 20 万元（示例）"
+    if admin is None or base is None or PolicyDraft.objects.filter(scenario=scenario).exists():
+        return  # idempotent: a second seed_demo changes nothing
+    draft = services.draft_create(base=base, scenario=scenario, by=admin)
     rules = copy.deepcopy(draft.rules)
     for tier in rules["tiers"]:
         if tier["code"] == "BJ-3":

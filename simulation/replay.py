@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 ZERO = Decimal("0.00")
@@ -52,7 +53,8 @@ def capped(result) -> bool:
 
 @dataclass
 class YearReplay:
-    """One person-year under both: the results in bill order (None: no policy in force)."""
+    """One person-year under both: the results in bill order (base None: no policy in force), the
+    totals and whether a capped bucket was exhausted (computed once, in :func:`replay_year`)."""
 
     person_id: int
     year: int
@@ -61,45 +63,61 @@ class YearReplay:
     base: list[Any] = field(default_factory=list)
     draft: list[Any] = field(default_factory=list)
     base_policies: list[Any] = field(default_factory=list)
-
-    @property
-    def base_total(self) -> Decimal:
-        return sum((r.total for r in self.base if r is not None), ZERO)
-
-    @property
-    def draft_total(self) -> Decimal:
-        return sum((r.total for r in self.draft if r is not None), ZERO)
-
-    @property
-    def base_capped(self) -> bool:
-        return any(capped(r) for r in self.base)
-
-    @property
-    def draft_capped(self) -> bool:
-        return any(capped(r) for r in self.draft)
+    base_total: Decimal = ZERO
+    draft_total: Decimal = ZERO
+    base_capped: bool = False
+    draft_capped: bool = False
 
 
-def replay_year(*, picker, region_id: int | None, draft_spec, person_in, rows: Sequence[tuple], draws: Iterable,
-                year: int, person_id: int, district_id: int) -> YearReplay:
-    """Both assessments of one person-year; ``rows`` are ``monitoring.bulk.BILL_FIELDS`` rows in order."""
+@lru_cache(maxsize=1)
+def _deps():
+    """The functions a replay calls, imported once (not per person-year)."""
     from claims.services import seed_year_state
     from monitoring.bulk import B_END, _bill_in
     from policies.engine.engine import assess_bill
     from policies.engine.types import YearState
 
+    return seed_year_state, B_END, _bill_in, assess_bill, YearState
+
+
+def replay_year(*, picker, region_id: int | None, draft_spec, person_in, rows: Sequence[tuple], draws: Iterable,
+                year: int, person_id: int, district_id: int) -> YearReplay:
+    """Both assessments of one person-year; ``rows`` are ``SIM_FIELDS`` rows in settlement order."""
+    seed_year_state, b_end, bill_in, assess_bill, year_state = _deps()
     draws = list(draws)
     stats = picker.stats(region_id)
-    base_state, draft_state = YearState(year), YearState(year)
-    seed_year_state(base_state, draws)
-    seed_year_state(draft_state, draws)
+    base_state, draft_state = year_state(year), year_state(year)
+    if draws:
+        seed_year_state(base_state, draws)
+        seed_year_state(draft_state, draws)
     out = YearReplay(person_id=person_id, year=year, district_id=district_id, rows=list(rows))
+    base_total = draft_total = ZERO
+    base_capped = draft_capped = False
     for row in rows:
-        bill = _bill_in(row)
-        policy = picker.pick(region_id, row[B_END])
+        bill = bill_in(row)
+        policy = picker.pick(region_id, row[b_end])
         out.base_policies.append(policy)
-        out.base.append(None if policy is None else assess_bill(picker.spec_for(policy), person_in, bill, base_state, stats))
-        out.draft.append(assess_bill(draft_spec, person_in, bill, draft_state, stats))
+        if policy is None:
+            base = None
+        else:
+            base = assess_bill(picker.spec_for(policy), person_in, bill, base_state, stats)
+            base_total += base.total
+            base_capped = base_capped or (bool(base.buckets) and capped(base))
+        draft = assess_bill(draft_spec, person_in, bill, draft_state, stats)
+        draft_total += draft.total
+        draft_capped = draft_capped or (bool(draft.buckets) and capped(draft))
+        out.base.append(base)
+        out.draft.append(draft)
+    out.base_total, out.draft_total, out.base_capped, out.draft_capped = base_total, draft_total, base_capped, draft_capped
     return out
+
+
+def sim_fields() -> tuple[str, ...]:
+    """The leading columns of ``monitoring.bulk.BILL_FIELDS`` that ``_bill_in`` reads (same
+    positions), without the stored results (no timestamps or JSON to parse)."""
+    from monitoring.bulk import B_DESIGNATED, BILL_FIELDS
+
+    return BILL_FIELDS[:B_DESIGNATED + 1]
 
 
 def bills_query(*, region_id: int, district_id: int | None, start: date, end: date):
@@ -119,7 +137,7 @@ def replay_people(*, region_id: int, district_id: int | None, start: date, end: 
     with counted bills settled in ``start..end``: a few set-based queries, then the engine."""
     from beneficiaries.models import Certification, Person
     from claims.models import LedgerDraw
-    from monitoring.bulk import B_END, B_PERSON, BILL_FIELDS, PolicyPicker
+    from monitoring.bulk import B_END, B_PERSON, PolicyPicker
     from policies.engine.types import CertificationIn, PersonIn
 
     picker = picker or PolicyPicker.load()
@@ -128,7 +146,7 @@ def replay_people(*, region_id: int, district_id: int | None, start: date, end: 
     if person_ids is not None:
         bills = bills.filter(person_id__in=list(person_ids))
     by_person_year: dict[tuple[int, int], list[tuple]] = defaultdict(list)
-    for row in bills.order_by("person_id", "discharge_date", "id").values_list(*BILL_FIELDS):
+    for row in bills.order_by("person_id", "discharge_date", "id").values_list(*sim_fields()):
         by_person_year[(row[B_PERSON], row[B_END].year)].append(row)
     if not by_person_year:
         return []
@@ -174,24 +192,27 @@ def aggregate(replays: Iterable[YearReplay]) -> dict:
     """Chunk aggregates (JSON, money as strings): cells district|category|visit class, months, totals."""
     from monitoring.bulk import B_END
 
-    cells: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, 0, 0])
-    months: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    cells: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0, 0])
+    months: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     totals = {"base": ZERO, "draft": ZERO, "person_years": 0, "bills": 0, "gainers": 0, "losers": 0,
               "gain": ZERO, "loss": ZERO, "base_capped": 0, "draft_capped": 0, "newly_capped": 0, "no_longer_capped": 0}
     for py in replays:
         totals["person_years"] += 1
         totals["bills"] += len(py.rows)
+        district = py.district_id
         for row, base, draft in zip(py.rows, py.base, py.draft, strict=True):
-            month = row[B_END].strftime("%Y-%m")
-            if base is not None:
-                cell = cells[f"{py.district_id}|{base.category or ''}|{base.visit_class or ''}"]
+            end = row[B_END]
+            month = months[(end.year, end.month)]
+            if base is not None and base.total:
+                cell = cells[(district, base.category, base.visit_class)]
                 cell[0] += base.total
-                cell[2] += 1 if base.total else 0
-                months[month][0] += base.total
-            cell = cells[f"{py.district_id}|{draft.category or ''}|{draft.visit_class or ''}"]
-            cell[1] += draft.total
-            cell[3] += 1 if draft.total else 0
-            months[month][1] += draft.total
+                cell[2] += 1
+                month[0] += base.total
+            if draft.total:
+                cell = cells[(district, draft.category, draft.visit_class)]
+                cell[1] += draft.total
+                cell[3] += 1
+                month[1] += draft.total
         b, d = py.base_total, py.draft_total
         totals["base"] += b
         totals["draft"] += d
@@ -207,8 +228,8 @@ def aggregate(replays: Iterable[YearReplay]) -> dict:
         totals["newly_capped"] += dc and not bc
         totals["no_longer_capped"] += bc and not dc
     return {
-        "cells": {k: [str(v[0]), str(v[1]), v[2], v[3]] for k, v in cells.items()},
-        "months": {k: [str(v[0]), str(v[1])] for k, v in months.items()},
+        "cells": {f"{k[0]}|{k[1] or ''}|{k[2] or ''}": [str(v[0]), str(v[1]), v[2], v[3]] for k, v in cells.items()},
+        "months": {f"{y:04d}-{m:02d}": [str(v[0]), str(v[1])] for (y, m), v in months.items()},
         "totals": {k: str(v) if isinstance(v, Decimal) else int(v) for k, v in totals.items()},
     }
 

@@ -62,6 +62,32 @@ def _signed(value: str) -> str:
     return f"{amount:,.0f}" if amount == 0 else f"{amount:+,.0f}"
 
 
+def _compact(value: str | None) -> str:
+    from django.utils.translation import get_language
+
+    amount = Decimal(value or "0")
+    if not amount:
+        return "0"
+    if not (get_language() or "zh").startswith("zh"):
+        return f"{amount / 1000:+.0f}k" if abs(amount) >= 1000 else f"{amount:+.0f}"
+    if abs(amount) >= 10000:
+        return f"{amount / 10000:+.0f}万"
+    if abs(amount) >= 1000:
+        return f"{amount / 1000:+.0f}千"
+    return f"{amount:+.0f}"
+
+
+def band_short(band: dict) -> str:
+    """At most 8 characters (the printed chart's axis): 不变, -5万~-2万, 5万+ ..."""
+    if band.get("unchanged"):
+        return _("不变")
+    if band["lo"] is None:
+        return f"<{_compact(band['hi'])}"
+    if band["hi"] is None:
+        return f"{_compact(band['lo'])}+"
+    return f"{_compact(band['lo'])}~{_compact(band['hi'])}"
+
+
 def run_results(run: SimulationRun, user) -> dict[str, Any]:
     s = run.summary or {}
     t = s.get("totals", {})
@@ -82,7 +108,7 @@ def run_results(run: SimulationRun, user) -> dict[str, Any]:
     for m in _months_of(run):  # every month of the period, a month without bills at 0
         v = stored.get(m, ("0.00", "0.00"))
         months.append({"month": m, "base": Decimal(v[0]), "draft": Decimal(v[1])})
-    histogram = [{"label": band_label(b), "people": b["people"]} for b in s.get("histogram", [])]
+    histogram = [{"label": band_label(b), "short": band_short(b), "people": b["people"]} for b in s.get("histogram", [])]
     people = access_person_years(user, run)
     losers = list(people.filter(difference__lt=0).order_by("difference", "person_id")[:TOP])
     gainers = list(people.filter(difference__gt=0).order_by("-difference", "person_id")[:TOP])

@@ -138,7 +138,7 @@ class RunPdfView(LoginRequiredMixin, View):
         run = _succeeded(request, pk)
         ctx = run_results(run, request.user)
         ctx["month_svg"] = chart_svg({**ctx["month_chart"], "type": "bar"})
-        ctx["histogram_svg"] = chart_svg(ctx["histogram_chart"])
+        ctx["histogram_svg"] = chart_svg({**ctx["histogram_chart"], "labels": [h["short"] for h in ctx["histogram"]]})
         ctx["printed_at"] = timezone.localtime().strftime("%Y-%m-%d %H:%M")
         ctx["user_label"] = request.user.get_full_name() or request.user.get_username()
         logger.info("simulation export pdf run=%s user=%s", run.pk, request.user.pk)

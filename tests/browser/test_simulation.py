@@ -22,9 +22,27 @@ def simulation_site(transactional_db, live_server):
     from tests.test_i18n import ensure_english_compiled
 
     ensure_english_compiled()
+    _reference_data()
     call_command("seed_demo", only=["organizations", "policies", "beneficiaries", "claims", "applications"],
                  stdout=io.StringIO())
     return live_server
+
+
+def _reference_data():
+    """Categories and policy presets (data migrations): after another browser test the database may
+    have been flushed without them being restored (tests/serialized_rollback.py)."""
+    import importlib
+
+    from django.apps import apps
+
+    from beneficiaries.models import Category
+    from policies.models import Policy
+    from policies.services import preset_sync
+
+    if not Category.objects.exists():
+        importlib.import_module("beneficiaries.migrations.0002_categories").load(apps, None)
+    if not Policy.objects.exists():
+        preset_sync()
 
 
 def _shot(page, name):
