@@ -213,3 +213,43 @@ class TestCommand:
         assert capsys.readouterr().out.startswith("created 1, unchanged 0, rejected 0")
         call_command("import_settlements", str(path))
         assert "created 0, unchanged 1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["gb18030", "xlsx"])
+def test_platform_file_through_the_browser(client, caseworker, person, institution, kind, tmp_path):
+    """Upload → preview (row errors with 行号 and the file's field) → confirm the good rows → done."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from claims.models import SettlementImport
+    from claims.tasks import settlement_import_apply, settlement_import_preview
+
+    rows = [platform_row(person, institution, setl_id="W1"), platform_row(person, institution, setl_id="W2", med_type="99")]
+    name = "setl.xlsx" if kind == "xlsx" else "setl.csv"
+    data = platform_xlsx(*rows) if kind == "xlsx" else platform_csv(*rows)
+    client.force_login(caseworker)
+    with override_settings(MEDIA_ROOT=str(tmp_path)):
+        client.post(reverse("claims:imports"), {"file": SimpleUploadedFile(name, data)})
+        job = SettlementImport.objects.get()
+        settlement_import_preview(job.pk)
+        job.refresh_from_db()
+        assert (job.status, job.created, job.rejected) == ("previewed", 1, 1)
+        assert [(e["line"], e["field"]) for e in job.errors] == [(3, "med_type")]
+        errors = client.get(reverse("claims:import", args=[job.pk]) + "?format=errors").content.decode("utf-8-sig")
+        assert errors.splitlines()[0] == "行号,字段,原因" and errors.splitlines()[1].startswith("3,med_type,")
+        client.post(reverse("claims:import", args=[job.pk]), {"apply_good_rows": "1"})
+        settlement_import_apply(job.pk)
+        job.refresh_from_db()
+    assert job.status == "done" and list(Bill.objects.values_list("settlement_no", flat=True)) == ["W1"]
+    assert Bill.objects.get().platform_record.med_type == "21"
+
+
+def test_template_downloads(client, caseworker):
+    from django.urls import reverse
+
+    client.force_login(caseworker)
+    book = openpyxl.load_workbook(io.BytesIO(client.get(reverse("claims:import_template", args=["xlsx"])).content))
+    assert [c.value for c in book.active[1]] == list(PLATFORM_COLUMNS)
+    assert book.active["E2"].data_type == "s"  # certno stored as text
+    text = client.get(reverse("claims:import_template", args=["csv"])).content.decode("utf-8-sig")
+    assert text.splitlines()[0] == ",".join(PLATFORM_COLUMNS)
