@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from operations.outbox import enqueue
 from organizations import search
 from organizations.access import scope_for
 from organizations.confirm import confirmation, confirmed
@@ -453,7 +454,7 @@ class ImportListView(BeneficiaryViewMixin, View):
             batch.save()
             from .tasks import validate_roster
 
-            transaction.on_commit(lambda: validate_roster.delay(batch.pk))
+            enqueue(validate_roster, batch.pk)
         return redirect("beneficiaries:import_detail", pk=batch.pk)
 
 
@@ -500,7 +501,7 @@ class ImportConfirmView(BeneficiaryViewMixin, View):
             batch.save(update_fields=["status", "applied_by", "processed_rows"])
             from .tasks import apply_roster
 
-            transaction.on_commit(lambda: apply_roster.delay(batch.pk))
+            enqueue(apply_roster, batch.pk)
         return redirect("beneficiaries:import_detail", pk=batch.pk)
 
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from beneficiaries.models import Person
+from operations.outbox import enqueue
 from organizations import roles
 from organizations.dates import check_date
 
@@ -698,7 +699,7 @@ def _issue_letter_on_commit(*, kind: str, claim_id: int, by_id: int) -> None:
     """After commit, queue the decision letter (reports.services.letter_issue, if present)."""
     from .tasks import issue_decision_letter
 
-    transaction.on_commit(lambda: issue_decision_letter.delay(kind, claim_id, by_id))
+    enqueue(issue_decision_letter, kind, claim_id, by_id)
 
 
 def issue_decision_letter_now(*, kind: str, claim_id: int, by_id: int) -> None:

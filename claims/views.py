@@ -25,6 +25,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from beneficiaries import idnumber
 from beneficiaries.models import Person
+from operations.outbox import enqueue
 from organizations import roles, search
 from organizations.access import restrict, scope_for
 from organizations.confirm import confirmation, confirmed
@@ -825,7 +826,7 @@ class ImportListView(ClaimsStaffMixin, FormView):
         with transaction.atomic():
             job = SettlementImport.objects.create(file=upload, original_name=upload.name[:200], uploaded_by=self.request.user,
                                                   district_id=scope.district_id)
-            transaction.on_commit(lambda: settlement_import_preview.delay(job.pk))
+            enqueue(settlement_import_preview, job.pk)
         return redirect("claims:import", pk=job.pk)
 
 
@@ -904,12 +905,14 @@ class ImportDetailView(ClaimsStaffMixin, DetailView):
 
         # The state transition IS the lock: of five simultaneous confirms exactly one moves the
         # job from PREVIEWED to APPLYING and queues the task; the others find it moved.
-        moved = SettlementImport.objects.filter(pk=pk, status=Status.PREVIEWED, cancel_requested=False).update(
-            status=Status.APPLYING, processed_rows=0, apply_good_rows=good_rows)
+        with transaction.atomic():  # the move and the queued work together (operations.outbox)
+            moved = SettlementImport.objects.filter(pk=pk, status=Status.PREVIEWED, cancel_requested=False).update(
+                status=Status.APPLYING, processed_rows=0, apply_good_rows=good_rows)
+            if moved:
+                enqueue(settlement_import_apply, job.pk)
         if not moved:
             messages.error(request, _("只有已校验的文件可以确认导入（该文件可能已在导入中）。"))
             return redirect("claims:import", pk=pk)
-        transaction.on_commit(lambda: settlement_import_apply.delay(job.pk))
         return redirect(reverse("claims:import", kwargs={"pk": pk}))
 
 

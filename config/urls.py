@@ -3,10 +3,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from operations.views import healthz
 from organizations import views as org_views
 
 urlpatterns = [
-    path("healthz", org_views.healthz, name="healthz"),
+    path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("verify/", include("reports.verify_urls")),
     path("admin/", admin.site.urls),

@@ -18,6 +18,8 @@ from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, transaction
 
+from operations.outbox import enqueue
+
 from . import services
 from .models import RecalcRun, RunTrigger
 
@@ -33,7 +35,7 @@ MAX_RETRIES = 5
 
 def start_run(run: RecalcRun) -> None:
     """Queue the run's chain once the transaction that created the run commits."""
-    transaction.on_commit(lambda: plan_run.delay(run.pk))
+    enqueue(plan_run, run.pk)
 
 
 @shared_task(name="monitoring.nightly_recalculation", acks_late=True)

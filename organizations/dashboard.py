@@ -5,8 +5,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
-
 logger = logging.getLogger(__name__)
 
 
@@ -44,14 +42,3 @@ def work_queues(user) -> list[Queue]:
             logger.exception("dashboard provider %s failed", getattr(provider, "__qualname__", provider))
     return queues
 
-
-def broker_status() -> str:
-    if not settings.REDIS_URL:
-        return "eager"
-    try:
-        import redis
-
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
-        return "ok"
-    except Exception as exc:  # noqa: BLE001
-        return f"error: {type(exc).__name__}"

@@ -5,33 +5,17 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import connection
 from django.db.models import Q
-from django.http import JsonResponse, QueryDict
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views import View
-from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
 from . import dashboard, roles
 from .access import scope_for
 from .selectors import scope_label
-
-
-@require_GET
-def healthz(request):
-    """Database and broker status as JSON (no login: for load balancers and monitoring)."""
-    status = {"database": "ok", "broker": "ok"}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - report any failure, never raise
-        status["database"] = f"error: {type(exc).__name__}"
-    status["broker"] = dashboard.broker_status()
-    healthy = status["database"] == "ok" and status["broker"] in ("ok", "eager")
-    return JsonResponse({"status": "ok" if healthy else "error", **status}, status=200 if healthy else 503)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from operations.outbox import enqueue
 from organizations.models import Agency, AgencyKind, District
 
 from .models import (
@@ -335,7 +336,7 @@ def print_job_request(*, user, issued_on: date | None = None, payment_batch_id: 
         )
         from .tasks import print_letters
 
-        transaction.on_commit(lambda: print_letters.delay(job.pk))
+        enqueue(print_letters, job.pk)
     return job
 
 

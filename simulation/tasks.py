@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from celery import chord, shared_task
-from django.db import transaction
+
+from operations.outbox import enqueue
 
 from . import services
 from .models import SimulationRun
@@ -20,7 +21,7 @@ QUEUE = "simulation"
 
 
 def start_run(run: SimulationRun) -> None:
-    transaction.on_commit(lambda: plan_simulation.apply_async((run.pk,), queue=QUEUE))
+    enqueue(plan_simulation, run.pk, queue=QUEUE)
 
 
 @shared_task(name="simulation.plan", acks_late=True, queue=QUEUE)

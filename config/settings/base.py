@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "monitoring",
     "simulation",
     "api",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +53,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # after MessageMiddleware: "recorded; the letter will be produced when the task service is back"
+    "operations.middleware.OutboxNoticeMiddleware",
     # after MessageMiddleware: it tells the user why they were logged out
     "organizations.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -160,9 +163,30 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
 # Must exceed the longest task (time limit above), or Redis re-delivers a task still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 10 * 60}
+# Short broker timeouts: a request never waits long for a Redis that is down (operations.outbox
+# sends with one attempt and no result-backend round trip; the sweeper sends what is left).
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = env.float("CELERY_REDIS_SOCKET_TIMEOUT", default=10.0)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 NIGHTLY_HOUR = env.int("NIGHTLY_HOUR", default=2)
+# Beat entries kept in code (the database scheduler installs them); the nightly run is a row
+# created by monitoring's migration so that administrators can move it.
+CELERY_BEAT_SCHEDULE = {
+    "operations.outbox_sweep": {"task": "operations.outbox_sweep", "schedule": env.float("OUTBOX_SWEEP_SECONDS", default=60.0)},
+}
+
+# Transactional outbox (operations.outbox) and health (/healthz).
+OUTBOX_CONNECT_TIMEOUT = env.float("OUTBOX_CONNECT_TIMEOUT", default=1.0)
+OUTBOX_SENDING_STALE = 120  # seconds a row may stay "sending" (its sender died) before it is re-sent
+OUTBOX_RESEND_AFTER = env.int("OUTBOX_RESEND_AFTER", default=6 * 3600)  # sent, never started
+OUTBOX_RESEND_STARTED_AFTER = 2 * CELERY_TASK_TIME_LIMIT  # started, never finished (worker lost)
+OUTBOX_ALERT_SECONDS = env.int("OUTBOX_ALERT_SECONDS", default=10 * 60)  # /healthz "degraded" beyond
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=15)
+NIGHTLY_STALE_HOURS = env.int("NIGHTLY_STALE_HOURS", default=26)
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -104,7 +104,8 @@ def test_a_logged_in_user_is_sent_from_login_to_home(client, caseworker):
 def test_healthz_is_ok_with_eager_celery(client, settings):
     settings.REDIS_URL = ""
     body = client.get(reverse("healthz")).json()
-    assert body == {"status": "ok", "database": "ok", "broker": "eager"}
+    assert body == {"status": "ok", "database": "ok", "broker": "eager", "worker": {"status": "eager"},
+                    "nightly": {"status": "none"}, "outbox": {"pending": 0, "oldest_seconds": 0}}
 
 
 @pytest.mark.django_db
