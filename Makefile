@@ -81,6 +81,19 @@ check-deploy: setup
 	tmp=$$(mktemp -d) && STATIC_ROOT=$$tmp $(PY) manage.py collectstatic --noinput -v 0 && rm -rf "$$tmp" && \
 	echo "check-deploy: production settings, deploy checks and static files OK"
 
+# Backup and restore drill (docs/operations.md): pg_dump + MEDIA_ROOT in one archive; restore only
+# into an empty database. DATABASE_URL and MEDIA_ROOT as for the application.
+BACKUP_DIR ?= backups
+backup:
+	@bash scripts/backup.sh backup $(BACKUP_DIR)
+
+restore:
+	@bash scripts/backup.sh restore "$(FILE)"
+
+# Deployment smoke test: production settings, PostgreSQL, Redis, gunicorn (what .ci/run runs).
+smoke: setup
+	$(PY) scripts/smoke_deploy.py
+
 # Re-extract every app's strings, fill English from locale/en/glossary.tsv, compile.
 # `python scripts/translate_en.py --missing` lists what the glossary still lacks.
 messages: setup
