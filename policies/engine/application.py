@@ -124,10 +124,12 @@ def _window(scheme: ApplicationScheme, on: Date, held_since: Date | None = None)
             first = max(first, floor)
         first = min(first, on)
         return first, on, f"{first.isoformat()} 至 {on.isoformat()}"
-    # "申请前12个月内": settled after the same day 12 months earlier, up to the application date.
+    # "申请前12个月内" (甬 三(二)1, POLICY.md §9): settled after the same day 12 months earlier and
+    # BEFORE the application date; a bill settled on or after it is assessed per bill only.
     start = _months_before(on, scheme.months or 0)
     first = Date.fromordinal(start.toordinal() + 1)
-    return first, on, f"{first.isoformat()} 至 {on.isoformat()}"
+    last = Date.fromordinal(on.toordinal() - 1)
+    return first, last, f"{first.isoformat()} 至 {last.isoformat()}"
 
 
 def _assess_scheme(policy: PolicySpec, scheme: ApplicationScheme, application: ApplicationIn,
