@@ -2,15 +2,15 @@
 and under a draft, with the same identities and the same order. Reads only; writes nothing of
 ``claims`` (the results go to :class:`simulation.models.SimulationPersonYear`).
 
-It follows the nightly bulk path (``monitoring.bulk.recompute_chunk``), so a simulated "now" is
+It follows the nightly bulk path (``claims.recalc.recompute_chunk``), so a simulated "now" is
 exactly what the nightly run would compute:
 
 - the same bills: the person-year's bills with a granted figure (``claims.money.bills_granted``,
   the same set that uses up cap room: what the fund pays or has paid) settled in the period, in settlement order (discharge date, then id);
   pending and rejected claims are not spending;
-- the same inputs: rows mapped by ``monitoring.bulk._bill_in`` (= ``policies.adapters.bill_in``),
+- the same inputs: rows mapped by ``claims.recalc._bill_in`` (= ``policies.adapters.bill_in``),
   certifications as ``CertificationIn``, the same ``RegionStats``;
-- the same policy choice "now": ``monitoring.bulk.PolicyPicker`` (= ``policy_in_force``);
+- the same policy choice "now": ``claims.recalc.PolicyPicker`` (= ``policy_in_force``);
 - the same year start: draws paid outside the bills (``LedgerDraw``) seed both states.
 
 Under the draft every bill of the period is assessed with the draft's spec, its dates widened to the
@@ -72,8 +72,8 @@ class YearReplay:
 @lru_cache(maxsize=1)
 def _deps():
     """The functions a replay calls, imported once (not per person-year)."""
+    from claims.recalc import B_END, _bill_in
     from claims.services import seed_year_state
-    from monitoring.bulk import B_END, _bill_in
     from policies.engine.engine import assess_bill
     from policies.engine.types import YearState
 
@@ -113,9 +113,9 @@ def replay_year(*, picker, region_id: int | None, draft_spec, person_in, rows: S
 
 
 def sim_fields() -> tuple[str, ...]:
-    """The leading columns of ``monitoring.bulk.BILL_FIELDS`` that ``_bill_in`` reads (same
+    """The leading columns of ``claims.recalc.BILL_FIELDS`` that ``_bill_in`` reads (same
     positions), without the stored results (no timestamps or JSON to parse)."""
-    from monitoring.bulk import B_DESIGNATED, BILL_FIELDS
+    from claims.recalc import B_DESIGNATED, BILL_FIELDS
 
     return BILL_FIELDS[:B_DESIGNATED + 1]
 
@@ -137,7 +137,7 @@ def replay_people(*, region_id: int, district_id: int | None, start: date, end: 
     with counted bills settled in ``start..end``: a few set-based queries, then the engine."""
     from beneficiaries.models import Certification, Person
     from claims.models import LedgerDraw
-    from monitoring.bulk import B_END, B_PERSON, PolicyPicker
+    from claims.recalc import B_END, B_PERSON, PolicyPicker
     from policies.engine.types import CertificationIn, PersonIn
 
     picker = picker or PolicyPicker.load()
@@ -190,7 +190,7 @@ def _add(d: dict, key: str, values: Sequence[Decimal | int]) -> None:
 
 def aggregate(replays: Iterable[YearReplay]) -> dict:
     """Chunk aggregates (JSON, money as strings): cells district|category|visit class, months, totals."""
-    from monitoring.bulk import B_END
+    from claims.recalc import B_END
 
     cells: dict[tuple, list] = defaultdict(lambda: [ZERO, ZERO, 0, 0])
     months: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])

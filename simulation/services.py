@@ -121,7 +121,7 @@ def run_plan(*, run: SimulationRun) -> list[int]:
 
 def chunk_execute(*, run_id: int, index: int) -> int:
     """Replay one chunk and store its person-years and aggregates, atomically; idempotent."""
-    from monitoring.bulk import PolicyPicker
+    from claims.recalc import PolicyPicker
 
     run = SimulationRun.objects.select_related("draft").get(pk=run_id)
     with transaction.atomic():

@@ -197,7 +197,7 @@ class PersonView(LoginRequiredMixin, View):
     """One person-year's bills: the explanation now and under the draft, side by side, clause by clause."""
 
     def get(self, request, pk, person_id):
-        from monitoring.bulk import B_END, B_ID
+        from claims.recalc import B_END, B_ID
 
         run = _succeeded(request, pk)
         py = get_object_or_404(access_person_years(request.user, run), person_id=person_id,
