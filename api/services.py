@@ -183,9 +183,11 @@ def settlement_post(*, client: ApiClient, person: Person, payload: dict[str, Any
             return record, False
         try:
             with transaction.atomic():
+                # Decided now (counted_at): a settlement posted later, even of an earlier stay,
+                # never re-deals the room this hospital is told to advance (claims.recalc.decision_key).
                 bill = Bill.objects.create(person=person, district_id=person.hukou_district_id, institution=institution,
                                            source=BillSource.ONE_STOP, status=BillStatus.RECORDED,
-                                           created_by=client.user, **data)
+                                           created_by=client.user, counted_at=timezone.now(), **data)
         except IntegrityError:
             raise ApiError(409, "conflict", _("该结算ID已上传且内容不同。"), "setl_id") from None
         recompute_person_year(person_id=person.pk, year=year)

@@ -336,13 +336,15 @@ _BEFORE_ANY = datetime(1, 1, 1, tzinfo=UTC)
 def decision_key(*, pk: int, claim_id: int | None, discharge_date: date, counted_at: datetime | None) -> tuple:
     """The order in which a person-year's counted bills were decided (and so are recomputed).
 
-    A one-stop bill was decided at the hospital on its settlement date; a claim's bill at its
-    approval (``Bill.counted_at``), after the one-stop bills settled that day. Bills decided the
-    same way keep settlement order (discharge date, then id). POLICY.md §3 "in order of settlement
-    date" is this order whenever every bill is settled one-stop or approved in settlement order;
-    approving out of order never re-deals the room an earlier approval already granted.
+    A one-stop bill from a settlement file was decided at the hospital on its settlement date; a
+    one-stop bill reserved through the API (``Bill.counted_at`` = the moment the hospital was told
+    what to advance) and a claim's bill at its approval (``Bill.counted_at``) were decided at that
+    moment, after the file's one-stop bills settled that day. Bills decided the same way keep
+    settlement order (discharge date, then id). POLICY.md §3 "in order of settlement date" is this
+    order whenever every bill is settled one-stop or decided in settlement order; deciding out of
+    order never re-deals the room an earlier decision already granted or a hospital advanced.
     """
-    if claim_id is None or counted_at is None:
+    if counted_at is None:
         return (discharge_date, 0, _BEFORE_ANY, discharge_date, pk)
     return (max(timezone.localdate(counted_at), discharge_date), 1, counted_at, discharge_date, pk)
 
@@ -512,8 +514,8 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
             return True
 
         counted_rows = [row for row in rows if row[B_STATUS] in counted_statuses]
-        if any(row[B_CLAIM] and row[B_COUNTED_AT] is not None for row in counted_rows):
-            # rows come in settlement order, which is the decision order of one-stop bills
+        if any(row[B_COUNTED_AT] is not None for row in counted_rows):
+            # rows come in settlement order, which is the decision order of settlement-file bills
             counted_rows.sort(key=lambda r: decision_key(pk=r[B_ID], claim_id=r[B_CLAIM], discharge_date=r[B_END],
                                                          counted_at=r[B_COUNTED_AT]))
         counted_changed = False

@@ -128,6 +128,22 @@ class TestSettlements:
         assert Bill.objects.count() == 1 and SettlementRecord.objects.count() == 1
         assert list(LedgerBucket.objects.values_list("bucket", "used")) == used
 
+    def test_policy_3_decision_order_a_later_post_of_an_earlier_stay_never_reduces_an_advance(
+            self, client, hospital, person):
+        """POLICY.md §3 cap in decision order: the hospital advanced the first answer, so a
+        settlement of an EARLIER stay posted afterwards gets only the room left (BJ-3 inpatient
+        85 %, cap 160,000: 127,500 then 32,500), and the first bill keeps its 127,500."""
+        big = {"medfee_sumamt": "161000.00", "inscp_scp_amt": "160000.00", "hifp_pay": "10000.00"}
+        late = post(client, "/api/v1/settlements", settlement(person, hospital.institution, setl_id="LATE",
+                                                              begndate="2023-05-01", enddate="2023-05-10",
+                                                              setl_time="2023-05-10T10:00:00+08:00", **big), hospital)
+        early = post(client, "/api/v1/settlements", settlement(person, hospital.institution, setl_id="EARLY", **big),
+                     hospital)
+        assert (late.json()["reserved_amount"], early.json()["reserved_amount"]) == ("127500.00", "32500.00")
+        figures = {b.settlement_no: (b.total_assistance, b.hospital_assistance_paid) for b in Bill.objects.all()}
+        assert figures == {"LATE": (Decimal("127500.00"), Decimal("127500.00")),
+                           "EARLY": (Decimal("32500.00"), Decimal("32500.00"))}
+
     def test_same_setl_id_with_other_content_is_a_conflict(self, client, hospital, person):
         post(client, "/api/v1/settlements", settlement(person, hospital.institution), hospital)
         response = post(client, "/api/v1/settlements", settlement(person, hospital.institution, medfee_sumamt="99999.00"),

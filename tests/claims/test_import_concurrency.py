@@ -1,5 +1,6 @@
 """Five simultaneous confirms of one previewed settlement import queue ONE apply task (the state
-transition is the lock), and the job records what was created (real threads, PostgreSQL)."""
+transition is the lock; the task is recorded in the outbox with the transition), and the job records
+what was created (real threads, PostgreSQL)."""
 from __future__ import annotations
 
 import threading
@@ -29,8 +30,12 @@ def test_five_simultaneous_confirms_apply_once(person, institution, caseworker, 
     tasks.settlement_import_preview(job.pk)
     job.refresh_from_db()
     assert job.status == "previewed"
-    queued: list[int] = []
-    monkeypatch.setattr(tasks.settlement_import_apply, "delay", lambda pk: queued.append(pk))
+    # The outbox records the task with the decision; hold the sending so the threads only race on
+    # the transition (the task itself is run below, as a worker and two stray re-deliveries would).
+    from operations import outbox
+    from operations.models import OutboxTask
+
+    monkeypatch.setattr(outbox, "send", lambda pk: False)
     barrier = threading.Barrier(5)
     errors: list[BaseException] = []
 
@@ -50,7 +55,8 @@ def test_five_simultaneous_confirms_apply_once(person, institution, caseworker, 
         t.start()
     for t in threads:
         t.join(60)
-    assert not errors and queued == [job.pk]
+    queued = [row.args for row in OutboxTask.objects.filter(task_name=tasks.settlement_import_apply.name)]
+    assert not errors and queued == [[job.pk]]
     for _ in range(3):  # the one task, then two stray re-deliveries
         tasks.settlement_import_apply(job.pk)
     job.refresh_from_db()
