@@ -51,3 +51,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # so transactional tests after them could not restore it. pytest-django's sort (db tests,
     # then transactional, then the rest) is stable, so they stay last among transactional tests.
     items[:] = [i for i in items if not _drives_a_browser(i)] + [i for i in items if _drives_a_browser(i)]
+
+
+# The reference data serialized when the test database was created. A connection object made
+# later has no ``_test_serialized_contents``, and Django then silently restores nothing: Playwright's
+# greenlets give a browser test a fresh connection object while its fixtures are set up (``page``
+# before ``live_server``), so a browser test after any flush found no policies, regions or
+# categories. Once seen, the contents are put on the connection class, so every connection object
+# of the (one) test database has them.
+def _remember() -> None:
+    try:
+        from django.db import DEFAULT_DB_ALIAS, connections
+    except Exception:  # noqa: BLE001 - Django not configured (e.g. --help)
+        return
+    conn = connections[DEFAULT_DB_ALIAS]
+    contents = conn.__dict__.get("_test_serialized_contents")
+    if contents is not None and "_test_serialized_contents" not in type(conn).__dict__:
+        type(conn)._test_serialized_contents = contents
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _serialized_contents_on_every_connection(django_db_setup) -> None:
+    """Right after the test database is created (before any test's own fixtures, so before
+    Playwright starts), put its serialized contents on the connection class."""
+    _remember()
