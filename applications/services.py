@@ -410,8 +410,8 @@ def _gather(application: Application) -> list[CountedBill]:
     return CountedBill.objects.bulk_create(rows, batch_size=1000)
 
 
-def _collect(application: Application) -> list[CountedBill]:
-    """The unsaved snapshot rows of the counted period (sets the application's period)."""
+def _scheme_and_period(application: Application):
+    """The relief scheme the application is assessed under and its counted period (inclusive)."""
     policy = _policy_for(application, application.received_on)
     category = _application_category(application)
     scheme = _scheme(policy, category)[1] if policy is not None else None
@@ -419,6 +419,12 @@ def _collect(application: Application) -> list[CountedBill]:
     certification = getattr(assessment, "certification", None) if assessment is not None else None
     start, end = counted_period(scheme, application.received_on,
                                 certification.valid_from if certification is not None else None)
+    return scheme, start, end
+
+
+def _collect(application: Application) -> list[CountedBill]:
+    """The unsaved snapshot rows of the counted period (sets the application's period)."""
+    scheme, start, end = _scheme_and_period(application)
     application.period_start, application.period_end = start, end
     application.save(update_fields=["period_start", "period_end"])
     patient_only = scheme is not None and scheme.members == "patient"
@@ -461,12 +467,26 @@ def extra_bill_add(*, application: Application, by, person: Person, receipt: Upl
     _check_size(receipt, "receipt")
     extra = ExtraBill(application=application, person=person, receipt=receipt, added_by=by, **fields)
     check_amounts(extra)
+    check_in_period(application, extra)
     with transaction.atomic():
         locked = _lock(application)
         _expect(locked, Status.GATHERING)
         extra.full_clean()
         extra.save()
     return extra
+
+
+def check_in_period(application: Application, extra: ExtraBill) -> None:
+    """A receipt counts only when its stay was settled in the application's counted period
+    (POLICY.md §4, §9): one outside it is refused with the window named, never silently ignored."""
+    if extra.discharge_date is None:
+        return
+    _scheme, start, end = _scheme_and_period(application)
+    if not start <= extra.discharge_date <= end:
+        raise ValidationError({"discharge_date": ValidationError(
+            _("出院（结算）日期 %(day)s 不在本次申请的计算期间 %(start)s 至 %(end)s 内，该票据不计入。")
+            % {"day": extra.discharge_date.isoformat(), "start": start.isoformat(), "end": end.isoformat()},
+            code="outside_period")})
 
 
 def check_amounts(extra: ExtraBill) -> None:

@@ -256,6 +256,30 @@ def test_extra_bill_inconsistent_amounts_name_the_field(household, patient, case
     assert not ExtraBill.objects.exists()
 
 
+def test_policy_4_a_receipt_outside_the_counted_period_is_refused_naming_the_window(
+        household, patient, caseworker, civil_certifier):
+    """POLICY.md §4: only bills settled in the counted period count. A receipt outside it was
+    accepted and then silently left out of the relief; now it is refused, the window named."""
+    application = to_gathering(receive(household=household, patient=patient, caseworker=caseworker),
+                               caseworker=caseworker, certifier=civil_certifier)
+    services.bills_gather(application=application, by=caseworker)
+    application.refresh_from_db()
+    start, end = application.period_start, application.period_end
+    fields = dict(institution_name="外院", designated=True, settlement_no="OUT-1", visit_type="inpatient",
+                  admission_date=end, discharge_date=end + timedelta(days=1), total_cost=Decimal("100"),
+                  policy_scope_cost=Decimal("100"), basic_paid=Decimal("0"), critical_paid=Decimal("0"),
+                  other_paid=Decimal("0"), assistance_paid=Decimal("0"))
+    with pytest.raises(ValidationError) as info:
+        services.extra_bill_add(application=application, by=caseworker, person=patient, receipt=receipt(), **fields)
+    assert codes(info.value) == {"outside_period"}
+    message = info.value.error_dict["discharge_date"][0].messages[0]
+    assert start.isoformat() in message and end.isoformat() in message
+    assert not ExtraBill.objects.exists()
+    fields.update(settlement_no="IN-1", admission_date=start, discharge_date=start)
+    services.extra_bill_add(application=application, by=caseworker, person=patient, receipt=receipt(), **fields)
+    assert ExtraBill.objects.count() == 1
+
+
 # --- 4/5. compute and decide --------------------------------------------------------------------
 
 def test_compute_then_approve_by_another_person_issues_letter(household, patient, hospital, caseworker,
