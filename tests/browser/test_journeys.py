@@ -183,6 +183,11 @@ def test_payment_batch_nothing_preselected_built_after_confirmation(watched, jou
     page, base = watched, journey_site.url
     reviewer = get_user_model().objects.get(username="shenhe")
     claims = [make_submitted_claim(settlement_no=f"ZY-P-{i}") for i in range(2)]
+    from claims.models import PayeeAccount
+
+    person = claims[0].person
+    PayeeAccount.objects.get_or_create(person=person, active=True, defaults={
+        "account_name": person.name, "account_number": "6222020200001234567", "bank_name": "工商银行朝阳支行"})
     for claim in claims:
         services.claim_approve(claim=claim, reviewer=reviewer)
     login(page, base, "jingban", "demo-jingban-2026")
@@ -194,6 +199,19 @@ def test_payment_batch_nothing_preselected_built_after_confirmation(watched, jou
     page.shot("journey-06-batch-confirmation")
     page.click("#confirm-button")
     expect(page.locator("h1")).to_contain_text("支付批次 ZF")
+    # The bank file downloads from the batch page, and its rows add up to the batch total shown.
+    with page.expect_download() as info:
+        page.get_by_role("link", name="CSV").click()
+    download = info.value
+    assert download.suggested_filename.startswith("ZF") and download.suggested_filename.endswith(".csv")
+    import csv
+    from decimal import Decimal
+    from pathlib import Path
+
+    *rows, total_row = csv.DictReader(Path(download.path()).read_text(encoding="utf-8-sig").splitlines())
+    assert len(rows) == 1 and total_row["序号"] == "合计"
+    shown_total = page.locator("tr.fw-semibold td.money").inner_text().replace(",", "").replace("¥", "").strip()
+    assert sum(Decimal(r["金额"]) for r in rows) == Decimal(total_row["金额"]) == Decimal(shown_total)
     page.fill("#id_reference", "ICBC-20261207-01")
     page.get_by_role("button", name="标记为已支付").click()
     expect(page.locator(".confirm-step")).to_contain_text("ICBC-20261207-01")
