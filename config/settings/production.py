@@ -42,6 +42,12 @@ if _database_url:
     # One connection per gunicorn/Celery worker thread, kept between requests (docs/operations.md).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.bool("DB_TRANSACTION_POOLER", default=False):
+        # Behind PgBouncer in transaction-pooling mode (docs/operations.md): a server connection
+        # belongs to a client only for one transaction, so no server-side cursors (``.iterator()``
+        # outside a transaction) and no persistent client connections are needed.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
 
 REDIS_URL = _required("REDIS_URL")
