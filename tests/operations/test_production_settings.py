@@ -127,3 +127,14 @@ def test_collectstatic_with_the_manifest_finds_every_referenced_file(tmp_path, s
     assert list(tmp_path.glob("vendor/bootstrap/css/bootstrap.min.*.css"))
     vendored = (Path(__file__).resolve().parents[2] / "static" / "vendor")
     assert not [p for p in vendored.rglob("*.*s") if "sourceMappingURL" in p.read_text(encoding="utf-8", errors="ignore")]
+
+
+@pytest.mark.parametrize(("pooler", "expected"), [(None, "False 60"), ("true", "True 0")])
+def test_behind_a_transaction_pooler_no_server_side_cursors_and_no_persistent_connections(pooler, expected):
+    """docs/operations.md (PgBouncer, transaction pooling): DB_TRANSACTION_POOLER=true turns off
+    server-side cursors and persistent client connections, as Django requires behind one."""
+    code = ("from django.conf import settings as s; d = s.DATABASES['default']; "
+            "print(d.get('DISABLE_SERVER_SIDE_CURSORS', False), d['CONN_MAX_AGE'])")
+    result = manage("shell", "-c", code, DB_TRANSACTION_POOLER=pooler)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
