@@ -153,8 +153,10 @@ def main() -> int:
         if answer.status != 302:
             fail(f"signing in answered {answer.status} (expected a redirect)", log)
         dashboard = get("/")
-        if dashboard.status != 200 or "jingban" not in dashboard.read().decode():
-            fail(f"the signed-in dashboard answered {dashboard.status}", log)
+        page = dashboard.read().decode()
+        # Signed in: the navbar carries the sign-out form (the page shows the user's name, not the login).
+        if dashboard.status != 200 or 'action="/accounts/logout/"' not in page or 'name="password"' in page:
+            fail(f"the signed-in dashboard answered {dashboard.status} without the signed-in navbar", log)
         print("smoke: signed-in dashboard: 200")
         pdf = get(f"/reports/letters/{letter}/pdf")
         data = pdf.read()
