@@ -6,7 +6,9 @@ It follows the nightly bulk path (``claims.recalc.recompute_chunk``), so a simul
 exactly what the nightly run would compute:
 
 - the same bills: the person-year's bills with a granted figure (``claims.money.bills_granted``,
-  the same set that uses up cap room: what the fund pays or has paid) settled in the period, in settlement order (discharge date, then id);
+  the same set that uses up cap room: what the fund pays or has paid) settled in the period, in the
+  core's decision order (``claims.recalc.decision_key``: settlement order, a claim's bill at its
+  approval, an API reservation at its answer);
   pending and rejected claims are not spending;
 - the same inputs: rows mapped by ``claims.recalc._bill_in`` (= ``policies.adapters.bill_in``),
   certifications as ``CertificationIn``, the same ``RegionStats``;
@@ -114,10 +116,29 @@ def replay_year(*, picker, region_id: int | None, draft_spec, person_in, rows: S
 
 def sim_fields() -> tuple[str, ...]:
     """The leading columns of ``claims.recalc.BILL_FIELDS`` that ``_bill_in`` reads (same
-    positions), without the stored results (no timestamps or JSON to parse)."""
+    positions), without the stored results (no timestamps or JSON to parse), then ``counted_at``
+    (at :data:`S_COUNTED_AT`) for the decision order."""
     from claims.recalc import B_DESIGNATED, BILL_FIELDS
 
-    return BILL_FIELDS[:B_DESIGNATED + 1]
+    return (*BILL_FIELDS[:B_DESIGNATED + 1], "counted_at")
+
+
+def _sim_counted_at() -> int:
+    from claims.recalc import B_DESIGNATED
+
+    return B_DESIGNATED + 1
+
+
+def in_decision_order(rows: list[tuple]) -> list[tuple]:
+    """A person-year's rows in the order the nightly core computes them
+    (``claims.recalc.decision_key``): a later decision never re-deals room an earlier one granted."""
+    from claims.recalc import B_CLAIM, B_END, B_ID, decision_key
+
+    at = _sim_counted_at()
+    if all(row[at] is None for row in rows):
+        return rows  # settlement order already (the query's order)
+    return sorted(rows, key=lambda r: decision_key(pk=r[B_ID], claim_id=r[B_CLAIM], discharge_date=r[B_END],
+                                                   counted_at=r[at]))
 
 
 def bills_query(*, region_id: int, district_id: int | None, start: date, end: date):
@@ -174,7 +195,7 @@ def replay_people(*, region_id: int, district_id: int | None, start: date, end: 
         if pin is None:
             pin = person_cache[person_id] = PersonIn(certifications=tuple(certs.get(person_id, ())), disability_grade=grade)
         out.append(replay_year(picker=picker, region_id=region_id, draft_spec=draft_spec, person_in=pin,
-                               rows=by_person_year[key], draws=draws.get(key, ()), year=year,
+                               rows=in_decision_order(by_person_year[key]), draws=draws.get(key, ()), year=year,
                                person_id=person_id, district_id=district))
     return out
 

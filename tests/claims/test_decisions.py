@@ -216,3 +216,26 @@ def test_one_core_repair_ledger_command_is_explicit_and_logged(person, instituti
     call_command("repair_ledger", person=person.pk, year=2023, reason="导入脚本误写", stdout=out)
     assert LedgerBucket.objects.get(ledger__person=person).used == D("17000.00")
     assert LedgerRepair.objects.get().reason == "导入脚本误写"
+
+
+def test_decision_order_the_simulation_replays_bills_as_the_core_decided_them(
+        make_claim, reviewer, institution, django_capture_on_commit_callbacks):
+    """The what-if replay's "now" is the core's figure bill by bill: claims approved out of
+    discharge order (December, then November, then October) keep their grants in the replay too.
+    (In settlement order the replay gave October 4,000 and December 0, the reverse of the letters.)"""
+    from policies.selectors import spec_of
+    from simulation.replay import replay_people
+
+    claims = [make_claim(bills=[bill_data(institution, burden="5000.00", visit_type="outpatient",
+                                          discharge=date(2023, 12 - i, 10))]) for i in range(3)]
+    for claim in claims:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.claim_approve(claim=claim, reviewer=reviewer)
+    stored = {b.pk: b.total_assistance for b in Bill.objects.filter(claim__in=claims)}
+    assert sorted(stored.values()) == [D("0.00"), D("4000.00"), D("4000.00")]
+    person = claims[0].person
+    policy = Bill.objects.filter(claim__in=claims).first().policy
+    (year,) = replay_people(region_id=person.insured_region_id, district_id=None, start=date(2023, 1, 1),
+                            end=date(2023, 12, 31), draft_spec=spec_of(policy), lo=person.pk, hi=person.pk)
+    replayed = {row[0]: result.total for row, result in zip(year.rows, year.base, strict=True)}
+    assert replayed == stored
