@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from operations.views import healthz
+from organizations import twofactor_views
 from organizations import views as org_views
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("accounts/login/", org_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/2fa/", twofactor_views.VerifyView.as_view(), name="otp_verify"),
+    path("accounts/2fa/enrol/", twofactor_views.EnrolView.as_view(), name="otp_enrol"),
     path("", org_views.HomeView.as_view(), name="home"),
     path("search/", org_views.SearchView.as_view(), name="search"),
     path("search/go/", org_views.SearchGoView.as_view(), name="search_go"),

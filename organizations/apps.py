@@ -10,8 +10,10 @@ class OrganizationsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from . import twofactor
         from .roles import sync_role_permissions
         from .security import mark_login
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="organizations.sync_role_permissions")
         user_logged_in.connect(mark_login, dispatch_uid="organizations.mark_login")
+        user_logged_in.connect(twofactor.mark_login, dispatch_uid="organizations.twofactor.mark_login")

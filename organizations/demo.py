@@ -24,8 +24,9 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import roles
+from . import roles, twofactor
 from .models import Agency, AgencyKind, District, Institution, InstitutionLevel, Region, RegionStatistic, StaffProfile
 
 REGION = ("110000", "北京市", "京")
@@ -66,6 +67,13 @@ DEMO_USERS = [
     DemoUser("haidian-jingban", "demo-haidian-2026", "陈海", roles.CASEWORKER, "110108-medical_security", "110108",
              "海淀区 医疗救助经办员", "haidian_caseworker"),
 ]
+
+# The demo reviewer's and administrator's TOTP secret (second factor, organizations.twofactor),
+# hex as django-otp stores it; base32 for an authenticator app in DEMO_TOTP_SECRET_BASE32 and
+# README.md. On the demo (SHOW_DEMO_LOGINS) the verification page also shows the current code.
+# Demo only: a real device's key is random (enrolment screen).
+DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238's test secret "12345678901234567890"
+DEMO_TOTP_SECRET_BASE32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # noqa: S105 - demo only, documented
 
 # 定点医药机构 (codes follow the national medical-insurance pattern H + division code + serial).
 INSTITUTIONS = [
@@ -161,4 +169,6 @@ def _user(spec: DemoUser, agency: Agency, district: District | None):
         user.save(update_fields=["password"])
     user.groups.add(Group.objects.get(name=spec.role))
     StaffProfile.objects.get_or_create(user=user, defaults={"agency": agency, "district": district, "title": spec.title})
+    if twofactor.required_for(user) and not TOTPDevice.objects.filter(user=user).exists():
+        TOTPDevice.objects.create(user=user, name=twofactor.TOTP_DEVICE_NAME, key=DEMO_TOTP_KEY, confirmed=True)
     return user

@@ -63,3 +63,15 @@ requires_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="needs PostgreSQL row locks (SELECT ... FOR UPDATE); SQLite serialises writers, so it proves nothing here. Runs in CI (.ci/run).",
 )
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_second_factor(monkeypatch):
+    """``client.force_login`` skips the password; for reviewers and administrators it now also
+    passes the second factor (tests/otp.py). The requirement itself stays on: tests/organizations/
+    test_twofactor.py logs in without it."""
+    from django.test import Client
+
+    from tests.otp import force_login_with_second_factor
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_second_factor)

@@ -28,6 +28,9 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ninja",
     "django_celery_beat",
     # ours
@@ -52,11 +55,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # user.is_verified(): passed the second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     # after MessageMiddleware: "recorded; the letter will be produced when the task service is back"
     "operations.middleware.OutboxNoticeMiddleware",
     # after MessageMiddleware: it tells the user why they were logged out
     "organizations.middleware.SessionTimeoutMiddleware",
+    # after the timeout: a user who must pass the second factor reaches nothing else until then
+    "organizations.twofactor.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -112,6 +118,12 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind N reverse proxies, count failures against the real client (see organizations.security).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "organizations.security.client_ip"
+
+# Second factor (django-otp, organizations.twofactor): TOTP, required for reviewers and
+# administrators. Wrong codes slow down exponentially per device (throttle factor, seconds).
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="医疗救助经办系统")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 # Caseworker sessions: idle timeout and an absolute limit (not Django's two-week default).
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)

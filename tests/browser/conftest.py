@@ -47,3 +47,20 @@ def demo_site(transactional_db, live_server):
     ensure_english_compiled()
     call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     return live_server
+
+
+def pass_second_factor(page, username: str) -> None:
+    """After the password: on the second-factor page, type the code the user's device shows now
+    (computed from its secret, tests/otp.py). Nothing to do for a user who is not asked."""
+    from django.contrib.auth import get_user_model
+    from playwright.sync_api import expect
+
+    from tests.otp import token_for
+
+    page.wait_for_load_state()
+    if "/accounts/2fa/" not in page.url:
+        return
+    expect(page.locator("#id_otp_token")).to_be_visible()
+    page.fill("#id_otp_token", token_for(get_user_model().objects.get(username=username)))
+    page.click("#otp-submit")
+    page.wait_for_load_state()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import requires_chromium
+from .conftest import pass_second_factor, requires_chromium
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 
@@ -32,17 +32,20 @@ def login(page, base_url, username, password):
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
+    pass_second_factor(page, username)
 
 
 def district_admin(code: str, username: str):
     from organizations import roles
     from organizations.models import District
     from tests.factories import make_staff
+    from tests.otp import confirmed_device
 
     user = make_staff(roles.ADMINISTRATOR, district=District.objects.get(code=code), username=username)
     user.is_staff = True
     user.set_password("district-admin-2026")
     user.save()
+    confirmed_device(user)  # administrators pass the second factor (organizations.twofactor)
     return user
 
 

@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import requires_chromium
+from .conftest import pass_second_factor, requires_chromium
 
 pytestmark = [pytest.mark.browser, requires_chromium]
 
@@ -14,6 +14,7 @@ def login(page, base_url, username, password):
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
+    pass_second_factor(page, username)
 
 
 def test_caseworker_logs_in_and_sees_the_dashboard(page, demo_site):

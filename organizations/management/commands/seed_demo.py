@@ -46,3 +46,7 @@ class Command(BaseCommand):
                 module.seed(ctx)
             self.stdout.write(f"  {app:<14} {time.monotonic() - started:5.2f}s")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins: see README.md (e.g. jingban / demo-jingban-2026)."))
+        self.stdout.write(
+            f"Second factor of shenhe and admin (TOTP): secret {demo.DEMO_TOTP_SECRET_BASE32} for an authenticator "
+            "app; the demo's verification page also shows the current code."
+        )
