@@ -47,20 +47,20 @@ def administrator(district):
 
 # --- who must pass it -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("page", PAGES)
-def test_reviewer_without_second_factor_reaches_no_page(client, reviewer, page):
+@pytest.mark.parametrize("url", PAGES)
+def test_reviewer_without_second_factor_reaches_no_page(client, reviewer, url):
     force_login_password_only(client, reviewer)
-    response = client.get(page)
+    response = client.get(url)
     assert response.status_code == 302
-    assert response["Location"] == enrol_url(page)
+    assert response["Location"] == enrol_url(url)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_administrator_without_second_factor_reaches_no_page(client, administrator, page):
+@pytest.mark.parametrize("url", PAGES)
+def test_administrator_without_second_factor_reaches_no_page(client, administrator, url):
     force_login_password_only(client, administrator)
-    response = client.get(page)
+    response = client.get(url)
     assert response.status_code == 302
-    assert response["Location"] == enrol_url(page)
+    assert response["Location"] == enrol_url(url)
 
 
 def test_superuser_without_second_factor_reaches_no_page(client, django_user_model):
