@@ -122,6 +122,14 @@ def _need(request, kind: str) -> ApiClient:
     return client
 
 
+def _read_logged(request, client: ApiClient, *, what: str, person: Person | None = None) -> None:
+    """An API read of personal data, in the access log (who: the client's service account)."""
+    from audit.models import Action
+    from audit.services import record
+
+    record(user=client.user, action=Action.API_READ, what=f"{client.name}: {what}", person=person, request=request)
+
+
 def _person(client: ApiClient, certno: str) -> Person:
     try:
         number = idnumber.parse(certno).number
@@ -148,7 +156,9 @@ class EligibilityOut(Schema):
          summary="是否救助对象 Is the person a beneficiary on a date")
 def eligibility(request, certno: CertNo, on: date):
     client = _need(request, ApiClient.Kind.INSTITUTION)
-    result = services.eligibility(person=_person(client, certno), on=on)
+    person = _person(client, certno)
+    result = services.eligibility(person=person, on=on)
+    _read_logged(request, client, person=person, what="eligibility")
     return 200, {"beneficiary": result.beneficiary, "category": result.category, "policy": result.policy}
 
 
@@ -207,7 +217,7 @@ def _record(client: ApiClient, setl_id: str) -> SettlementRecord:
     from claims.selectors import access_bills
 
     bills = access_bills(client.user).filter(institution=client.institution, settlement_no=setl_id)
-    record = (SettlementRecord.objects.select_related("bill__policy").filter(bill__in=bills).first())
+    record = (SettlementRecord.objects.select_related("bill__policy", "bill__person").filter(bill__in=bills).first())
     if record is None:
         raise ApiError(404, "not_found", "未找到该结算。Not found.", "setl_id")
     return record
@@ -227,7 +237,9 @@ def settlement_post(request, payload: SettlementIn):
          summary="查询结算 Read back a settlement")
 def settlement_get(request, setl_id: Short):
     client = _need(request, ApiClient.Kind.INSTITUTION)
-    return 200, _settlement_out(_record(client, setl_id))
+    record = _record(client, setl_id)
+    _read_logged(request, client, person=record.bill.person, what=f"settlement {setl_id}")
+    return 200, _settlement_out(record)
 
 
 class CancelIn(Schema):
@@ -315,14 +327,18 @@ def certification_list(request, offset: Annotated[int, Field(ge=0, le=10**9)] = 
     client = _need(request, ApiClient.Kind.AGENCY)
     qs = (access_certifications(client.user).filter(agency=client.agency).select_related("category")
           .order_by("pk"))
-    return 200, {"count": qs.count(), "items": [_cert_out(c) for c in qs[offset:offset + limit]]}
+    page = list(qs[offset:offset + limit])
+    _read_logged(request, client, what=f"certifications offset={offset} limit={limit} ({len(page)})")
+    return 200, {"count": qs.count(), "items": [_cert_out(c) for c in page]}
 
 
 @api.get("/v1/certifications/{document_ref}", response={200: CertificationOut, **ERRORS}, tags=["身份认定"],
          summary="读取本机构的认定 Read back one certification")
 def certification_get(request, document_ref: Annotated[str, StringConstraints(pattern=r"^[^\x00]*$", max_length=100)]):
     client = _need(request, ApiClient.Kind.AGENCY)
-    return 200, _cert_out(_own_certification(client, document_ref))
+    cert = _own_certification(client, document_ref)
+    _read_logged(request, client, person=cert.person, what=f"certification {document_ref}")
+    return 200, _cert_out(cert)
 
 
 class RevokeIn(Schema):

@@ -28,7 +28,8 @@ class HouseholdAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
 @admin.register(Person)
 class PersonAdmin(NoDeleteMixin, SimpleHistoryAdmin):
-    list_display = ("name", "masked_id", "gender", "birth_date", "hukou_district", "insurance_type", "household")
+    # Age, not birth date, beside the masked number (the mask hides exactly the birth date).
+    list_display = ("name", "masked_id", "gender", "age", "hukou_district", "insurance_type", "household")
     list_filter = ("hukou_district", "insurance_type", "gender")
     search_fields = ("name", "=id_number")  # exact match only on the number
     raw_id_fields = ("household",)
@@ -37,6 +38,10 @@ class PersonAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     @admin.display(description=_("身份证号"))
     def masked_id(self, obj):
         return obj.masked_id_number
+
+    @admin.display(description=_("年龄"), ordering="-birth_date")
+    def age(self, obj):
+        return obj.age
 
 
 @admin.register(Certification)

@@ -5,6 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from audit.models import Purpose
 from organizations.dates import clean_date_field
 from organizations.models import District, Region
 
@@ -133,7 +134,16 @@ class RevokeForm(forms.Form):
 
 
 class RevealForm(forms.Form):
-    purpose = forms.CharField(label=_("查看事由"), max_length=200, required=False)
+    """A full ID number is shown for a purpose chosen from a list (PIPL art. 6, 28), never for none."""
+
+    purpose = forms.ChoiceField(label=_("查看事由"), choices=[("", _("请选择查看事由"))] + list(Purpose.choices))
+    note = forms.CharField(label=_("说明（可选）"), max_length=200, required=False)
+
+    def clean_note(self):
+        note = self.cleaned_data["note"]
+        if any(ord(ch) < 32 for ch in note):
+            raise forms.ValidationError(_("不能包含控制字符。"), code="control_character")
+        return note
 
 
 class HouseholdMemberForm(forms.Form):

@@ -65,6 +65,11 @@ def parse(raw: str, *, today: date | None = None) -> IdNumberInfo:
     return IdNumberInfo(number, number[:6], born, "M" if int(number[16]) % 2 else "F")
 
 
+def age_on(born: date, on: date) -> int:
+    """Full years on ``on`` (a birthday on 29 February counts on 1 March in other years)."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
 def mask(number: str) -> str:
     """110105********1234: region code and last four only (PIPL: minimum necessary)."""
     number = normalise(number)

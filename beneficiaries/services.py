@@ -295,15 +295,24 @@ def certification_revoke(*, certification: Certification, until: date, reason: s
 # ------------------------------------------------------------------------------------------
 
 
-def id_number_reveal(*, user, person: Person, purpose: str = "") -> str:
-    """The full ID number for a permitted role in scope; logged (who, when, whose).
+def id_number_reveal(*, user, person: Person, purpose: str, note: str = "", request=None) -> str:
+    """The full ID number for a permitted role in scope, for a purpose of ``audit.Purpose``;
+    logged twice (IdRevealLog, and the append-only access log: who, what, whose, why, when).
 
     Never log the number itself: the log line names the person's pk only.
     """
+    from audit.models import Action, Purpose
+    from audit.services import record
+
     if not can_reveal_id(user):
         raise PermissionDenied(_("您无权查看完整身份证号。"))
     if not access_persons(user).filter(pk=person.pk).exists():
         raise PermissionDenied(_("该人员不在您的辖区。"))
-    IdRevealLog.objects.create(user=user, person=person, purpose=(purpose or "")[:200])
+    if purpose not in Purpose.values:
+        raise ValidationError({"purpose": ValidationError(_("请从列表中选择查看事由。"), code="purpose_required")})
+    label = str(Purpose(purpose).label)
+    IdRevealLog.objects.create(user=user, person=person, purpose=f"{label}：{note}"[:200] if note else label)
+    record(user=user, action=Action.REVEAL, what=str(_("完整身份证号")), person=person, purpose=purpose, note=note,
+           request=request)
     logger.info("id number revealed: person=%s user=%s", person.pk, user.pk)
     return person.id_number

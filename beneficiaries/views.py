@@ -62,7 +62,8 @@ class BeneficiaryViewMixin(LoginRequiredMixin):
 # ------------------------------------------------------------------------------------------
 
 
-PERSON_SORTS = {"registered": "id", "name": "name", "birth_date": "birth_date", "district": "hukou_district__code"}
+# Age, not birth date (PIPL): youngest first is the latest birth date first.
+PERSON_SORTS = {"registered": "id", "name": "name", "age": "-birth_date", "district": "hukou_district__code"}
 
 
 class PersonListView(BeneficiaryViewMixin, TemplateView):
@@ -231,9 +232,14 @@ class PersonRevealView(PersonDetailView):
 
     def post(self, request, pk):
         person = _person_or_404(request.user, pk)
+        if not selectors.can_reveal_id(request.user):
+            raise PermissionDenied
         form = RevealForm(request.POST)
-        purpose = form.cleaned_data["purpose"] if form.is_valid() else ""
-        number = services.id_number_reveal(user=request.user, person=person, purpose=purpose)
+        if not form.is_valid():  # no purpose chosen: the page again, with the reason, nothing shown
+            response = render(request, self.template_name, self.context(request, person, reveal_form=form), status=400)
+            return response
+        number = services.id_number_reveal(user=request.user, person=person, purpose=form.cleaned_data["purpose"],
+                                           note=form.cleaned_data["note"], request=request)
         response = render(request, self.template_name, self.context(request, person, revealed_id=number))
         response["Cache-Control"] = "no-store"
         return response

@@ -6,6 +6,7 @@ from django.urls import include, path
 from operations.views import healthz
 from organizations import twofactor_views
 from organizations import views as org_views
+from reports import views as reports_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -27,9 +28,10 @@ urlpatterns = [
     path("monitoring/", include("monitoring.urls")),
     path("policies/", include("policies.urls")),
     path("simulation/", include("simulation.urls")),
+    path("audit/", include("audit.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded and generated files (letters, receipts, print batches) are never served from
+# MEDIA_ROOT by URL, not even with DEBUG=True: /media/ goes through a view that checks login
+# and scope (reports.views.MediaFileView); the other files have their own scoped views.
+urlpatterns.append(path(settings.MEDIA_URL.strip("/") + "/<path:path>", reports_views.MediaFileView.as_view(), name="media"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -32,6 +34,7 @@ from .models import (
     LetterSequence,
     PrintJob,
     PrintJobStatus,
+    letter_upload_to,
 )
 from .pdf import render_letter_pdf, to_money
 
@@ -177,7 +180,9 @@ def _issue(*, kind: str, district: District, content: dict[str, Any], by, claim=
         sha256=hashlib.sha256(pdf).hexdigest(), verify_code=code,
         replaces=replaces, correction_reason=correction_reason, content=_json_ready(content),
     )
+    _remove_orphan_file(letter)
     letter.file.save("letter.pdf", ContentFile(pdf), save=False)
+    _written_files().append(letter.file.name)
     try:
         letter.full_clean(exclude=["file"])
         letter.save()
@@ -188,6 +193,49 @@ def _issue(*, kind: str, district: District, content: dict[str, Any], by, claim=
     return letter
 
 
+_WRITTEN: ContextVar[list[str] | None] = ContextVar("letter_files_written", default=None)
+
+
+def _written_files() -> list[str]:
+    written = _WRITTEN.get()
+    return written if written is not None else []
+
+
+@contextmanager
+def _letter_atomic():
+    """``transaction.atomic()`` for issuing letters: if it rolls back, the PDFs written inside it
+    are deleted, so a rolled-back issuance leaves no file carrying a number that is given again."""
+    parent = _WRITTEN.get()
+    written: list[str] = []
+    token = _WRITTEN.set(written)
+    try:
+        with transaction.atomic():
+            yield
+        if parent is not None:  # an enclosing letter transaction may still roll back: it removes them then
+            parent.extend(written)
+    except BaseException:
+        for name in written:
+            try:
+                Letter._meta.get_field("file").storage.delete(name)
+            except OSError:  # pragma: no cover - the next issuance of the number removes it (_remove_orphan_file)
+                logger.exception("could not remove the file of a rolled-back letter: %s", name)
+        raise
+    finally:
+        _WRITTEN.reset(token)
+
+
+def _remove_orphan_file(letter: Letter) -> None:
+    """A number is given again only when the transaction that took it rolled back (gapless
+    sequence); a file already at its path is then that transaction's orphan (e.g. an outer
+    transaction rolled back after ``_letter_atomic`` ended): removed, never kept beside the new
+    letter, so no two files carry one number."""
+    name = letter_upload_to(letter, "letter.pdf")
+    storage = letter.file.storage
+    if storage.exists(name) and not Letter.objects.filter(file=name).exists():
+        logger.warning("removing the orphan file of a rolled-back letter: %s", name)
+        storage.delete(name)
+
+
 def letter_issue(*, kind: str, claim=None, application=None, by) -> Letter:
     """Issue the decision letter for a decided claim or application (决定书).
 
@@ -195,7 +243,7 @@ def letter_issue(*, kind: str, claim=None, application=None, by) -> Letter:
     returned unchanged, so a retried ``on_commit`` hook never issues a second number.
     """
     subject = _subject_of(kind=kind, claim=claim, application=application)
-    with transaction.atomic():
+    with _letter_atomic():
         # lock the claim/application row: two hooks for one decision must not both issue
         subject = type(subject).objects.select_for_update().get(pk=subject.pk)
         existing = (
@@ -225,7 +273,7 @@ def letter_issue_from_content(*, kind: str, district: District, content: dict[st
     """Issue a letter from a prepared content dict (demo data, tests, imports of paper decisions)."""
     if kind not in LetterKind.values:
         raise ValidationError(_("未知的决定书类型：%(kind)s") % {"kind": kind}, code="invalid_kind")
-    with transaction.atomic():
+    with _letter_atomic():
         return _issue(kind=kind, district=district, content=content, by=by, person=person)
 
 
@@ -239,7 +287,7 @@ def letter_correct(*, letter: Letter, reason: str, by) -> Letter:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ValidationError(_("请填写更正原因。"), code="reason_required")})
-    with transaction.atomic():
+    with _letter_atomic():
         old = Letter.objects.select_for_update().get(pk=letter.pk)
         if Letter.objects.filter(replaces=old).exists():
             raise ValidationError(_("该决定书已被更正，请更正最新的决定书。"), code="already_replaced")

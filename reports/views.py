@@ -174,7 +174,23 @@ class LetterPdfView(ReportsAccessMixin, View):
         disposition = "attachment" if request.GET.get("download") else "inline"
         response["Content-Disposition"] = f"{disposition}; filename=\"letter-{letter.year}-{letter.seq:05d}.pdf\"; filename*=UTF-8''{quote(filename)}"
         response["X-Content-SHA256"] = letter.sha256
+        response.access_person = letter.person  # whose letter, in the access log (audit.middleware)
         return response
+
+
+class MediaFileView(ReportsAccessMixin, View):
+    """``/media/<path>``: never a file straight from MEDIA_ROOT, whatever ``DEBUG`` says (letters
+    have predictable paths). A letter or print batch in the user's scope is sent to its own
+    view (login, scope, no-store, access log); anything else is 404."""
+
+    def get(self, request, path: str):
+        letter = selectors.access_letters(request.user).filter(file=path).first()
+        if letter is not None:
+            return redirect("reports:letter_pdf", pk=letter.pk)
+        job = selectors.access_print_jobs(request.user).filter(file=path, status=PrintJobStatus.DONE).first()
+        if job is not None:
+            return redirect("reports:print_job_pdf", pk=job.pk)
+        raise Http404
 
 
 class LetterCorrectView(ReportsAccessMixin, View):

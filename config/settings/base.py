@@ -44,11 +44,14 @@ INSTALLED_APPS = [
     "simulation",
     "api",
     "operations",
+    "audit",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # after WhiteNoise (static files stay cacheable): no-store and Permissions-Policy on the rest
+    "audit.middleware.PrivacyHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "organizations.middleware.DefaultLanguageMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -67,6 +70,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
     "api.middleware.ApiAccessLogMiddleware",
+    # every file a signed-in user downloads goes to the access log (audit.AccessLog)
+    "audit.middleware.ExportLogMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

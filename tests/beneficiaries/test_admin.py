@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 def test_admin_lists_mask_id_numbers_and_show_reveal_log(client, person, caseworker):
     CertificationFactory(person=person)
-    services.id_number_reveal(user=caseworker, person=person, purpose="核对")
+    services.id_number_reveal(user=caseworker, person=person, purpose="verify_identity")
     admin = UserFactory(username="root", is_staff=True, is_superuser=True)
     client.force_login(admin)
     for model in ("person", "certification", "importbatch", "idreveallog", "household", "category"):

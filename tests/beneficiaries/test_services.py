@@ -234,18 +234,18 @@ def test_revoke_cannot_extend_an_ended_certification(civil_certifier, civil_agen
 
 def test_reveal_is_logged_for_permitted_role(caseworker, person, caplog):
     with caplog.at_level("INFO"):
-        number = services.id_number_reveal(user=caseworker, person=person, purpose="核对")
+        number = services.id_number_reveal(user=caseworker, person=person, purpose="verify_identity")
     assert number == person.id_number
     log = IdRevealLog.objects.get()
-    assert (log.user, log.person, log.purpose) == (caseworker, person, "核对")
+    assert (log.user, log.person, log.purpose) == (caseworker, person, "核对身份（受理、审核）")
     assert person.id_number not in caplog.text
 
 
 def test_reveal_refused_for_auditor_and_other_district(auditor, other_caseworker, person):
     with pytest.raises(PermissionDenied):
-        services.id_number_reveal(user=auditor, person=person)
+        services.id_number_reveal(user=auditor, person=person, purpose="verify_identity")
     with pytest.raises(PermissionDenied):
-        services.id_number_reveal(user=other_caseworker, person=person)
+        services.id_number_reveal(user=other_caseworker, person=person, purpose="verify_identity")
     assert not IdRevealLog.objects.exists()
 
 

@@ -127,10 +127,10 @@ def test_reveal_shows_full_number_by_post_only_and_logs(as_user, caseworker, per
     c = as_user(caseworker)
     url = reverse("beneficiaries:person_reveal", args=[person.pk])
     assert c.get(url).status_code == 302 and not IdRevealLog.objects.exists()
-    response = c.post(url, {"purpose": "核对身份"})
+    response = c.post(url, {"purpose": "verify_identity", "note": "窗口核对"})
     assert response.status_code == 200 and person.id_number in response.content.decode()
     assert response["Cache-Control"] == "no-store"
-    assert IdRevealLog.objects.get().purpose == "核对身份"
+    assert IdRevealLog.objects.get().purpose == "核对身份（受理、审核）：窗口核对"
 
 
 def test_reveal_refused_for_auditor_and_404_for_other_district(as_user, auditor, other_caseworker, person):
