@@ -44,6 +44,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from organizations import tabular
 from organizations.exports import formula_safe
+from organizations.fieldcrypto import EncryptedCharField, blind_index, prepare_raw_row
 from organizations.models import Agency, District
 
 from . import idnumber
@@ -440,7 +441,11 @@ def _where_in(manager, column: str, values: list):
     if connection.vendor != "postgresql":
         return manager.filter(**{f"{column}__in": values})
     model = manager.model
-    db_column = model._meta.get_field(column.removesuffix("_id") if column.endswith("_id") else column).column
+    target = model._meta.get_field(column.removesuffix("_id") if column.endswith("_id") else column)
+    if isinstance(target, EncryptedCharField):  # an encrypted number is found by its keyed hash
+        target = model._meta.get_field(target.hash_field)
+        values = [blind_index(v) for v in values]
+    db_column = target.column
     cast = "::bigint[]" if column.endswith("_id") else ""
     return manager.extra(  # noqa: S610 - fixed SQL, values passed as a parameter
         where=[f'"{model._meta.db_table}"."{db_column}" = ANY(string_to_array(%s, \',\'){cast})'],
@@ -519,6 +524,8 @@ class _PostgresWriter(_OrmWriter):
         with connection.cursor() as cursor, \
                 cursor.cursor.copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy:
             for row in rows:
+                # COPY bypasses the fields: keyed hashes and encryption as save() would do them
+                row = prepare_raw_row(fields, row)
                 copy.write_row([row[n] for n in names])
 
     def _history(self, model, where: str, params: list) -> None:

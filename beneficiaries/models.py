@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from organizations.fieldcrypto import BlindIndexField, EncryptedCharField, blind_index
 from organizations.models import Agency, AgencyKind, District, Region
 
 from . import idnumber
@@ -95,7 +96,12 @@ def validate_contribution_paid_year(value: int | None) -> None:
 
 
 class Person(models.Model):
-    id_number = models.CharField(_("身份证号"), max_length=18, unique=True)
+    # Encrypted at rest; exact lookups (and uniqueness) go through the keyed hash, the search by
+    # the last four digits through the tail hash (organizations.fieldcrypto, docs/security.md).
+    id_number = EncryptedCharField(_("身份证号"), plain_max_length=18, hash_field="id_number_hash",
+                                   tail_field="id_number_tail_hash")
+    id_number_hash = BlindIndexField(_("身份证号密文索引"), source="id_number", unique=True)
+    id_number_tail_hash = BlindIndexField(_("身份证号后四位索引"), source="id_number", tail=True, db_index=True)
     name = models.CharField(_("姓名"), max_length=50)
     gender = models.CharField(_("性别"), max_length=1, choices=Gender.choices, editable=False)
     birth_date = models.DateField(_("出生日期"), editable=False)
@@ -146,6 +152,7 @@ class Person(models.Model):
         except idnumber.IdNumberError as exc:
             raise ValidationError({"id_number": ValidationError(exc.message, code=exc.code)}) from None
         self.id_number = info.number
+        self.id_number_hash = blind_index(info.number)  # validate_unique checks the hash
         self.gender = info.gender
         self.birth_date = info.birth_date
 

@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Person
+from organizations.fieldcrypto import BlindIndexField, EncryptedCharField
 from organizations.models import District, Institution
 from policies.models import Policy
 
@@ -575,7 +576,8 @@ class PayeeAccount(models.Model):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="payee_accounts", verbose_name=_("人员"))
     kind = models.CharField(_("类型"), max_length=10, choices=Kind.choices, default=Kind.BANK)
     account_name = models.CharField(_("户名"), max_length=50)
-    account_number = models.CharField(_("账号/卡号"), max_length=40)
+    account_number = EncryptedCharField(_("账号/卡号"), plain_max_length=40, hash_field="account_number_hash")
+    account_number_hash = BlindIndexField(_("账号密文索引"), source="account_number", db_index=True)
     bank_name = models.CharField(_("开户行"), max_length=100, blank=True)
     active = models.BooleanField(_("有效"), default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,

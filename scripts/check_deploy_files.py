@@ -26,7 +26,8 @@ def problems() -> list[str]:
         if "EnvironmentFile=/etc/medassist/medassist.env" not in text:
             out.append(f"{name}: does not read /etc/medassist/medassist.env")
     env = (DEPLOY / "systemd" / "medassist.env.example").read_text(encoding="utf-8")
-    for var in ("DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"):
+    for var in ("DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS",
+                "FIELD_ENCRYPTION_KEY", "FIELD_HASH_KEY"):
         if not re.search(rf"^{var}=", env, re.M):
             out.append(f"medassist.env.example lacks {var}")
     nginx = (DEPLOY / "nginx" / "medassist.conf").read_text(encoding="utf-8")

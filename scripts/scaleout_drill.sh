@@ -95,6 +95,8 @@ say "from $NS: 127.0.0.1:5432 unreachable, $HOST_IP:$PGB_PORT reachable"
 # 3. Production settings on both sides; the second host through PgBouncer.
 export DJANGO_SETTINGS_MODULE=config.settings.production
 export DJANGO_SECRET_KEY=drill-secret-key-not-for-production-0123456789abcdef
+FIELD_ENCRYPTION_KEY=$(openssl rand -base64 32) FIELD_HASH_KEY=$(openssl rand -base64 32)
+export FIELD_ENCRYPTION_KEY FIELD_HASH_KEY
 export DJANGO_ALLOWED_HOSTS=localhost PUBLIC_BASE_URL=https://medassist.example.gov.cn
 export REDIS_URL="redis://$HOST_IP:$REDIS_PORT/0"
 web_db="postgres://postgres@127.0.0.1:5432/$DB"

@@ -15,6 +15,7 @@ Requests other than /healthz carry ``X-Forwarded-Proto: https`` as nginx sets it
 """
 from __future__ import annotations
 
+import base64
 import http.cookies
 import json
 import os
@@ -74,6 +75,8 @@ def main() -> int:
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production", DATABASE_URL=f"{PG}/{name}", REDIS_URL=REDIS,
         PUBLIC_BASE_URL=f"https://{HOST}", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS=HOST,
+        FIELD_ENCRYPTION_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+        FIELD_HASH_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         STATIC_ROOT=str(scratch / "static"), MEDIA_ROOT=str(scratch / "media"), TRUSTED_PROXY_COUNT="1",
     )
     psql(f'CREATE DATABASE "{name}"')

@@ -195,6 +195,8 @@ def _production_env(**extra) -> dict:
         DATABASE_URL="postgres://medassist@127.0.0.1:5432/medassist",
         REDIS_URL="redis://127.0.0.1:6379/0",
         PUBLIC_BASE_URL="https://medassist.example.gov.cn",
+        FIELD_ENCRYPTION_KEY="cHJvZC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=",
+        FIELD_HASH_KEY="cHJvZC1maWVsZC1oYXNoLWtleS0tLS0tLS0tLTMyYnk=",
         **extra,
     )
     return env

@@ -10,6 +10,17 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEV_SECRET_KEY = "insecure-dev-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105 - refused by production
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
+# ID and bank account numbers encrypted at rest (organizations.fieldcrypto, docs/security.md):
+# base64 of 32 random bytes each, two different keys. These development keys are refused by
+# production settings. "sm4-gcm" (with HMAC-SM3) where the deployment's 密评 requires 商用密码.
+DEV_FIELD_ENCRYPTION_KEY = "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMzI="  # b"dev-only-field-encryption-key-32"
+DEV_FIELD_HASH_KEY = "ZGV2LW9ubHktZmllbGQtaGFzaC1rZXktMzItYnl0ZXM="  # b"dev-only-field-hash-key-32-bytes"
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default=DEV_FIELD_ENCRYPTION_KEY)
+FIELD_HASH_KEY = env("FIELD_HASH_KEY", default=DEV_FIELD_HASH_KEY)
+FIELD_ENCRYPTION_ALGORITHM = env("FIELD_ENCRYPTION_ALGORITHM", default="aes-gcm")
+FIELD_HASH_ALGORITHM = env("FIELD_HASH_ALGORITHM", default="")  # "" = hmac-sha256, hmac-sm3 with sm4-gcm
+# During a key rotation: the previous key(s), read until `manage.py reencrypt_numbers` has run.
+FIELD_ENCRYPTION_OLD_KEYS = env.list("FIELD_ENCRYPTION_OLD_KEYS", default=[])
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 

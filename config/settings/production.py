@@ -4,12 +4,13 @@ Start-up (``manage.py`` of any command, gunicorn, Celery) is refused with one me
 each missing or unsafe variable: no silent fall-back to SQLite, to in-process tasks, to a
 development secret key or to localhost links on letters.
 """
+import base64
 from urllib.parse import urlsplit
 
 import environ
 
 from .base import *  # noqa: F403
-from .base import DEV_SECRET_KEY, LOGGING, env
+from .base import DEV_FIELD_ENCRYPTION_KEY, DEV_FIELD_HASH_KEY, DEV_SECRET_KEY, LOGGING, env
 from .errors import ProductionSettingsError
 
 REQUIRED = {
@@ -18,6 +19,8 @@ REQUIRED = {
     "PUBLIC_BASE_URL": "where citizens verify letters (printed on each), e.g. https://medassist.example.gov.cn",
     "DJANGO_SECRET_KEY": "50+ random characters from a secret store",
     "DJANGO_ALLOWED_HOSTS": "the site's host names, comma-separated, e.g. medassist.example.gov.cn",
+    "FIELD_ENCRYPTION_KEY": "base64 of 32 random bytes (ID and account numbers at rest), e.g. openssl rand -base64 32",
+    "FIELD_HASH_KEY": "base64 of 32 random bytes, not the encryption key (lookup hashes), e.g. openssl rand -base64 32",
 }
 problems: list[str] = []
 
@@ -65,6 +68,23 @@ SECRET_KEY = _required("DJANGO_SECRET_KEY")
 if SECRET_KEY and (len(SECRET_KEY) < 50 or SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure")
                    or len(set(SECRET_KEY)) < 5):
     problems.append("DJANGO_SECRET_KEY is unsafe: it must be 50+ random characters, not the development key")
+
+FIELD_ENCRYPTION_KEY = _required("FIELD_ENCRYPTION_KEY")
+FIELD_HASH_KEY = _required("FIELD_HASH_KEY")
+for _name, _value, _dev in (("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEY, DEV_FIELD_ENCRYPTION_KEY),
+                            ("FIELD_HASH_KEY", FIELD_HASH_KEY, DEV_FIELD_HASH_KEY)):
+    if not _value:
+        continue
+    try:
+        _decoded = base64.b64decode(_value, validate=True)
+    except ValueError:
+        _decoded = b""
+    if len(_decoded) != 32 or _value == _dev:
+        problems.append(f"{_name} is unsafe: it must be {REQUIRED[_name]}, not the development key")
+if FIELD_ENCRYPTION_KEY and FIELD_ENCRYPTION_KEY == FIELD_HASH_KEY:
+    problems.append("FIELD_HASH_KEY must differ from FIELD_ENCRYPTION_KEY")
+if env("FIELD_ENCRYPTION_ALGORITHM", default="aes-gcm") not in ("aes-gcm", "sm4-gcm"):
+    problems.append("FIELD_ENCRYPTION_ALGORITHM must be aes-gcm or sm4-gcm")
 
 _hosts = _required("DJANGO_ALLOWED_HOSTS")
 ALLOWED_HOSTS = [host.strip() for host in _hosts.split(",") if host.strip()]

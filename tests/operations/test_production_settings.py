@@ -20,6 +20,8 @@ ALL_SET = {
     "PUBLIC_BASE_URL": "https://medassist.example.gov.cn",
     "DJANGO_SECRET_KEY": SECRET,
     "DJANGO_ALLOWED_HOSTS": "medassist.example.gov.cn",
+    "FIELD_ENCRYPTION_KEY": "cHJvZC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=",  # b"prod-field-encryption-key-32byte"
+    "FIELD_HASH_KEY": "cHJvZC1maWVsZC1oYXNoLWtleS0tLS0tLS0tLTMyYnk=",
 }
 
 pytestmark = pytest.mark.slow
@@ -73,6 +75,11 @@ def test_every_missing_variable_is_named_at_once():
     ("DJANGO_SECRET_KEY", "short", "DJANGO_SECRET_KEY is unsafe"),
     ("DJANGO_ALLOWED_HOSTS", "*", "DJANGO_ALLOWED_HOSTS must name the site's hosts"),
     ("DJANGO_ALLOWED_HOSTS", " , ", "DJANGO_ALLOWED_HOSTS names no host"),
+    ("FIELD_ENCRYPTION_KEY", "ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMzI=", "FIELD_ENCRYPTION_KEY is unsafe"),
+    ("FIELD_ENCRYPTION_KEY", "c2hvcnQ=", "FIELD_ENCRYPTION_KEY is unsafe"),
+    ("FIELD_HASH_KEY", "not base64!", "FIELD_HASH_KEY is unsafe"),
+    ("FIELD_HASH_KEY", "cHJvZC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMmJ5dGU=", "FIELD_HASH_KEY must differ from FIELD_ENCRYPTION_KEY"),
+    ("FIELD_ENCRYPTION_ALGORITHM", "des", "FIELD_ENCRYPTION_ALGORITHM must be aes-gcm or sm4-gcm"),
 ])
 def test_unsafe_values_are_refused(variable, value, message):
     result = manage("check", **{variable: value})

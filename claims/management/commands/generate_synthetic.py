@@ -35,6 +35,7 @@ from django.utils import timezone
 from beneficiaries import idnumber
 from beneficiaries.models import Category, Certification, Household, Person
 from claims.models import Bill, BillSource, BillStatus, Claim, ClaimStatus
+from organizations.fieldcrypto import prepare_raw_row
 from organizations.models import Agency, AgencyKind, District, Institution, InstitutionLevel, Region
 
 BEIJING_DISTRICTS = [
@@ -98,7 +99,10 @@ class Writer:
             return
         table = self.model._meta.db_table
         cols = ", ".join(connection.ops.quote_name(c) for c in self.columns)
-        if connection.vendor == "postgresql":
+        # keyed hashes of ID numbers; COPY also needs them encrypted (get_db_prep_save does it below)
+        copying = connection.vendor == "postgresql"
+        rows = [prepare_raw_row(self.fields, row, encrypt_values=copying) for row in rows]
+        if copying:
             with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row([self._value(f, row.get(f.attname, self.defaults[f.attname])) for f in self.fields])
