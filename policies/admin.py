@@ -46,6 +46,9 @@ class UsableFilter(admin.SimpleListFilter):
 
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
+    class Media:  # the rules' table styles: a static file, not an inline <style> (CSP)
+        css = {"all": ("css/admin-policies.css",)}
+
     list_display = ("code", "version", "region", "document_no", "title", "period", "status_badge")
     list_display_links = ("code", "version")
     list_filter = ("is_current", UsableFilter, "region")
@@ -63,7 +66,7 @@ class PolicyAdmin(admin.ModelAdmin):
     @admin.display(description=_("状态"))
     def status_badge(self, obj: Policy):
         if obj.needs_confirmation and obj.confirmed_at is None:
-            return format_html('<span style="color:#b45309;font-weight:600">{}</span>', gettext("待管理员确认"))
+            return format_html('<span class="pv-warn">{}</span>', gettext("待管理员确认"))
         if not obj.is_current:
             return gettext("已被新版本替代")
         return gettext("可用")
@@ -71,7 +74,7 @@ class PolicyAdmin(admin.ModelAdmin):
     @admin.display(description=_("生效期"), ordering="effective_from")
     def period(self, obj: Policy):
         end = obj.effective_to.isoformat() if obj.effective_to else gettext("至今")
-        return format_html('<span style="white-space:nowrap">{} – {}</span>', obj.effective_from.isoformat(), end)
+        return format_html('<span class="pv-nowrap">{} – {}</span>', obj.effective_from.isoformat(), end)
 
     @admin.display(description=_("规则（可读）"))
     def rules_readable(self, obj: Policy | None):
@@ -80,7 +83,7 @@ class PolicyAdmin(admin.ModelAdmin):
         try:
             spec = spec_of(obj)
         except Exception as exc:  # noqa: BLE001 - show why instead of a 500 on a broken row
-            return format_html('<span style="color:#b91c1c">{}</span>', str(exc))
+            return format_html('<span class="pv-error">{}</span>', str(exc))
         return render_to_string("policies/_rules.html", {"d": describe_policy(spec), "spec": spec, "admin": True})
 
     @admin.display(description=_("版本历史"))

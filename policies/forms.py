@@ -26,8 +26,8 @@ class PrettyJSONField(forms.JSONField):
             raise ValidationError(_("规则不是有效的 JSON：请检查括号、引号和逗号。"), code="invalid_json") from None
 
 
-RULES_WIDGET = forms.Textarea(attrs={"rows": 40, "cols": 120, "spellcheck": "false",
-                                     "style": "font-family: monospace; font-size: 12px; width: 100%;"})
+# Styled by the class (static/css), not a style="" attribute: the CSP allows no inline styles.
+RULES_WIDGET = forms.Textarea(attrs={"rows": 40, "cols": 120, "spellcheck": "false", "class": "rules-editor"})
 
 
 class PolicyRulesMixin:
