@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from organizations.access import scope_for
 
@@ -267,14 +267,14 @@ def _cap(amount) -> str:
 def _category_label(code: str) -> str:
     from .engine.types import CATEGORIES
 
-    return f"{CATEGORIES.get(code, (code,))[0]}（{code}）"
+    return f"{gettext(CATEGORIES.get(code, (code,))[0])}（{code}）"
 
 
 def _class_label(name: str | None) -> str:
     from .engine.types import VISIT_TYPE_LABELS
 
     if name in VISIT_TYPE_LABELS:
-        return f"{VISIT_TYPE_LABELS[name]}（{name}）"
+        return f"{gettext(VISIT_TYPE_LABELS[name])}（{name}）"
     return name or ""
 
 
@@ -312,7 +312,7 @@ def describe_policy(spec) -> dict:
     from .engine.types import VISIT_TYPE_LABELS
 
     def visit_label(code):
-        return f"{VISIT_TYPE_LABELS.get(code, code)}" if code in VISIT_TYPE_LABELS else code
+        return gettext(VISIT_TYPE_LABELS[code]) if code in VISIT_TYPE_LABELS else code
 
     general = [
         {"label": gettext_lazy("个人负担的计算"), "value": gettext_lazy("政策范围内费用 − 基本医保 − 大病保险 − 其他支付（不低于0）"),
@@ -466,6 +466,6 @@ def category_refusal(*, region, code: str, on: date) -> str | None:
     if codes is None or code in codes:
         return None
     return str(gettext_lazy("“%(category)s”不是%(doc)s规定的救助对象类别（%(region)s现行政策），不能认定。")) % {
-        "category": CATEGORIES.get(code, (code,))[0], "doc": policy.document_no,  # type: ignore[union-attr]
+        "category": gettext(CATEGORIES.get(code, (code,))[0]), "doc": policy.document_no,  # type: ignore[union-attr]
         "region": policy.region.name if policy.region_id else str(gettext_lazy("全国框架")),  # type: ignore[union-attr]
     }

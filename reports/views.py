@@ -432,7 +432,8 @@ def _report_head(user, table: reporting.ReportTable, params: dict[str, Any]) -> 
         "unit": table.unit,
         "preparer": preparer,
         "report_date": date_text,
-        "signoff": [f"{_('单位负责人')}：", f"{_('审核人')}：", f"{_('填表人')}：{preparer}", f"{_('报出日期')}：{date_text}"],
+        "signoff": [_("单位负责人：%(name)s") % {"name": ""}, _("审核人：%(name)s") % {"name": ""},
+                    _("填表人：%(name)s") % {"name": preparer}, _("报出日期：%(date)s") % {"date": date_text}],
     }
 
 

@@ -140,7 +140,10 @@ def run_results(run: SimulationRun, user) -> dict[str, Any]:
 
 
 def explanation_pairs(base, draft) -> list[dict]:
-    """Both explanations of a bill, clause by clause: lines aligned on their key, in the order seen."""
+    """Both explanations of a bill, clause by clause: lines aligned on their key, in the order seen,
+    in the reader's language (policies.explain)."""
+    from policies.explain import translate_label, translate_value
+
     base_lines = {line.key: line for line in (base.lines if base is not None else ())}
     draft_lines = {line.key: line for line in draft.lines}
     keys: list[str] = []
@@ -150,8 +153,10 @@ def explanation_pairs(base, draft) -> list[dict]:
     out = []
     for key in keys:
         b, d = base_lines.get(key), draft_lines.get(key)
-        out.append({"label": (b or d).label_zh, "base": b.value if b else "—", "base_clause": b.clause if b else "",
-                    "draft": d.value if d else "—", "draft_clause": d.clause if d else "",
+        line = b or d
+        out.append({"label": translate_label(key, line.label_zh),
+                    "base": translate_value(b.value) if b else "—", "base_clause": b.clause if b else "",
+                    "draft": translate_value(d.value) if d else "—", "draft_clause": d.clause if d else "",
                     "differs": (b.value if b else None) != (d.value if d else None)})
     return out
 
