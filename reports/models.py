@@ -233,3 +233,34 @@ class LetterDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.letter.number} {self.delivered_on}"
+
+
+class FundMonth(models.Model):
+    """The fund pre-aggregate (基金支出预汇总, ``reports.aggregate``): granted money per district ×
+    month × category × visit class × visit type × person, kept current by database triggers on
+    bills and applications in the same transaction as every change of money. Read by the fund
+    report instead of the bills; never written by application code except the repair."""
+
+    district = models.ForeignKey(District, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+                                 verbose_name=_("经办区县"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    month = models.PositiveSmallIntegerField(_("月份"))
+    category = models.TextField(_("救助对象类别"), blank=True)
+    visit_class = models.TextField(_("就诊类别"), blank=True)
+    visit_type = models.CharField(_("就诊类型"), max_length=20, blank=True)
+    person = models.ForeignKey(Person, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+                               verbose_name=_("人员"))
+    amount_fen = models.BigIntegerField(_("核定救助金额（分）"), default=0)
+    bills = models.IntegerField(_("救助人次"), default=0)
+
+    class Meta:
+        verbose_name = _("基金支出预汇总")
+        verbose_name_plural = _("基金支出预汇总")
+        constraints = [
+            models.UniqueConstraint(fields=["district", "year", "month", "category", "visit_class", "visit_type", "person"],
+                                    name="fund_month_key"),
+        ]
+        indexes = [models.Index(fields=["year", "month"], name="fund_month_year_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.district_id} {self.year}-{self.month:02d} {self.category}/{self.visit_class}"

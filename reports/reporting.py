@@ -16,17 +16,18 @@ from typing import Any
 from django import forms
 from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, Sum, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, ExtractMonth
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import selectors
 
+# relief on application: 因病致贫重病患者 (POLICY.md §4), rows of their own in the fund report
+from .aggregate import RELIEF_CATEGORY, RELIEF_VISIT_CLASS  # noqa: F401
+
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=16, decimal_places=2)
-RELIEF_CATEGORY = "illness_poverty_patient"  # relief on application: 因病致贫重病患者 (POLICY.md §4)
-RELIEF_VISIT_CLASS = "relief_on_application"
 OOP_LIMIT = Decimal("0.10")  # Wuxi (七): personal self-pay within 10% of 政策范围内住院总费用
 # Wuxi (七) "县域内定点医疗机构": county hospitals and township health centres (一级/基层).
 COUNTY_AREA_LEVELS = frozenset({"county", "primary"})
@@ -145,41 +146,29 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
     (``computation["category"]``/``["visit_class"]``), falling back to the bill's visit type when
     the engine recorded no class. 人数 of the 合计 row counts each person once (not the rows' sum).
     """
-    from claims import money
     from claims.models import VisitType
 
     year = data["year"]
     month = data.get("month")
     last_month = month or 12
-    bills = money.bills_for_report(_district_filter(selectors.access_report_bills(user), data, "district")).filter(
-        discharge_date__year=year, discharge_date__month__lte=last_month,
-    ).annotate(
-        r_category=KeyTextTransform("category", "computation"),
-        r_visit_class=KeyTextTransform("visit_class", "computation"),
-        r_month=ExtractMonth("discharge_date"),
-    )
-    key_fields = ("district__name", "r_category", "r_visit_class", "visit_type")
-    grouped = list(
-        bills.values(*key_fields, "r_month").annotate(amount=Sum(money.granted_expr()), bills=Count("id")).order_by()
-    )
+    # The pre-aggregate (reports.aggregate, kept current by the transactions that change money):
+    # one row per person, month and (category, visit class, visit type); never the bills.
+    months = _district_filter(selectors.access_report_fund_months(user), data, "district").filter(
+        year=year, month__lte=last_month, bills__gt=0)
+    key_fields = ("district__name", "category", "visit_class", "visit_type")
+    grouped = [
+        {"district__name": g["district__name"], "r_category": g["category"], "r_visit_class": g["visit_class"],
+         "visit_type": g["visit_type"], "r_month": g["month"], "amount": _from_fen(g["fen"]), "bills": g["n"],
+         "persons": g["persons"]}
+        for g in months.values(*key_fields, "month").annotate(fen=Sum("amount_fen"), n=Sum("bills"), persons=Count("id"))
+        .order_by()
+    ]
     persons_ytd = {tuple(g[k] for k in key_fields): g["n"] for g in
-                   bills.values(*key_fields).annotate(n=Count("person", distinct=True)).order_by()}
-    persons_month = {tuple(g[k] for k in key_fields): g["n"] for g in
-                     bills.filter(r_month=last_month).values(*key_fields).annotate(n=Count("person", distinct=True)).order_by()}
-    applications = money.applications_granted(
-        _district_filter(selectors.access_report_applications(user), data, "district")).filter(
-        decided_at__year=year, decided_at__month__lte=last_month).annotate(r_month=ExtractMonth("decided_at"))
-    app_persons: dict[str, dict[str, set[int]]] = defaultdict(lambda: {"ytd": set(), "month": set()})
-    for app in applications.values("district__name", "r_month", "relief", "applicant_id"):
-        grouped.append({"district__name": app["district__name"], "r_category": RELIEF_CATEGORY,
-                        "r_visit_class": RELIEF_VISIT_CLASS, "visit_type": "", "r_month": app["r_month"],
-                        "amount": app["relief"], "bills": 1})
-        app_persons[app["district__name"]]["ytd"].add(app["applicant_id"])
-        if app["r_month"] == last_month:
-            app_persons[app["district__name"]]["month"].add(app["applicant_id"])
-    for district_name, people in app_persons.items():
-        key = (district_name, RELIEF_CATEGORY, RELIEF_VISIT_CLASS, "")
-        persons_ytd[key], persons_month[key] = len(people["ytd"]), len(people["month"])
+                   months.values(*key_fields).annotate(n=Count("person_id", distinct=True)).order_by()}
+    persons_month = {(g["district__name"], g["r_category"], g["r_visit_class"], g["visit_type"]): g["persons"]
+                     for g in grouped if g["r_month"] == last_month}
+    everyone = months.aggregate(ytd=Count("person_id", distinct=True),
+                                month=Count("person_id", distinct=True, filter=Q(month=last_month)))
     categories = _category_names()
     visit_labels: dict[str, Any] = {**dict(VisitType.choices), RELIEF_VISIT_CLASS: _("依申请救助")}
     rows_by_key: dict[tuple, dict[str, Any]] = {}
@@ -196,7 +185,7 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
             "month_amount": ZERO, "ytd_amount": ZERO, "month_bills": 0, "ytd_bills": 0,
             "month_persons": 0, "ytd_persons": 0,
         })
-        source = tuple(g[k] for k in key_fields)
+        source = (g["district__name"], g["r_category"], g["r_visit_class"], g["visit_type"])
         if "seen" not in row:
             row["seen"] = set()
         if source not in row["seen"]:  # one engine class may come from several (class, visit type) pairs
@@ -215,18 +204,13 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
         r.pop("seen", None)
         r["month_avg"] = _average(r["month_amount"], r["month_bills"])
         r["ytd_avg"] = _average(r["ytd_amount"], r["ytd_bills"])
-    all_ytd = set(bills.values_list("person_id", flat=True).distinct())
-    all_month = set(bills.filter(r_month=last_month).values_list("person_id", flat=True).distinct())
-    for people in app_persons.values():
-        all_ytd |= people["ytd"]
-        all_month |= people["month"]
     totals = {
         "district": _("合计"),
         "month_amount": sum((r["month_amount"] for r in rows), ZERO),
         "ytd_amount": sum((r["ytd_amount"] for r in rows), ZERO),
         "month_bills": sum(r["month_bills"] for r in rows),
         "ytd_bills": sum(r["ytd_bills"] for r in rows),
-        "month_persons": len(all_month), "ytd_persons": len(all_ytd),
+        "month_persons": everyone["month"], "ytd_persons": everyone["ytd"],
     }
     totals["month_avg"] = _average(totals["month_amount"], totals["month_bills"])
     totals["ytd_avg"] = _average(totals["ytd_amount"], totals["ytd_bills"])
@@ -252,6 +236,10 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
         notes=[_("救助人次：结算单笔数（依申请救助每笔决定计一次）；救助人数：不重复的人数，末行总数中每人只计一次；次均 = 救助金额 ÷ 救助人次。")],
         empty_message=_("所选期间没有救助支出。"),
     )
+
+
+def _from_fen(fen: int | None) -> Decimal:
+    return (Decimal(fen or 0) / 100).quantize(Decimal("0.01"))
 
 
 def _average(amount: Decimal, count: int) -> Decimal | None:
@@ -784,12 +772,11 @@ class ReportDef:
 
 
 def _latest_spending_day(user) -> date | None:
-    from django.db.models import Max
-
-    from claims import money
-    from claims.selectors import access_bills
-
-    return money.bills_for_report(access_bills(user)).aggregate(day=Max("discharge_date"))["day"]
+    """The first day of the latest month with granted bills in the user's scope, read from the
+    fund pre-aggregate (``reports.aggregate``), not the bills."""
+    latest = (selectors.access_report_fund_months(user).filter(bills__gt=0).exclude(visit_class=RELIEF_VISIT_CLASS)
+              .order_by("-year", "-month").values_list("year", "month").first())
+    return date(latest[0], latest[1], 1) if latest else None
 
 
 REPORTS: dict[str, ReportDef] = {r.slug: r for r in [

@@ -9,6 +9,7 @@ from .models import Letter, PrintJob
 
 __all__ = [
     "access_letters", "access_print_jobs", "access_report_applications", "access_report_bills", "access_report_certifications",
+    "access_report_fund_months",
     "access_report_warnings", "districts_in_scope", "letter_by_verify_code", "regions_in_scope",
 ]
 
@@ -58,6 +59,14 @@ def access_report_bills(user) -> QuerySet:
     from claims.models import Bill
 
     return restrict(Bill.objects.all(), user, district="district")
+
+
+def access_report_fund_months(user) -> QuerySet:
+    """The fund pre-aggregate (``reports.aggregate``) by handling office (bills) and receiving
+    office (relief on application): the same scope as the bills and applications it sums."""
+    from .models import FundMonth
+
+    return restrict(FundMonth.objects.all(), user, district="district")
 
 
 def access_report_applications(user) -> QuerySet:

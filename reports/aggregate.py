@@ -1,0 +1,385 @@
+# ruff: noqa: S608  (the SQL is built from constants: column names, claims.money status sets, settings.TIME_ZONE)
+"""The fund pre-aggregate (基金支出预汇总, issue 20): ``reports.FundMonth``.
+
+One row per district × year × month × category × visit class × visit type × person, holding the
+granted amount (in fen, exact) and the number of bills (or decided applications) behind it:
+exactly what :func:`reports.reporting.fund_expenditure` used to sum by scanning the bills through
+``claims.money`` — ``bills_for_report`` + ``granted_expr`` by discharge month, and
+``applications_granted`` (relief on application) by decision month in the local time zone.
+
+**Kept current in the same transaction as every change of money, by the database itself.** Every
+write of a bill or an application goes through one of these triggers, whoever issues it: the
+recalculation core (``claims.recalc.fast_update``: COPY + ``UPDATE … FROM``, or ``bulk_update``),
+approvals, rejections, payments, withdrawals, corrections, imports (COPY), the ORM's ``save`` and
+``QuerySet.update``, raw SQL, deletes (cascades too). So no path can be missed:
+
+- PostgreSQL: statement-level ``AFTER`` triggers with transition tables (``REFERENCING OLD TABLE
+  … NEW TABLE``): one set-based ``INSERT … ON CONFLICT DO UPDATE`` per statement from the
+  old→new differences (a chunk of 10,000 bills is one upsert of its net deltas, not one per bill);
+- SQLite (tests, development): row-level triggers with the same arithmetic.
+
+A row is keyed by person, so two transactions only ever touch the same aggregate row when they
+change the same person's money (already serialized by the person-year ledger lock): no hot rows,
+no lock waits between nightly workers and approvals, and 救助人数 (distinct people) is exact.
+
+The statuses and conditions below are ``claims.money``'s (``REPORT_STATUSES``, granted > 0,
+``RELIEF_GRANTED_STATUSES``, relief > 0); a change to those sets needs a migration that calls
+:func:`install` again — and the conservation test (``tests/reports/test_fund_aggregate.py``) and
+``manage.py reports_aggregate_check`` (run by the nightly finalizer) fail until it does.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+
+logger = logging.getLogger(__name__)
+
+TABLE = "reports_fundmonth"
+KEY_COLUMNS = ("district_id", "year", "month", "category", "visit_class", "visit_type", "person_id")
+# relief on application (依申请救助): its own rows (reports.reporting uses the same names)
+RELIEF_CATEGORY = "illness_poverty_patient"
+RELIEF_VISIT_CLASS = "relief_on_application"
+
+Key = tuple[int, int, int, str, str, str, int]
+MAX_PEOPLE_FILTER = 20_000
+
+
+def _sql_list(values) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in sorted(values))
+
+
+def _conditions() -> tuple[str, str]:
+    from claims import money
+
+    return _sql_list(money.REPORT_STATUSES), _sql_list(money.RELIEF_GRANTED_STATUSES)
+
+
+# --------------------------------------------------------------------------------------------
+# Triggers
+# --------------------------------------------------------------------------------------------
+
+
+def _pg_bill_select(alias: str, sign: str, report: str) -> str:
+    return f"""SELECT {alias}.district_id, EXTRACT(YEAR FROM {alias}.discharge_date)::int AS year,
+               EXTRACT(MONTH FROM {alias}.discharge_date)::int AS month,
+               COALESCE({alias}.computation ->> 'category', '') AS category,
+               COALESCE({alias}.computation ->> 'visit_class', '') AS visit_class,
+               {alias}.visit_type, {alias}.person_id,
+               {sign}(COALESCE({alias}.granted_amount, {alias}.total_assistance) * 100)::bigint AS fen,
+               {sign}1 AS n
+        FROM {{rows}} AS {alias}
+        WHERE {alias}.status IN ({report}) AND COALESCE({alias}.granted_amount, {alias}.total_assistance) > 0"""
+
+
+def _pg_app_select(alias: str, sign: str, relief: str) -> str:
+    tz = settings.TIME_ZONE.replace("'", "''")
+    return f"""SELECT {alias}.district_id,
+               EXTRACT(YEAR FROM {alias}.decided_at AT TIME ZONE '{tz}')::int AS year,
+               EXTRACT(MONTH FROM {alias}.decided_at AT TIME ZONE '{tz}')::int AS month,
+               '{RELIEF_CATEGORY}'::varchar AS category, '{RELIEF_VISIT_CLASS}'::varchar AS visit_class,
+               ''::varchar AS visit_type, {alias}.applicant_id AS person_id,
+               {sign}({alias}.relief * 100)::bigint AS fen, {sign}1 AS n
+        FROM {{rows}} AS {alias}
+        WHERE {alias}.status IN ({relief}) AND {alias}.relief > 0 AND {alias}.decided_at IS NOT NULL"""
+
+
+def _pg_upsert(deltas: str) -> str:
+    keys = ", ".join(KEY_COLUMNS)
+    return f"""INSERT INTO {TABLE} AS f ({keys}, amount_fen, bills)
+        SELECT {keys}, SUM(fen), SUM(n) FROM ({deltas}) AS d
+        GROUP BY {keys} HAVING SUM(fen) <> 0 OR SUM(n) <> 0 ORDER BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET amount_fen = f.amount_fen + EXCLUDED.amount_fen,
+                                           bills = f.bills + EXCLUDED.bills"""
+
+
+def _pg_function(name: str, select) -> str:
+    plus_new = select("n", "+").replace("{rows}", "new_rows")
+    minus_old = select("o", "-").replace("{rows}", "old_rows")
+    return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {_pg_upsert(plus_new)};
+    ELSIF TG_OP = 'DELETE' THEN
+        {_pg_upsert(minus_old)};
+    ELSE
+        {_pg_upsert(plus_new + " UNION ALL " + minus_old)};
+    END IF;
+    RETURN NULL;
+END
+$fn$"""
+
+
+def _pg_triggers(table: str, function: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {function}_ins ON {table}",
+        f"DROP TRIGGER IF EXISTS {function}_upd ON {table}",
+        f"DROP TRIGGER IF EXISTS {function}_del ON {table}",
+        f"CREATE TRIGGER {function}_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {function}_upd AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {function}_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+    ]
+
+
+def _sqlite_bill_values(r: str, sign: str) -> list[str]:
+    return [f"{r}.district_id", f"CAST(strftime('%Y', {r}.discharge_date) AS INTEGER)",
+            f"CAST(strftime('%m', {r}.discharge_date) AS INTEGER)",
+            f"COALESCE(json_extract({r}.computation, '$.category'), '')",
+            f"COALESCE(json_extract({r}.computation, '$.visit_class'), '')", f"{r}.visit_type", f"{r}.person_id",
+            f"{sign}CAST(ROUND(COALESCE({r}.granted_amount, {r}.total_assistance) * 100) AS INTEGER)", f"{sign}1"]
+
+
+def _sqlite_bill_when(r: str, report: str) -> str:
+    return f"{r}.status IN ({report}) AND COALESCE({r}.granted_amount, {r}.total_assistance) > 0"
+
+
+def _sqlite_app_values(r: str, sign: str) -> list[str]:
+    tz = settings.TIME_ZONE.replace("'", "''")
+    # Django's own SQLite function (registered on every connection): the local-time year/month,
+    # the same as ``decided_at__year`` in a queryset.
+    return [f"{r}.district_id", f"django_datetime_extract('year', {r}.decided_at, '{tz}', 'UTC')",
+            f"django_datetime_extract('month', {r}.decided_at, '{tz}', 'UTC')",
+            f"'{RELIEF_CATEGORY}'", f"'{RELIEF_VISIT_CLASS}'", "''", f"{r}.applicant_id",
+            f"{sign}CAST(ROUND({r}.relief * 100) AS INTEGER)", f"{sign}1"]
+
+
+def _sqlite_app_when(r: str, relief: str) -> str:
+    return f"{r}.status IN ({relief}) AND {r}.relief > 0 AND {r}.decided_at IS NOT NULL"
+
+
+def _sqlite_upsert(values: list[str], when: str) -> str:
+    keys = ", ".join(KEY_COLUMNS)
+    return (f"INSERT INTO {TABLE} ({keys}, amount_fen, bills) SELECT {', '.join(values)} WHERE {when} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET amount_fen = amount_fen + excluded.amount_fen, "
+            f"bills = bills + excluded.bills;")
+
+
+def _sqlite_triggers(table: str, prefix: str, values, when) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {prefix}_ins",
+        f"DROP TRIGGER IF EXISTS {prefix}_upd",
+        f"DROP TRIGGER IF EXISTS {prefix}_del",
+        f"CREATE TRIGGER {prefix}_ins AFTER INSERT ON {table} BEGIN "
+        f"{_sqlite_upsert(values('NEW', '+'), when('NEW'))} END",
+        f"CREATE TRIGGER {prefix}_upd AFTER UPDATE ON {table} BEGIN "
+        f"{_sqlite_upsert(values('OLD', '-'), when('OLD'))} "
+        f"{_sqlite_upsert(values('NEW', '+'), when('NEW'))} END",
+        f"CREATE TRIGGER {prefix}_del AFTER DELETE ON {table} BEGIN "
+        f"{_sqlite_upsert(values('OLD', '-'), when('OLD'))} END",
+    ]
+
+
+def trigger_statements(vendor: str) -> list[str]:
+    """The SQL that installs (or reinstalls) the triggers on ``claims_bill`` and
+    ``applications_application``."""
+    report, relief = _conditions()
+    if vendor == "postgresql":
+        return [
+            _pg_function("reports_fund_bills", lambda a, s: _pg_bill_select(a, s, report)),
+            *_pg_triggers("claims_bill", "reports_fund_bills"),
+            _pg_function("reports_fund_apps", lambda a, s: _pg_app_select(a, s, relief)),
+            *_pg_triggers("applications_application", "reports_fund_apps"),
+        ]
+    if vendor == "sqlite":
+        return [
+            *_sqlite_triggers("claims_bill", "reports_fund_bills", _sqlite_bill_values,
+                              lambda r: _sqlite_bill_when(r, report)),
+            *_sqlite_triggers("applications_application", "reports_fund_apps", _sqlite_app_values,
+                              lambda r: _sqlite_app_when(r, relief)),
+        ]
+    raise NotImplementedError(f"fund pre-aggregate triggers for {vendor}")
+
+
+def uninstall_statements(vendor: str) -> list[str]:
+    out = []
+    for table, prefix in (("claims_bill", "reports_fund_bills"), ("applications_application", "reports_fund_apps")):
+        for op in ("ins", "upd", "del"):
+            out.append(f"DROP TRIGGER IF EXISTS {prefix}_{op}" + (f" ON {table}" if vendor == "postgresql" else ""))
+        if vendor == "postgresql":
+            out.append(f"DROP FUNCTION IF EXISTS {prefix}()")
+    return out
+
+
+def backfill_statements(vendor: str) -> list[str]:
+    """Raw SQL that fills the (empty) table from the bills and applications, the triggers'
+    arithmetic over whole tables (migrations use it: no model code, so later model changes cannot
+    break the migration)."""
+    report, relief = _conditions()
+    keys = ", ".join(KEY_COLUMNS)
+    if vendor == "postgresql":
+        rows = (_pg_bill_select("n", "+", report).replace("{rows}", "claims_bill") + " UNION ALL "
+                + _pg_app_select("n", "+", relief).replace("{rows}", "applications_application"))
+    else:
+        names = (*KEY_COLUMNS, "fen", "n")
+
+        def select(values: list[str], table: str, when: str) -> str:
+            cols = ", ".join(f"{v} AS {c}" for v, c in zip(values, names, strict=True))
+            return f"SELECT {cols} FROM {table} AS NEW WHERE {when}"
+
+        rows = (select(_sqlite_bill_values("NEW", "+"), "claims_bill", _sqlite_bill_when("NEW", report)) + " UNION ALL "
+                + select(_sqlite_app_values("NEW", "+"), "applications_application", _sqlite_app_when("NEW", relief)))
+    return [f"DELETE FROM {TABLE}",
+            f"INSERT INTO {TABLE} ({keys}, amount_fen, bills) SELECT {keys}, SUM(fen), SUM(n) FROM ({rows}) AS d "
+            f"GROUP BY {keys} HAVING SUM(fen) <> 0 OR SUM(n) <> 0"]
+
+
+def install(schema_editor=None) -> None:
+    """(Re)install the triggers and fill the table from the bills (migrations), in one transaction."""
+    conn = schema_editor.connection if schema_editor is not None else connection
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute("LOCK TABLE claims_bill, applications_application IN SHARE MODE")
+        for sql in trigger_statements(conn.vendor) + backfill_statements(conn.vendor):
+            cursor.execute(sql)
+
+
+def uninstall(schema_editor=None) -> None:
+    conn = schema_editor.connection if schema_editor is not None else connection
+    with conn.cursor() as cursor:
+        for sql in uninstall_statements(conn.vendor):
+            cursor.execute(sql)
+
+
+# --------------------------------------------------------------------------------------------
+# The scan (what the table must hold), comparison and repair
+# --------------------------------------------------------------------------------------------
+
+
+def _fen(amount: Any) -> int:
+    return int((Decimal(amount or 0) * 100).to_integral_value())
+
+
+def _text(value: str | None) -> str:
+    """A key read from the computation, as PostgreSQL's ``->>`` gives it: '' for a missing key or
+    JSON null (Django's SQLite KeyTextTransform reports JSON null as the text 'null')."""
+    return "" if value is None or (value == "null" and connection.vendor == "sqlite") else value
+
+
+def scan(using: str = "default", person_ids: Collection[int] | None = None) -> dict[Key, tuple[int, int]]:
+    """What the pre-aggregate must hold, computed the slow way: the bills through
+    ``claims.money`` (``bills_for_report``, ``granted_expr``) by discharge month and the granted
+    applications (``applications_granted``) by decision month — the old per-request scan."""
+    from django.db.models import Count, Sum
+    from django.db.models.fields.json import KeyTextTransform
+    from django.db.models.functions import ExtractMonth, ExtractYear
+
+    from applications.models import Application
+    from claims import money
+    from claims.models import Bill
+
+    out: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    bill_qs = Bill.objects.using(using).all()
+    app_qs = Application.objects.using(using).filter(decided_at__isnull=False)
+    if person_ids is not None:
+        bill_qs, app_qs = bill_qs.filter(person_id__in=person_ids), app_qs.filter(applicant_id__in=person_ids)
+    bills = money.bills_for_report(bill_qs).annotate(
+        r_category=KeyTextTransform("category", "computation"),
+        r_visit_class=KeyTextTransform("visit_class", "computation"),
+        r_year=ExtractYear("discharge_date"), r_month=ExtractMonth("discharge_date"),
+    ).values("district_id", "r_year", "r_month", "r_category", "r_visit_class", "visit_type", "person_id").annotate(
+        amount=Sum(money.granted_expr()), n=Count("id")).order_by()
+    for g in bills:
+        key = (g["district_id"], g["r_year"], g["r_month"], _text(g["r_category"]), _text(g["r_visit_class"]),
+               g["visit_type"], g["person_id"])
+        out[key][0] += _fen(g["amount"])
+        out[key][1] += g["n"]
+    apps = money.applications_granted(app_qs).annotate(
+        r_year=ExtractYear("decided_at"), r_month=ExtractMonth("decided_at"),
+    ).values("district_id", "r_year", "r_month", "applicant_id").annotate(amount=Sum("relief"), n=Count("id")).order_by()
+    for g in apps:
+        key = (g["district_id"], g["r_year"], g["r_month"], RELIEF_CATEGORY, RELIEF_VISIT_CLASS, "", g["applicant_id"])
+        out[key][0] += _fen(g["amount"])
+        out[key][1] += g["n"]
+    return {k: (v[0], v[1]) for k, v in out.items() if v != [0, 0]}
+
+
+def stored(using: str = "default", person_ids: Collection[int] | None = None) -> dict[Key, tuple[int, int]]:
+    """What the pre-aggregate holds (rows that net to nothing left out)."""
+    from .models import FundMonth
+
+    qs = FundMonth.objects.using(using).exclude(amount_fen=0, bills=0)
+    if person_ids is not None:
+        qs = qs.filter(person_id__in=person_ids)
+    return {tuple(r[:7]): (r[7], r[8])  # type: ignore[misc]
+            for r in qs.values_list(*KEY_COLUMNS, "amount_fen", "bills")}
+
+
+@dataclass
+class Difference:
+    key: Key
+    stored: tuple[int, int]  # (fen, bills)
+    expected: tuple[int, int]
+
+    def __str__(self) -> str:
+        d, y, m, cat, vc, vt, p = self.key
+        return (f"district={d} {y}-{m:02d} category={cat!r} visit_class={vc!r} visit_type={vt!r} person={p}: "
+                f"stored {Decimal(self.stored[0]) / 100:.2f} / {self.stored[1]} bills, "
+                f"bills say {Decimal(self.expected[0]) / 100:.2f} / {self.expected[1]} bills")
+
+
+def compare(using: str = "default", person_ids: Collection[int] | None = None) -> list[Difference]:
+    """Every key where the pre-aggregate differs from the scan (empty: they agree to the fen);
+    ``person_ids``: only these people's rows (the nightly incremental run's)."""
+    conn = connections[using]
+    if person_ids is not None and len(person_ids) > MAX_PEOPLE_FILTER:
+        person_ids = None  # a long IN list costs more than the whole scan
+    if conn.vendor == "postgresql" and not conn.in_atomic_block:
+        with transaction.atomic(using=using):
+            with conn.cursor() as cursor:  # one snapshot for both reads
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            expected = scan(using, person_ids)
+            have = stored(using, person_ids)
+    else:
+        expected = scan(using, person_ids)
+        have = stored(using, person_ids)
+    zero = (0, 0)
+    return [Difference(k, have.get(k, zero), expected.get(k, zero))
+            for k in sorted(set(expected) | set(have), key=str) if have.get(k, zero) != expected.get(k, zero)]
+
+
+def rebuild(using: str = "default") -> int:
+    """Rewrite the whole table from the scan (the repair; also the migration's backfill). On
+    PostgreSQL the bills and applications are locked against writes meanwhile."""
+    from .models import FundMonth
+
+    with transaction.atomic(using=using):
+        if connections[using].vendor == "postgresql":
+            with connections[using].cursor() as cursor:
+                cursor.execute("LOCK TABLE claims_bill, applications_application IN SHARE MODE")
+        expected = scan(using)
+        FundMonth.objects.using(using).all().delete()
+        FundMonth.objects.using(using).bulk_create(
+            [FundMonth(**dict(zip(KEY_COLUMNS, k, strict=True)), amount_fen=v[0], bills=v[1]) for k, v in expected.items()],
+            batch_size=5000)
+    return len(expected)
+
+
+def prune(using: str = "default") -> int:
+    """Delete rows that net to nothing (bills that left the granted set); harmless at any time."""
+    from .models import FundMonth
+
+    deleted, _ = FundMonth.objects.using(using).filter(amount_fen=0, bills=0).delete()
+    return deleted
+
+
+def check(*, repair: bool = False, using: str = "default", person_ids: Collection[int] | None = None) -> list[Difference]:
+    """Compare (and with ``repair`` rebuild); every difference is logged as an error."""
+    differences = compare(using, person_ids)
+    for d in differences:
+        logger.error("fund pre-aggregate differs from the bills: %s", d)
+    if differences and repair:
+        rows = rebuild(using)
+        logger.warning("fund pre-aggregate rebuilt from the bills: %s rows (%s differences)", rows, len(differences))
+    pruned = prune(using)
+    if not differences:
+        logger.info("fund pre-aggregate agrees with the bills (%s empty rows pruned)", pruned)
+    return differences
