@@ -12,3 +12,30 @@ class ReportsConfig(AppConfig):
         from .queues import letter_queues
 
         dashboard.register(letter_queues)
+        _flush_pre_aggregate_last()
+
+
+def _flush_pre_aggregate_last() -> None:
+    """SQLite has no TRUNCATE: ``manage.py flush`` (and every transactional test's teardown)
+    deletes table by table in no fixed order, and deleting the bills fires the pre-aggregate's
+    row triggers (``reports.aggregate``). Emptying ``reports_fundmonth`` last leaves it empty, as
+    PostgreSQL's TRUNCATE (which fires no row triggers) does."""
+    from django.conf import settings
+
+    if not any(db["ENGINE"].endswith("sqlite3") for db in settings.DATABASES.values()):
+        return
+    from django.db.backends.sqlite3.base import DatabaseOperations
+
+    from .aggregate import TABLE
+
+    if getattr(DatabaseOperations.sql_flush, "_fund_last", False):
+        return
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, **kwargs):
+        sql = original(self, style, tables, **kwargs)
+        last = [s for s in sql if s.startswith("DELETE") and TABLE in s]
+        return [s for s in sql if s not in last] + last
+
+    sql_flush._fund_last = True  # type: ignore[attr-defined]
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]

@@ -147,6 +147,7 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
     the engine recorded no class. 人数 of the 合计 row counts each person once (not the rows' sum).
     """
     from claims.models import VisitType
+    from organizations.models import District
 
     year = data["year"]
     month = data.get("month")
@@ -155,15 +156,17 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
     # one row per person, month and (category, visit class, visit type); never the bills.
     months = _district_filter(selectors.access_report_fund_months(user), data, "district").filter(
         year=year, month__lte=last_month, bills__gt=0)
-    key_fields = ("district__name", "category", "visit_class", "visit_type")
+    # grouped by district id (no join before the aggregate); names from one small query
+    key_fields = ("district_id", "category", "visit_class", "visit_type")
+    names = dict(District.objects.values_list("pk", "name"))
     grouped = [
-        {"district__name": g["district__name"], "r_category": g["category"], "r_visit_class": g["visit_class"],
+        {"district__name": names.get(g["district_id"], ""), "r_category": g["category"], "r_visit_class": g["visit_class"],
          "visit_type": g["visit_type"], "r_month": g["month"], "amount": _from_fen(g["fen"]), "bills": g["n"],
          "persons": g["persons"]}
         for g in months.values(*key_fields, "month").annotate(fen=Sum("amount_fen"), n=Sum("bills"), persons=Count("id"))
         .order_by()
     ]
-    persons_ytd = {tuple(g[k] for k in key_fields): g["n"] for g in
+    persons_ytd = {(names.get(g["district_id"], ""), g["category"], g["visit_class"], g["visit_type"]): g["n"] for g in
                    months.values(*key_fields).annotate(n=Count("person_id", distinct=True)).order_by()}
     persons_month = {(g["district__name"], g["r_category"], g["r_visit_class"], g["visit_type"]): g["persons"]
                      for g in grouped if g["r_month"] == last_month}
