@@ -333,7 +333,7 @@ def _year_bounds(only_year: int | None) -> Q:
 _BEFORE_ANY = datetime(1, 1, 1, tzinfo=UTC)
 
 
-def decision_key(*, pk: int, claim_id: int | None, discharge_date: date, counted_at: datetime | None) -> tuple:
+def decision_key(*, pk: int, discharge_date: date, counted_at: datetime | None) -> tuple:
     """The order in which a person-year's counted bills were decided (and so are recomputed).
 
     A one-stop bill from a settlement file was decided at the hospital on its settlement date; a
@@ -347,6 +347,14 @@ def decision_key(*, pk: int, claim_id: int | None, discharge_date: date, counted
     if counted_at is None:
         return (discharge_date, 0, _BEFORE_ANY, discharge_date, pk)
     return (max(timezone.localdate(counted_at), discharge_date), 1, counted_at, discharge_date, pk)
+
+
+def in_decision_order(rows: list[tuple], *, counted_at: int = B_COUNTED_AT) -> list[tuple]:
+    """A person-year's bill rows (settlement order, as queried) in :func:`decision_key` order;
+    ``counted_at`` is the column holding ``Bill.counted_at`` (the simulation reads fewer columns)."""
+    if all(row[counted_at] is None for row in rows):
+        return rows  # settlement order is the decision order of settlement-file bills
+    return sorted(rows, key=lambda r: decision_key(pk=r[B_ID], discharge_date=r[B_END], counted_at=r[counted_at]))
 
 
 def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = None, only_year: int | None = None,
@@ -514,10 +522,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
             return True
 
         counted_rows = [row for row in rows if row[B_STATUS] in counted_statuses]
-        if any(row[B_COUNTED_AT] is not None for row in counted_rows):
-            # rows come in settlement order, which is the decision order of settlement-file bills
-            counted_rows.sort(key=lambda r: decision_key(pk=r[B_ID], claim_id=r[B_CLAIM], discharge_date=r[B_END],
-                                                         counted_at=r[B_COUNTED_AT]))
+        counted_rows = in_decision_order(counted_rows)
         counted_changed = False
         for row in counted_rows:
             result, new = assess(row, state)

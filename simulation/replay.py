@@ -117,28 +117,18 @@ def replay_year(*, picker, region_id: int | None, draft_spec, person_in, rows: S
 def sim_fields() -> tuple[str, ...]:
     """The leading columns of ``claims.recalc.BILL_FIELDS`` that ``_bill_in`` reads (same
     positions), without the stored results (no timestamps or JSON to parse), then ``counted_at``
-    (at :data:`S_COUNTED_AT`) for the decision order."""
+    (right after them) for the decision order."""
     from claims.recalc import B_DESIGNATED, BILL_FIELDS
 
     return (*BILL_FIELDS[:B_DESIGNATED + 1], "counted_at")
 
 
-def _sim_counted_at() -> int:
-    from claims.recalc import B_DESIGNATED
-
-    return B_DESIGNATED + 1
-
-
 def in_decision_order(rows: list[tuple]) -> list[tuple]:
     """A person-year's rows in the order the nightly core computes them
-    (``claims.recalc.decision_key``): a later decision never re-deals room an earlier one granted."""
-    from claims.recalc import B_CLAIM, B_END, B_ID, decision_key
+    (``claims.recalc.in_decision_order``): a later decision never re-deals room an earlier one granted."""
+    from claims import recalc
 
-    at = _sim_counted_at()
-    if all(row[at] is None for row in rows):
-        return rows  # settlement order already (the query's order)
-    return sorted(rows, key=lambda r: decision_key(pk=r[B_ID], claim_id=r[B_CLAIM], discharge_date=r[B_END],
-                                                   counted_at=r[at]))
+    return recalc.in_decision_order(rows, counted_at=recalc.B_DESIGNATED + 1)
 
 
 def bills_query(*, region_id: int, district_id: int | None, start: date, end: date):
