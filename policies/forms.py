@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .editor import StructuredRulesForm
 from .models import Policy
 from .services import validate_rules
 
@@ -92,3 +93,54 @@ class PolicyReviseForm(PolicyRulesMixin, forms.ModelForm):
             raise ValidationError(_("新版本的生效日期不能早于原版本的生效日期 %(date)s。"), code="before_previous",
                                   params={"date": self.instance.effective_from.isoformat()})
         return value
+
+
+# --------------------------------------------------------------------------------------------
+# The structured editor (policies.editor): the same date and note rules as the JSON revision
+# --------------------------------------------------------------------------------------------
+
+
+def edit_stamp(obj) -> str:
+    """What the confirmation must still find: the row and its last change (a concurrent edit in between is refused)."""
+    return f"{obj.pk}:{obj.updated_at.isoformat() if obj.updated_at else ''}"
+
+
+class StampedRulesForm(StructuredRulesForm):
+    stamp = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, obj, **kwargs):
+        self.obj = obj
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("stamp", edit_stamp(obj))
+
+    def stamp_is_fresh(self) -> bool:
+        return self.cleaned_data.get("stamp") == edit_stamp(self.obj)
+
+
+class PolicyStructuredForm(StampedRulesForm):
+    """A policy's parameters as fields; saved as a NEW version from ``new_effective_from``."""
+
+    new_effective_from = forms.DateField(
+        label=_("新版本生效日期"),
+        help_text=_("晚于原生效日期时，原版本在前一日失效；相同日期表示更正原版本。"),
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"}, format="%Y-%m-%d"),
+    )
+    change_note = forms.CharField(label=_("修改说明"), max_length=200, help_text=_("必填：修改了什么、依据哪个文件。"),
+                                  widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}))
+
+    def __init__(self, *args, policy: Policy, **kwargs):
+        super().__init__(*args, rules=policy.rules, obj=policy, **kwargs)
+        self.initial.setdefault("new_effective_from", policy.effective_from)
+
+    def clean_new_effective_from(self):
+        value = self.cleaned_data["new_effective_from"]
+        if value < self.obj.effective_from:
+            raise ValidationError(_("新版本的生效日期不能早于原版本的生效日期 %(date)s。"), code="before_previous",
+                                  params={"date": self.obj.effective_from.isoformat()})
+        return value
+
+    def prepare_rules(self, rules):
+        rules["code"] = self.obj.code
+        if self.cleaned_data.get("new_effective_from"):
+            rules["effective_from"] = self.cleaned_data["new_effective_from"].isoformat()
+        return rules

@@ -6,4 +6,5 @@ app_name = "policies"
 urlpatterns = [
     path("", views.PolicyListView.as_view(), name="index"),
     path("<int:pk>/", views.PolicyDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.PolicyEditView.as_view(), name="edit"),
 ]

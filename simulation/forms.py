@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from organizations.access import scope_for
 from organizations.models import District
-from policies.forms import RULES_WIDGET, PrettyJSONField
+from policies.forms import RULES_WIDGET, PrettyJSONField, StampedRulesForm
 from policies.selectors import access_policies, usable_policies
 
 from .services import validate_draft_rules
@@ -81,3 +81,21 @@ class CompareForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["a"].queryset = runs
         self.fields["b"].queryset = runs
+
+
+class DraftStructuredForm(StampedRulesForm):
+    """A draft's parameters as fields (the same editor as a policy's); saved into the draft."""
+
+    scenario = forms.CharField(label=_("测算方案名称"), max_length=100,
+                               widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}))
+    note = forms.CharField(label=_("说明"), required=False,
+                           widget=forms.Textarea(attrs={"rows": 2, "class": "form-control form-control-sm"}))
+
+    def __init__(self, *args, draft, **kwargs):
+        super().__init__(*args, rules=draft.rules, obj=draft, **kwargs)
+        self.initial.setdefault("scenario", draft.scenario)
+        self.initial.setdefault("note", draft.note)
+
+    def prepare_rules(self, rules):
+        rules["code"] = self.obj.base.code
+        return rules

@@ -6,6 +6,7 @@ app_name = "simulation"
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
     path("drafts/<int:pk>/", views.DraftView.as_view(), name="draft"),
+    path("drafts/<int:pk>/edit/", views.DraftStructuredEditView.as_view(), name="draft_edit"),
     path("runs/<int:pk>/", views.RunView.as_view(), name="run"),
     path("runs/<int:pk>/progress/", views.RunProgressView.as_view(), name="progress"),
     path("runs/<int:pk>/pdf/", views.RunPdfView.as_view(), name="pdf"),

@@ -11,14 +11,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
 from organizations import roles
+from policies.views import StructuredEditView
 
 from . import replay, services
-from .forms import CompareForm, DraftCreateForm, DraftEditForm, RunForm
+from .forms import CompareForm, DraftCreateForm, DraftEditForm, DraftStructuredForm, RunForm
 from .results import compare_rows, explanation_pairs, run_results
 from .selectors import access_drafts, access_person_years, access_runs
 
@@ -230,3 +233,34 @@ class CompareView(LoginRequiredMixin, View):
                         "same_period": (a.period_start, a.period_end, a.district_id) == (b.period_start, b.period_end, b.district_id),
                         "ra": run_results(a, request.user)["totals"], "rb": run_results(b, request.user)["totals"]})
         return render(request, "simulation/compare.html", ctx)
+
+
+class DraftStructuredEditView(StructuredEditView):
+    """The structured editor on a draft: the diff is against the version it was copied from."""
+
+    saved_message = _lazy("草拟规则已保存（计算引擎校验通过）。")
+
+    def get_object(self, request, pk):
+        return get_object_or_404(access_drafts(request.user).select_related("base"), pk=pk)
+
+    def check_permission(self, request, obj):
+        if not _admin(request.user):
+            raise PermissionDenied(_("只有系统管理员可以草拟政策和发起测算。"))
+
+    def make_form(self, request, obj, data=None):
+        return DraftStructuredForm(data, draft=obj)
+
+    def in_force(self, request, obj):
+        base = obj.base
+        return base, _("复制的现行版本 v%(version)s（%(from)s 起）") % {"version": base.version,
+                                                                   "from": base.effective_from.isoformat()}
+
+    def save(self, request, obj, form):
+        data = form.cleaned_data
+        services.draft_update(draft=obj, rules=data["rules"], scenario=data["scenario"], note=data["note"],
+                              by=request.user)
+        return reverse("simulation:draft", args=[obj.pk])
+
+    def context(self, request, obj):
+        return {"title": obj.scenario, "kind": "draft", "cancel_url": reverse("simulation:draft", args=[obj.pk]),
+                "json_url": reverse("simulation:draft", args=[obj.pk]) + "#draft-form"}

@@ -260,3 +260,72 @@ def test_now_is_what_the_real_ledger_holds(beijing_policy, admin_user, demo, dja
                      .values_list("person_id", "base_total"))
     assert stored and {k: v for k, v in simulated.items() if k in stored} == stored
     assert all(v == 0 for k, v in simulated.items() if k not in stored)  # granted bills never computed: 0 stored
+
+
+def _editor_data(draft, **changes) -> dict:
+    from simulation.forms import DraftStructuredForm
+
+    form = DraftStructuredForm(draft=draft)
+    data = {name: ("" if form.initial.get(name) is None else form.initial.get(name)) for name in form.fields}
+    data.update(changes)
+    return data
+
+
+def test_bj3_cap_200000_through_the_structured_editor_matches_the_engine(client, beijing_policy, admin_user, demo,
+                                                                        django_capture_on_commit_callbacks):
+    """Issue 19 done-when 1, through the editor's form: the administrator copies the version in
+    force, changes 第3档 住院 封顶线 160,000 → 200,000 in the structured editor (preview with the
+    diff, nothing saved; then confirm), simulates the demo year: the totals and the gaining people
+    are exactly what the engine gives bill by bill, and no real decision uses the draft."""
+    from policies.selectors import policy_in_force
+
+    client.force_login(admin_user)
+    draft = services.draft_create(base=beijing_policy, scenario="BJ-3 住院限额 20 万", by=admin_user)
+    url = reverse("simulation:draft_edit", args=[draft.pk])
+    assert client.get(url).status_code == 200
+    cap = "tiers__2__buckets__inpatient__cap"
+    preview = client.post(url, _editor_data(draft, **{cap: "200,000", "action": "preview"}))
+    text = preview.content.decode()
+    assert preview.status_code == 200 and "第3档 住院 封顶线" in text and "160,000.00" in text and "200,000.00" in text
+    draft.refresh_from_db()
+    assert draft.rules == beijing_policy.rules  # nothing saved before confirming
+    response = client.post(url, _editor_data(draft, **{cap: "200,000", "action": "confirm"}))
+    assert response.status_code == 302 and response["Location"] == reverse("simulation:draft", args=[draft.pk])
+    draft.refresh_from_db()
+    assert draft.rules == raised_cap_rules(beijing_policy)  # exactly that one figure changed
+    assert policy_in_force(region=beijing_policy.region_id, on=date(DEMO_YEAR, 6, 1)) == beijing_policy
+    run = _run(draft, admin_user, django_capture_on_commit_callbacks)
+    expected = engine_bill_by_bill(beijing_policy.region_id, draft.rules, YEAR_START, YEAR_END)
+    got = {(r.person_id, r.year): (r.base_total, r.draft_total) for r in SimulationPersonYear.objects.filter(run=run)}
+    assert got == expected
+    assert Decimal(run.summary["totals"]["draft"]) == sum(d for _b, d in expected.values())
+    gainers = {k: d - b for k, (b, d) in expected.items() if d > b}
+    assert gainers[(demo["patient"].pk, DEMO_YEAR)] == Decimal("40000.00")
+    assert run.summary["totals"]["gainers"] == len(gainers)
+
+
+def test_the_draft_editor_refuses_an_invalid_cap_naming_the_field(client, beijing_policy, admin_user):
+    client.force_login(admin_user)
+    draft = services.draft_create(base=beijing_policy, scenario="坏限额", by=admin_user)
+    response = client.post(reverse("simulation:draft_edit", args=[draft.pk]),
+                           _editor_data(draft, tiers__2__buckets__inpatient__cap="-5", action="confirm"))
+    assert response.status_code == 200
+    assert "第3档 住院 封顶线：必须是不小于0的金额" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.rules == beijing_policy.rules
+
+
+def test_only_administrators_open_the_draft_editor(client, beijing_policy, admin_user, demo):
+    from django.contrib.auth import get_user_model
+
+    from organizations import roles
+    from tests.factories import make_staff
+
+    draft = services.draft_create(base=beijing_policy, scenario="权限", by=admin_user)
+    url = reverse("simulation:draft_edit", args=[draft.pk])
+    client.force_login(make_staff(roles.CASEWORKER, district=demo["chaoyang"], city_level=True, username="bj-city-worker"))
+    assert client.get(reverse("simulation:draft", args=[draft.pk])).status_code == 200  # may read the draft
+    assert client.get(url).status_code == 403
+    assert client.post(url, _editor_data(draft, action="confirm")).status_code == 403
+    client.force_login(get_user_model().objects.get(username="haidian-jingban"))
+    assert client.get(reverse("simulation:draft_edit", args=[draft.pk])).status_code in (403, 404)
