@@ -5,7 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries import idnumber
+from beneficiaries.forms import IdNumberField
 from organizations.dates import clean_date_field
 
 from .models import ApplicationDocument, AssessmentResult, Channel, DocumentKind, ExtraBill, HouseholdAssessment
@@ -16,9 +16,9 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 class ApplicationForm(forms.Form):
     """受理: the patient is found by ID number (typed, posted; never in a URL)."""
 
-    patient_id_number = forms.CharField(label=_("患者身份证号"), max_length=18,
-                                        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-                                        help_text=_("申请人（重病患者）的18位身份证号，须已登记在家庭中"))
+    patient_id_number = IdNumberField(label=_("患者身份证号"),
+                                      widget=forms.TextInput(attrs={"autocomplete": "off"}),
+                                      help_text=_("申请人（重病患者）的18位身份证号，须已登记在家庭中"))
     received_on = forms.DateField(label=_("受理日期"), widget=DATE, initial=timezone.localdate)
     channel = forms.ChoiceField(label=_("申请渠道"), choices=[c for c in Channel.choices if c[0] != Channel.WARNING_REFERRAL])
     contact_name = forms.CharField(label=_("联系人"), max_length=50, required=False)
@@ -28,13 +28,6 @@ class ApplicationForm(forms.Form):
 
     def clean_received_on(self):
         return clean_date_field(self, "received_on")
-
-    def clean_patient_id_number(self) -> str:
-        value = self.cleaned_data["patient_id_number"].strip().upper()
-        try:
-            return idnumber.parse(value).number
-        except idnumber.IdNumberError as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from None
 
 
 class WarningApplicationForm(forms.Form):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import operator
 import random
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -42,8 +43,30 @@ def check_char(first17: str) -> str:
     return CHECK_CHARS[total % 11]
 
 
-def normalise(raw: str) -> str:
-    return (raw or "").strip().upper().replace(" ", "")
+def normalise(raw: str | None) -> str:
+    """The one normalisation of a typed, pasted or imported ID number (forms, search, imports, API).
+
+    Full-width characters (１１０１０５…, ｘ) become ASCII (NFKC); any other decimal digits
+    (Arabic-Indic ٠١٢…, Devanagari …) become 0-9; whitespace of every kind and invisible format
+    characters (zero-width space, RTL/LTR marks, BOM) are dropped; ``x`` becomes ``X``. What is
+    left is either ASCII the rest of :func:`parse` checks, or a character it rejects with a message
+    (never an exception other than :class:`IdNumberError`).
+    """
+    text = unicodedata.normalize("NFKC", str(raw or ""))
+    out = []
+    for ch in text:
+        if ch.isascii():
+            if not ch.isspace():
+                out.append(ch)
+        elif ch.isdecimal():
+            out.append(str(unicodedata.decimal(ch)))
+        elif not (ch.isspace() or unicodedata.category(ch) == "Cf"):
+            out.append(ch)
+    return "".join(out).upper()
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def parse(raw: str, *, today: date | None = None) -> IdNumberInfo:
@@ -51,7 +74,7 @@ def parse(raw: str, *, today: date | None = None) -> IdNumberInfo:
     number = normalise(raw)
     if len(number) != 18:
         raise IdNumberError("length", f"身份证号应为18位，当前为{len(number)}位")
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not _ascii_digits(number[:17]) or not (_ascii_digits(number[17]) or number[17] == "X"):
         raise IdNumberError("digits", "身份证号前17位应为数字，末位为数字或X")
     try:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))

@@ -42,7 +42,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from organizations import tabular
+from organizations import tabular, textinput
 from organizations.exports import formula_safe
 from organizations.fieldcrypto import EncryptedCharField, blind_index, prepare_raw_row
 from organizations.models import Agency, District
@@ -221,9 +221,11 @@ class RosterImport:
                 self.progress(index // 2, len(rows))
             v = row.values
             err = None
-            nul = next((k for k, x in v.items() if isinstance(x, str) and "\x00" in x), None)
-            if nul is not None:  # PostgreSQL refuses NUL in text: one bad row, never a dead file
-                plan.errors.append(RowError(row.line, nul, _("含有非法字符（NUL）"), "nul_byte", v))
+            bad = next((k for k, x in v.items() if textinput.has_control_characters(x)), None)
+            if bad is not None:  # PostgreSQL refuses NUL in text: one bad row, never a dead file
+                label = dict(zip(COLUMNS, CHINESE_HEADERS, strict=True)).get(bad, bad)
+                plan.errors.append(RowError(row.line, bad, _("“%(field)s”含有控制字符（如NUL）") % {"field": label},
+                                            "nul_byte" if "\x00" in v[bad] else "control_character", v))
                 continue
             try:
                 info = idnumber.parse(_cell_text(v.get("id_number")), today=today)
@@ -300,13 +302,15 @@ class RosterImport:
             known = persons.get(number)
             if known is not None:
                 person_key: object = known[0]
-                if known[1] != name:
-                    plan.errors.append(RowError(row.line, "name", _("姓名与已登记的“%(n)s”不一致") % {"n": known[1]},
-                                                "name_mismatch", row.values))
-                    continue
+                # scope first, and never the registered name: a message names no person the user
+                # may not see (issue 15), so a roster cannot be used to look names up
                 if not self._in_area(known[2], known[3]):
                     plan.errors.append(RowError(row.line, "id_number", _("该人员户籍不在本机构辖区"), "out_of_scope",
                                                 row.values))
+                    continue
+                if known[1] != name:
+                    plan.errors.append(RowError(row.line, "name", _("姓名与该身份证号的登记人员不一致"),
+                                                "name_mismatch", row.values))
                     continue
             else:
                 person_key = number

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from beneficiaries import idnumber
+from beneficiaries.forms import IdNumberField
 from beneficiaries.models import Person
 from organizations.dates import clean_date_field
 from organizations.models import Institution
@@ -18,7 +18,7 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class ClaimForm(forms.Form):
-    id_number = forms.CharField(label=_("申请人身份证号"), max_length=18)
+    id_number = IdNumberField(label=_("申请人身份证号"))
     applied_on = forms.DateField(label=_("申请日期"), widget=DATE, initial=timezone.localdate)
     payee_account = forms.CharField(label=_("收款账户"), max_length=100, required=False)
     note = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -31,11 +31,7 @@ class ClaimForm(forms.Form):
         return clean_date_field(self, "applied_on")
 
     def clean_id_number(self) -> Person:
-        raw = self.cleaned_data["id_number"]
-        try:
-            number = idnumber.parse(raw).number
-        except idnumber.IdNumberError as exc:
-            raise ValidationError(exc.message, code=exc.code) from None
+        number = self.cleaned_data["id_number"]  # normalised and checked by IdNumberField
         person = self.persons.filter(id_number=number).select_related("hukou_district").first()
         if person is None:
             raise ValidationError(_("本辖区未登记该身份证号的人员。"), code="unknown_person")

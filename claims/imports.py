@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from beneficiaries import idnumber
 from beneficiaries.models import Person
-from organizations import tabular
+from organizations import tabular, textinput
 from organizations.models import Institution
 
 from . import money
@@ -323,8 +323,8 @@ def parse_settlement(row: dict[str, Any], institutions: dict[str, Institution], 
     ``_platform`` (the SettlementRecord fields, or None for a file in our own columns).
     Raises :class:`_RowInvalid` naming the first bad field; shared by the file import and the API."""
     for name, value in row.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise _RowInvalid(name, _("含有非法字符（NUL）"))
+        if textinput.has_control_characters(value):
+            raise _RowInvalid(name, _("“%(field)s”含有控制字符（如NUL）") % {"field": name})
     codes = codes if codes is not None else med_types()
     settlement_no = _text(row.get("settlement_no"))
     if not settlement_no:

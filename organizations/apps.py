@@ -10,10 +10,11 @@ class OrganizationsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from . import twofactor
+        from . import textinput, twofactor
         from .roles import sync_role_permissions
         from .security import mark_login
 
+        textinput.install()  # every text field of every form refuses control characters
         post_migrate.connect(sync_role_permissions, dispatch_uid="organizations.sync_role_permissions")
         user_logged_in.connect(mark_login, dispatch_uid="organizations.mark_login")
         user_logged_in.connect(twofactor.mark_login, dispatch_uid="organizations.twofactor.mark_login")

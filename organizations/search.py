@@ -19,6 +19,8 @@ from django.db.models import Q
 
 from beneficiaries import idnumber
 
+from . import textinput
+
 SESSION_KEY = "search_ids"
 MAX_REMEMBERED = 20
 CLAIM_NUMBER = re.compile(r"^BX(\d{4})-(\d{1,9})$", re.IGNORECASE)
@@ -46,7 +48,7 @@ class Term:
 
 
 def parse(raw: str | None) -> Term | None:
-    text = (raw or "").strip()[:60]
+    text = textinput.CONTROL.sub("", raw or "").strip()[:60]  # a NUL would reach the database
     if not text:
         return None
     normal = idnumber.normalise(text)

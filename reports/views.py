@@ -32,6 +32,7 @@ from organizations.exports import formula_safe
 
 from . import reporting, selectors, services
 from .charts import chart_svg
+from .forms import LetterCorrectForm, LetterDeliveryForm, errors_text
 from .models import DeliveryMethod, Letter, LetterDelivery, LetterKind, PrintJobStatus
 from .pdf import html_to_pdf
 
@@ -132,16 +133,17 @@ class LetterDeliveryView(ReportsAccessMixin, View):
     """POST: record the delivery (送达) of a letter: date, method, receipt scan."""
 
     def post(self, request, pk: int):
-        from django import forms
-
         letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
         if not _can_deliver(request.user):
             raise PermissionDenied
+        form = LetterDeliveryForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, errors_text(form))
+            return redirect("reports:letter", pk=letter.pk)
         try:
-            delivered_on = forms.DateField(required=False).clean(request.POST.get("delivered_on", ""))
             services.letter_record_delivery(
-                letter=letter, delivered_on=delivered_on, method=request.POST.get("method", ""),
-                receipt=request.FILES.get("receipt"), note=request.POST.get("note", ""), by=request.user,
+                letter=letter, delivered_on=form.cleaned_data["delivered_on"], method=form.cleaned_data["method"],
+                receipt=request.FILES.get("receipt"), note=form.cleaned_data["note"], by=request.user,
             )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -200,15 +202,20 @@ class LetterCorrectView(ReportsAccessMixin, View):
         letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
         if not _can_correct(request.user):
             raise PermissionDenied
-        if request.POST.get("reason", "").strip() and not confirmed(request):
+        form = LetterCorrectForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, errors_text(form))
+            return redirect("reports:letter", pk=letter.pk)
+        reason = form.cleaned_data["reason"]
+        if reason and not confirmed(request):
             return confirmation(
                 request, title=_("更正决定书 %(n)s") % {"n": letter.number}, back=reverse("reports:letter", args=[letter.pk]),
                 danger=True, people=[letter.recipient_name], amount=letter.amount,
                 lines=[_("出具一份新编号的更正决定书，原决定书 %(n)s 标记为已更正（不删除）。") % {"n": letter.number},
-                       _("更正原因：%(r)s") % {"r": request.POST.get("reason", "").strip()}],
+                       _("更正原因：%(r)s") % {"r": reason}],
                 confirm_label=_("确认更正"))
         try:
-            new = services.letter_correct(letter=letter, reason=request.POST.get("reason", ""), by=request.user)
+            new = services.letter_correct(letter=letter, reason=reason, by=request.user)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("reports:letter", pk=letter.pk)
