@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("accounts/login/", org_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", org_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/2fa/", twofactor_views.VerifyView.as_view(), name="otp_verify"),
     path("accounts/2fa/enrol/", twofactor_views.EnrolView.as_view(), name="otp_enrol"),
     path("", org_views.HomeView.as_view(), name="home"),

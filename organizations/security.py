@@ -30,3 +30,30 @@ def mark_login(sender, request, user, **kwargs) -> None:
         now = int(time.time())
         request.session[LOGIN_AT] = now
         request.session[LAST_SEEN] = now
+
+
+def lockout_parameters(request_or_attempt, credentials=None) -> list:
+    """``AXES_LOCKOUT_PARAMETERS`` (a callable): what failed logins are counted against.
+
+    Always the **username**: five wrong passwords lock that account, from whatever address.
+    The **address** only once failures from it name ``AXES_ADDRESS_USERNAME_LIMIT`` different
+    usernames within the cool-off time (password spraying): an office behind one address where a
+    typist mistypes their own password five times locks only that typist, not everyone behind it.
+    """
+    from datetime import timedelta
+
+    from axes.models import AccessAttempt
+    from django.http import HttpRequest
+    from django.utils import timezone
+
+    if not isinstance(request_or_attempt, HttpRequest):
+        return ["username"]
+    address = getattr(request_or_attempt, "axes_ip_address", None) or client_ip(request_or_attempt)
+    if not address:
+        return ["username"]
+    since = timezone.now() - timedelta(hours=float(settings.AXES_COOLOFF_TIME))
+    usernames = (AccessAttempt.objects.filter(ip_address=address, attempt_time__gte=since)
+                 .values("username").distinct().count())
+    if usernames >= settings.AXES_ADDRESS_USERNAME_LIMIT:
+        return ["username", "ip_address"]
+    return ["username"]

@@ -170,3 +170,20 @@ def search_sections(user, term) -> list[dict]:
         letters = list(access_letters(user).filter(q).order_by("-issued_at", "-id")[:SEARCH_LIMIT])
         sections.append({"key": "letters", "label": _("决定书"), "rows": letters, "list": reverse("reports:index")})
     return sections
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Staff change their own password (old password, new one twice, Django's validators); the
+    session stays signed in (``update_session_auth_hash``), every other session of the user ends."""
+
+    template_name = "registration/password_change.html"
+
+    def get_success_url(self) -> str:
+        return reverse("home")
+
+    def form_valid(self, form):
+        from django.contrib import messages
+
+        response = super().form_valid(form)
+        messages.success(self.request, _("密码已修改。"))
+        return response

@@ -35,11 +35,22 @@ def fail_n_times(client, usernames, ip):
         assert not logged_in(response)
 
 
-# --- django-axes: username OR address, separately -------------------------------------------------
+# --- django-axes: the username; the address only for many usernames -------------------------------------------------
 
-def test_axes_locks_username_and_address_separately_not_the_combination():
-    assert settings.AXES_LOCKOUT_PARAMETERS == ["username", "ip_address"]
+def test_axes_locks_the_username_and_the_address_only_for_many_usernames():
+    assert settings.AXES_LOCKOUT_PARAMETERS == "organizations.security.lockout_parameters"
+    assert settings.AXES_ADDRESS_USERNAME_LIMIT > settings.AXES_FAILURE_LIMIT
     assert settings.AXES_COOLOFF_TIME, "a lockout must end by itself after a cool-off time"
+
+
+@pytest.mark.django_db
+def test_login_five_wrong_passwords_for_one_user_do_not_lock_another_from_the_same_address(client):
+    """Issue 15: 5 mistyped logins from an office's shared address locked everyone behind it."""
+    UserFactory(username="typist")
+    colleague = UserFactory(username="colleague-b")
+    fail_n_times(client, ["typist"] * settings.AXES_FAILURE_LIMIT, ip="10.8.8.8")
+    assert login(client, "typist", PASSWORD, ip="10.8.8.8").status_code == 429  # A is locked
+    assert logged_in(login(client, colleague.username, PASSWORD, ip="10.8.8.8"))  # B, same address, is not
 
 
 @pytest.mark.django_db
@@ -58,7 +69,7 @@ def test_a_username_guessed_from_many_addresses_is_locked(client):
 def test_an_address_guessing_many_usernames_is_locked(client):
     """Password spraying from one address locks that address, even for a correct login."""
     UserFactory(username="innocent")
-    fail_n_times(client, [f"nobody{i}" for i in range(settings.AXES_FAILURE_LIMIT)], ip="10.1.1.1")
+    fail_n_times(client, [f"nobody{i}" for i in range(settings.AXES_ADDRESS_USERNAME_LIMIT)], ip="10.1.1.1")
     assert login(client, "innocent", PASSWORD, ip="10.1.1.1").status_code == 429
     # the same user from another address is not locked: only the address was
     client.logout()
@@ -97,7 +108,7 @@ def test_lockout_page_is_shown_in_chinese(client):
 def test_behind_a_proxy_failures_count_against_the_client_not_the_proxy(client):
     """Otherwise one attacker behind the proxy would lock every user out."""
     UserFactory(username="colleague")
-    for i in range(settings.AXES_FAILURE_LIMIT):
+    for i in range(settings.AXES_ADDRESS_USERNAME_LIMIT):
         client.post(reverse("login"), {"username": f"x{i}", "password": "bad"},
                     REMOTE_ADDR="192.168.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6")
     ok = client.post(reverse("login"), {"username": "colleague", "password": PASSWORD},

@@ -145,11 +145,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling (django-axes): lock the username and the IP address *separately*, so an
-# attacker cannot keep guessing one account by switching addresses.
+# Login throttling (django-axes): lock the username whatever the address (an attacker cannot
+# keep guessing one account by switching addresses), and an address only when failures from it
+# name many usernames (password spraying): one typist cannot lock out an office behind one
+# address (organizations.security.lockout_parameters, docs/security.md).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = "organizations.security.lockout_parameters"
+AXES_ADDRESS_USERNAME_LIMIT = env.int("AXES_ADDRESS_USERNAME_LIMIT", default=10)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind N reverse proxies, count failures against the real client (see organizations.security).
