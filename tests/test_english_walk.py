@@ -143,6 +143,8 @@ def demo_data():
 def test_every_page_in_english_shows_no_chinese_outside_data(demo_data, username):
     seen, found = walk(username, data_strings())
     assert len(seen) > 10, seen  # the walk reached the role's pages
+    if username == "admin":  # the structured policy editor, on a policy and on a simulation draft
+        assert {"/policies/N/edit/", "/simulation/drafts/N/edit/"} <= {shape(url) for url in seen}, sorted(seen)
     report = {run: sorted(urls)[:3] for run, urls in sorted(found.items(), key=lambda kv: -len(kv[1]))}
     assert not report, f"untranslated on {username}'s pages: {report}"
 

@@ -82,7 +82,7 @@ def _pages(base: str) -> list[str]:
     if application:
         urls += [f"/applications/{application.pk}/", f"/applications/{application.pk}/household/"]
     if policy:
-        urls += [f"/policies/{policy.pk}/", f"/admin/policies/policy/{policy.pk}/change/"]
+        urls += [f"/policies/{policy.pk}/", f"/policies/{policy.pk}/edit/", f"/admin/policies/policy/{policy.pk}/change/"]
     if warning:
         urls.append(f"/monitoring/warnings/{warning.pk}/")
     if run:
@@ -93,7 +93,7 @@ def _pages(base: str) -> list[str]:
 
         draft = simulation.draft_create(base=regional, scenario="CSP", by=admin)
         run = simulation.run_create(draft=draft, period_start=date(2026, 1, 1), period_end=date(2026, 12, 31), by=admin)
-        urls += [f"/simulation/drafts/{draft.pk}/", f"/simulation/runs/{run.pk}/"]
+        urls += [f"/simulation/drafts/{draft.pk}/", f"/simulation/drafts/{draft.pk}/edit/", f"/simulation/runs/{run.pk}/"]
     return [base + u for u in urls]
 
 
@@ -144,6 +144,8 @@ def test_every_page_type_loads_under_the_csp_without_a_violation(page, csp_site)
     assert len(checked) >= 45
     for kind in ("/simulation/runs/", "/simulation/drafts/", "/admin/policies/policy/", "/reports/letters/", "/claims/new/"):
         assert any(kind in url for url in checked), kind
+    for editor in (r"/policies/\d+/edit/$", r"/simulation/drafts/\d+/edit/$"):  # the structured editor
+        assert any(re.search(editor, url) for url in checked), editor
     assert violations == {}, violations
     assert console == [], console
 

@@ -1,5 +1,5 @@
 """In a real browser: an administrator copies Beijing's policy to a draft, raises BJ-3's inpatient
-cap to 200,000 in the editor, simulates the demo year, reads the result page and opens its PDF."""
+cap to 200,000 in the structured editor (diff, then confirm), simulates the demo year, reads the result page and opens its PDF."""
 import io
 import json
 import os
@@ -61,13 +61,20 @@ def test_administrator_simulates_a_draft_and_opens_the_pdf(page, simulation_site
     expect(page.locator("h1")).to_contain_text("BJ-3 住院限额 20 万")
     expect(page.locator("h1 .badge")).to_contain_text("草拟")
 
-    rules = json.loads(page.input_value("#id_rules"))
-    for tier in rules["tiers"]:
-        if tier["code"] == "BJ-3":
-            tier["buckets"]["inpatient"]["cap"] = "200000.00"
-    page.fill("#id_rules", json.dumps(rules, ensure_ascii=False, indent=2))
-    page.click("#save-draft")
+    # the structured editor (issue 19: "changes ... in the structured editor"): 第3档 = BJ-3
+    page.click("#edit-structured")
+    cap = "#id_tiers__2__buckets__inpatient__cap"
+    expect(page.locator(cap)).to_have_value("160000.00")
+    page.fill(cap, "200000")
+    page.click("#editor-preview")
+    expect(page.locator("#diff tbody tr")).to_have_count(1)
+    expect(page.locator("#diff")).to_contain_text("第3档 住院 封顶线")
+    expect(page.locator("#diff")).to_contain_text("160,000.00")
+    expect(page.locator("#diff")).to_contain_text("200,000.00")
+    _shot(page, "draft-diff.png")
+    page.click("#editor-confirm")
     expect(page.locator(".alert-success")).to_contain_text("草拟规则已保存")
+    assert json.loads(page.input_value("#id_rules"))["tiers"][2]["buckets"]["inpatient"]["cap"] == "200000.00"
     expect(page.locator("body")).to_contain_text("200,000.00")
     _shot(page, "draft.png")
 
