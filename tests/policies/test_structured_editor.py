@@ -187,3 +187,23 @@ def test_the_json_editor_stays_available_to_administrators(client, beijing, supe
     client.force_login(superuser)
     text = client.get(reverse("policies:edit", args=[beijing.pk])).content.decode()
     assert "编辑JSON" in text and reverse("admin:policies_policy_change", args=[beijing.pk]) in text
+
+
+@pytest.mark.parametrize("code", ["beijing-2023", "wuxi-2023", "ningbo-2019", "national-2021", "dongzhi-2022"])
+def test_every_shipped_policy_opens_unchanged_in_the_editor(code):
+    """Tilted assistance (Wuxi), special grants (Ningbo), statistic-share deductibles (national,
+    Dongzhi): the form of every preset validates as it stands and changes nothing."""
+    policy = Policy.objects.get(code=code, is_current=True)
+    data = _post_data(policy, new_effective_from=policy.effective_from.isoformat())
+    form = PolicyStructuredForm(data, policy=policy)
+    assert form.is_valid(), form.errors
+    assert diff_rules(policy.rules, form.cleaned_data["rules"]) == []
+    assert form.cleaned_data["rules"] == {**policy.rules, "effective_from": policy.effective_from.isoformat()}
+
+
+def test_a_wuxi_tilted_rate_and_a_ningbo_grant_are_fields():
+    wuxi = PolicyStructuredForm(policy=Policy.objects.get(code="wuxi-2023", is_current=True))
+    assert {"tilted__threshold", "tilted__rate", "tilted__cap"} <= set(wuxi.fields)
+    ningbo = Policy.objects.get(code="ningbo-2019", is_current=True)
+    names = set(PolicyStructuredForm(policy=ningbo).fields)
+    assert any(n.startswith("special_items__") for n in names)
