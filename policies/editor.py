@@ -293,6 +293,7 @@ class TextField(_ParamField):
             raise self.fail(gettext("不能为空"))
         if len(text) > 200:
             raise self.fail(gettext("最多200个字符"))
+        self.run_validators(text)
         return text
 
 
@@ -359,6 +360,9 @@ class StructuredRulesForm(forms.Form):
             field = FIELD_CLASSES[param.kind](param, original)
             self.fields[param.name] = field
             self.initial.setdefault(param.name, "" if original is None else original)
+        from organizations.textinput import protect
+
+        protect(self)  # the generated fields too refuse control characters, naming the field (issue 15)
 
     @property
     def sections(self) -> list[dict]:

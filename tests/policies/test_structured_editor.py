@@ -207,3 +207,10 @@ def test_a_wuxi_tilted_rate_and_a_ningbo_grant_are_fields():
     ningbo = Policy.objects.get(code="ningbo-2019", is_current=True)
     names = set(PolicyStructuredForm(policy=ningbo).fields)
     assert any(n.startswith("special_items__") for n in names)
+
+
+def test_a_control_character_in_the_document_number_is_refused_naming_the_field(beijing):
+    """Issue 15's rule holds for the generated fields too (a NUL in the rules' JSON would reach PostgreSQL)."""
+    form = PolicyStructuredForm(_post_data(beijing, document_no="京医保发\x00"), policy=beijing)
+    assert not form.is_valid()
+    assert form.errors["document_no"] == ["“文号”不能包含控制字符（如NUL）。"]
