@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Certification, Household, Person
-from claims.models import Bill, VisitType
+from claims.models import Bill, PaymentBatch, VisitType
 from organizations.models import District
 from policies.models import Policy
 
@@ -113,6 +113,34 @@ class Application(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+class ReliefPayment(models.Model):
+    """An approved relief on application in a payment batch (支付批次), paid with the batch like a
+    claim. One row per application at most (unique): a relief already in a batch cannot enter
+    another. ``amount`` is the relief granted when it was batched; ``paid_amount`` is frozen when
+    the batch is marked paid (what left the fund; read through ``claims.money``)."""
+
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="relief_payment",
+                                       verbose_name=_("依申请救助申请"))
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="reliefs", verbose_name=_("支付批次"))
+    amount = models.DecimalField(_("救助金额"), **MONEY)
+    paid_amount = models.DecimalField(_("已支付金额"), **MONEY, null=True, blank=True)
+    paid_at = models.DateTimeField(_("支付时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("依申请救助支付")
+        verbose_name_plural = _("依申请救助支付")
+        ordering = ["batch_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="relief_payment_amount_positive"),
+            models.CheckConstraint(condition=Q(paid_amount__isnull=True) | Q(paid_amount__gte=0),
+                                   name="relief_payment_paid_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch} {self.application}"
 
 
 class ApplicationTransition(models.Model):

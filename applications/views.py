@@ -32,7 +32,7 @@ from .forms import (
     ReturnForm,
     WarningApplicationForm,
 )
-from .models import Application, AssessmentResult, HouseholdAssessment, Status
+from .models import Application, AssessmentResult, HouseholdAssessment, ReliefPayment, Status
 
 QUEUES = [
     ("open", gettext_lazy("办理中")),
@@ -250,6 +250,10 @@ class ApplicationDetailView(ApplicationMixin, DetailView):
         app: Application = self.object
         user = self.request.user
         ctx["transitions"] = app.transitions.select_related("by")
+        from claims import money
+
+        ctx["relief_payment"] = ReliefPayment.objects.filter(application=app).select_related("batch").first()
+        ctx["relief_paid"] = money.relief_paid_of(app)
         ctx["documents"] = app.documents.select_related("uploaded_by")
         ctx["assessment"] = HouseholdAssessment.objects.filter(application=app).select_related("assessed_by", "certification").first()
         ctx["can_see_bills"] = selectors.can_see_bills(user)

@@ -13,6 +13,8 @@ The table of statuses is in ``docs/money.md``; the sets below are that table.
 - **paid** (已支付): what left the fund for the bill: ``hospital_assistance_paid`` of a one-stop
   bill paid at the hospital, ``paid_amount`` of a bill of a paid claim; None otherwise.
 - **relief granted**: the relief of an approved application (依申请救助).
+- **relief paid**: the ``paid_amount`` of its ``applications.ReliefPayment``, frozen when the
+  payment batch it is in was marked paid; None while it is not paid.
 - **left after granted** (救助后剩余负担): burden − what was granted (or paid, if the hospital
   advanced more: the same money, never both), floored at 0. Relief on application (京 六(三),
   甬 三(二)1) and early warnings (因病致贫/返贫) count this; a bill of a rejected, returned or
@@ -23,6 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
@@ -50,6 +53,8 @@ __all__ = [
     "left_after_granted_expr",
     "relief_granted",
     "relief_granted_of",
+    "relief_paid",
+    "relief_paid_of",
 ]
 
 MONEY_FIELD = DecimalField(max_digits=16, decimal_places=2)
@@ -239,6 +244,33 @@ def relief_granted_of(application: Any) -> Decimal:
 def relief_granted(qs: QuerySet) -> Decimal:
     """Σ relief granted over applications ``qs``."""
     total = applications_granted(qs).aggregate(s=Sum("relief"))["s"]
+    return _cents(total or ZERO)
+
+
+def applications_payable(qs: QuerySet) -> QuerySet:
+    """Approved applications with relief granted and not yet in a payment batch (待支付)."""
+    return applications_granted(qs).filter(relief_payment__isnull=True)
+
+
+def applications_paid(qs: QuerySet) -> QuerySet:
+    """Applications whose relief was paid (its payment batch marked paid)."""
+    return applications_granted(qs).filter(relief_payment__paid_amount__isnull=False)
+
+
+def relief_paid_of(application: Any) -> Decimal | None:
+    """What left the fund for one application's relief, or None while nothing was paid."""
+    if application.status not in RELIEF_GRANTED_STATUSES:
+        return None
+    try:
+        payment = application.relief_payment
+    except ObjectDoesNotExist:
+        return None
+    return payment.paid_amount
+
+
+def relief_paid(qs: QuerySet) -> Decimal:
+    """Σ relief paid over applications ``qs``."""
+    total = applications_paid(qs).aggregate(s=Sum("relief_payment__paid_amount"))["s"]
     return _cents(total or ZERO)
 
 

@@ -3,7 +3,8 @@
 A payment batch downloads as one file, XLSX or CSV, with the columns the bank's batch-payment
 import takes: 序号, 户名, 身份证号, 账号/卡号, 开户行, 金额, 摘要; the last line is 合计 with
 the total in figures and in capitals (大写, reports.capitals). The amounts are the batch's own
-(``approved_amount`` of each claim, the same figure the decision letter states), so the file's
+(``approved_amount`` of each claim, the relief of each approved application on relief
+(依申请救助), the same figure the decision letter states), so the file's
 total equals the batch total and the letters. Full ID and account numbers leave the system only
 here: each download writes one IdRevealLog row per person (PIPL).
 """
@@ -65,22 +66,38 @@ HEADER = ("序号", "户名", "身份证号", "账号/卡号", "开户行", "金
 
 
 def bank_file_lines(batch: PaymentBatch) -> tuple[list[FileLine], Decimal]:
-    """The batch's lines and total; a claim whose person has no active payee account refuses the file."""
+    """The batch's lines and total: its claims (``approved_amount``), then its reliefs on
+    application (the relief granted, the amount of their decision letter); a person without an
+    active payee account refuses the file."""
+    from applications.models import ReliefPayment
     from reports.capitals import amount_in_capitals  # noqa: F401 - imported here so a missing module fails early
 
     claims = list(Claim.objects.filter(payment_batch=batch).select_related("person").order_by("id"))
-    accounts = {a.person_id: a for a in PayeeAccount.objects.filter(person_id__in=[c.person_id for c in claims], active=True)}
-    missing = [c.person.name for c in claims if c.person_id not in accounts]
+    reliefs = list(ReliefPayment.objects.filter(batch=batch).select_related("application__applicant").order_by("id"))
+    people = [(c.person, c.approved_amount or ZERO, _("医疗救助 %(no)s") % {"no": c.number}) for c in claims]
+    people += [(r.application.applicant, r.amount, _("依申请救助 %(no)s") % {"no": r.application.number})
+               for r in reliefs]
+    accounts = {a.person_id: a for a in PayeeAccount.objects.filter(person_id__in=[p.pk for p, _a, _m in people],
+                                                                     active=True)}
+    missing = list(dict.fromkeys(p.name for p, _a, _m in people if p.pk not in accounts))
     if missing:
         raise ValidationError(_("以下人员未登记收款账户：%(names)s") % {"names": "、".join(missing[:20])}, code="no_account")
     lines = []
-    for seq, claim in enumerate(claims, start=1):
-        account = accounts[claim.person_id]
-        lines.append(FileLine(seq, account.account_name, claim.person.id_number, account.account_number,
-                              account.bank_name, claim.approved_amount or ZERO,
-                              _("医疗救助 %(no)s") % {"no": claim.number}))
+    for seq, (person, amount, memo) in enumerate(people, start=1):
+        account = accounts[person.pk]
+        lines.append(FileLine(seq, account.account_name, person.id_number, account.account_number,
+                              account.bank_name, amount, memo))
     total = sum((line.amount for line in lines), ZERO)
     return lines, total
+
+
+def batch_person_ids(batch: PaymentBatch) -> list[int]:
+    """Everyone paid in the batch (claimants and relief applicants), once each."""
+    from applications.models import ReliefPayment
+
+    ids = list(Claim.objects.filter(payment_batch=batch).values_list("person_id", flat=True))
+    ids += list(ReliefPayment.objects.filter(batch=batch).values_list("application__applicant_id", flat=True))
+    return list(dict.fromkeys(ids))
 
 
 def _rows(batch: PaymentBatch):

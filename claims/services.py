@@ -82,6 +82,7 @@ __all__ = [
     "lock_ledger",
     "payment_batch_create",
     "payment_batch_mark_paid",
+    "payment_batch_total",
     "recompute_person_year",
     "recompute_person_years",
 ]
@@ -731,17 +732,28 @@ def issue_decision_letter_now(*, kind: str, claim_id: int, by_id: int) -> None:
 
 
 @transaction.atomic
-def payment_batch_create(*, claims: Sequence[Claim], by) -> PaymentBatch:
-    """Group approved, unbatched claims of one district into a payment batch."""
+def payment_batch_create(*, claims: Sequence[Claim] = (), reliefs: Sequence = (), by) -> PaymentBatch:
+    """Group approved, unbatched claims and approved reliefs on application (依申请救助, not yet
+    in a batch) of one district into a payment batch. A relief enters at most one batch: the
+    unique ``applications.ReliefPayment.application`` is the database's guarantee."""
+    from applications.models import Application, ReliefPayment
+
     _require_role(by, roles.CASEWORKER, roles.REVIEWER)
     ids = sorted({c.pk for c in claims})
-    if not ids:
+    app_ids = sorted({a.pk for a in reliefs})
+    if not ids and not app_ids:
         raise ValidationError(_("请选择至少一个已批准的申请。"), code="empty")
     locked = list(Claim.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     for claim in locked:
         if claim.status != ClaimStatus.APPROVED or claim.payment_batch_id is not None:
             raise ValidationError(_("申请 %(no)s 不是待支付的已批准申请。"), code="not_payable", params={"no": claim.number})
-    districts = {c.district_id for c in locked}
+    apps = list(Application.objects.select_for_update().filter(pk__in=app_ids).order_by("pk"))
+    payable = set(money.applications_payable(Application.objects.filter(pk__in=app_ids)).values_list("pk", flat=True))
+    for app in apps:
+        if app.pk not in payable:
+            raise ValidationError(_("依申请救助 %(no)s 不是待支付的已批准救助。"), code="not_payable",
+                                  params={"no": app.number})
+    districts = {c.district_id for c in locked} | {a.district_id for a in apps}
     if len(districts) != 1:
         raise ValidationError(_("一个支付批次只能包含同一区县的申请。"), code="mixed_districts")
     district_id = districts.pop()
@@ -750,16 +762,28 @@ def payment_batch_create(*, claims: Sequence[Claim], by) -> PaymentBatch:
     from organizations.models import District
 
     district = District.objects.get(pk=district_id)
+    total = sum((c.approved_amount or ZERO for c in locked), ZERO) + sum((money.relief_granted_of(a) for a in apps), ZERO)
     batch = PaymentBatch.objects.create(number=f"ZF{district.code}{now:%Y}{count:04d}-{now:%m%d%H%M%S}",
-                                        district=district, created_by=by,
-                                        total_amount=sum((c.approved_amount or ZERO for c in locked), ZERO))
+                                        district=district, created_by=by, total_amount=total)
     Claim.objects.filter(pk__in=ids).update(payment_batch=batch)
+    ReliefPayment.objects.bulk_create([ReliefPayment(application=a, batch=batch, amount=money.relief_granted_of(a))
+                                       for a in apps])
     return batch
+
+
+def payment_batch_total(batch: PaymentBatch) -> Decimal:
+    """The batch's total: its claims' approved amounts and its reliefs' amounts."""
+    claims = sum((c.approved_amount or ZERO for c in batch.claims.all()), ZERO)
+    reliefs = sum((r.amount for r in batch.reliefs.all()), ZERO)
+    return claims + reliefs
 
 
 def payment_batch_mark_paid(*, batch: PaymentBatch, reference: str, by) -> PaymentBatch:
     """Mark a batch paid with the bank reference: its claims become paid and each bill's paid
-    amount is frozen (later recomputations record adjustments instead of changing it)."""
+    amount is frozen (later recomputations record adjustments instead of changing it); each
+    relief on application in it is paid (``ReliefPayment.paid_amount``, read by claims.money)."""
+    from applications.models import ApplicationTransition, ReliefPayment
+
     _require_role(by, roles.CASEWORKER, roles.REVIEWER)
     if not reference.strip():
         raise ValidationError({"reference": ValidationError(_("请填写支付凭证号。"), code="required")})
@@ -787,6 +811,20 @@ def payment_batch_mark_paid(*, batch: PaymentBatch, reference: str, by) -> Payme
             claim.save(update_fields=["status", "approved_amount", "updated_at"])
             _record(claim, from_status=ClaimStatus.APPROVED, to_status=ClaimStatus.PAID, by=by,
                     note=_("支付批次 %(no)s，凭证 %(ref)s") % {"no": batch.number, "ref": reference})
+        for payment in (ReliefPayment.objects.select_for_update().filter(batch=batch)
+                        .select_related("application").order_by("pk")):
+            application = payment.application
+            granted = money.relief_granted_of(application)
+            if granted != payment.amount:
+                raise ValidationError(_("依申请救助 %(no)s 的核定金额已变化，不能支付。"), code="relief_changed",
+                                      params={"no": application.number})
+            payment.paid_amount = granted
+            payment.paid_at = now
+            payment.save(update_fields=["paid_amount", "paid_at"])
+            total += granted
+            ApplicationTransition.objects.create(
+                application=application, from_status=application.status, to_status=application.status, by=by, at=now,
+                note=_("支付批次 %(no)s，凭证 %(ref)s") % {"no": batch.number, "ref": reference})
         batch.status = PaymentBatch.Status.PAID
         batch.reference = reference.strip()
         batch.paid_by = by
@@ -980,7 +1018,7 @@ def correction_approve(*, correction: Correction, reviewer, note: str = "") -> C
         if claim.payment_batch_id is not None and claim.status == ClaimStatus.APPROVED:
             batch = PaymentBatch.objects.select_for_update().get(pk=claim.payment_batch_id)
             if batch.status == PaymentBatch.Status.OPEN:
-                batch.total_amount = sum((c.approved_amount or ZERO for c in batch.claims.all()), ZERO)
+                batch.total_amount = payment_batch_total(batch)
                 batch.save(update_fields=["total_amount"])
         correction.status = Correction.Status.APPROVED
         correction.reviewed_by = reviewer

@@ -422,12 +422,29 @@ def _letters_of(claim):
     return out
 
 
-def _people(claims) -> list[str]:
-    """Names with masked ID numbers, once each, for a confirmation page."""
+def _people(claims, reliefs=()) -> list[str]:
+    """Names with masked ID numbers, once each, for a confirmation page (claimants, then the
+    applicants of reliefs on application)."""
     seen: dict[int, str] = {}
-    for claim in claims:
-        seen.setdefault(claim.person_id, f"{claim.person.name}（{claim.person.masked_id_number}）")
+    persons = [c.person for c in claims] + [a.applicant for a in reliefs]
+    for person in persons:
+        seen.setdefault(person.pk, f"{person.name}（{person.masked_id_number}）")
     return list(seen.values())
+
+
+def _batch_reliefs(batch) -> list:
+    """The batch's reliefs on application, each with its applicant's masked payee account."""
+    from .models import PayeeAccount
+    from .payments import mask_account
+
+    rows = list(batch.reliefs.select_related("application__applicant").order_by("id"))
+    accounts = {a.person_id: a for a in PayeeAccount.objects.filter(
+        person_id__in=[r.application.applicant_id for r in rows], active=True)}
+    for row in rows:
+        account = accounts.get(row.application.applicant_id)
+        row.masked_account = mask_account(account.account_number) if account else ""
+        row.paid = money.relief_paid_of(row.application)
+    return rows
 
 
 class ClaimActionView(ClaimsStaffMixin, View):
@@ -662,34 +679,61 @@ class LedgerView(ClaimsStaffMixin, TemplateView):
         ctx["person"] = person
         ctx["ledger_years"] = ledger_for_person(person)
         ctx["recent_bills"] = (access_bills(self.request.user).filter(person=person).order_by("-discharge_date", "-id")[:30])
+        from applications.selectors import access_applications
+
+        reliefs = list(money.applications_granted(access_applications(self.request.user).filter(applicant=person))
+                       .select_related("relief_payment__batch").order_by("-year", "-id"))
+        for app in reliefs:
+            app.granted = money.relief_granted_of(app)
+            app.paid = money.relief_paid_of(app)
+        ctx["reliefs"] = reliefs
         return ctx
 
 
 class BatchListView(ClaimsStaffMixin, TemplateView):
     template_name = "claims/batch_list.html"
 
+    def _access_reliefs(self):
+        from applications.selectors import access_applications
+
+        return access_applications(self.request.user)
+
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["batches"] = access_batches(self.request.user)[:100]
         ctx["payable"] = (money.claims_payable(access_claims(self.request.user))
                           .order_by("district", "id")[:500])
+        ctx["payable_reliefs"] = (money.applications_payable(self._access_reliefs())
+                                  .order_by("district", "id")[:500])
         ctx["can_pay"] = roles.has_role(self.request.user, roles.CASEWORKER, roles.REVIEWER)
         return ctx
 
     def post(self, request, *args, **kwargs):
         ids = [int(x) for x in request.POST.getlist("claims") if x.isdigit()]
+        relief_ids = [int(x) for x in request.POST.getlist("reliefs") if x.isdigit()]
         claims = list(access_claims(request.user).filter(pk__in=ids).order_by("id"))
-        if claims and not confirmed(request):
-            total = sum((c.approved_amount or Decimal("0.00") for c in claims), Decimal("0.00"))
+        reliefs = list(self._access_reliefs().filter(pk__in=relief_ids).order_by("id"))
+        if (claims or reliefs) and not confirmed(request):
+            claims_total = sum((c.approved_amount or Decimal("0.00") for c in claims), Decimal("0.00"))
+            reliefs_total = sum((money.relief_granted_of(a) for a in reliefs), Decimal("0.00"))
+            total = claims_total + reliefs_total
+            lines = []
+            if claims:
+                lines.append(_("将 %(n)s 个已批准申请（%(numbers)s）放入一个支付批次，合计 %(total)s 元。")
+                             % {"n": len(claims), "numbers": "、".join(c.number for c in claims[:10]) + ("…" if len(claims) > 10 else ""),
+                                "total": f"{claims_total:,.2f}"})
+            if reliefs:
+                lines.append(_("将 %(n)s 个已批准的依申请救助（%(numbers)s）放入同一支付批次，合计 %(total)s 元。")
+                             % {"n": len(reliefs),
+                                "numbers": "、".join(a.number for a in reliefs[:10]) + ("…" if len(reliefs) > 10 else ""),
+                                "total": f"{reliefs_total:,.2f}"})
+            lines.append(_("批次合计 %(total)s 元。") % {"total": f"{total:,.2f}"})
+            lines.append(_("放入批次后的申请只能随批次支付。"))
             return confirmation(
-                request, title=_("生成支付批次"), back=reverse("claims:batches"), amount=total, people=_people(claims),
-                lines=[_("将 %(n)s 个已批准申请（%(numbers)s）放入一个支付批次，合计 %(total)s 元。")
-                       % {"n": len(claims), "numbers": "、".join(c.number for c in claims[:10]) + ("…" if len(claims) > 10 else ""),
-                          "total": f"{total:,.2f}"},
-                       _("放入批次后的申请只能随批次支付。")],
-                confirm_label=_("确认生成批次"))
+                request, title=_("生成支付批次"), back=reverse("claims:batches"), amount=total,
+                people=_people(claims, reliefs), lines=lines, confirm_label=_("确认生成批次"))
         try:
-            batch = services.payment_batch_create(claims=claims, by=request.user)
+            batch = services.payment_batch_create(claims=claims, reliefs=reliefs, by=request.user)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("claims:batches")
@@ -707,6 +751,7 @@ class BatchDetailView(ClaimsStaffMixin, DetailView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["claims"] = self.object.claims.select_related("person").order_by("id")
+        ctx["reliefs"] = _batch_reliefs(self.object)
         ctx["form"] = kwargs.get("form") or MarkPaidForm()
         return ctx
 
@@ -715,12 +760,17 @@ class BatchDetailView(ClaimsStaffMixin, DetailView):
         form = MarkPaidForm(request.POST)
         if form.is_valid() and not confirmed(request):
             claims = list(self.object.claims.select_related("person").order_by("id"))
+            reliefs = [r.application for r in self.object.reliefs.select_related("application__applicant").order_by("id")]
+            lines = [_("支付批次 %(no)s 的 %(n)s 个申请标记为已支付，凭证号 %(ref)s。")
+                     % {"no": self.object.number, "n": len(claims), "ref": form.cleaned_data["reference"]}]
+            if reliefs:
+                lines.append(_("其中依申请救助 %(n)s 笔（%(numbers)s）同时标记为已支付。")
+                             % {"n": len(reliefs), "numbers": "、".join(a.number for a in reliefs[:10])
+                                + ("…" if len(reliefs) > 10 else "")})
+            lines.append(_("已支付的金额此后不再改变；重算产生的差额记为补发或多付待核。"))
             return confirmation(
                 request, title=_("标记支付：%(no)s") % {"no": self.object.number}, back=reverse("claims:batch", args=[pk]),
-                amount=self.object.total_amount, people=_people(claims), danger=True,
-                lines=[_("支付批次 %(no)s 的 %(n)s 个申请标记为已支付，凭证号 %(ref)s。")
-                       % {"no": self.object.number, "n": len(claims), "ref": form.cleaned_data["reference"]},
-                       _("已支付的金额此后不再改变；重算产生的差额记为补发或多付待核。")],
+                amount=self.object.total_amount, people=_people(claims, reliefs), danger=True, lines=lines,
                 confirm_label=_("确认已支付"))
         if form.is_valid():
             try:
@@ -922,7 +972,7 @@ class BatchFileView(ClaimsStaffMixin, View):
     def get(self, request, pk: int, kind: str):
         from beneficiaries.models import IdRevealLog
 
-        from .payments import bank_file_csv, bank_file_xlsx
+        from .payments import bank_file_csv, bank_file_xlsx, batch_person_ids
 
         batch = get_object_or_404(access_batches(request.user), pk=pk)
         if not roles.has_role(request.user, roles.CASEWORKER, roles.REVIEWER) or kind not in ("xlsx", "csv"):
@@ -932,7 +982,7 @@ class BatchFileView(ClaimsStaffMixin, View):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("claims:batch", pk=pk)
-        person_ids = batch.claims.values_list("person_id", flat=True)
+        person_ids = batch_person_ids(batch)
         IdRevealLog.objects.bulk_create([IdRevealLog(user=request.user, person_id=p, purpose=_("支付文件 %(no)s") % {"no": batch.number})
                                          for p in person_ids])
         content_type = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if kind == "xlsx"

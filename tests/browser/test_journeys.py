@@ -97,6 +97,33 @@ def make_submitted_claim(*, settlement_no: str, burden: str = "20000.00"):
     return claim
 
 
+def make_approved_relief():
+    """An approved relief on application (京 六(三)) for a demo household with a 2023 stay, set up
+    through the services: caseworker computes, civil affairs certifies, the reviewer decides."""
+    from django.contrib.auth import get_user_model
+
+    from applications import services as app_services
+    from beneficiaries.models import Person
+    from claims.models import PayeeAccount
+    from organizations.models import Institution
+    from tests.applications.workflow import receive, to_reviewing
+    from tests.factories import BillFactory
+
+    users = get_user_model().objects
+    patient = Person.objects.filter(household__isnull=False, hukou_district__code="110105").exclude(name="刘志强").order_by("pk").first()
+    BillFactory(person=patient, institution=Institution.objects.get(code="H11010500011"), district=patient.hukou_district,
+                admission_date=date(2025, 4, 1), discharge_date=date(2025, 4, 9))
+    application = to_reviewing(receive(household=patient.household, patient=patient,
+                                       caseworker=users.get(username="jingban"), on=date(2026, 3, 1)),
+                               caseworker=users.get(username="jingban"), certifier=users.get(username="minzheng"))
+    app_services.application_decide(application=application, by=users.get(username="shenhe"), approve=True)
+    application.refresh_from_db()
+    assert application.relief and application.relief > 0
+    PayeeAccount.objects.get_or_create(person=patient, active=True, defaults={
+        "account_name": patient.name, "account_number": "6217000011112222333", "bank_name": "建设银行朝阳支行"})
+    return application
+
+
 def test_caseworker_records_a_claim_edits_it_and_submits(watched, journey_site):
     page, base = watched, journey_site.url
     person = demo_person()
@@ -191,12 +218,17 @@ def test_payment_batch_nothing_preselected_built_after_confirmation(watched, jou
         "account_name": person.name, "account_number": "6222020200001234567", "bank_name": "工商银行朝阳支行"})
     for claim in claims:
         services.claim_approve(claim=claim, reviewer=reviewer)
+    relief = make_approved_relief()  # issue 16: relief on application is paid in batches too
     login(page, base, "jingban", "demo-jingban-2026")
     page.goto(base + "/claims/batches/")
     expect(page.locator("input[name=claims]:checked")).to_have_count(0)
+    expect(page.locator("input[name=reliefs]:checked")).to_have_count(0)
     page.locator("input[name=claims]").first.check()
+    page.locator(f"input[name=reliefs][value='{relief.pk}']").check()
     page.get_by_role("button", name="生成支付批次").click()
     expect(page.locator(".confirm-step")).to_contain_text("1 个已批准申请")
+    expect(page.locator(".confirm-step")).to_contain_text(relief.number)
+    expect(page.locator(".confirm-step")).to_contain_text(relief.applicant.name)
     page.shot("journey-06-batch-confirmation")
     page.click("#confirm-button")
     expect(page.locator("h1")).to_contain_text("支付批次 ZF")
@@ -210,7 +242,8 @@ def test_payment_batch_nothing_preselected_built_after_confirmation(watched, jou
     from pathlib import Path
 
     *rows, total_row = csv.DictReader(Path(download.path()).read_text(encoding="utf-8-sig").splitlines())
-    assert len(rows) == 1 and total_row["序号"] == "合计"
+    assert len(rows) == 2 and total_row["序号"] == "合计"
+    assert any(relief.number in r["摘要"] and Decimal(r["金额"]) == relief.relief for r in rows)
     shown_total = page.locator("tr.fw-semibold td.money").inner_text().replace(",", "").replace("¥", "").strip()
     assert sum(Decimal(r["金额"]) for r in rows) == Decimal(total_row["金额"]) == Decimal(shown_total)
     page.fill("#id_reference", "ICBC-20261207-01")
@@ -218,6 +251,12 @@ def test_payment_batch_nothing_preselected_built_after_confirmation(watched, jou
     expect(page.locator(".confirm-step")).to_contain_text("ICBC-20261207-01")
     page.click("#confirm-button")
     expect(page.locator(".alert-success")).to_contain_text("已标记支付")
+    from claims import money
+
+    relief.refresh_from_db()
+    assert money.relief_paid_of(relief) == relief.relief
+    page.goto(base + f"/applications/{relief.pk}/")
+    expect(page.locator("[data-relief-payment]")).to_contain_text("已支付")
 
 
 def test_english_phone_width_claim_list_and_search(watched, journey_site):

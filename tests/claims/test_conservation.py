@@ -190,13 +190,15 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @rule()
     def pay(self):
+        from applications.models import Application
         from claims import money as m
         from claims import services
         from claims.models import Claim
 
         payable = list(m.claims_payable(Claim.objects.all()).order_by("pk"))
-        if payable:
-            batch = services.payment_batch_create(claims=payable, by=self.world["caseworker"])
+        reliefs = list(m.applications_payable(Application.objects.all()).order_by("pk"))  # issue 16
+        if payable or reliefs:
+            batch = services.payment_batch_create(claims=payable, reliefs=reliefs, by=self.world["caseworker"])
             services.payment_batch_mark_paid(batch=batch, reference=f"R{batch.pk}", by=self.world["caseworker"])
 
     @rule()
@@ -296,7 +298,13 @@ class MoneyMachine(RuleBasedStateMachine):
         paid_out = PaymentBatch.objects.filter(status="paid").aggregate(s=Sum("total_amount"))["s"] or ZERO
         for adj in PaymentAdjustment.objects.filter(correction__isnull=False).exclude(status="superseded"):
             paid_out += adj.amount if adj.kind == AdjustmentKind.SUPPLEMENTARY else -adj.amount
-        assert paid_out == sum((c.approved_amount for c in granted_claims if c.status == "paid"), ZERO)
+        # ... plus the relief on application paid in them (issue 16), each its letter's amount
+        relief_paid = money.relief_paid(Application.objects.all())
+        assert paid_out == sum((c.approved_amount for c in granted_claims if c.status == "paid"), ZERO) + relief_paid
+        for app in money.applications_paid(Application.objects.all()):
+            assert money.relief_paid_of(app) == money.relief_granted_of(app), app.pk
+            assert Letter.objects.get(application=app, kind="application_approved", replaced_by__isnull=True).amount \
+                == money.relief_paid_of(app), app.pk
         # the fund report: granted bills of 2023 and the relief decided this year
         admin = self.world["admin"]
         table = reporting.fund_expenditure(admin, {"year": 2023, "month": None, "district": None})
