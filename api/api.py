@@ -141,6 +141,20 @@ def _person(client: ApiClient, certno: str) -> Person:
     return person
 
 
+def _person_or_unregistered(client: ApiClient, certno: str) -> Person | None:
+    """The person in scope, or None when the number is registered NOWHERE (the settlement then
+    registers them as a non-beneficiary). Registered outside the client's scope: 404 as before."""
+    try:
+        return _person(client, certno)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        number = idnumber.parse(certno).number
+        if Person.objects.filter(id_number=number).exists():
+            raise
+        return None
+
+
 # ------------------------------------------------------------------------------------------
 # Eligibility and settlements (designated institutions)
 # ------------------------------------------------------------------------------------------
@@ -200,6 +214,9 @@ class SettlementOut(Schema):
     total_assistance: str = Field(description="救助合计（医院垫付金额）")
     reserved_amount: str | None = Field(description="计入年度累计的预留金额；冲正后为空")
     policy: str | None
+    beneficiary: bool = Field(description="结算日是否救助对象；未登记的人员登记为非救助对象，救助为0")
+    reason_code: str | None = Field(description="救助为0的原因代码，如 not_eligible（非救助对象）；有救助时为空")
+    reason: str | None = Field(description="救助为0的原因说明")
 
 
 def _settlement_out(record: SettlementRecord) -> dict:
@@ -210,6 +227,7 @@ def _settlement_out(record: SettlementRecord) -> dict:
         "tilted": str(bill.tilted), "special": str(bill.special), "total_assistance": str(bill.total_assistance),
         "reserved_amount": str(record.reserved_amount) if active and record.reserved_amount is not None else None,
         "policy": str(bill.policy) if bill.policy_id else None,
+        **services.settlement_reason(bill),
     }
 
 
@@ -224,10 +242,13 @@ def _record(client: ApiClient, setl_id: str) -> SettlementRecord:
 
 
 @api.post("/v1/settlements", response={200: SettlementOut, 201: SettlementOut, **ERRORS}, tags=["一站式结算"],
-          summary="上传结算并预留救助金额 Post a settlement; assistance computed and reserved")
+          summary="上传结算并预留救助金额 Post a settlement; assistance computed and reserved",
+          description="A person not yet registered (certno unknown) is registered as a non-beneficiary "
+                      "(psn_name required) and the settlement recorded with assistance 0, beneficiary false, "
+                      "reason_code not_eligible (POLICY.md §9: 因病致贫 warnings see everyone settled).")
 def settlement_post(request, payload: SettlementIn):
     client = _need(request, ApiClient.Kind.INSTITUTION)
-    person = _person(client, payload.certno)
+    person = _person_or_unregistered(client, payload.certno)
     record, created = services.settlement_post(client=client, person=person, payload=payload.dict())
     record = SettlementRecord.objects.select_related("bill__policy").get(pk=record.pk)
     return (201 if created else 200), _settlement_out(record)

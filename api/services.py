@@ -5,7 +5,9 @@
   (claims.services.recompute_person_year) under the person-year ledger lock and freezes it as the
   amount the hospital advances: it is then *reserved* on the ledger (the bucket's ``used``
   includes it, so a second hospital posting for the same person gets only the room left).
-  Idempotent by ``setl_id`` per institution. :func:`settlement_cancel` (冲正) takes the bill off
+  Idempotent by ``setl_id`` per institution. A person registered nowhere is registered as a
+  non-beneficiary (POLICY.md §9) in the institution's district and the settlement recorded with
+  assistance 0 (no identity: the engine's ``not_eligible``). :func:`settlement_cancel` (冲正) takes the bill off
   the ledger (status 不予救助/REJECTED, record 已冲正) and recomputes, releasing the room;
 - certifications pushed by an agency's system: idempotent by the agency's document reference.
 """
@@ -145,10 +147,42 @@ def _same(bill: Bill, data: dict[str, Any], person: Person) -> bool:
     return bill.person_id == person.pk and all(getattr(bill, k) == data[k] for k in keys)
 
 
-def settlement_post(*, client: ApiClient, person: Person, payload: dict[str, Any]) -> tuple[SettlementRecord, bool]:
+def settlement_reason(bill: Bill) -> dict[str, Any]:
+    """``beneficiary`` and, when nothing is given, why (the engine's first reason and its text)."""
+    computation = bill.computation or {}
+    beneficiary = bool(bill.category)
+    codes = list(computation.get("reasons") or ())
+    if bill.total_assistance or not codes:
+        return {"beneficiary": beneficiary, "reason_code": None, "reason": None}
+    lines = (computation.get("explanation") or {}).get("lines") or ()
+    text = next((str(line.get("value")) for line in lines if line.get("key") == f"reason:{codes[0]}"), None)
+    return {"beneficiary": beneficiary, "reason_code": str(codes[0]), "reason": text}
+
+
+def _register_unregistered(*, client: ApiClient, number: str, name: str, insurance: str) -> Person:
+    """Register a person first seen in this settlement as a non-beneficiary in the institution's
+    district; if a concurrent post registered them first, that person."""
+    from beneficiaries.models import RegistrationSource
+    from beneficiaries.services import non_beneficiaries_register
+
+    district = client.institution.district
+    try:
+        with transaction.atomic():
+            return non_beneficiaries_register(people={number: (name, district, insurance)},
+                                              source=RegistrationSource.SETTLEMENT_API, by=client.user)[number]
+    except IntegrityError:
+        person = Person.objects.filter(id_number=number, hukou_district=district).first()
+        if person is None:
+            raise ApiError(404, "not_found", "未找到该人员。Not found.", "certno") from None
+        return person
+
+
+def settlement_post(*, client: ApiClient, person: Person | None, payload: dict[str, Any]) -> tuple[SettlementRecord, bool]:
     """Record a settlement posted by ``client``'s institution and reserve its assistance.
 
-    ``person`` is already in the client's scope (the caller used organizations.access).
+    ``person`` is already in the client's scope (the caller used organizations.access), or None
+    when the ID number is registered nowhere: then the person is registered here as a
+    non-beneficiary (name from ``psn_name``, required) and the bill gets 0 (POLICY.md §9).
     Returns (record, created). A repeated ``setl_id`` with the same content returns the first
     record and reserves nothing again; with different content it is a conflict (409).
     """
@@ -162,17 +196,26 @@ def settlement_post(*, client: ApiClient, person: Person, payload: dict[str, Any
         raise ApiError(422, "wrong_institution", _("只能上传本机构的结算数据。"), "fixmedins_code")
     row["institution_code"] = institution.code
     try:
-        data = parse_settlement(row, {institution.code: institution}, {person.id_number: person})
+        data = parse_settlement(row, {institution.code: institution}, {person.id_number: person} if person else {},
+                                allow_unregistered=person is None)
     except _RowInvalid as exc:
         from claims.imports import PLATFORM_TO_OURS
 
         back = {v: k for k, v in PLATFORM_TO_OURS.items()}
         raise ApiError(422, "invalid", exc.message, back.get(exc.field, exc.field)) from None
     extra = data.pop("_platform") or {}
+    new_person = data.pop("_new_person")
     data.pop("_person"), data.pop("_institution")
     data["hospital_assistance_paid"] = None
     year = data["discharge_date"].year
     with transaction.atomic():
+        if person is None:
+            if Bill.objects.filter(institution=institution, settlement_no=data["settlement_no"]).exists():
+                raise ApiError(409, "conflict", _("该结算ID已上传且内容不同。"), "setl_id")
+            from claims.imports import insurance_of
+
+            person = _register_unregistered(client=client, number=new_person[0], name=new_person[1],
+                                            insurance=insurance_of(extra))
         lock_ledger(person_id=person.pk, year=year)
         existing = (Bill.objects.select_for_update(of=("self",)).select_related("platform_record")
                     .filter(institution=institution, settlement_no=data["settlement_no"]).first())

@@ -495,7 +495,8 @@ class _PostgresWriter(_OrmWriter):
         person_pk: dict[str, int] = {}
         if plan.new_persons:
             defaults = {"disability_grade": None, "phone": "", "address": "", "household_id": None, "relation": "",
-                        "contribution_paid_year": None, "created_at": self.now, "updated_at": self.now}
+                        "contribution_paid_year": None, "registration_source": "", "created_at": self.now,
+                        "updated_at": self.now}
             self._copy(Person, ({**defaults, **values} for values in plan.new_persons.values()))
             numbers = list(plan.new_persons)
             for chunk in _chunks(numbers, LOOKUP_CHUNK):

@@ -95,6 +95,14 @@ def validate_contribution_paid_year(value: int | None) -> None:
         )
 
 
+class RegistrationSource(models.TextChoices):
+    """How a person came to be registered (登记来源)."""
+
+    OFFICE = "", _("经办登记")
+    SETTLEMENT_FILE = "settlement_file", _("结算数据导入（非救助对象）")
+    SETTLEMENT_API = "settlement_api", _("医院结算接口（非救助对象）")
+
+
 class Person(models.Model):
     # Encrypted at rest; exact lookups (and uniqueness) go through the keyed hash, the search by
     # the last four digits through the tail hash (organizations.fieldcrypto, docs/security.md).
@@ -118,6 +126,12 @@ class Person(models.Model):
     contribution_paid_year = models.PositiveSmallIntegerField(
         _("个人已自行缴费的最近年度"), null=True, blank=True, validators=[validate_contribution_paid_year],
         help_text=_("本人自行缴纳（非资助）居民医保个人缴费的最近年度；宁波等政策据此判断当年新认定的对象是否次年起资助。"),
+    )
+    # A person first seen in a settlement record (POLICY.md §9): registered as a non-beneficiary
+    # so that 因病致贫 warnings see everyone the platform settles; no certification is implied.
+    registration_source = models.CharField(
+        _("登记来源"), max_length=20, choices=RegistrationSource.choices, default=RegistrationSource.OFFICE, blank=True,
+        help_text=_("由结算数据登记的人员是非救助对象，直至被认定"),
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)

@@ -18,7 +18,16 @@ from organizations import roles
 from organizations.models import Agency, District, Region
 
 from . import idnumber
-from .models import Category, Certification, Household, IdRevealLog, InsuranceType, Person, Relation
+from .models import (
+    Category,
+    Certification,
+    Household,
+    IdRevealLog,
+    InsuranceType,
+    Person,
+    RegistrationSource,
+    Relation,
+)
 from .selectors import access_persons, agency_of, can_reveal_id
 
 logger = logging.getLogger(__name__)
@@ -99,6 +108,44 @@ def person_register(
     person._history_user = by
     person.save()
     return person, warnings
+
+
+def non_beneficiaries_register(*, people: dict[str, tuple[str, District, str]], source: str, by=None
+                               ) -> dict[str, Person]:
+    """Register people first seen in settlement records as NON-beneficiaries (POLICY.md §9).
+
+    ``people``: normalised ID number -> (name, 户籍区县 = the importing office's district,
+    insurance type). Each becomes a Person with no certification, marked with ``source``
+    (:class:`RegistrationSource`), head of a one-person household: early warnings are per
+    household (monitoring.services.warnings_refresh), so without one a 因病致贫 burden would never
+    be seen; the office adds the other members when it learns of them. The ID number is
+    encrypted and hashed by its fields (organizations.fieldcrypto) as for every Person. Written
+    in bulk with their history rows (a settlement file may name thousands). The caller checked
+    the numbers (valid, not registered) and holds the transaction; the settlement importer and
+    the API are the callers, so no role check here (their own checks apply).
+    """
+    from simple_history.utils import bulk_create_with_history
+
+    if source not in (RegistrationSource.SETTLEMENT_FILE, RegistrationSource.SETTLEMENT_API):
+        raise ValueError(f"not a settlement registration source: {source!r}")
+    if not people:
+        return {}
+    user = by if getattr(by, "pk", None) else None
+    reason = str(RegistrationSource(source).label)
+    numbers = sorted(people)
+    households = [Household(district=people[n][1]) for n in numbers]
+    bulk_create_with_history(households, Household, batch_size=1000, default_user=user, default_change_reason=reason)
+    persons = []
+    for number, household in zip(numbers, households, strict=True):
+        name, district, insurance = people[number]
+        info = idnumber.parse(number)
+        persons.append(Person(
+            id_number=info.number, name=name, gender=info.gender, birth_date=info.birth_date,
+            hukou_district=district, insured_region_id=district.region_id, insurance_type=insurance,
+            household=household, relation=Relation.HEAD, registration_source=source,
+        ))
+    bulk_create_with_history(persons, Person, batch_size=1000, default_user=user, default_change_reason=reason)
+    return {p.id_number: p for p in persons}
 
 
 PERSON_EDITABLE = ("name", "hukou_district", "insurance_type", "disability_grade", "phone", "address",

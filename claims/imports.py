@@ -1,11 +1,18 @@
 """Settlement import (一站式结算数据导入): CSV (UTF-8, header) or XLSX with EXACTLY these columns.
 
 One code path for the web (upload → preview → confirm, as a Celery task with progress) and
-``manage.py import_settlements``. Every row is validated (POLICY.md §1 amounts, a registered
-person, a known institution, dates, booleans) and either created, found unchanged (same
+``manage.py import_settlements``. Every row is validated (POLICY.md §1 amounts, a valid ID
+number, a known institution, dates, booleans) and either created, found unchanged (same
 institution and settlement number with the same content: idempotent), or rejected with
 ``row N: field: message`` (N = line in the file, header = 1). A row whose settlement number
 exists with DIFFERENT content is rejected, never silently overwritten.
+
+A row for a valid ID number nobody registered yet is KEPT (POLICY.md §9, 国办 五(七)): the person
+is registered as a non-beneficiary in the importing office's district
+(beneficiaries.services.non_beneficiaries_register: no certification, one-person household,
+``registration_source`` = settlement file) and the bill is recorded; with no identity the engine
+gives it 0, and the nightly 因病致贫 warning sees its burden. The report counts such rows
+(``unregistered``) and names each in ``notes`` (a note, not an error).
 
 After the bills are written the touched person-years are recomputed (claims.services), and the
 engine's figure is compared with ``assistance_paid``: differences become open payment
@@ -138,6 +145,9 @@ class RowError:
         return {"line": self.line, "field": self.field, "message": self.message}
 
 
+RowNote = RowError  # same shape (line, field, message); a note does not reject the row
+
+
 @dataclass
 class Difference:
     line: int
@@ -162,6 +172,10 @@ class ImportReport:
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
+    # rows for people not yet registered (kept: registered as non-beneficiaries), and one note each
+    unregistered: int = 0
+    persons_registered: int = 0
+    notes: list[RowNote] = field(default_factory=list)
     dry_run: bool = False
     # False when rows were rejected and the caller did not confirm applying the good ones:
     # then nothing was written (counts say what WOULD have been created).
@@ -318,10 +332,14 @@ def _visit_type(row: dict[str, Any], codes: dict[str, str]) -> str:
 
 
 def parse_settlement(row: dict[str, Any], institutions: dict[str, Institution], persons: dict[str, Person],
-                     codes: dict[str, str] | None = None) -> dict[str, Any]:
+                     codes: dict[str, str] | None = None, *, allow_unregistered: bool = False) -> dict[str, Any]:
     """One row (our column names) → Bill field values, plus ``_person``, ``_institution`` and
     ``_platform`` (the SettlementRecord fields, or None for a file in our own columns).
-    Raises :class:`_RowInvalid` naming the first bad field; shared by the file import and the API."""
+    Raises :class:`_RowInvalid` naming the first bad field; shared by the file import and the API.
+
+    ``allow_unregistered``: a valid ID number not in ``persons`` is not an error; ``_person`` is
+    then None and ``_new_person`` = (number, name from the row) for the caller to register as a
+    non-beneficiary (POLICY.md §9). The name is then required: it is all the office will know."""
     for name, value in row.items():
         if textinput.has_control_characters(value):
             raise _RowInvalid(name, _("“%(field)s”含有控制字符（如NUL）") % {"field": name})
@@ -341,10 +359,17 @@ def parse_settlement(row: dict[str, Any], institutions: dict[str, Institution], 
     except idnumber.IdNumberError as exc:
         raise _RowInvalid("id_number", str(exc.message)) from None
     person = persons.get(number)
-    if person is None:
-        raise _RowInvalid("id_number", _("该身份证号未登记为救助对象（%(v)s）") % {"v": idnumber.mask(number)})
     name = _text(row.get("psn_name"))
-    if name and name != person.name:
+    new_person = None
+    if person is None:
+        if not allow_unregistered:
+            raise _RowInvalid("id_number", _("该身份证号未登记为救助对象（%(v)s）") % {"v": idnumber.mask(number)})
+        if not name:
+            raise _RowInvalid("psn_name", _("该身份证号尚未登记，须填写姓名以登记为非救助对象"))
+        if len(name) > 50:
+            raise _RowInvalid("psn_name", _("最多%(n)s个字符") % {"n": 50})
+        new_person = (number, name)
+    elif name and name != person.name:
         raise _RowInvalid("psn_name", _("姓名与登记的不一致"))
     visit = _visit_type(row, codes)
     setl_time = _moment(row, "setl_time") if "setl_time" in row else None
@@ -396,6 +421,7 @@ def parse_settlement(row: dict[str, Any], institutions: dict[str, Institution], 
         column = "assistance_paid" if field_name == "hospital_assistance_paid" else field_name
         raise _RowInvalid(column, errors[0].messages[0]) from None
     data["_person"] = person
+    data["_new_person"] = new_person
     data["_institution"] = institution
     data["_platform"] = extra or None
     return data
@@ -407,6 +433,34 @@ _parse = parse_settlement
 # ------------------------------------------------------------------------------------------
 # Import
 # ------------------------------------------------------------------------------------------
+
+
+def insurance_of(extra: dict[str, Any] | None) -> str:
+    """参保类型 of a person first seen in a settlement: from the platform's 险种类型 when it says so."""
+    from beneficiaries.models import InsuranceType
+
+    insutype = (extra or {}).get("insutype") or ""
+    return InsuranceType.EMPLOYEE if insutype == "310" else InsuranceType.RESIDENT
+
+
+def new_person_district(number: str, institution: Institution, district_ids: set[int] | None,
+                        districts: dict[str, Any]) -> Any:
+    """户籍区县 of a person first seen in a settlement: the importing office's district (a district
+    office's upload); for a city-level upload or the command, the ID number's district if known,
+    else the institution's. ``districts``: {"by_pk": {...}, "by_code": {...}} (read once)."""
+    by_pk, by_code = districts["by_pk"], districts["by_code"]
+    if district_ids is not None and len(district_ids) == 1:
+        only = by_pk.get(next(iter(district_ids)))
+        if only is not None:
+            return only
+    for candidate in (by_code.get(number[:6]), by_pk.get(institution.district_id)):
+        if candidate is not None and (district_ids is None or candidate.pk in district_ids):
+            return candidate
+    raise _RowInvalid("id_number", _("该人员不属于本区县经办范围"))
+
+
+def unregistered_note(number: str) -> str:
+    return _("尚未登记的人员（%(v)s）：登记为非救助对象，本条结算救助金额为0") % {"v": idnumber.mask(number)}
 
 
 class ImportCancelled(Exception):
@@ -468,8 +522,16 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
         for p in Person.objects.filter(id_number__in=number_list[start:start + 5000]):
             persons[p.id_number] = p
 
+    from beneficiaries.models import RegistrationSource
+    from beneficiaries.services import non_beneficiaries_register
+    from organizations.models import District
+
+    all_districts = list(District.objects.all())
+    districts = {"by_pk": {d.pk: d for d in all_districts}, "by_code": {d.code: d for d in all_districts}}
     touched: set[tuple[int, int]] = set()
     line_of: dict[int, int] = {}  # bill id -> file line (for the differences list)
+    new_numbers: set[str] = set()  # people this file registered (as non-beneficiaries)
+    new_names: dict[str, str] = {}  # number -> the name the first row gave
     with transaction.atomic():
         seen: set[tuple[int, str]] = set()
         for start in range(0, len(rows), chunk):
@@ -477,13 +539,20 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
             parsed: list[tuple[int, dict[str, Any]]] = []
             for line, row in part:
                 try:
-                    item = parse_settlement(row, institutions, persons, codes)
-                    if district_ids is not None and item["_person"].hukou_district_id not in district_ids:
+                    item = parse_settlement(row, institutions, persons, codes, allow_unregistered=True)
+                    if item["_person"] is None:
+                        number, name = item["_new_person"]
+                        item["_district"] = new_person_district(number, item["_institution"], district_ids, districts)
+                        if new_names.get(number, name) != name:
+                            raise _RowInvalid("psn_name", _("姓名与本文件前面行的“%(n)s”不一致") % {"n": new_names[number]})
+                    elif district_ids is not None and item["_person"].hukou_district_id not in district_ids:
                         raise _RowInvalid("id_number", _("该人员不属于本区县经办范围"))
                     key = (item["_institution"].pk, item["settlement_no"])
                     if key in seen:
                         raise _RowInvalid("settlement_no", _("文件中重复的结算单号"))
                     seen.add(key)
+                    if item["_person"] is None:
+                        new_names.setdefault(*item["_new_person"])
                     parsed.append((line, item))
                 except _RowInvalid as exc:
                     report.errors.append(RowError(line, field_of(exc.field), exc.message))
@@ -497,12 +566,16 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
             new: list[Bill] = []
             new_lines: list[int] = []
             platform_of: dict[int, dict[str, Any]] = {}
+            accepted: list[tuple[int, dict[str, Any], Person | None, str, Institution, dict[str, Any] | None]] = []
+            to_register: dict[str, tuple[str, Any, str]] = {}
             for line, item in parsed:
                 person, institution = item.pop("_person"), item.pop("_institution")
+                new_person, district = item.pop("_new_person"), item.pop("_district", None)
                 extra = item.pop("_platform")
                 found = existing.get((institution.pk, item["settlement_no"]))
                 if found is not None:
-                    if found.person_id == person.pk and all(getattr(found, k) == item[k] for k in COMPARED):
+                    if person is not None and found.person_id == person.pk \
+                            and all(getattr(found, k) == item[k] for k in COMPARED):
                         report.unchanged += 1
                         line_of[found.pk] = line
                         if found.hospital_assistance_paid is not None:
@@ -511,6 +584,22 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                         report.errors.append(RowError(line, field_of("settlement_no"),
                                                       _("该机构的结算单号已导入且内容不同，请核实后手工更正")))
                     continue
+                number = person.id_number if person is not None else new_person[0]
+                if person is None and number not in persons:
+                    to_register.setdefault(number, (new_person[1], district, insurance_of(extra)))
+                accepted.append((line, item, person, number, institution, extra))
+            # not yet registered (POLICY.md §9): registered now as non-beneficiaries, the rows kept
+            if to_register:
+                registered = non_beneficiaries_register(people=to_register, source=RegistrationSource.SETTLEMENT_FILE,
+                                                        by=by)
+                persons.update(registered)
+                new_numbers.update(registered)
+                report.persons_registered += len(registered)
+            for line, item, person, number, institution, extra in accepted:
+                if person is None or number in new_numbers:
+                    person = persons[number]
+                    report.unregistered += 1
+                    report.notes.append(RowNote(line, field_of("id_number"), unregistered_note(number)))
                 new.append(Bill(
                     person=person, district_id=person.hukou_district_id, institution=institution,
                     source=BillSource.ONE_STOP, created_by=by if getattr(by, "pk", None) else None,
@@ -534,6 +623,7 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                 progress(min(start + chunk, len(rows)), len(rows) * 2)
         report.rejected = len(report.errors)
         report.errors.sort(key=lambda e: e.line)
+        report.notes.sort(key=lambda e: e.line)
 
         from .services import PolicyCache, recompute_person_years
 

@@ -490,6 +490,10 @@ class SettlementImport(models.Model):
     rejected = models.PositiveIntegerField(_("拒绝"), default=0)
     differences = models.PositiveIntegerField(_("差额"), default=0)
     errors = models.JSONField(_("错误行"), default=list, blank=True)
+    # Rows for people not yet registered (POLICY.md §9): kept, the person registered as a
+    # non-beneficiary; a note per row, not an error.
+    unregistered = models.PositiveIntegerField(_("未登记人员的行"), default=0)
+    notes = models.JSONField(_("提示行"), default=list, blank=True)
     message = models.TextField(_("信息"), blank=True)
     # The user confirmed applying the good rows of a file with rejected rows (never implied).
     apply_good_rows = models.BooleanField(_("仅导入正确行"), default=False)

@@ -59,6 +59,7 @@ def _run(import_id: int, *, dry_run: bool) -> None:
         created=report.created, unchanged=report.unchanged, rejected=report.rejected,
         differences=len(report.differences),
         errors=[e.to_json() for e in report.errors[:MAX_STORED_ERRORS]],
+        unregistered=report.unregistered, notes=[n.to_json() for n in report.notes[:MAX_STORED_ERRORS]],
         message="" if report.applied else _("有错误行且未确认仅导入正确行：未写入任何数据。"),
         finished_at=None if dry_run else timezone.now(),
     )

@@ -62,14 +62,17 @@ def test_policy_1_bad_rows_rejected_naming_line_and_field(person, institution, c
     assert error.as_text().startswith(f"row 3: {field}: ")
 
 
-def test_unknown_person_is_a_rejected_row(person, institution):
+def test_gb_5_7_unknown_person_without_a_name_is_a_rejected_row(person, institution):
+    """A person not yet registered is kept as a non-beneficiary (POLICY.md §9), but only with a
+    name to register them by: a file in our columns without 姓名 names the missing field.
+    (Before 2026-12 every unknown number was rejected; tests/claims/test_unregistered.py.)"""
     from datetime import date
 
     from beneficiaries import idnumber
 
     stranger = idnumber.make("110105", date(1980, 5, 5), 123)
     report = import_settlements(data=csv_bytes(good_row(person, institution, id_number=stranger)), file_name="s.csv")
-    assert report.rejected == 1 and report.errors[0].field == "id_number"
+    assert report.rejected == 1 and report.errors[0].field == "psn_name"
 
 
 def test_changed_content_under_same_number_is_rejected_not_overwritten(person, institution):
