@@ -26,8 +26,8 @@ from django.utils.translation import gettext_lazy as _
 
 __all__ = ["Param", "StructuredRulesForm", "diff_rules", "engine_message", "params_of"]
 
-MONEY, MONEY_OR_NONE, RATE, RATE_OR_NONE, TEXT, CHOICE, CATEGORY = (
-    "money", "money_or_none", "rate", "rate_or_none", "text", "choice", "category")
+MONEY, MONEY_OR_NONE, RATE, RATE_OR_NONE, TEXT, CHOICE, CATEGORY, CATEGORY_CLAUSE = (
+    "money", "money_or_none", "rate", "rate_or_none", "text", "choice", "category", "category_clause")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
@@ -86,6 +86,7 @@ WORDS = {
     "起付线": _("起付线"),
     "适用档次": _("适用档次"),
     "金额": _("金额"),
+    "条款出处": _("条款出处"),
 }
 
 
@@ -108,6 +109,7 @@ def params_of(rules: dict) -> list[Param]:
             continue
         tl = _tier_label(i)
         section = f"{tl} {tier.get('code', '')} {tier.get('label_zh', '')}".strip()
+        out.append(Param(("tiers", i, "clause"), f"{tl} {WORDS['条款出处']}", TEXT, section))
         ded = tier.get("deductible") or {}
         dclause = ded.get("clause", "")
         out.append(Param(("tiers", i, "deductible", "kind"), f"{tl} {WORDS['起付标准方式']}", CHOICE, section,
@@ -131,7 +133,9 @@ def params_of(rules: dict) -> list[Param]:
     for code in CATEGORY_CODES:
         clause = (mapped.get(code) or {}).get("clause", "")
         out.append(Param(("category_tiers", code, "tier"), f"{_category_label(code)} {WORDS['适用档次']}", CATEGORY,
-                         section, clause, tier_choices))
+                         section, "", tier_choices))
+        out.append(Param(("category_tiers", code, "clause"), f"{_category_label(code)} {WORDS['条款出处']}",
+                         CATEGORY_CLAUSE, section, gettext("列入档次时填写；留空则引用该档次的条款") if not clause else ""))
     tilted = rules.get("tilted")
     if isinstance(tilted, dict):
         section = gettext("倾斜救助")
@@ -297,6 +301,12 @@ class TextField(_ParamField):
         return text
 
 
+class OptionalTextField(TextField):
+    def clean(self, value):
+        text = (value or "").strip()
+        return super().clean(text) if text else ""
+
+
 class ChoiceParamField(forms.ChoiceField):
     def __init__(self, param: Param, original: Any, **kwargs):
         self.param = param
@@ -311,7 +321,8 @@ class ChoiceParamField(forms.ChoiceField):
 
 
 FIELD_CLASSES = {MONEY: MoneyField, MONEY_OR_NONE: MoneyField, RATE: RateField, RATE_OR_NONE: RateField,
-                 TEXT: TextField, CHOICE: ChoiceParamField, CATEGORY: ChoiceParamField}
+                 TEXT: TextField, CHOICE: ChoiceParamField, CATEGORY: ChoiceParamField,
+                 CATEGORY_CLAUSE: OptionalTextField}
 
 
 # -- the engine's words, in the reader's language ------------------------------------------------
@@ -385,6 +396,10 @@ class StructuredRulesForm(forms.Form):
             value = self.cleaned_data[param.name]
             if param.kind == CATEGORY:
                 _set_category(rules, param.path[1], value)
+            elif param.kind == CATEGORY_CLAUSE:  # after its tier (params_of's order): only a mapped category
+                entry = rules.get("category_tiers", {}).get(param.path[1])
+                if entry is not None and value:
+                    entry["clause"] = value
             else:
                 _set_path(rules, param.path, value)
         return rules
@@ -479,7 +494,7 @@ def diff_rules(old: dict, new: dict) -> list[dict]:
             continue
         code = path[1]
         a, b = (old_ct.get(code) or {}).get("tier", ""), (new_ct.get(code) or {}).get("tier", "")
-        seen.update(k for k in (*flat_old, *flat_new) if k[:2] == ("category_tiers", code))
+        seen.add(("category_tiers", code, "tier"))
         if a != b:
             choices = dict(param.choices)
             rows.append({"label": param.label, "path": ".".join(map(str, path)), "old": _shown(a, CATEGORY, choices),

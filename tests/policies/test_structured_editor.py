@@ -214,3 +214,17 @@ def test_a_control_character_in_the_document_number_is_refused_naming_the_field(
     form = PolicyStructuredForm(_post_data(beijing, document_no="京医保发\x00"), policy=beijing)
     assert not form.is_valid()
     assert form.errors["document_no"] == ["“文号”不能包含控制字符（如NUL）。"]
+
+
+def test_clauses_a_tier_and_a_category_cite_are_fields_and_diff_rows(beijing):
+    form = PolicyStructuredForm(_post_data(beijing, **{
+        f"tiers__{BJ3}__clause": "京医保发〔2027〕1号 六", "category_tiers__minimum_living__clause": "京医保发〔2027〕1号 一(一)3",
+        "category_tiers__marginal_family__tier": "BJ-3"}), policy=beijing)
+    assert form.is_valid(), form.errors
+    rules = form.cleaned_data["rules"]
+    assert rules["tiers"][BJ3]["clause"] == "京医保发〔2027〕1号 六"
+    assert rules["category_tiers"]["minimum_living"] == {"tier": "BJ-3", "clause": "京医保发〔2027〕1号 一(一)3"}
+    # a newly mapped category with no clause typed cites its tier's clause
+    assert rules["category_tiers"]["marginal_family"] == {"tier": "BJ-3", "clause": "京医保发〔2027〕1号 六"}
+    labels = [row["label"] for row in diff_rules(beijing.rules, rules)]
+    assert labels == ["低保边缘家庭成员 适用档次", "第3档 条款出处", "最低生活保障对象 条款出处", "低保边缘家庭成员 条款出处"]
