@@ -393,3 +393,33 @@ def test_flush_leaves_the_pre_aggregate_empty_whatever_the_table_order(district)
     assert FundMonth.objects.count() == 3
     call_command("flush", interactive=False, verbosity=0)
     assert FundMonth.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_issue_12_nightly_check_in_sql_finds_exactly_what_the_python_comparison_finds(world):
+    """The nightly finalizer's pre-aggregate check runs as one SQL statement on PostgreSQL (issue 12:
+    the nightly run within 10 % of its earlier figure); it must find the same differences, to the
+    fen and the bill, as reading both sides into Python — for everyone and for a set of people."""
+    from reports.models import FundMonth
+    from tests.factories import BillFactory
+
+    BillFactory(person=world["person"], district=world["district"], total_assistance=D("500.00"),
+                discharge_date=date(2023, 3, 5), admission_date=date(2023, 3, 1))
+    BillFactory(person=world["person"], district=world["district"], total_assistance=D("120.05"),
+                discharge_date=date(2023, 8, 5), admission_date=date(2023, 8, 1))
+    assert aggregate.compare() == aggregate.compare_in_python() == []
+    rows = list(FundMonth.objects.exclude(amount_fen=0, bills=0).order_by("id")[:3])
+    assert len(rows) == 2, "two months of granted money"
+    FundMonth.objects.filter(pk=rows[0].pk).update(amount_fen=rows[0].amount_fen + 1)  # one fen off
+    FundMonth.objects.filter(pk=rows[1].pk).delete()  # a row lost
+    FundMonth.objects.create(district_id=rows[0].district_id, year=1999, month=1, category="x",
+                             visit_class="y", visit_type=rows[0].visit_type, person_id=rows[0].person_id,
+                             amount_fen=5, bills=1)  # a row the bills do not explain
+    everyone = aggregate.compare()
+    assert everyone == aggregate.compare_in_python()
+    assert len(everyone) == 3
+    assert {(d.stored, d.expected) for d in everyone} >= {((50001, 1), (50000, 1)), ((0, 0), (12005, 1)), ((5, 1), (0, 0))}
+    one = {rows[0].person_id}
+    assert aggregate.compare(person_ids=one) == aggregate.compare_in_python(person_ids=one)
+    assert {d.key[6] for d in aggregate.compare(person_ids=one)} == one
+    assert aggregate.compare(person_ids={world["person"].pk + 999}) == []
