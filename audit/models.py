@@ -30,6 +30,7 @@ class Action(models.TextChoices):
     EXPORT = "export", _("导出或下载")
     API_READ = "api_read", _("接口读取个人信息")
     LOG_EXPORT = "log_export", _("导出访问日志")
+    BULK_LOOKUP = "bulk_lookup", _("批量比对（名单导入预览）")
 
 
 class Purpose(models.TextChoices):

@@ -157,15 +157,17 @@ class RosterUploadForm(forms.Form):
                                         help_text=_("本机构在名单所含类别中、于名单日期仍有效但名单中没有的认定，终止于名单日期。"))
     roster_date = forms.DateField(label=_("名单日期"), widget=DateInput(), required=False)
 
-    MAX_BYTES = 50 * 1024 * 1024
-
     def clean_file(self):
+        from .imports import max_bytes, max_rows
+
         upload = self.cleaned_data["file"]
         name = upload.name.lower()
         if not (name.endswith(".csv") or name.endswith(".xlsx")):
             raise forms.ValidationError(_("请上传CSV或XLSX文件。"), code="file_type")
-        if upload.size > self.MAX_BYTES:
-            raise forms.ValidationError(_("文件过大（上限50MB）。"), code="file_size")
+        if upload.size > max_bytes():
+            raise forms.ValidationError(
+                _("文件过大（上限%(mb)sMB、%(rows)s行），请拆分为多个文件导入。") % {
+                    "mb": f"{max_bytes() / 1024 / 1024:g}", "rows": f"{max_rows():,}"}, code="file_size")
         return upload
 
     def clean(self):

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -153,14 +154,63 @@ def _rows_from_cells(numbered: Iterable[tuple[int, list[object]]]) -> Iterator[R
         raise RosterFileError(str(exc)) from None
 
 
+def max_rows() -> int:
+    """Rows one roster may hold (``ROSTER_IMPORT_MAX_ROWS``): a preview answers for every number
+    in the file, so an unbounded file would be a bulk lookup of the register (issue 15)."""
+    return int(getattr(settings, "ROSTER_IMPORT_MAX_ROWS", 100_000))
+
+
+def max_bytes() -> int:
+    """Bytes one roster file may hold (``ROSTER_IMPORT_MAX_BYTES``), checked on upload."""
+    return int(getattr(settings, "ROSTER_IMPORT_MAX_BYTES", 10 * 1024 * 1024))
+
+
+def too_many_rows_message(limit: int) -> str:
+    return _("名单超过%(n)s行，请拆分为多个文件导入。") % {"n": f"{limit:,}"}
+
+
 def read_roster(fileobj, file_name: str) -> list[RawRow]:
     """All data rows of a CSV (UTF-8 ± BOM, or GB18030 as older Excel writes) or XLSX file,
-    through the one reader every import uses (organizations.tabular)."""
+    through the one reader every import uses (organizations.tabular); at most :func:`max_rows`."""
     fileobj.seek(0)
+    limit = max_rows()
+    rows: list[RawRow] = []
     try:
-        return list(_rows_from_cells(tabular.file_lines(fileobj, file_name)))
+        for row in _rows_from_cells(tabular.file_lines(fileobj, file_name)):
+            if len(rows) >= limit:
+                raise RosterFileError(too_many_rows_message(limit))
+            rows.append(row)
     except tabular.TabularFileError as exc:
         raise RosterFileError(str(exc)) from None
+    return rows
+
+
+PREVIEW_CACHE_KEY = "roster-previews:{user}:{minute}"
+
+
+def preview_allowed(user) -> bool:
+    """Rate limit of previews per user (``ROSTER_PREVIEWS_PER_MINUTE``, default 5), counted in
+    the cache per calendar minute: each preview looks up every number of a file."""
+    from django.core.cache import cache
+
+    limit = int(getattr(settings, "ROSTER_PREVIEWS_PER_MINUTE", 5))
+    key = PREVIEW_CACHE_KEY.format(user=user.pk, minute=int(timezone.now().timestamp() // 60))
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=120)
+        count = 1
+    return count <= limit
+
+
+def log_preview(*, batch: ImportBatch, user, request=None) -> None:
+    """Each preview is in the access log as a bulk lookup (who, which file, when, from where)."""
+    from audit.models import Action
+    from audit.services import record
+
+    record(user=user, action=Action.BULK_LOOKUP, request=request,
+           what=_("名单导入预览：%(f)s") % {"f": batch.file_name}, subjects=f"ImportBatch #{batch.pk}")
 
 
 # ------------------------------------------------------------------------------------------

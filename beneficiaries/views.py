@@ -27,7 +27,7 @@ from organizations.listing import sort_order
 from organizations.models import District, Region
 from organizations.selectors import access_districts
 
-from . import exports, selectors, services
+from . import exports, imports, selectors, services
 from .filters import CertificationFilter, PersonFilter
 from .forms import (
     CertificationForm,
@@ -442,6 +442,9 @@ class ImportListView(BeneficiaryViewMixin, View):
         form = RosterUploadForm(request.POST, request.FILES)
         if not form.is_valid():
             return self.render_page(request, form)
+        if not imports.preview_allowed(request.user):
+            form.add_error(None, _("预览过于频繁，请一分钟后再试。"))
+            return self.render_page(request, form)
         upload = form.cleaned_data["file"]
         digest = hashlib.sha256()
         for chunk in upload.chunks():
@@ -458,6 +461,7 @@ class ImportListView(BeneficiaryViewMixin, View):
             suffix = ".xlsx" if upload.name.lower().endswith(".xlsx") else ".csv"
             batch.file.save(f"{agency.code}-{timezone.now():%Y%m%d%H%M%S}-{secrets.token_hex(8)}{suffix}", upload, save=False)
             batch.save()
+            imports.log_preview(batch=batch, user=request.user, request=request)
             from .tasks import validate_roster
 
             enqueue(validate_roster, batch.pk)

@@ -153,6 +153,12 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)  # hours
 AXES_LOCKOUT_PARAMETERS = "organizations.security.lockout_parameters"
 AXES_ADDRESS_USERNAME_LIMIT = env.int("AXES_ADDRESS_USERNAME_LIMIT", default=10)
+
+# Roster import previews (beneficiaries.imports): each looks up every number of a file, so the
+# file is capped (rows and bytes) and previews are rate-limited per user (issue 15).
+ROSTER_IMPORT_MAX_ROWS = env.int("ROSTER_IMPORT_MAX_ROWS", default=100_000)
+ROSTER_IMPORT_MAX_BYTES = env.int("ROSTER_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
+ROSTER_PREVIEWS_PER_MINUTE = env.int("ROSTER_PREVIEWS_PER_MINUTE", default=5)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Behind N reverse proxies, count failures against the real client (see organizations.security).
