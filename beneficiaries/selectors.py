@@ -147,8 +147,18 @@ def person_certifications(*, user, person: Person) -> list[Certification]:
     return list(access_certifications(user).filter(person=person).order_by("valid_from", "pk"))
 
 
-def household_members(*, household: Household) -> list[Person]:
-    return list(household.members.select_related("hukou_district").order_by("relation", "id"))
+def household_members(*, household: Household, user=None) -> list[Person]:
+    """The members; with ``user``, only those in the user's scope (a household may join persons
+    of two districts: the others are counted, never named — :func:`household_members_outside`)."""
+    qs = household.members.select_related("hukou_district").order_by("relation", "id")
+    if user is not None:
+        qs = restrict(qs, user, district=PERSON_DISTRICT)
+    return list(qs)
+
+
+def household_members_outside(*, household: Household, user, shown: int) -> int:
+    """How many members of ``household`` are not in ``user``'s scope (``shown`` were)."""
+    return household.members.count() - shown
 
 
 def certifications_due(*, user, within_days: int = 30) -> QuerySet[Certification]:

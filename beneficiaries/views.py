@@ -181,7 +181,7 @@ class PersonDetailView(BeneficiaryViewMixin, View):
         today = timezone.localdate()
         ctx = {
             "person": person, "certifications": certs, "today": today,
-            "household_members": selectors.household_members(household=person.household) if person.household_id else [],
+            "household_members": selectors.household_members(household=person.household, user=user) if person.household_id else [],
             "can_reveal": selectors.can_reveal_id(user), "reveal_form": RevealForm(),
             "can_certify": selectors.can_certify(user) and selectors.certifiable_categories(agency.kind if agency else None).exists(),
             "revocable": {c.pk for c in certs if (user.is_superuser or (selectors.can_certify(user) and c.category.certifiable_by(agency.kind)))
@@ -192,6 +192,8 @@ class PersonDetailView(BeneficiaryViewMixin, View):
             "timeline": _timeline(certs, today),
             "own_kinds": own_kinds,
         }
+        ctx["household_outside"] = selectors.household_members_outside(
+            household=person.household, user=user, shown=len(ctx["household_members"])) if person.household_id else 0
         if ctx["is_medsec"]:
             try:
                 ctx["benefits"], ctx["benefit_policy"] = selectors.identity_benefits(person=person, certifications=certs, on=today)
