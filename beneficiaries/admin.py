@@ -30,7 +30,7 @@ class HouseholdAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 class PersonAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     # Age, not birth date, beside the masked number (the mask hides exactly the birth date).
     list_display = ("name", "masked_id", "gender", "age", "hukou_district", "insurance_type", "household")
-    list_filter = ("hukou_district", "insurance_type", "gender")
+    list_filter = ("hukou_district", "insurance_type", "gender", "registration_source")
     search_fields = ("name", "=id_number")  # exact match only on the number
     raw_id_fields = ("household",)
     list_select_related = ("hukou_district", "household")
