@@ -47,6 +47,10 @@ class Param:
         return "__".join(str(p) for p in self.path)
 
 
+# "第3档 住院 封顶线：必须是不小于0的金额": the field's label, then what is wrong with it.
+LABELLED = _("%(label)s：%(message)s")
+
+
 # -- labels ------------------------------------------------------------------------------------
 
 def _tier_label(index: int) -> str:
@@ -226,7 +230,7 @@ class _ParamField(forms.CharField):
         super().__init__(label=param.label, required=False, help_text=param.help, **kwargs)
 
     def fail(self, message: str) -> ValidationError:
-        return ValidationError("%(label)s：%(message)s", code="invalid_param",
+        return ValidationError(LABELLED, code="invalid_param",
                                params={"label": self.param.label, "message": message})
 
     def keep_original(self, value: Decimal) -> str | None:
@@ -316,7 +320,7 @@ class ChoiceParamField(forms.ChoiceField):
 
     def validate(self, value):
         if value not in {c for c, _label in self.param.choices}:
-            raise ValidationError("%(label)s：%(message)s", code="invalid_param",
+            raise ValidationError(LABELLED, code="invalid_param",
                                   params={"label": self.param.label, "message": gettext("请从列表中选择")})
 
 
@@ -420,7 +424,7 @@ class StructuredRulesForm(forms.Form):
                 self.add_error(None, ValidationError(gettext("规则字段 %(field)s：%(message)s") % {
                     "field": exc.field, "message": engine_message(exc.message)}, code="invalid_rules"))
             else:
-                self.add_error(name, ValidationError("%(label)s：%(message)s", code="invalid_rules",
+                self.add_error(name, ValidationError(LABELLED, code="invalid_rules",
                                                      params={"label": param.label, "message": engine_message(exc.message)}))
             return cleaned
         cleaned["rules"] = rules
