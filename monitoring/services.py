@@ -328,7 +328,7 @@ def _fund_aggregate_violations(person_ids: set[int] | None) -> list[dict]:
     from reports import aggregate
 
     try:
-        differences = aggregate.check(person_ids=person_ids)
+        differences = aggregate.check(person_ids=person_ids, totals_first=person_ids is None)
     except Exception:  # the check must never fail the run it reports on
         logger.exception("fund pre-aggregate check failed")
         return []

@@ -264,7 +264,7 @@ def _text(value: str | None) -> str:
     return "" if value is None or (value == "null" and connection.vendor == "sqlite") else value
 
 
-def _scan_querysets(using: str, person_ids: Collection[int] | None):
+def _scan_querysets(using: str, person_ids: Collection[int] | None, *, by_person: bool = True):
     """The two grouped querysets :func:`scan` reads (bills by discharge month, granted
     applications by decision month), through ``claims.money``; also compiled to SQL by
     :func:`_compare_sql`, so both comparisons read the same definition."""
@@ -284,11 +284,12 @@ def _scan_querysets(using: str, person_ids: Collection[int] | None):
         r_category=KeyTextTransform("category", "computation"),
         r_visit_class=KeyTextTransform("visit_class", "computation"),
         r_year=ExtractYear("discharge_date"), r_month=ExtractMonth("discharge_date"),
-    ).values("district_id", "r_year", "r_month", "r_category", "r_visit_class", "visit_type", "person_id").annotate(
-        amount=Sum(money.granted_expr()), n=Count("id")).order_by()
+    ).values("district_id", "r_year", "r_month", "r_category", "r_visit_class", "visit_type",
+             *(["person_id"] if by_person else [])).annotate(amount=Sum(money.granted_expr()), n=Count("id")).order_by()
     apps = money.applications_granted(app_qs).annotate(
         r_year=ExtractYear("decided_at"), r_month=ExtractMonth("decided_at"),
-    ).values("district_id", "r_year", "r_month", "applicant_id").annotate(amount=Sum("relief"), n=Count("id")).order_by()
+    ).values("district_id", "r_year", "r_month", *(["applicant_id"] if by_person else [])).annotate(
+        amount=Sum("relief"), n=Count("id")).order_by()
     return bills, apps
 
 
@@ -337,13 +338,22 @@ class Difference:
                 f"bills say {Decimal(self.expected[0]) / 100:.2f} / {self.expected[1]} bills")
 
 
-def compare(using: str = "default", person_ids: Collection[int] | None = None) -> list[Difference]:
+def compare(using: str = "default", person_ids: Collection[int] | None = None, *,
+            totals_first: bool = False) -> list[Difference]:
     """Every key where the pre-aggregate differs from the scan (empty: they agree to the fen);
-    ``person_ids``: only these people's rows (the nightly incremental run's)."""
+    ``person_ids``: only these people's rows (the nightly incremental run's).
+
+    ``totals_first`` (the nightly full run's finalizer, PostgreSQL): compare the totals per
+    district × month × category × visit class × visit type first — what every report line sums —
+    and go down to people only when a total differs. A fault that moved money between two people
+    of the same line without changing it is left to the per-person check (``manage.py
+    reports_aggregate_check``, the incremental runs, the conservation test)."""
     conn = connections[using]
     if person_ids is not None and len(person_ids) > MAX_PEOPLE_FILTER:
         person_ids = None  # a long IN list costs more than the whole scan
     if conn.vendor == "postgresql":
+        if totals_first and person_ids is None and not _compare_sql(using, None, by_person=False):
+            return []
         return _compare_sql(using, person_ids)  # one statement: one snapshot
     return compare_in_python(using, person_ids)
 
@@ -357,15 +367,19 @@ def compare_in_python(using: str = "default", person_ids: Collection[int] | None
             for k in sorted(set(expected) | set(have), key=str) if have.get(k, zero) != expected.get(k, zero)]
 
 
-def _compare_sql(using: str, person_ids: Collection[int] | None) -> list[Difference]:
+def _compare_sql(using: str, person_ids: Collection[int] | None, *, by_person: bool = True) -> list[Difference]:
     """PostgreSQL: the same comparison as one statement (one snapshot): the scan's grouped
     querysets compiled to SQL, summed to fen per key, FULL OUTER JOINed with the stored rows;
     only the keys that differ come back. At 1,000,000 bills this costs about what one aggregate
     over the bills costs, where reading both sides into Python took seconds more per nightly run."""
-    bills, apps = _scan_querysets(using, person_ids)
+    bills, apps = _scan_querysets(using, person_ids, by_person=by_person)
+    person, applicant = ("person_id", "applicant_id") if by_person else ("0", "0")
     bills_sql, bills_params = bills.query.get_compiler(using).as_sql()
     apps_sql, apps_params = apps.query.get_compiler(using).as_sql()
-    keys = ("district_id", "year", "month", "category", "visit_class", "visit_type", "person_id")
+    keys: tuple[str, ...] = ("district_id", "year", "month", "category", "visit_class", "visit_type")
+    if by_person:
+        keys += ("person_id",)
+    group = ", ".join(keys)
     on = " AND ".join(f"e.{k} = s.{k}" for k in keys)
     picked = ", ".join(f"COALESCE(e.{k}, s.{k})" for k in keys)
     stored_filter, stored_params = "", []
@@ -374,25 +388,26 @@ def _compare_sql(using: str, person_ids: Collection[int] | None) -> list[Differe
     sql = f"""
         WITH b AS ({bills_sql}), a AS ({apps_sql}),
         e AS (
-            SELECT district_id, year, month, category, visit_class, visit_type, person_id,
-                   SUM(fen)::bigint AS fen, SUM(n)::bigint AS n
+            SELECT {group}, SUM(fen)::bigint AS fen, SUM(n)::bigint AS n
             FROM (
                 SELECT district_id, r_year::int AS year, r_month::int AS month,
                        COALESCE(r_category, '') AS category, COALESCE(r_visit_class, '') AS visit_class,
-                       visit_type, person_id, ROUND(amount * 100)::bigint AS fen, n
+                       visit_type, {person} AS person_id, ROUND(amount * 100)::bigint AS fen, n
                 FROM b
                 UNION ALL
-                SELECT district_id, r_year::int, r_month::int, %s, %s, '', applicant_id,
+                SELECT district_id, r_year::int, r_month::int, %s, %s, '', {applicant},
                        ROUND(amount * 100)::bigint, n
                 FROM a
             ) u
-            GROUP BY district_id, year, month, category, visit_class, visit_type, person_id
+            GROUP BY {group}
             HAVING SUM(fen) <> 0 OR SUM(n) <> 0
         ),
         s AS (
-            SELECT district_id, year::int AS year, month::int AS month, category, visit_class, visit_type,
-                   person_id, amount_fen::bigint AS fen, bills::bigint AS n
-            FROM {TABLE} WHERE NOT (amount_fen = 0 AND bills = 0){stored_filter}
+            SELECT {group}, SUM(fen)::bigint AS fen, SUM(n)::bigint AS n
+            FROM (SELECT district_id, year::int AS year, month::int AS month, category, visit_class, visit_type,
+                         person_id, amount_fen::bigint AS fen, bills::bigint AS n
+                  FROM {TABLE} WHERE NOT (amount_fen = 0 AND bills = 0){stored_filter}) t
+            GROUP BY {group}
         )
         SELECT {picked}, COALESCE(s.fen, 0), COALESCE(s.n, 0), COALESCE(e.fen, 0), COALESCE(e.n, 0)
         FROM e FULL OUTER JOIN s ON {on}
@@ -402,7 +417,9 @@ def _compare_sql(using: str, person_ids: Collection[int] | None) -> list[Differe
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    found = [Difference(tuple(r[:7]), (int(r[7]), int(r[8])), (int(r[9]), int(r[10]))) for r in rows]  # type: ignore[arg-type]
+    k = len(keys)
+    found = [Difference(tuple(r[:k]) + (() if by_person else (None,)),  # type: ignore[arg-type]
+                        (int(r[k]), int(r[k + 1])), (int(r[k + 2]), int(r[k + 3]))) for r in rows]
     return sorted(found, key=lambda d: str(d.key))
 
 
@@ -431,9 +448,10 @@ def prune(using: str = "default") -> int:
     return deleted
 
 
-def check(*, repair: bool = False, using: str = "default", person_ids: Collection[int] | None = None) -> list[Difference]:
+def check(*, repair: bool = False, using: str = "default", person_ids: Collection[int] | None = None,
+          totals_first: bool = False) -> list[Difference]:
     """Compare (and with ``repair`` rebuild); every difference is logged as an error."""
-    differences = compare(using, person_ids)
+    differences = compare(using, person_ids, totals_first=totals_first)
     for d in differences:
         logger.error("fund pre-aggregate differs from the bills: %s", d)
     if differences and repair:

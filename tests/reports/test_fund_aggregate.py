@@ -423,3 +423,9 @@ def test_issue_12_nightly_check_in_sql_finds_exactly_what_the_python_comparison_
     assert aggregate.compare(person_ids=one) == aggregate.compare_in_python(person_ids=one)
     assert {d.key[6] for d in aggregate.compare(person_ids=one)} == one
     assert aggregate.compare(person_ids={world["person"].pk + 999}) == []
+    # the nightly full run's totals-first check goes down to the same people when a total differs
+    assert aggregate.compare(totals_first=True) == everyone
+    FundMonth.objects.filter(year=1999).delete()
+    FundMonth.objects.filter(pk=rows[0].pk).update(amount_fen=rows[0].amount_fen)
+    aggregate.rebuild()
+    assert aggregate.compare(totals_first=True) == [] == aggregate.compare()
