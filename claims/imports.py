@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -459,6 +459,30 @@ def new_person_district(number: str, institution: Institution, district_ids: set
     raise _RowInvalid("id_number", _("该人员不属于本区县经办范围"))
 
 
+def _register_unregistered(to_register: dict[str, tuple[str, Any, str]], persons: dict[str, Person],
+                           district_ids: set[int] | None, by) -> dict[str, Person]:
+    """Register the chunk's new people as non-beneficiaries and add them to ``persons``; returns
+    those registered here. If a concurrent import or API post registered some first (the unique
+    keyed hash refuses ours), theirs are used — when in this office's districts — and the rest
+    registered: the file goes on instead of failing."""
+    from beneficiaries.models import RegistrationSource
+    from beneficiaries.services import non_beneficiaries_register
+
+    try:
+        with transaction.atomic():
+            registered = non_beneficiaries_register(people=to_register, source=RegistrationSource.SETTLEMENT_FILE,
+                                                    by=by)
+    except IntegrityError:
+        for found in Person.objects.filter(id_number__in=list(to_register)):
+            if district_ids is None or found.hukou_district_id in district_ids:
+                persons[found.id_number] = found
+        found_numbers = {p.id_number for p in Person.objects.filter(id_number__in=list(to_register))}
+        rest = {n: v for n, v in to_register.items() if n not in found_numbers}
+        registered = non_beneficiaries_register(people=rest, source=RegistrationSource.SETTLEMENT_FILE, by=by)
+    persons.update(registered)
+    return registered
+
+
 def unregistered_note(number: str) -> str:
     return _("尚未登记的人员（%(v)s）：登记为非救助对象，本条结算救助金额为0") % {"v": idnumber.mask(number)}
 
@@ -522,8 +546,6 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
         for p in Person.objects.filter(id_number__in=number_list[start:start + 5000]):
             persons[p.id_number] = p
 
-    from beneficiaries.models import RegistrationSource
-    from beneficiaries.services import non_beneficiaries_register
     from organizations.models import District
 
     all_districts = list(District.objects.all())
@@ -590,12 +612,13 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                 accepted.append((line, item, person, number, institution, extra))
             # not yet registered (POLICY.md §9): registered now as non-beneficiaries, the rows kept
             if to_register:
-                registered = non_beneficiaries_register(people=to_register, source=RegistrationSource.SETTLEMENT_FILE,
-                                                        by=by)
-                persons.update(registered)
+                registered = _register_unregistered(to_register, persons, district_ids, by)
                 new_numbers.update(registered)
                 report.persons_registered += len(registered)
             for line, item, person, number, institution, extra in accepted:
+                if person is None and number not in persons:  # registered meanwhile outside this office
+                    report.errors.append(RowError(line, field_of("id_number"), _("该人员不属于本区县经办范围")))
+                    continue
                 if person is None or number in new_numbers:
                     person = persons[number]
                     report.unregistered += 1

@@ -161,3 +161,34 @@ def test_gb_5_7_unregistered_person_pages_do_not_show_a_beneficiary(client, case
         detail = client.get(reverse("beneficiaries:person_detail", args=[stranger.pk]),
                             HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert 'id="registration-source"' in detail and "结算数据导入（非救助对象）" in detail
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_gb_5_7_unregistered_person_registered_meanwhile_by_a_concurrent_post(person, institution, district,
+                                                                               other_district, monkeypatch, elsewhere):
+    """A hospital's API post registers the person between the file's reading and its writing: the
+    keyed hash refuses a second Person; the import uses the one registered meanwhile (or, outside
+    the office's district, rejects that row) and registers the others, instead of failing."""
+    from beneficiaries.services import non_beneficiaries_register
+    from claims import imports
+
+    other = idnumber.make("110105", date(1981, 6, 6), 124)
+    real = imports.new_person_district
+
+    def racing(number, institution, district_ids, districts):
+        placed = real(number, institution, district_ids, districts)
+        if number == STRANGER and not Person.objects.filter(id_number=number).exists():
+            non_beneficiaries_register(people={number: ("王五", other_district if elsewhere else placed, "resident")},
+                                       source="settlement_api")
+        return placed
+
+    monkeypatch.setattr(imports, "new_person_district", racing)
+    data = csv_bytes(row(STRANGER, institution, no="K1", paid=""), row(other, institution, no="K2", paid="", name="孙七"))
+    report = import_settlements(data=data, file_name="s.csv", district_ids={district.pk}, apply_good_rows=True)
+    assert Person.objects.filter(id_number=STRANGER).count() == 1
+    assert Person.objects.get(id_number=other).registration_source == "settlement_file"
+    if elsewhere:
+        assert report.created == 1 and [(e.line, e.field) for e in report.errors] == [(2, "id_number")]
+    else:
+        assert report.created == 2 and report.rejected == 0 and report.unregistered == 2
+        assert Bill.objects.get(settlement_no="K1").person.registration_source == "settlement_api"
