@@ -151,9 +151,10 @@ def touched_since(*, since: datetime) -> dict[int, int]:
     - draws recorded on a ledger since (``LedgerDraw``: relief on application approved on a shared
       bucket): that person-year, whose pending claims' suggestions must now see less room;
     - region statistics recorded or corrected since (``RegionStatistic.updated_at``: per-capita
-      income feeds deductibles and warning thresholds): every person insured in the region, years
-      from the statistic's year (a deductible of year Y reads the statistic of Y − 1, a threshold
-      may read Y's).
+      income feeds deductibles and warning thresholds), or deleted or moved to another key since
+      (``RegionStatisticDeletion``, written by ``organizations.signals``): every person insured in
+      the region, years from the statistic's year (a deductible of year Y reads the statistic of
+      Y − 1, a threshold may read Y's).
     """
     from claims.models import Bill, LedgerDraw
     from policies.models import Policy
@@ -173,9 +174,12 @@ def touched_since(*, since: datetime) -> dict[int, int]:
         for person_id, valid_from in rows:
             _merge(work, person_id, valid_from.year)
 
-    from organizations.models import RegionStatistic
+    from organizations.models import RegionStatistic, RegionStatisticDeletion
 
-    for region_id, year in RegionStatistic.objects.filter(updated_at__gte=since).values_list("region_id", "year"):
+    keys = set(RegionStatistic.objects.filter(updated_at__gte=since).values_list("region_id", "year"))
+    # deleted, or moved to another region/year: nothing is left under the old key to find
+    keys |= set(RegionStatisticDeletion.objects.filter(deleted_at__gte=since).values_list("region_id", "year"))
+    for region_id, year in sorted(keys):
         people = Person.objects.filter(Q(insured_region_id=region_id) | Q(hukou_district__region_id=region_id))
         for person_id in people.values_list("id", flat=True):
             _merge(work, person_id, year)

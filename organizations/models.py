@@ -150,3 +150,26 @@ class RegionStatistic(models.Model):
             "resident_contribution": self.resident_contribution,
         }
         return {k: v for k, v in values.items() if v is not None}
+
+
+class RegionStatisticDeletion(models.Model):
+    """A region statistic that stopped existing under its key: deleted, or corrected to another
+    region or year (the old key is left without one). Written in the same transaction by the
+    signals in ``organizations.signals``, so the nightly incremental run
+    (``monitoring.services.touched_since``) recomputes the region's person-years from ``year``
+    even though no statistic row is left to find. The values it had are kept for the record."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="+", verbose_name=_("统筹地区"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    per_capita_disposable_income = models.DecimalField(_("居民人均可支配收入"), max_digits=14, decimal_places=2,
+                                                       null=True, blank=True)
+    resident_contribution = models.DecimalField(_("居民医保个人缴费"), max_digits=14, decimal_places=2, null=True, blank=True)
+    deleted_at = models.DateTimeField(_("删除时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("已删除的地区统计数据")
+        verbose_name_plural = _("已删除的地区统计数据")
+        ordering = ["-deleted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.region_id} {self.year}"

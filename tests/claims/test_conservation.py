@@ -318,8 +318,7 @@ class MoneyMachine(RuleBasedStateMachine):
         assert (table.totals["ytd_amount"] if table.rows else ZERO) == relief
 
 
-@pytest.mark.django_db
-def test_conservation_of_money_under_random_sequences_of_the_real_services(monkeypatch):
+def _set_world(monkeypatch) -> dict:
     from django.contrib.auth import get_user_model
 
     from organizations import roles
@@ -338,4 +337,106 @@ def test_conservation_of_money_under_random_sequences_of_the_real_services(monke
         "certifier": make_staff(roles.CERTIFIER, district=district, agency_kind="civil_affairs", username="ca"),
         "admin": get_user_model().objects.create_superuser("money-root", password="x"),  # noqa: S106
     }
+    return MoneyMachine.world
+
+
+def check_all_invariants(machine: MoneyMachine) -> None:
+    machine.caps_hold_and_ledgers_add_up()
+    machine.assistance_and_relief_within_burden()
+    machine.grants_letters_payments_and_report_agree()
+
+
+@pytest.mark.django_db
+def test_conservation_of_money_under_random_sequences_of_the_real_services(monkeypatch):
+    _set_world(monkeypatch)
     run_state_machine_as_test(MoneyMachine, settings=settings.get_profile(PROFILE))
+
+
+# Every rule at least once, in an order that reaches each money path (approve out of discharge
+# order, reject, return, pay claims and relief together, corrections, statistics, nightly). The
+# random profile alone is not enough in make test: its 6 derandomized examples created one claim
+# and reached no payment (counted when this walk was added), so a green run proved little about
+# payments. The walk runs the same rules and the same invariants after every step.
+WALK = [
+    ("person", {"cat": "minimum_living"}),
+    ("one_stop_bill", {"burden": "60000.00", "visit": "inpatient", "day": date(2023, 2, 1), "at_hospital": True}),
+    ("claim", {"burden": "9000.00", "visit": "inpatient", "day": date(2023, 6, 1)}),
+    ("claim", {"burden": "4000.00", "visit": "outpatient", "day": date(2023, 3, 1)}),
+    ("claim", {"burden": "1500.00", "visit": "outpatient", "day": date(2023, 4, 1)}),
+    ("approve", {"index": 0}),
+    ("approve", {"index": 0}),
+    ("reject", {"index": 0}),
+    ("claim", {"burden": "600.00", "visit": "outpatient", "day": date(2023, 5, 1)}),
+    ("send_back_and_resubmit", {"index": 0}),
+    ("certify", {"cat": "extreme_poverty", "day": date(2023, 1, 15)}),
+    ("pay", {}),
+    ("record_statistic", {"income": "81752.00"}),
+    ("nightly", {}),
+    ("decide_corrections", {}),
+    ("approve", {"index": 0}),
+    ("revoke", {"day": date(2023, 12, 1)}),
+    ("nightly", {}),
+    ("decide_corrections", {}),
+    ("claim", {"burden": "1500.00", "visit": "outpatient", "day": date(2023, 8, 1)}),
+    ("send_back", {"index": 0}),
+    # relief last: a correction decided on a 2023 bill AFTER the relief was decided
+    # pays burden the relief already covered (test_relief_decided_before_a_later_correction_…, xfail)
+    ("relief_on_application", {}),
+    ("pay", {}),
+    ("nightly", {}),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known defect found by the walk (issue 12, not fixed here): a grant "
+                   "corrected upward (retroactive certification) after relief on application was decided on the "
+                   "same year's burden pays burden the relief already covered (assistance + relief > burden)")
+def test_relief_decided_before_a_later_correction_on_the_same_burden_stays_within_it(monkeypatch):
+    _set_world(monkeypatch)
+    machine = MoneyMachine()
+    try:
+        person = machine.first_person(cat="minimum_living")
+        steps = [("one_stop_bill", {"burden": "60000.00", "visit": "inpatient", "day": date(2023, 2, 1),
+                                    "at_hospital": True}),
+                 ("claim", {"burden": "9000.00", "visit": "inpatient", "day": date(2023, 6, 1)}),
+                 ("claim", {"burden": "4000.00", "visit": "outpatient", "day": date(2023, 3, 1)}),
+                 ("approve", {"index": 0}), ("approve", {"index": 0}),
+                 # a retroactive certification: the next nightly run proposes corrections
+                 ("certify", {"cat": "extreme_poverty", "day": date(2023, 1, 15)}),
+                 ("relief_on_application", {}),  # decided on the burden left after today's grants
+                 ("nightly", {}), ("decide_corrections", {})]  # the correction raises a grant on it
+        for name, kwargs in steps:
+            if name in ("one_stop_bill", "claim", "certify", "relief_on_application"):
+                kwargs = {"person_id": person, **kwargs}
+            getattr(machine, name)(**kwargs)
+        machine.assistance_and_relief_within_burden()
+    finally:
+        machine.teardown()
+
+
+@pytest.mark.django_db
+def test_conservation_walk_every_rule_including_paying_claims_and_relief(monkeypatch):
+    from applications.models import ReliefPayment
+    from claims.models import Claim
+
+    _set_world(monkeypatch)
+    machine = MoneyMachine()
+    try:
+        person = machine.first_person(cat="minimum_living")
+        check_all_invariants(machine)
+        for name, kwargs in WALK:
+            if name in ("one_stop_bill", "claim", "certify", "revoke", "relief_on_application"):
+                kwargs = {"person_id": person, **kwargs}
+            result = getattr(machine, name)(**kwargs)
+            if name == "person":
+                second = result
+            check_all_invariants(machine)
+        machine.relief_on_application(person_id=second)
+        machine.pay()
+        check_all_invariants(machine)
+        # the walk reached what it is for
+        assert Claim.objects.filter(status="paid").count() >= 2
+        assert Claim.objects.filter(status="rejected").exists()
+        assert ReliefPayment.objects.filter(paid_amount__isnull=False).exists()
+    finally:
+        machine.teardown()

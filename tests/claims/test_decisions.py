@@ -239,3 +239,72 @@ def test_decision_order_the_simulation_replays_bills_as_the_core_decided_them(
                             end=date(2023, 12, 31), draft_spec=spec_of(policy), lo=person.pk, hi=person.pk)
     replayed = {row[0]: result.total for row, result in zip(year.rows, year.base, strict=True)}
     assert replayed == stored
+
+
+def _money_state():
+    from claims.models import LedgerBucket
+
+    bills = sorted(Bill.objects.values_list("pk", "total_assistance", "status"))
+    buckets = sorted(LedgerBucket.objects.values_list("ledger__person_id", "ledger__year", "bucket", "used"))
+    return bills, buckets
+
+
+def test_recalculation_a_statistic_recorded_corrected_or_deleted_reaches_the_incremental_run(db):
+    """Issue 12 "everything that changes an input triggers recomputation … in the incremental run
+    too: region statistics": a deleted statistic leaves no row to find, so its deletion is
+    recorded (organizations.RegionStatisticDeletion) and the incremental run recomputes the
+    region's person-years; what it leaves equals what a full run leaves. National framework
+    四(五): 低保边缘 起付标准 = 10% of the previous year's per-capita income."""
+    from django.utils import timezone
+
+    from monitoring import services as monitoring
+    from organizations.models import RegionStatistic, RegionStatisticDeletion
+    from policies.models import Policy
+    from tests.factories import DistrictFactory, PersonFactory, RegionFactory
+
+    Policy.objects.filter(code="national-2021").update(confirmed_at=timezone.now())  # the framework, confirmed
+    region = RegionFactory(code="650000", name="新疆维吾尔自治区", short_name="新")
+    district = DistrictFactory(code="650102", name="天山区", short_name="新天山", region=region)
+    person = PersonFactory(hukou_district=district, insured_region=region)
+    CertificationFactory(person=person, category=category("marginal_family"), valid_from=date(2022, 1, 1))
+    BillFactory(person=person, district=district, admission_date=date(2023, 5, 1), discharge_date=date(2023, 5, 9),
+                total_cost=D("50000.00"), policy_scope_cost=D("40000.00"), basic_paid=D("20000.00"))
+    monitoring.run_synchronously(full=True)
+
+    def incremental_equals_full(before):
+        run = monitoring.run_synchronously()
+        assert not run.full and run.person_years_total >= 1
+        after_incremental = _money_state()
+        assert after_incremental != before  # the deductible moved: the statistic mattered
+        check = monitoring.run_synchronously(full=True, dry_run=True)
+        assert (check.bills_changed, check.adjustments_created) == (0, 0), "incremental and full disagree"
+        monitoring.run_synchronously(full=True)
+        assert _money_state() == after_incremental
+        return after_incremental
+
+    state = _money_state()
+    # recorded late
+    stat = RegionStatistic.objects.create(region=region, year=2022, per_capita_disposable_income=D("77415.00"))
+    state = incremental_equals_full(state)
+    # corrected
+    stat.per_capita_disposable_income = D("60000.00")
+    stat.save()
+    state = incremental_equals_full(state)
+    # deleted (recorded in error): nothing is left to find but the deletion record
+    RegionStatistic.objects.filter(region=region, year=2022).delete()
+    assert RegionStatisticDeletion.objects.filter(region=region, year=2022).exists()
+    incremental_equals_full(state)
+
+
+def test_recalculation_a_statistic_moved_to_another_year_recomputes_the_old_one(district):
+    """A correction of the statistic's year (or region) leaves the old key without a statistic:
+    recorded like a deletion, so the incremental run also recomputes from the old year."""
+    from organizations.models import RegionStatistic, RegionStatisticDeletion
+
+    region = district.region
+    RegionStatistic.objects.filter(region=region).delete()
+    RegionStatisticDeletion.objects.all().delete()
+    stat = RegionStatistic.objects.create(region=region, year=2021, per_capita_disposable_income=D("77415.00"))
+    stat.year = 2022
+    stat.save()
+    assert list(RegionStatisticDeletion.objects.values_list("region_id", "year")) == [(region.pk, 2021)]
