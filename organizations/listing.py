@@ -30,7 +30,9 @@ def sort_order(raw: str | None, allowed: dict[str, str], default: str) -> Sort:
         key = default.lstrip("-")
     field = allowed[key]
     sign = "-" if descending else ""
-    order = (f"{sign}{field}",) if field == "id" else (f"{sign}{field}", f"{sign}id")
+    # a field may itself be given descending ("age" is "-birth_date"): "-" + "-x" is "x"
+    first = field[1:] if descending and field.startswith("-") else f"{sign}{field}"
+    order = (first,) if field == "id" else (first, f"{sign}id")
     return Sort(key=key, descending=descending, order_by=order)
 
 

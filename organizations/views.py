@@ -108,7 +108,8 @@ class SearchGoView(LoginRequiredMixin, View):
         from . import search
 
         target = request.POST.get("next") or reverse("search")
-        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+                target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
             target = reverse("search")
         path, _sep, query = target.partition("?")
         params = QueryDict(query, mutable=True)

@@ -164,3 +164,16 @@ def test_admin_and_model_forms_refuse_control_characters_too(client, district):
     response = client.post(reverse("admin:organizations_district_change", args=[district.pk]),
                            {"code": district.code, "name": "朝阳\x00区", "short_name": "京朝", "region": district.region_id})
     assert response.status_code == 200 and "控制字符" in response.content.decode()
+
+
+def test_person_list_sorted_by_age_descending_answers_not_500(client, caseworker):
+    """Found by the fuzz test's crawl: ?sort=-age ordered by "--birth_date" (500)."""
+    client.force_login(caseworker)
+    assert client.get(reverse("beneficiaries:index"), {"sort": "-age"}).status_code == 200
+
+
+def test_global_search_with_a_next_that_is_not_a_path_answers_not_500(client, caseworker):
+    """Found by the fuzz test: next=１１０１… was taken for a view name (NoReverseMatch, 500)."""
+    client.force_login(caseworker)
+    response = client.post(reverse("search_go"), {"q": "张", "next": "１１０１０５"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("search"))
