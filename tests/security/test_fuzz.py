@@ -222,21 +222,35 @@ def test_fuzz_every_form_of_the_product_answers_no_500_and_saves_nothing_half(cl
 
 
 def test_fuzz_the_roster_and_settlement_imports_answer_row_errors_and_write_only_valid_rows(demo):
+    """Valid rows with one cell made hostile (or none): row errors, never an exception, and an
+    applied import writes exactly the rows it reports created."""
+    from datetime import date
+
+    from beneficiaries import idnumber
     from beneficiaries.imports import COLUMNS, RosterFileError, RosterImport, read_roster
     from beneficiaries.models import Certification
     from claims import imports as settlements
     from claims.models import Bill
-    from organizations.models import Agency
+    from organizations.models import Agency, Institution
 
-    number = Person.objects.filter(hukou_district__code="110105").order_by("pk").values_list("id_number", flat=True)[0]
-    values = hostile_values(number) + ["", "minimum_living", "2024-01-01", number]
+    person = Person.objects.filter(hukou_district__code="110105").order_by("pk").first()
+    values = [v.replace(",", "").replace("\n", "").replace('"', "") for v in hostile_values(person.id_number)]
     agency = Agency.objects.get(code="110105-civil_affairs")
-    cell = st.sampled_from(values).map(lambda v: v.replace(",", "").replace("\n", "").replace('"', ""))
+    institution = Institution.objects.filter(designated=True).order_by("pk").first()
+    serial = iter(range(1, 10_000))
+    spoil = st.one_of(st.none(), st.tuples(st.integers(0, 30), st.sampled_from(values)))
+
+    def spoiled(row: list[str], how) -> str:
+        if how is not None:
+            row[how[0] % len(row)] = how[1]
+        return ",".join(row)
 
     @settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(st.tuples(*[cell] * len(COLUMNS)), min_size=1, max_size=6))
-    def roster(rows):
-        data = ("\n".join([",".join(COLUMNS)] + [",".join(r) for r in rows]) + "\n").encode("utf-8")
+    @given(st.lists(spoil, min_size=1, max_size=5))
+    def roster(spoils):
+        lines = [spoiled([idnumber.make("110105", date(1981, 2, 3), next(serial)), "甲乙", "minimum_living",
+                          "2024-01-01", "", "京朝民〔2024〕1号"], how) for how in spoils]
+        data = ("\n".join([",".join(COLUMNS), *lines]) + "\n").encode("utf-8")
         try:
             parsed = read_roster(io.BytesIO(data), "fuzz.csv")
         except RosterFileError:
@@ -249,9 +263,17 @@ def test_fuzz_the_roster_and_settlement_imports_answer_row_errors_and_write_only
     roster()
 
     @settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(st.tuples(*[cell] * len(settlements.COLUMNS)), min_size=1, max_size=4), st.booleans())
-    def settlement(rows, apply_good_rows):
-        data = ("\n".join([",".join(settlements.COLUMNS)] + [",".join(r) for r in rows]) + "\n").encode("utf-8")
+    @given(st.lists(spoil, min_size=1, max_size=4), st.booleans())
+    def settlement(spoils, apply_good_rows):
+        lines = []
+        for how in spoils:
+            row = {"settlement_no": f"FZ{next(serial):05d}", "institution_code": institution.code,
+                   "id_number": person.id_number, "visit_type": "inpatient", "admission_date": "2024-03-01",
+                   "discharge_date": "2024-03-10", "diagnosis_code": "C34.9", "total_cost": "31000.00",
+                   "policy_scope_cost": "30000.00", "basic_paid": "10000.00", "critical_paid": "0", "other_paid": "0",
+                   "assistance_paid": "0", "referral_compliant": "1", "in_province": "1"}
+            lines.append(spoiled([row.get(c, "") for c in settlements.COLUMNS], how))
+        data = ("\n".join([",".join(settlements.COLUMNS), *lines]) + "\n").encode("utf-8")
         before = Bill.objects.count()
         try:
             report = settlements.import_settlements(data=data, file_name="fuzz.csv", by=demo["jingban"],
