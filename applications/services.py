@@ -26,10 +26,10 @@ from django.utils.translation import gettext as _
 from beneficiaries.models import Category, Certification, Household, Person
 from claims import money
 from claims.models import Bill
-from organizations import roles
-from organizations.access import ensure_in_scope, scope_for
+from organizations.access import scope_for
 from organizations.dates import check_date
 from organizations.models import Agency, AgencyKind
+from organizations.permissions import require
 
 from . import selectors
 from .models import (
@@ -56,13 +56,9 @@ ZERO = Decimal("0.00")
 # ------------------------------------------------------------------------------------------
 
 
-def _require_role(user, *wanted: str) -> None:
-    if not roles.has_role(user, *wanted):
-        raise PermissionDenied(_("您的角色不能办理此环节。"))
-
-
-def _in_scope(user, application: Application) -> None:
-    ensure_in_scope(user, district_id=application.district_id, region_id=application.district.region_id)
+def _require(user, name: str, application: Application) -> None:
+    """The permission (organizations/permissions.py) and the application's district in scope."""
+    require(user, name, district_id=application.district_id, region_id=application.district.region_id)
 
 
 def _lock(application: Application) -> Application:
@@ -180,8 +176,7 @@ def application_create(
     warning: Any = None,
 ) -> Application:
     """Receive an application (受理). One per household per calendar year where the policy says so."""
-    _require_role(by, roles.CASEWORKER)
-    ensure_in_scope(by, district_id=household.district_id, region_id=household.district.region_id)
+    require(by, "applications.edit", district_id=household.district_id, region_id=household.district.region_id)
     if applicant.household_id != household.pk:
         raise ValidationError({"applicant": ValidationError(_("申请人不是该家庭的成员。"), code="applicant_not_member")})
     if received_on > timezone.localdate():
@@ -247,8 +242,7 @@ def _refer_warning(*, warning, application: Application, by) -> None:
 def document_attach(*, application: Application, by, file: UploadedFile, kind: str, description: str = "") -> ApplicationDocument:
     """Attach a paper; the file goes to MEDIA_ROOT, the row keeps its path. Closed applications too
     (late papers are evidence), but only staff of the district may attach."""
-    _require_role(by, roles.CASEWORKER, roles.CERTIFIER)
-    _in_scope(by, application)
+    _require(by, "applications.document", application)
     _check_size(file, "file")
     document = ApplicationDocument(application=application, kind=kind, file=file, description=description, uploaded_by=by)
     document.full_clean()
@@ -268,8 +262,7 @@ def _check_size(file: UploadedFile, field_name: str) -> None:
 
 
 def application_send_to_assessment(*, application: Application, by, note: str = "") -> Application:
-    _require_role(by, roles.CASEWORKER)
-    _in_scope(by, application)
+    _require(by, "applications.edit", application)
     with transaction.atomic():
         application = _lock(application)
         _expect(application, Status.RECEIVED)
@@ -342,8 +335,7 @@ def assessment_record(
 
     Certified → the caseworker gathers bills; refused → straight to the reviewer, who can only
     reject (the letter carries the reason)."""
-    _require_role(by, roles.CERTIFIER)
-    _in_scope(by, application)
+    _require(by, "applications.assess", application)
     if result == AssessmentResult.REFUSED and not reason.strip():
         raise ValidationError({"reason": ValidationError(_("不予认定须填写理由。"), code="reason_required")})
     with transaction.atomic():
@@ -396,8 +388,7 @@ def _already_paid(bill: Bill) -> Decimal:
 def bills_gather(*, application: Application, by) -> list[CountedBill]:
     """Snapshot the bills of the counted period: the patient's and co-resident members' bills from
     claims, plus extra bills with receipts. A bill appears once (unique per application and bill)."""
-    _require_role(by, roles.CASEWORKER)
-    _in_scope(by, application)
+    _require(by, "applications.edit", application)
     with transaction.atomic():
         application = _lock(application)
         _expect(application, Status.GATHERING)
@@ -460,8 +451,7 @@ def _collect(application: Application) -> list[CountedBill]:
 
 def extra_bill_add(*, application: Application, by, person: Person, receipt: UploadedFile, **fields: Any) -> ExtraBill:
     """A bill paid elsewhere, entered from its receipt. Amounts must be consistent (named field)."""
-    _require_role(by, roles.CASEWORKER)
-    _in_scope(by, application)
+    _require(by, "applications.edit", application)
     if person.household_id != application.household_id:
         raise ValidationError({"person": ValidationError(_("就医人不是该家庭的成员。"), code="person_not_member")})
     _check_size(receipt, "receipt")
@@ -526,8 +516,7 @@ class Computation:
 def relief_compute(*, application: Application, by) -> Application:
     """Gather the bills again and compute the relief with the policy in force on the application
     date; the application goes to the reviewer with its explanation."""
-    _require_role(by, roles.CASEWORKER)
-    _in_scope(by, application)
+    _require(by, "applications.edit", application)
     with transaction.atomic():
         application = _lock(application)
         _expect(application, Status.GATHERING)
@@ -648,8 +637,7 @@ def _total_cost(row: CountedBill) -> Decimal:
 
 def application_return(*, application: Application, by, note: str) -> Application:
     """The reviewer sends a computed application back to the caseworker (e.g. a receipt is missing)."""
-    _require_role(by, roles.REVIEWER)
-    _in_scope(by, application)
+    _require(by, "applications.decide", application)
     if not note.strip():
         raise ValidationError({"note": ValidationError(_("退回须说明理由。"), code="reason_required")})
     with transaction.atomic():
@@ -669,8 +657,7 @@ def _certified(application: Application) -> bool:
 def application_decide(*, application: Application, by, approve: bool, reason: str = "", payment_route: str = "") -> Application:
     """Approve or reject (审核决定). The reviewer is not the person who computed; the decision
     letter is issued after commit."""
-    _require_role(by, roles.REVIEWER)
-    _in_scope(by, application)
+    _require(by, "applications.decide", application)
     with transaction.atomic():
         application = _lock(application)
         _expect(application, Status.REVIEWING)

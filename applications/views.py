@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
@@ -17,9 +16,10 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView
 
-from organizations import roles, search
+from organizations import search
 from organizations.confirm import confirmation, confirmed
 from organizations.listing import sort_order
+from organizations.permissions import PermissionRequiredMixin, has_perm
 
 from . import selectors, services
 from .filters import ApplicationFilter
@@ -58,16 +58,11 @@ def _apply_errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
-class RoleRequiredMixin:
-    roles: tuple[str, ...] = ()
+class ApplicationMixin(PermissionRequiredMixin):
+    """Each view states its permission (organizations/permissions.py); reading is ``applications.view``."""
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and self.roles and not roles.has_role(request.user, *self.roles):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission = "applications.view"
 
-
-class ApplicationMixin(LoginRequiredMixin, RoleRequiredMixin):
     def get_application(self) -> Application:
         if not hasattr(self, "_application"):
             self._application = get_object_or_404(selectors.access_applications(self.request.user), pk=self.kwargs["pk"])
@@ -80,8 +75,10 @@ class ApplicationMixin(LoginRequiredMixin, RoleRequiredMixin):
 APPLICATION_SORTS = {"number": "number", "name": "applicant__name", "received_on": "received_on", "relief": "relief"}
 
 
-class IndexView(LoginRequiredMixin, ListView):
+class IndexView(PermissionRequiredMixin, ListView):
     """The list, with one tab per work queue and days since received on every row."""
+
+    permission = "applications.view"
 
     template_name = "applications/index.html"
     paginate_by = 25
@@ -112,7 +109,7 @@ class IndexView(LoginRequiredMixin, ListView):
         ctx["queue"] = self.queue
         ctx["sort"], ctx["search_term"] = self.sort, self.term
         ctx["filter"] = self.filterset
-        ctx["can_create"] = roles.has_role(self.request.user, roles.CASEWORKER)
+        ctx["can_create"] = has_perm(self.request.user, "applications.edit")
         if ctx["can_create"]:
             ctx["open_warnings"] = selectors.open_warnings(self.request.user)[:10]
         return ctx
@@ -126,8 +123,8 @@ def _queue_statuses(code: str) -> list[str]:
     }[code]
 
 
-class ApplicationCreateView(LoginRequiredMixin, RoleRequiredMixin, FormView):
-    roles = (roles.CASEWORKER,)
+class ApplicationCreateView(PermissionRequiredMixin, FormView):
+    permission = "applications.edit"
     template_name = "applications/form.html"
     form_class = ApplicationForm
     extra_context = {"title": gettext_lazy("受理依申请救助")}
@@ -196,20 +193,18 @@ def _warning_model():
     return EarlyWarning
 
 
-class CreateFromWarningView(LoginRequiredMixin, RoleRequiredMixin, FormView):
+class CreateFromWarningView(PermissionRequiredMixin, FormView):
     """An early warning turned into an application, the household pre-filled."""
 
-    roles = (roles.CASEWORKER,)
+    permission = "applications.edit"
     template_name = "applications/form.html"
     form_class = WarningApplicationForm
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated:
-            model = _warning_model()
-            households = selectors.access_households(request.user)
-            self.warning = get_object_or_404(model.objects.filter(household__in=households), pk=kwargs["pk"])
-            self.household = self.warning.household
-        return super().dispatch(request, *args, **kwargs)
+    def prepare(self, request, *args, **kwargs):
+        model = _warning_model()
+        households = selectors.access_households(request.user)
+        self.warning = get_object_or_404(model.objects.filter(household__in=households), pk=kwargs["pk"])
+        self.household = self.warning.household
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
@@ -260,14 +255,13 @@ class ApplicationDetailView(ApplicationMixin, DetailView):
         if ctx["can_see_bills"]:
             ctx["counted_bills"] = app.counted_bills.select_related("person")
             ctx["extra_bills"] = app.extra_bills.select_related("person")
-        is_cw = roles.has_role(user, roles.CASEWORKER)
-        is_rv = roles.has_role(user, roles.REVIEWER)
+        is_cw = has_perm(user, "applications.edit")
         ctx["act"] = {
             "send": is_cw and app.status == Status.RECEIVED,
-            "assess": roles.has_role(user, roles.CERTIFIER) and app.status == Status.ASSESSING,
+            "assess": has_perm(user, "applications.assess") and app.status == Status.ASSESSING,
             "gather": is_cw and app.status == Status.GATHERING,
-            "decide": is_rv and app.status == Status.REVIEWING,
-            "upload": roles.has_role(user, roles.CASEWORKER, roles.CERTIFIER),
+            "decide": has_perm(user, "applications.decide") and app.status == Status.REVIEWING,
+            "upload": has_perm(user, "applications.document"),
         }
         if ctx["act"]["decide"]:
             refused = ctx["assessment"] is not None and ctx["assessment"].result == AssessmentResult.REFUSED
@@ -313,7 +307,7 @@ class _ActionView(ApplicationMixin, View):
 
 
 class SendView(_ActionView):
-    roles = (roles.CASEWORKER,)
+    permission = "applications.edit"
     success_message = gettext_lazy("已转民政部门核对家庭经济状况。")
 
     def act(self, application):
@@ -321,7 +315,7 @@ class SendView(_ActionView):
 
 
 class GatherView(_ActionView):
-    roles = (roles.CASEWORKER,)
+    permission = "applications.edit"
     success_message = gettext_lazy("已归集计入期间的费用。")
 
     def act(self, application):
@@ -332,7 +326,7 @@ class ComputeView(_ActionView):
     """Computing and sending to review are two steps (issue 18): the first POST computes in a
     transaction that is rolled back and shows the figure; only 确认 computes and sends."""
 
-    roles = (roles.CASEWORKER,)
+    permission = "applications.edit"
     success_message = gettext_lazy("已计算救助金额，转审核。")
 
     def confirm(self, application):
@@ -359,7 +353,7 @@ class ComputeView(_ActionView):
 
 
 class DecideView(_ActionView):
-    roles = (roles.REVIEWER,)
+    permission = "applications.decide"
 
     def confirm(self, application):
         form = DecisionForm(self.request.POST)
@@ -392,7 +386,7 @@ class DecideView(_ActionView):
 
 
 class ReturnView(_ActionView):
-    roles = (roles.REVIEWER,)
+    permission = "applications.decide"
     success_message = gettext_lazy("已退回经办人。")
 
     def act(self, application):
@@ -403,7 +397,7 @@ class ReturnView(_ActionView):
 
 
 class DocumentUploadView(ApplicationMixin, View):
-    roles = (roles.CASEWORKER, roles.CERTIFIER)
+    permission = "applications.document"
 
     def post(self, request, *args, **kwargs):
         application = self.get_application()
@@ -424,15 +418,19 @@ class DocumentUploadView(ApplicationMixin, View):
         return HttpResponseRedirect(self.detail_url())
 
 
-class DocumentDownloadView(LoginRequiredMixin, View):
+class DocumentDownloadView(PermissionRequiredMixin, View):
     """Files are served through the scope check, never from a public media URL."""
+
+    permission = "applications.view"
 
     def get(self, request, pk: int, doc: int):
         document = get_object_or_404(selectors.access_documents(request.user), pk=doc, application_id=pk)
         return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.file.name.rsplit("/", 1)[-1])
 
 
-class ReceiptDownloadView(LoginRequiredMixin, View):
+class ReceiptDownloadView(PermissionRequiredMixin, View):
+    permission = "applications.view"
+
     def get(self, request, pk: int, extra: int):
         if not selectors.can_see_bills(request.user):
             raise Http404
@@ -443,7 +441,7 @@ class ReceiptDownloadView(LoginRequiredMixin, View):
 
 
 class AssessView(ApplicationMixin, FormView):
-    roles = (roles.CERTIFIER,)
+    permission = "applications.assess"
     template_name = "applications/assess.html"
     form_class = AssessmentForm
 
@@ -489,7 +487,7 @@ class AssessView(ApplicationMixin, FormView):
 
 
 class ExtraBillView(ApplicationMixin, FormView):
-    roles = (roles.CASEWORKER,)
+    permission = "applications.edit"
     template_name = "applications/extra_bill.html"
     form_class = ExtraBillForm
 

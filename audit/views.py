@@ -2,29 +2,25 @@
 is itself written to the log."""
 from __future__ import annotations
 
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from beneficiaries.exports import csv_response
+from organizations.permissions import PermissionRequiredMixin
 
 from .forms import LogSearchForm
 from .models import RETENTION_DAYS, Action
-from .selectors import access_log, can_read_log
+from .selectors import access_log
 from .services import record
 
 
-class AccessLogView(LoginRequiredMixin, TemplateView):
+class AccessLogView(PermissionRequiredMixin, TemplateView):
+    permission = "audit.log"
+
     template_name = "audit/log_list.html"
     paginate_by = 50
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not can_read_log(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def rows(self):
         form = LogSearchForm(self.request.GET or None)

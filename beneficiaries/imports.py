@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -723,6 +724,24 @@ def batch_validate(batch: ImportBatch) -> ImportBatch:
                                                 batch.message]))
     batch.validated_at = timezone.now()
     batch.save()
+    return batch
+
+
+def batch_confirm(*, batch: ImportBatch, by) -> ImportBatch:
+    """Confirm a previewed batch (the caller holds its row lock): the roster is applied by a task."""
+    from operations.outbox import enqueue
+    from organizations.permissions import require
+
+    require(by, "imports.roster", district_id=batch.agency.district_id, region_id=batch.agency.region_id)
+    if batch.status != ImportStatus.PREVIEWED:
+        raise ValidationError(_("该批次当前状态不能确认导入。"), code="not_previewed")
+    batch.status = ImportStatus.APPLYING
+    batch.applied_by = by
+    batch.processed_rows = 0
+    batch.save(update_fields=["status", "applied_by", "processed_rows"])
+    from .tasks import apply_roster
+
+    enqueue(apply_roster, batch.pk)
     return batch
 
 

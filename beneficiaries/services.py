@@ -14,8 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from organizations import roles
 from organizations.models import Agency, District, Region
+from organizations.permissions import require
 
 from . import idnumber
 from .models import (
@@ -28,7 +28,7 @@ from .models import (
     RegistrationSource,
     Relation,
 )
-from .selectors import access_persons, agency_of, can_reveal_id
+from .selectors import access_persons, agency_of
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ def person_register(
     address: str = "",
 ) -> tuple[Person, list[str]]:
     """Register a person; returns (person, warnings). 户籍区县 defaults to the ID number's code."""
-    if not roles.has_role(by, roles.CERTIFIER, roles.CASEWORKER):
-        raise PermissionDenied(_("您无权登记人员。"))
+    require(by, "persons.edit", scoped=False)  # the district is checked once it is known, below
     try:
         info = idnumber.parse(id_number)
     except idnumber.IdNumberError as exc:
@@ -159,8 +158,7 @@ def person_update(*, person: Person, by, **changes) -> Person:
     ``contribution_paid_year`` (个人已自行缴费的最近年度) is checked by ``full_clean`` (a year from
     2000 to next year); the premium-subsidy roster reads it for the Ningbo timing rule (§5).
     """
-    if not roles.has_role(by, roles.CERTIFIER, roles.CASEWORKER):
-        raise PermissionDenied(_("您无权修改人员信息。"))
+    require(by, "persons.edit", district_id=person.hukou_district_id)
     if not access_persons(by).filter(pk=person.pk).exists():
         raise PermissionDenied(_("该人员不在您的辖区。"))
     unknown = set(changes) - set(PERSON_EDITABLE)
@@ -185,6 +183,7 @@ def person_update(*, person: Person, by, **changes) -> Person:
 @transaction.atomic
 def household_create(*, head: Person, by, address: str = "") -> Household:
     """家庭: created around its head (户主)."""
+    require(by, "households.edit", district_id=head.hukou_district_id)
     if head.household_id is not None:
         raise ValidationError({"head": ValidationError(_("该人员已属于一个家庭。"), code="has_household")})
     household = Household(district=head.hukou_district, address=address or head.address)
@@ -200,6 +199,8 @@ def household_create(*, head: Person, by, address: str = "") -> Household:
 
 @transaction.atomic
 def household_add_member(*, household: Household, person: Person, relation: str, by) -> Person:
+    require(by, "households.edit", district_id=household.district_id)
+    require(by, "households.edit", district_id=person.hukou_district_id)
     if relation not in Relation.values or relation == Relation.HEAD:
         raise ValidationError({"relation": ValidationError(_("请选择与户主的关系。"), code="invalid")})
     if person.household_id is not None and person.household_id != household.pk:
@@ -214,6 +215,7 @@ def household_add_member(*, household: Household, person: Person, relation: str,
 @transaction.atomic
 def household_remove_member(*, person: Person, by) -> Person:
     """Leaves the household (history keeps the membership)."""
+    require(by, "households.edit", district_id=person.household.district_id if person.household_id else person.hukou_district_id)
     if person.relation == Relation.HEAD and person.household and person.household.members.exclude(pk=person.pk).exists():
         raise ValidationError({"person": ValidationError(_("户主不能在仍有其他成员时移出。"), code="head")})
     person.household = None
@@ -256,14 +258,16 @@ def overlapping(*, person_id: int, category_id: int, valid_from: date, valid_unt
     return qs
 
 
-def _check_officer(officer, agency: Agency) -> None:
-    if officer is None or officer.is_superuser:
+def _check_officer(officer, agency: Agency, person: Person) -> None:
+    if officer is None:  # a roster import confirmed for the agency (imports check the user)
+        return
+    # the scope is the agency's area (``_in_agency_area``, a form error), the officer's own agency
+    require(officer, "certifications.certify", scoped=False)
+    if officer.is_superuser:
         return
     own = agency_of(officer)
     if own is None or own.pk != agency.pk:
         raise PermissionDenied(_("只能以本人所在机构的名义认定。"))
-    if not roles.has_role(officer, roles.CERTIFIER, roles.CASEWORKER):
-        raise PermissionDenied(_("您无权进行身份认定。"))
 
 
 @transaction.atomic
@@ -282,7 +286,7 @@ def certification_create(
     Refused: a category the agency kind does not own (nor co-certify), a person outside the
     agency's area, an end before the start, a period overlapping the same person and category.
     """
-    _check_officer(officer, agency)
+    _check_officer(officer, agency, person)
     check_agency_may_certify(agency=agency, category=category)
     check_region_maps_category(region_id=person.hukou_district.region_id, category=category, on=valid_from)
     if not _in_agency_area(agency, person.hukou_district):
@@ -311,9 +315,10 @@ def certification_create(
 def certification_revoke(*, certification: Certification, until: date, reason: str, by) -> Certification:
     """终止认定: sets ``valid_until`` (nothing deleted); history keeps the previous state."""
     cert = Certification.objects.select_for_update(of=("self",)).select_related("category", "person__hukou_district").get(pk=certification.pk)
+    require(by, "certifications.certify", district_id=cert.person.hukou_district_id)
     if not by.is_superuser:
         agency = agency_of(by)
-        if agency is None or not roles.has_role(by, roles.CERTIFIER, roles.CASEWORKER):
+        if agency is None:
             raise PermissionDenied(_("您无权终止认定。"))
         check_agency_may_certify(agency=agency, category=cert.category)
         if not access_persons(by).filter(pk=cert.person_id).exists():
@@ -351,8 +356,7 @@ def id_number_reveal(*, user, person: Person, purpose: str, note: str = "", requ
     from audit.models import Action, Purpose
     from audit.services import record
 
-    if not can_reveal_id(user):
-        raise PermissionDenied(_("您无权查看完整身份证号。"))
+    require(user, "persons.reveal", district_id=person.hukou_district_id)
     if not access_persons(user).filter(pk=person.pk).exists():
         raise PermissionDenied(_("该人员不在您的辖区。"))
     if purpose not in Purpose.values:

@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -25,6 +24,7 @@ from organizations.access import scope_for
 from organizations.confirm import confirmation, confirmed
 from organizations.listing import sort_order
 from organizations.models import District, Region
+from organizations.permissions import PermissionRequiredMixin
 from organizations.selectors import access_districts
 
 from . import exports, imports, selectors, services
@@ -53,8 +53,11 @@ def _apply_errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
-class BeneficiaryViewMixin(LoginRequiredMixin):
-    """Staff with a scope only (superusers included); others get 404 via empty querysets."""
+class BeneficiaryViewMixin(PermissionRequiredMixin):
+    """Staff with a scope only (superusers included); others get 404 via empty querysets.
+    Each view states its permission (organizations/permissions.py)."""
+
+    permission = "persons.view"
 
 
 # ------------------------------------------------------------------------------------------
@@ -107,11 +110,7 @@ class PersonListView(BeneficiaryViewMixin, TemplateView):
 
 class PersonRegisterView(BeneficiaryViewMixin, View):
     template_name = "beneficiaries/person_form.html"
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not selectors.can_register_person(request.user):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission = "persons.edit"
 
     def get(self, request):
         return render(request, self.template_name, {"form": PersonRegisterForm(districts=access_districts(request.user))})
@@ -138,11 +137,10 @@ class PersonRegisterView(BeneficiaryViewMixin, View):
 
 class PersonEditView(BeneficiaryViewMixin, View):
     template_name = "beneficiaries/person_edit.html"
+    permission = "persons.edit"
 
     def setup_view(self, request, pk):
         person = _person_or_404(request.user, pk)
-        if not selectors.can_register_person(request.user):
-            raise PermissionDenied
         return person, access_districts(request.user) | District.objects.filter(pk=person.hukou_district_id)
 
     def get(self, request, pk):
@@ -229,13 +227,13 @@ def _timeline(certs, today):
 class PersonRevealView(PersonDetailView):
     """POST only: shows the full ID number once, in the response body; logged (IdRevealLog)."""
 
+    post_permission = "persons.reveal"
+
     def get(self, request, pk):
         return redirect("beneficiaries:person_detail", pk=pk)
 
     def post(self, request, pk):
         person = _person_or_404(request.user, pk)
-        if not selectors.can_reveal_id(request.user):
-            raise PermissionDenied
         form = RevealForm(request.POST)
         if not form.is_valid():  # no purpose chosen: the page again, with the reason, nothing shown
             response = render(request, self.template_name, self.context(request, person, reveal_form=form), status=400)
@@ -248,10 +246,10 @@ class PersonRevealView(PersonDetailView):
 
 
 class HouseholdCreateView(BeneficiaryViewMixin, View):
+    permission = "households.edit"
+
     def post(self, request, pk):
         person = _person_or_404(request.user, pk)
-        if not selectors.can_register_person(request.user):
-            raise PermissionDenied
         try:
             services.household_create(head=person, by=request.user)
             messages.success(request, _("已建立家庭，%(name)s为户主。") % {"name": person.name})
@@ -261,9 +259,11 @@ class HouseholdCreateView(BeneficiaryViewMixin, View):
 
 
 class HouseholdMemberAddView(BeneficiaryViewMixin, View):
+    permission = "households.edit"
+
     def post(self, request, pk):
         person = _person_or_404(request.user, pk)
-        if not selectors.can_register_person(request.user) or person.household_id is None:
+        if person.household_id is None:
             raise PermissionDenied
         form = HouseholdMemberForm(request.POST)
         if form.is_valid():
@@ -286,9 +286,11 @@ class HouseholdMemberAddView(BeneficiaryViewMixin, View):
 class HouseholdMemberRemoveView(BeneficiaryViewMixin, View):
     """移出家庭: the member leaves (history keeps the membership); the head only when alone."""
 
+    permission = "households.edit"
+
     def post(self, request, pk, member_pk):
         person = _person_or_404(request.user, pk)
-        if not selectors.can_register_person(request.user) or person.household_id is None:
+        if person.household_id is None:
             raise PermissionDenied
         member = get_object_or_404(selectors.access_persons(request.user), pk=member_pk, household_id=person.household_id)
         try:
@@ -308,12 +310,13 @@ class CertifyView(BeneficiaryViewMixin, View):
     """添加认定: the category list and the server-side check both come from the user's agency."""
 
     template_name = "beneficiaries/certification_form.html"
+    permission = "certifications.certify"
 
     def setup_view(self, request, pk):
         person = _person_or_404(request.user, pk)
         agency = selectors.agency_of(request.user)
-        if agency is None or not selectors.can_certify(request.user):
-            raise PermissionDenied
+        if agency is None:
+            raise PermissionDenied  # certifies in the name of an agency
         categories = selectors.certifiable_categories(agency.kind)
         if not categories.exists():
             raise PermissionDenied
@@ -358,13 +361,14 @@ class CertifyView(BeneficiaryViewMixin, View):
 
 class RevokeView(BeneficiaryViewMixin, View):
     template_name = "beneficiaries/revoke_form.html"
+    permission = "certifications.certify"
 
     def get_cert(self, request, pk):
         cert = get_object_or_404(selectors.access_certifications(request.user), pk=pk)
         if not request.user.is_superuser:
             agency = selectors.agency_of(request.user)
-            if agency is None or not selectors.can_certify(request.user) or not cert.category.certifiable_by(agency.kind):
-                raise PermissionDenied
+            if agency is None or not cert.category.certifiable_by(agency.kind):
+                raise PermissionDenied  # no agency, or another agency's category
         return cert
 
     def get(self, request, pk):
@@ -423,13 +427,9 @@ class CertificationListView(BeneficiaryViewMixin, TemplateView):
 # ------------------------------------------------------------------------------------------
 
 
-def _require_importer(user):
-    if not selectors.can_import(user):
-        raise PermissionDenied
-
-
 class ImportListView(BeneficiaryViewMixin, View):
     template_name = "beneficiaries/import_list.html"
+    post_permission = "imports.roster"
 
     def render_page(self, request, form):
         batches = selectors.access_import_batches(request.user)[:50]
@@ -440,7 +440,6 @@ class ImportListView(BeneficiaryViewMixin, View):
         return self.render_page(request, RosterUploadForm())
 
     def post(self, request):
-        _require_importer(request.user)
         form = RosterUploadForm(request.POST, request.FILES)
         if not form.is_valid():
             return self.render_page(request, form)
@@ -488,8 +487,9 @@ class ImportDetailView(BeneficiaryViewMixin, View):
 
 
 class ImportConfirmView(BeneficiaryViewMixin, View):
+    permission = "imports.roster"
+
     def post(self, request, pk):
-        _require_importer(request.user)
         with transaction.atomic():
             batch = get_object_or_404(selectors.access_import_batches(request.user).select_for_update(of=("self",)), pk=pk)
             if batch.status != ImportStatus.PREVIEWED:
@@ -507,19 +507,14 @@ class ImportConfirmView(BeneficiaryViewMixin, View):
                     request, title=_("确认导入并终止认定"), back=reverse("beneficiaries:import_detail", args=[batch.pk]),
                     danger=True, lines=lines, confirm_label=_("确认导入并终止"),
                     people=sorted({f"{e['name']}（{e['id_masked']}）" for e in batch.endings}))
-            batch.status = ImportStatus.APPLYING
-            batch.applied_by = request.user
-            batch.processed_rows = 0
-            batch.save(update_fields=["status", "applied_by", "processed_rows"])
-            from .tasks import apply_roster
-
-            enqueue(apply_roster, batch.pk)
+            imports.batch_confirm(batch=batch, by=request.user)
         return redirect("beneficiaries:import_detail", pk=batch.pk)
 
 
 class ImportCancelView(BeneficiaryViewMixin, View):
+    permission = "imports.roster"
+
     def post(self, request, pk):
-        _require_importer(request.user)
         batch = _batch_or_404(request.user, pk)
         if batch.status in (ImportStatus.PREVIEWED, ImportStatus.FAILED):
             batch.status = ImportStatus.CANCELLED
@@ -561,11 +556,10 @@ class RosterTemplateView(BeneficiaryViewMixin, View):
 
 class SubsidyRosterView(BeneficiaryViewMixin, View):
     template_name = "beneficiaries/subsidy_roster.html"
+    permission = "persons.export_subsidy"
 
     def get(self, request):
         user = request.user
-        if not (selectors.is_medsec(user) or user.is_superuser):
-            raise PermissionDenied
         scope = scope_for(user)
         # Region-scoped staff see their own region; users without one (superusers) choose.
         regions = None if scope.region_id else Region.objects.order_by("code")

@@ -524,7 +524,12 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
     raise :class:`ImportCancelled`). When rows are rejected nothing is written unless
     ``apply_good_rows`` (the user confirmed applying the good rows): the report then says
     ``applied=False`` with the counts the good rows would have had.
+    ``by``: the uploader, who must hold ``claims.import``; None only for the management command.
     """
+    if by is not None:
+        from organizations.permissions import require
+
+        require(by, "claims.import", scoped=False)  # rows outside ``district_ids`` are rejected
     rows = read_rows(data, file_name)
     names = header_names(data, file_name)
 

@@ -148,10 +148,13 @@ def recovery_close(*, adjustment, method: str, amount: Decimal, by, received_on,
     """追回: close an open overpayment with a recorded repayment (receipt number) or an offset
     against a later claim of the same person (approved or paid); the whole overpaid amount.
     Resolves the adjustment through claims.services.adjustment_resolve (reviewer only)."""
+    from organizations.permissions import require
+
     from .models import AdjustmentKind, PaymentAdjustment, Recovery
     from .services import adjustment_resolve
 
     adjustment = PaymentAdjustment.objects.select_for_update().select_related("bill").get(pk=adjustment.pk)
+    require(by, "claims.resolve", district_id=adjustment.bill.district_id)
     # 多付待核 found by recalculation on a one-stop bill, or 追回 decided by a correction (claims.services.correction_approve)
     if adjustment.kind not in (AdjustmentKind.OVERPAYMENT, AdjustmentKind.RECOVERY):
         raise ValidationError(_("只有多付的差额需要追回。"), code="not_overpayment")

@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, ProtectedError, Sum
 from django.utils import timezone
@@ -32,8 +32,8 @@ from django.utils.translation import gettext as _
 
 from beneficiaries.models import Person
 from operations.outbox import enqueue
-from organizations import roles
 from organizations.dates import check_date
+from organizations.permissions import require
 
 from . import money
 from .models import (
@@ -410,9 +410,9 @@ def _record(claim: Claim, *, from_status: str, to_status: str, by, note: str = "
     return ClaimTransition.objects.create(claim=claim, from_status=from_status, to_status=to_status, by=by, note=note)
 
 
-def _require_role(user, *wanted: str) -> None:
-    if not roles.has_role(user, *wanted):
-        raise PermissionDenied(_("您没有执行此操作的权限。"))
+def _require(user, name: str, claim: Claim) -> None:
+    """The permission (organizations/permissions.py) and the claim's district in the user's scope."""
+    require(user, name, district_id=claim.district_id)
 
 
 def _refuse_state(claim: Claim, allowed: Sequence[str]) -> None:
@@ -440,7 +440,7 @@ def claim_create(*, person: Person, district, applied_on: date, by, bills: Seque
 
     Each bill dict holds ``institution`` (or ``institution_id``) and the bill fields.
     """
-    _require_role(by, roles.CASEWORKER)
+    require(by, "claims.edit", district_id=getattr(district, "pk", district))
     claim = Claim.objects.create(person=person, district=district, applied_on=applied_on, created_by=by,
                                  payee_account=payee_account, note=note)
     _record(claim, from_status="", to_status=ClaimStatus.DRAFT, by=by, note=_("登记申请"))
@@ -464,8 +464,8 @@ def _add_bill(claim: Claim, data: dict[str, Any], *, by) -> Bill:
 @transaction.atomic
 def claim_add_bill(*, claim: Claim, data: dict[str, Any], by) -> Bill:
     """Add a bill to a draft or returned claim and recompute its suggestion."""
-    _require_role(by, roles.CASEWORKER)
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _require(by, "claims.edit", claim)
     _refuse_state(claim, (ClaimStatus.DRAFT, ClaimStatus.RETURNED))
     bill = _add_bill(claim, data, by=by)
     recompute_person_year(person_id=claim.person_id, year=bill.discharge_date.year)
@@ -479,8 +479,8 @@ BILL_EDIT_FIELDS = ("institution", "settlement_no", "visit_type", "admission_dat
 
 
 def _lock_editable(claim: Claim, by) -> Claim:
-    _require_role(by, roles.CASEWORKER)
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _require(by, "claims.edit", claim)
     _refuse_state(claim, EDITABLE_STATUSES)
     return claim
 
@@ -556,8 +556,8 @@ def claim_withdraw(*, claim: Claim, by, reason: str) -> Claim:
     """The caseworker who registered or submitted a claim takes it back before any review
     (撤回): it returns to draft, editable again; the reason is in its history. No decision was
     made, so no letter is issued."""
-    _require_role(by, roles.CASEWORKER)
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _require(by, "claims.submit", claim)
     _refuse_state(claim, (ClaimStatus.SUBMITTED,))
     if by.pk not in (claim.created_by_id, claim.submitted_by_id):
         raise ValidationError(_("只有登记或提交此申请的经办人可以撤回。"), code="not_maker")
@@ -574,8 +574,8 @@ def claim_withdraw(*, claim: Claim, by, reason: str) -> Claim:
 @transaction.atomic
 def claim_submit(*, claim: Claim, by, note: str = "") -> Claim:
     """Caseworker submits a draft (or corrected returned) claim for review."""
-    _require_role(by, roles.CASEWORKER)
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _require(by, "claims.submit", claim)
     _refuse_state(claim, (ClaimStatus.DRAFT, ClaimStatus.RETURNED))
     if not claim.bills.exists():
         raise ValidationError(_("申请至少需要一张结算单。"), code="no_bills")
@@ -588,7 +588,7 @@ def claim_submit(*, claim: Claim, by, note: str = "") -> Claim:
 
 
 def _check_reviewer(claim: Claim, reviewer) -> None:
-    _require_role(reviewer, roles.REVIEWER)
+    _require(reviewer, "claims.approve", claim)
     if reviewer.pk in (claim.submitted_by_id, claim.created_by_id):
         raise ValidationError(_("审核人不能是申请的登记人或提交人（双人复核）。"), code="four_eyes")
 
@@ -609,6 +609,7 @@ def claim_approve(*, claim: Claim, reviewer, note: str = "") -> Claim:
         for year in years:
             lock_ledger(person_id=claim.person_id, year=year)
         claim = Claim.objects.select_for_update().get(pk=claim.pk)
+        _require(reviewer, "claims.approve", claim)
         _refuse_state(claim, (ClaimStatus.SUBMITTED,))
         _check_reviewer(claim, reviewer)
         _refuse_open_correction(person_id=claim.person_id, years=years)
@@ -663,6 +664,7 @@ def _refuse_damaged_ledger(*, person_id: int, years: Sequence[int]) -> None:
 def claim_reject(*, claim: Claim, reviewer, reason: str, note: str = "") -> Claim:
     """Reject with a reason from :class:`RejectionReason` and free text (required for "other")."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _require(reviewer, "claims.approve", claim)
     _refuse_state(claim, (ClaimStatus.SUBMITTED,))
     _check_reviewer(claim, reviewer)
     if reason not in RejectionReason.values:
@@ -686,6 +688,7 @@ def claim_reject(*, claim: Claim, reviewer, reason: str, note: str = "") -> Clai
 def claim_return(*, claim: Claim, reviewer, note: str) -> Claim:
     """Return a submitted claim to the caseworker for correction (退回补正); a note is required."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    _require(reviewer, "claims.approve", claim)
     _refuse_state(claim, (ClaimStatus.SUBMITTED,))
     _check_reviewer(claim, reviewer)
     if not note.strip():
@@ -738,16 +741,18 @@ def payment_batch_create(*, claims: Sequence[Claim] = (), reliefs: Sequence = ()
     unique ``applications.ReliefPayment.application`` is the database's guarantee."""
     from applications.models import Application, ReliefPayment
 
-    _require_role(by, roles.CASEWORKER, roles.REVIEWER)
+    require(by, "claims.pay", scoped=False)  # and each district, once the rows are locked
     ids = sorted({c.pk for c in claims})
     app_ids = sorted({a.pk for a in reliefs})
     if not ids and not app_ids:
         raise ValidationError(_("请选择至少一个已批准的申请。"), code="empty")
     locked = list(Claim.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    apps = list(Application.objects.select_for_update().filter(pk__in=app_ids).order_by("pk"))
+    for district_id in sorted({c.district_id for c in locked} | {a.district_id for a in apps}):
+        require(by, "claims.pay", district_id=district_id)
     for claim in locked:
         if claim.status != ClaimStatus.APPROVED or claim.payment_batch_id is not None:
             raise ValidationError(_("申请 %(no)s 不是待支付的已批准申请。"), code="not_payable", params={"no": claim.number})
-    apps = list(Application.objects.select_for_update().filter(pk__in=app_ids).order_by("pk"))
     payable = set(money.applications_payable(Application.objects.filter(pk__in=app_ids)).values_list("pk", flat=True))
     for app in apps:
         if app.pk not in payable:
@@ -784,7 +789,7 @@ def payment_batch_mark_paid(*, batch: PaymentBatch, reference: str, by) -> Payme
     relief on application in it is paid (``ReliefPayment.paid_amount``, read by claims.money)."""
     from applications.models import ApplicationTransition, ReliefPayment
 
-    _require_role(by, roles.CASEWORKER, roles.REVIEWER)
+    require(by, "claims.pay", district_id=batch.district_id)
     if not reference.strip():
         raise ValidationError({"reference": ValidationError(_("请填写支付凭证号。"), code="required")})
     with transaction.atomic():
@@ -837,8 +842,8 @@ def payment_batch_mark_paid(*, batch: PaymentBatch, reference: str, by) -> Payme
 @transaction.atomic
 def adjustment_resolve(*, adjustment: PaymentAdjustment, by, note: str) -> PaymentAdjustment:
     """Mark a difference handled (补发 paid out, or overpayment recovered / written off)."""
-    _require_role(by, roles.REVIEWER)
-    adjustment = PaymentAdjustment.objects.select_for_update().get(pk=adjustment.pk)
+    adjustment = PaymentAdjustment.objects.select_for_update().select_related("bill").get(pk=adjustment.pk)
+    require(by, "claims.resolve", district_id=adjustment.bill.district_id)
     if adjustment.status != PaymentAdjustment.Status.OPEN:
         raise ValidationError(_("该差额已处理。"), code="not_open")
     if not note.strip():
@@ -880,7 +885,7 @@ def claim_attach(*, claim: Claim, file, kind: str, by) -> ClaimAttachment:
 
     from django.conf import settings
 
-    _require_role(by, roles.CASEWORKER, roles.REVIEWER)
+    _require(by, "claims.attach", claim)
     if file is None:
         raise ValidationError({"file": ValidationError(_("请选择文件。"), code="required")})
     if file.size > settings.ATTACHMENT_MAX_BYTES:
@@ -953,7 +958,8 @@ def corrections_sync(*, claim_ids: Iterable[int], by=None, reason: str = "") -> 
 def correction_propose(*, claim: Claim, by, reason: str) -> Correction | None:
     """A caseworker asks for a correction of a granted claim (e.g. after correcting a bill): the
     claim's person-years are recomputed and any difference from the grant is proposed."""
-    _require_role(by, roles.CASEWORKER, roles.REVIEWER)
+    claim = Claim.objects.get(pk=claim.pk)
+    _require(by, "claims.propose_correction", claim)
     if not reason.strip():
         raise ValidationError({"reason": ValidationError(_("请填写更正原因。"), code="reason_required")})
     claim = Claim.objects.get(pk=claim.pk)
@@ -983,7 +989,7 @@ def correction_approve(*, correction: Correction, reviewer, note: str = "") -> C
     (补发, ``supplementary``) or to recover (追回, ``recovery``): H16's payment files and recovery
     work close them. An approved, unpaid claim simply has the new ``approved_amount`` (its open
     payment batch total follows). The reviewer may not be the proposer (双人复核)."""
-    _require_role(reviewer, roles.REVIEWER)
+    _require(reviewer, "claims.correct", correction.claim)
     with transaction.atomic():
         claim = correction.claim
         for year in _years_of(claim.pk):

@@ -8,7 +8,6 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -26,11 +25,12 @@ from django.views.generic import DetailView, FormView, TemplateView
 from beneficiaries import idnumber
 from beneficiaries.models import Person
 from operations.outbox import enqueue
-from organizations import roles, search
+from organizations import search
 from organizations.access import restrict, scope_for
 from organizations.confirm import confirmation, confirmed
 from organizations.listing import sort_order
 from organizations.models import Institution
+from organizations.permissions import PermissionRequiredMixin, has_perm
 from organizations.selectors import access_districts
 
 from . import money, services
@@ -69,8 +69,10 @@ def scoped_persons(user):
     return restrict(Person.objects.all(), user, district="hukou_district")
 
 
-class ClaimsStaffMixin(LoginRequiredMixin, PermissionRequiredMixin):
-    permission_required = "claims.view_bill"
+class ClaimsStaffMixin(PermissionRequiredMixin):
+    """Each view states its permission (organizations/permissions.py); reading is ``claims.view``."""
+
+    permission = "claims.view"
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,7 +300,7 @@ class ClaimListView(ClaimsStaffMixin, TemplateView):
         params.pop("page", None)
         ctx.update(filter=f, claims=page.object_list, page_obj=page,
                    sort=self.sort, search_term=self.term, export_query=params.urlencode(),
-                   can_create=roles.has_role(self.request.user, roles.CASEWORKER))
+                   can_create=has_perm(self.request.user, "claims.edit"))
         return ctx
 
 
@@ -311,11 +313,7 @@ class ClaimCreateView(ClaimsStaffMixin, TemplateView):
     """Register a manual claim with its first bill; 试算 shows the engine's suggestion first."""
 
     template_name = "claims/claim_form.html"
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not roles.has_role(request.user, roles.CASEWORKER):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission = "claims.edit"
 
     def forms(self, data=None):
         user = self.request.user
@@ -377,14 +375,13 @@ class ClaimDetailView(ClaimsStaffMixin, DetailView):
         ctx["total"] = sum((b.total_assistance for b in bills), Decimal("0.00"))
         ctx["transitions"] = claim.transitions.select_related("by").order_by("at", "id")
         editable = claim.status in (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
-        is_caseworker = roles.has_role(user, roles.CASEWORKER)
-        ctx["can_submit"] = editable and is_caseworker and bills
-        ctx["can_add_bill"] = editable and is_caseworker
-        ctx["can_withdraw"] = (claim.status == ClaimStatus.SUBMITTED and is_caseworker
+        ctx["can_submit"] = editable and has_perm(user, "claims.submit") and bills
+        ctx["can_add_bill"] = editable and has_perm(user, "claims.edit")
+        ctx["can_withdraw"] = (claim.status == ClaimStatus.SUBMITTED and has_perm(user, "claims.submit")
                                and user.pk in (claim.created_by_id, claim.submitted_by_id))
-        ctx["can_decide"] = (claim.status == ClaimStatus.SUBMITTED and roles.has_role(user, roles.REVIEWER)
+        ctx["can_decide"] = (claim.status == ClaimStatus.SUBMITTED and has_perm(user, "claims.approve")
                              and user.pk not in (claim.submitted_by_id, claim.created_by_id))
-        ctx["four_eyes_block"] = (claim.status == ClaimStatus.SUBMITTED and roles.has_role(user, roles.REVIEWER)
+        ctx["four_eyes_block"] = (claim.status == ClaimStatus.SUBMITTED and has_perm(user, "claims.approve")
                                   and user.pk in (claim.submitted_by_id, claim.created_by_id))
         ctx["decision_form"] = kwargs.get("decision_form") or DecisionForm()
         if ctx["can_add_bill"]:
@@ -393,7 +390,7 @@ class ClaimDetailView(ClaimsStaffMixin, DetailView):
         ctx["letters"] = _letters_of(claim)
         ctx["attachments"] = claim.attachments.select_related("uploaded_by")
         ctx["attachment_form"] = AttachmentForm()
-        ctx["can_attach"] = roles.has_role(user, roles.CASEWORKER, roles.REVIEWER)
+        ctx["can_attach"] = has_perm(user, "claims.attach")
         ctx["ledger"] = ledger_for_person(claim.person)
         return ctx
 
@@ -450,6 +447,15 @@ def _batch_reliefs(batch) -> list:
 class ClaimActionView(ClaimsStaffMixin, View):
     """POST-only transitions: submit, decide (approve/reject/return), withdraw, add a bill.
     Submit, approve and reject first show a confirmation naming the amount and the person."""
+
+    permission = "claims.view"
+    action_permissions = {"submit": "claims.submit", "withdraw": "claims.submit", "decide": "claims.approve",
+                          "add-bill": "claims.edit"}
+
+    def permission_for(self, request, *args, **kwargs) -> str:
+        if request.method == "POST":
+            return self.action_permissions.get(kwargs.get("action"), self.permission)
+        return self.permission
 
     def post(self, request, pk: int, action: str):
         claim = get_object_or_404(access_claims(request.user), pk=pk)
@@ -528,14 +534,10 @@ class ClaimEditView(ClaimsStaffMixin, TemplateView):
     """Correct a draft's (or returned claim's) header."""
 
     template_name = "claims/claim_edit.html"
+    permission = "claims.edit"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
+    def prepare(self, request, *args, **kwargs):
         self.claim = get_object_or_404(access_claims(request.user), pk=kwargs["pk"])
-        if not roles.has_role(request.user, roles.CASEWORKER):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -561,15 +563,11 @@ class ClaimBillEditView(ClaimsStaffMixin, TemplateView):
     """Correct or remove a bill of a draft or returned claim (removing asks first)."""
 
     template_name = "claims/bill_edit.html"
+    permission = "claims.edit"
 
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
+    def prepare(self, request, *args, **kwargs):
         self.claim = get_object_or_404(access_claims(request.user), pk=kwargs["pk"])
         self.bill = get_object_or_404(self.claim.bills.select_related("institution"), pk=kwargs["bill_pk"])
-        if not roles.has_role(request.user, roles.CASEWORKER):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def institutions(self):
         return Institution.objects.filter(district__region=self.claim.district.region).order_by("code")
@@ -619,6 +617,8 @@ def _rerender(request, claim, **forms):
 
 
 class AttachmentUploadView(ClaimsStaffMixin, View):
+    permission = "claims.attach"
+
     def post(self, request, pk: int):
         claim = get_object_or_404(access_claims(request.user), pk=pk)
         form = AttachmentForm(request.POST, request.FILES)
@@ -691,6 +691,7 @@ class LedgerView(ClaimsStaffMixin, TemplateView):
 
 
 class BatchListView(ClaimsStaffMixin, TemplateView):
+    post_permission = "claims.pay"
     template_name = "claims/batch_list.html"
 
     def _access_reliefs(self):
@@ -705,7 +706,7 @@ class BatchListView(ClaimsStaffMixin, TemplateView):
                           .order_by("district", "id")[:500])
         ctx["payable_reliefs"] = (money.applications_payable(self._access_reliefs())
                                   .order_by("district", "id")[:500])
-        ctx["can_pay"] = roles.has_role(self.request.user, roles.CASEWORKER, roles.REVIEWER)
+        ctx["can_pay"] = has_perm(self.request.user, "claims.pay")
         return ctx
 
     def post(self, request, *args, **kwargs):
@@ -742,6 +743,7 @@ class BatchListView(ClaimsStaffMixin, TemplateView):
 
 
 class BatchDetailView(ClaimsStaffMixin, DetailView):
+    post_permission = "claims.pay"
     template_name = "claims/batch_detail.html"
     context_object_name = "batch"
 
@@ -799,11 +801,13 @@ class DifferenceListView(ClaimsStaffMixin, TemplateView):
         ctx["next_after"] = page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None
         ctx["status"] = status
         ctx["statuses"] = PaymentAdjustment.Status.choices
-        ctx["can_resolve"] = roles.has_role(self.request.user, roles.REVIEWER)
+        ctx["can_resolve"] = has_perm(self.request.user, "claims.resolve")
         return ctx
 
 
 class DifferenceResolveView(ClaimsStaffMixin, View):
+    permission = "claims.resolve"
+
     def post(self, request, pk: int):
         adjustment = get_object_or_404(access_adjustments(request.user), pk=pk)
         if adjustment.kind == "overpayment":
@@ -855,6 +859,7 @@ class DifferenceResolveView(ClaimsStaffMixin, View):
 
 class ImportListView(ClaimsStaffMixin, FormView):
     template_name = "claims/import_list.html"
+    post_permission = "claims.import"
     form_class = UploadForm
 
     def get_context_data(self, **kwargs):
@@ -867,8 +872,6 @@ class ImportListView(ClaimsStaffMixin, FormView):
         return ctx
 
     def form_valid(self, form):
-        if not roles.has_role(self.request.user, roles.CASEWORKER):
-            raise PermissionDenied
         upload = form.cleaned_data["file"]
         scope = scope_for(self.request.user)
         from .tasks import settlement_import_preview
@@ -905,6 +908,7 @@ class ImportTemplateView(ClaimsStaffMixin, View):
 
 
 class ImportDetailView(ClaimsStaffMixin, DetailView):
+    post_permission = "claims.import"
     template_name = "claims/import_detail.html"
     context_object_name = "job"
 
@@ -935,8 +939,6 @@ class ImportDetailView(ClaimsStaffMixin, DetailView):
 
     def post(self, request, pk: int):
         job = self.get_object()
-        if not roles.has_role(request.user, roles.CASEWORKER):
-            raise PermissionDenied
         Status = SettlementImport.Status
         if request.POST.get("action") == "cancel":
             # Before applying: the job simply ends. While applying: the task sees the flag at its
@@ -969,13 +971,15 @@ class ImportDetailView(ClaimsStaffMixin, DetailView):
 class BatchFileView(ClaimsStaffMixin, View):
     """支付文件: the batch as the bank / 一卡通 file (XLSX or CSV); each download is logged per person."""
 
+    permission = "claims.pay"
+
     def get(self, request, pk: int, kind: str):
         from beneficiaries.models import IdRevealLog
 
         from .payments import bank_file_csv, bank_file_xlsx, batch_person_ids
 
         batch = get_object_or_404(access_batches(request.user), pk=pk)
-        if not roles.has_role(request.user, roles.CASEWORKER, roles.REVIEWER) or kind not in ("xlsx", "csv"):
+        if kind not in ("xlsx", "csv"):
             raise Http404
         try:
             data, lines = (bank_file_xlsx if kind == "xlsx" else bank_file_csv)(batch)

@@ -30,7 +30,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from beneficiaries.models import Certification, Person
+from beneficiaries.models import Certification, Household, Person
+from organizations.permissions import require
 
 from . import bulk
 from .models import EarlyWarning, RecalcChunk, RecalcRun, RunStatus, RunTrigger, WarningStatus
@@ -540,7 +541,9 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
 def warning_refer(*, warning: EarlyWarning, application, by) -> EarlyWarning:
     """The applications engineer calls this when an application is created from a warning."""
     with transaction.atomic():
-        warning = EarlyWarning.objects.select_for_update().get(pk=warning.pk)
+        warning = EarlyWarning.objects.select_for_update().select_related("household__district").get(pk=warning.pk)
+        require(by, "warnings.refer", district_id=warning.household.district_id,
+                region_id=warning.household.district.region_id)
         if warning.status != WarningStatus.OPEN:
             raise ValidationError(_("只有待处理的预警可以转为申请（当前：%(status)s）。")
                                   % {"status": warning.get_status_display()}, code="not_open")
@@ -554,6 +557,8 @@ def warning_refer(*, warning: EarlyWarning, application, by) -> EarlyWarning:
 
 def warning_dismiss(*, warning: EarlyWarning, by, note: str) -> EarlyWarning:
     """Dismiss (排除) an open warning with a reason; it is never recreated for the same year."""
+    household = Household.objects.select_related("district").get(pk=warning.household_id)
+    require(by, "warnings.dismiss", district_id=household.district_id, region_id=household.district.region_id)
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": ValidationError(_("请填写排除原因。"), code="note_required")})

@@ -1,9 +1,12 @@
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from organizations.permissions import PUBLIC, requires
+
 from . import health
 
 
+@requires(PUBLIC)
 @require_GET
 def healthz(request):
     """Database, broker, worker heartbeat, last nightly run and outbox as JSON; no login, plain

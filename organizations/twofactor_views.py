@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,6 +14,8 @@ from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from organizations.permissions import PermissionRequiredMixin
 
 from . import twofactor
 
@@ -58,8 +59,10 @@ def _demo_code(user) -> str | None:
 
 
 @method_decorator(never_cache, name="dispatch")
-class VerifyView(LoginRequiredMixin, View):
+class VerifyView(PermissionRequiredMixin, View):
     """二次验证: the code of the user's authenticator app, or one recovery code."""
+
+    permission = "signed_in"
 
     template_name = "registration/otp_verify.html"
 
@@ -97,9 +100,11 @@ class VerifyView(LoginRequiredMixin, View):
 
 
 @method_decorator(never_cache, name="dispatch")  # the secret and the recovery codes
-class EnrolView(LoginRequiredMixin, View):
+class EnrolView(PermissionRequiredMixin, View):
     """绑定身份验证器: QR code and secret of a new TOTP device; confirmed by one code, after
     which the recovery codes are shown, once."""
+
+    permission = "signed_in"
 
     template_name = "registration/otp_enrol.html"
 

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Q
 from django.http import QueryDict
 from django.urls import reverse
@@ -12,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
+
+from organizations.permissions import PermissionRequiredMixin
 
 from . import dashboard, roles
 from .access import scope_for
@@ -54,8 +55,10 @@ def shortcuts_for(user) -> list[Shortcut]:
     return items
 
 
-class HomeView(LoginRequiredMixin, TemplateView):
+class HomeView(PermissionRequiredMixin, TemplateView):
     """工作台: the user's work queues (from every app's dashboard provider) and shortcuts."""
+
+    permission = "signed_in"
 
     template_name = "home.html"
 
@@ -77,6 +80,8 @@ class HomeView(LoginRequiredMixin, TemplateView):
 class LoginView(auth_views.LoginView):
     """The login page; lists the demo accounts only where ``SHOW_DEMO_LOGINS`` is on."""
 
+    permission = "public"
+
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
@@ -95,9 +100,11 @@ class LoginView(auth_views.LoginView):
 SEARCH_LIMIT = 20
 
 
-class SearchGoView(LoginRequiredMixin, View):
+class SearchGoView(PermissionRequiredMixin, View):
     """POST ``q`` (and ``next``, a list URL): back to the list with ``q`` or, for a full ID
     number, ``qid`` (a session token), so the number never appears in a URL."""
+
+    permission = "signed_in"
 
     def post(self, request):
         from urllib.parse import urlencode
@@ -124,9 +131,11 @@ class SearchGoView(LoginRequiredMixin, View):
         return redirect(f"{path}?{encoded}" if encoded else path)
 
 
-class SearchView(LoginRequiredMixin, TemplateView):
+class SearchView(PermissionRequiredMixin, TemplateView):
     """全局搜索: persons, claims, relief applications and letters matching one term, each list
     through its own scoped selector (nothing outside the user's scope is found)."""
+
+    permission = "signed_in"
 
     template_name = "search.html"
 
@@ -173,9 +182,11 @@ def search_sections(user, term) -> list[dict]:
     return sections
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(PermissionRequiredMixin, auth_views.PasswordChangeView):
     """Staff change their own password (old password, new one twice, Django's validators); the
     session stays signed in (``update_session_auth_hash``), every other session of the user ends."""
+
+    permission = "signed_in"
 
     template_name = "registration/password_change.html"
 

@@ -1,12 +1,13 @@
 """Caseworker screens: the policies in force and each policy's rules, human-readable."""
 from __future__ import annotations
 
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import DetailView, ListView
+
+from organizations.permissions import PermissionRequiredMixin
 
 from .models import Policy
 from .selectors import access_policies, describe_policy, spec_of
@@ -22,8 +23,10 @@ def _status(policy: Policy, today) -> str:
     return "in_force"
 
 
-class PolicyListView(LoginRequiredMixin, ListView):
+class PolicyListView(PermissionRequiredMixin, ListView):
     """Current versions (or every version with ``?all=1``) the user may read."""
+
+    permission = "policies.view"
 
     template_name = "policies/policy_list.html"
     context_object_name = "policies"
@@ -68,7 +71,9 @@ def side_by_side(versions: list[Policy]) -> list[dict]:
     return rows
 
 
-class PolicyDetailView(LoginRequiredMixin, DetailView):
+class PolicyDetailView(PermissionRequiredMixin, DetailView):
+    permission = "policies.view"
+
     template_name = "policies/policy_detail.html"
     context_object_name = "policy"
 
@@ -126,7 +131,7 @@ def can_edit_policy(user, policy: Policy) -> bool:
     return policy.region_id is not None and policy.region_id == scope.region_id
 
 
-class StructuredEditView(LoginRequiredMixin, View):
+class StructuredEditView(PermissionRequiredMixin, View):
     """GET: the form. POST ``action=preview``: validated (fields, then the engine), the diff against
     the version in force, nothing saved. ``action=confirm``: validated again and saved by the service.
     ``action=back``: the form again with what was typed."""
@@ -197,6 +202,7 @@ class StructuredEditView(LoginRequiredMixin, View):
 
 
 class PolicyEditView(StructuredEditView):
+    permission = "policies.edit"
     saved_message = _("已保存为新版本；原版本及按原版本作出的决定保持不变。")
 
     def get_object(self, request, pk):

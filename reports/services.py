@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from operations.outbox import enqueue
 from organizations.models import Agency, AgencyKind, District
+from organizations.permissions import require
 
 from .models import (
     DeliveryMethod,
@@ -243,6 +244,7 @@ def letter_issue(*, kind: str, claim=None, application=None, by) -> Letter:
     returned unchanged, so a retried ``on_commit`` hook never issues a second number.
     """
     subject = _subject_of(kind=kind, claim=claim, application=application)
+    require(by, "letters.issue", district_id=subject.district_id)
     with _letter_atomic():
         # lock the claim/application row: two hooks for one decision must not both issue
         subject = type(subject).objects.select_for_update().get(pk=subject.pk)
@@ -284,6 +286,7 @@ def letter_correct(*, letter: Letter, reason: str, by) -> Letter:
     or application as it stands now (a letter without one reuses its stored content). The old
     letter and its file stay as they were: it is only marked replaced.
     """
+    require(by, "letters.correct", district_id=letter.district_id)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ValidationError(_("请填写更正原因。"), code="reason_required")})
@@ -328,6 +331,7 @@ def letter_record_delivery(*, letter: Letter, delivered_on: date, method: str, r
     The appeal periods (60 days / 6 months) run from ``delivered_on``, so it may be neither before
     the letter's date nor in the future. Recorded once: a second record is refused.
     """
+    require(by, "letters.deliver", district_id=letter.district_id)
     errors: dict[str, ValidationError] = {}
     if method not in DeliveryMethod.values:
         errors["method"] = ValidationError(_("请选择送达方式。"), code="invalid_method")
@@ -372,6 +376,7 @@ def print_job_request(*, user, issued_on: date | None = None, payment_batch_id: 
     """Record a request to print all letters of a day or of a payment batch; the task runs after commit."""
     from organizations.access import scope_for
 
+    require(user, "letters.print", scoped=False)  # the job is limited to the requester's scope
     if issued_on is None and payment_batch_id is None:
         raise ValidationError({"issued_on": ValidationError(_("请选择成文日期或支付批次。"), code="selection_required")})
     scope = scope_for(user)

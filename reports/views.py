@@ -9,8 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
@@ -25,10 +24,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.generic import TemplateView
 
-from organizations import roles, search
+from organizations import search
 from organizations.access import get_scoped_or_404
 from organizations.confirm import confirmation, confirmed
 from organizations.exports import formula_safe
+from organizations.permissions import PUBLIC, PermissionRequiredMixin, has_perm, requires
 
 from . import reporting, selectors, services
 from .charts import chart_svg
@@ -37,16 +37,15 @@ from .models import DeliveryMethod, Letter, LetterDelivery, LetterKind, PrintJob
 from .pdf import html_to_pdf
 
 
-class ReportsAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
-    """Medical-security staff and auditors (ROLE_PERMISSIONS grants them reports.view_*)."""
+class ReportsAccessMixin(PermissionRequiredMixin):
+    """Medical-security staff and auditors; each view states its permission
+    (organizations/permissions.py): anonymous → login page, signed in without it → 403."""
 
-    permission_required = "reports.view_letter"
-    # Django's AccessMixin: anonymous → login page; signed in without the permission → 403.
-    raise_exception = False
+    permission = "letters.view"
 
 
 def _can_correct(user) -> bool:
-    return roles.has_role(user, roles.REVIEWER)
+    return has_perm(user, "letters.correct")
 
 
 # ------------------------------------------------------------------------------------------
@@ -126,16 +125,16 @@ def _has_delivery(letter: Letter) -> bool:
 
 def _can_deliver(user) -> bool:
     """Whoever handles the file records its delivery: caseworkers and reviewers."""
-    return roles.has_role(user, roles.CASEWORKER) or roles.has_role(user, roles.REVIEWER)
+    return has_perm(user, "letters.deliver")
 
 
 class LetterDeliveryView(ReportsAccessMixin, View):
     """POST: record the delivery (送达) of a letter: date, method, receipt scan."""
 
+    permission = "letters.deliver"
+
     def post(self, request, pk: int):
         letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
-        if not _can_deliver(request.user):
-            raise PermissionDenied
         form = LetterDeliveryForm(request.POST)
         if not form.is_valid():
             messages.error(request, errors_text(form))
@@ -198,10 +197,10 @@ class MediaFileView(ReportsAccessMixin, View):
 class LetterCorrectView(ReportsAccessMixin, View):
     """POST: issue a corrected letter (reviewers only)."""
 
+    permission = "letters.correct"
+
     def post(self, request, pk: int):
         letter = get_scoped_or_404(selectors.access_letters(request.user), request.user, district="district", pk=pk)
-        if not _can_correct(request.user):
-            raise PermissionDenied
         form = LetterCorrectForm(request.POST)
         if not form.is_valid():
             messages.error(request, errors_text(form))
@@ -231,6 +230,8 @@ class LetterCorrectView(ReportsAccessMixin, View):
 class PrintJobsView(ReportsAccessMixin, TemplateView):
     """Request a batch print (a day's letters, or a payment batch's) and download the results."""
 
+    post_permission = "letters.print"
+
     template_name = "reports/print_jobs.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -238,12 +239,10 @@ class PrintJobsView(ReportsAccessMixin, TemplateView):
         ctx["jobs"] = selectors.access_print_jobs(self.request.user)[:20]
         ctx["today"] = timezone.localdate().isoformat()
         ctx["batches"] = _payment_batches(self.request.user)[:50]
-        ctx["can_request"] = self.request.user.has_perm("reports.add_printjob")
+        ctx["can_request"] = has_perm(self.request.user, "letters.print")
         return ctx
 
     def post(self, request):
-        if not request.user.has_perm("reports.add_printjob"):
-            raise PermissionDenied
         from django import forms
 
         issued_on = payment_batch_id = None
@@ -466,6 +465,7 @@ def _report_pdf(request, table, slug: str, stamp: str, *, head: dict[str, Any] |
 
 
 @never_cache
+@requires(PUBLIC)
 def verify(request, code: str):
     """Unauthenticated: confirms number, date, amount and office of a letter, nothing else.
 

@@ -6,7 +6,6 @@ import io
 import logging
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 
-from organizations import roles
+from organizations.permissions import PermissionRequiredMixin, has_perm
 from policies.views import StructuredEditView
 
 from . import replay, services
@@ -29,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 def _admin(user) -> bool:
-    return roles.has_role(user, roles.ADMINISTRATOR)
+    return has_perm(user, "simulation.run")
 
 
 def _form_errors(form, exc: ValidationError) -> None:
@@ -40,13 +39,14 @@ def _form_errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
-class IndexView(LoginRequiredMixin, View):
+class IndexView(PermissionRequiredMixin, View):
+    permission = "simulation.view"
+    post_permission = "simulation.run"
+
     def get(self, request):
         return self.render(request, DraftCreateForm(user=request.user))
 
     def post(self, request):
-        if not _admin(request.user):
-            raise PermissionDenied
         form = DraftCreateForm(request.POST, user=request.user)
         if form.is_valid():
             try:
@@ -66,7 +66,10 @@ class IndexView(LoginRequiredMixin, View):
             "compare_form": CompareForm(runs=access_runs(request.user).filter(status="succeeded"))})
 
 
-class DraftView(LoginRequiredMixin, View):
+class DraftView(PermissionRequiredMixin, View):
+    permission = "simulation.view"
+    post_permission = "simulation.run"
+
     def get_draft(self, request, pk):
         return get_object_or_404(access_drafts(request.user), pk=pk)
 
@@ -77,8 +80,6 @@ class DraftView(LoginRequiredMixin, View):
 
     def post(self, request, pk):
         draft = self.get_draft(request, pk)
-        if not _admin(request.user):
-            raise PermissionDenied
         edit = DraftEditForm(initial={"scenario": draft.scenario, "note": draft.note, "rules": draft.rules})
         run_form = RunForm(user=request.user, region_id=draft.region_id)
         if "start_run" in request.POST:
@@ -115,14 +116,18 @@ class DraftView(LoginRequiredMixin, View):
             "runs": access_runs(request.user).filter(draft=draft)[:20]})
 
 
-class RunView(LoginRequiredMixin, View):
+class RunView(PermissionRequiredMixin, View):
+    permission = "simulation.view"
+
     def get(self, request, pk):
         run = get_object_or_404(access_runs(request.user), pk=pk)
         ctx = run_results(run, request.user) if run.status == run.Status.SUCCEEDED else {"run": run}
         return render(request, "simulation/run.html", ctx)
 
 
-class RunProgressView(LoginRequiredMixin, View):
+class RunProgressView(PermissionRequiredMixin, View):
+    permission = "simulation.view"
+
     def get(self, request, pk):
         run = get_object_or_404(access_runs(request.user), pk=pk)
         return JsonResponse({"status": run.status, "progress": run.progress, "chunks_done": run.chunks_done,
@@ -133,7 +138,9 @@ def _succeeded(request, pk):
     return get_object_or_404(access_runs(request.user).filter(status="succeeded"), pk=pk)
 
 
-class RunPdfView(LoginRequiredMixin, View):
+class RunPdfView(PermissionRequiredMixin, View):
+    permission = "simulation.view"
+
     def get(self, request, pk):
         from reports.charts import chart_svg
         from reports.pdf import html_to_pdf
@@ -151,7 +158,9 @@ class RunPdfView(LoginRequiredMixin, View):
         return resp
 
 
-class RunXlsxView(LoginRequiredMixin, View):
+class RunXlsxView(PermissionRequiredMixin, View):
+    permission = "simulation.view"
+
     def get(self, request, pk):
         import openpyxl
 
@@ -196,8 +205,10 @@ class RunXlsxView(LoginRequiredMixin, View):
         return resp
 
 
-class PersonView(LoginRequiredMixin, View):
+class PersonView(PermissionRequiredMixin, View):
     """One person-year's bills: the explanation now and under the draft, side by side, clause by clause."""
+
+    permission = "simulation.view"
 
     def get(self, request, pk, person_id):
         from claims.recalc import B_END, B_ID
@@ -220,8 +231,10 @@ class PersonView(LoginRequiredMixin, View):
         return render(request, "simulation/person.html", {"run": run, "py": py, "year": year, "bills": bills})
 
 
-class CompareView(LoginRequiredMixin, View):
+class CompareView(PermissionRequiredMixin, View):
     """Two drafts side by side (two runs, each with its own now)."""
+
+    permission = "simulation.view"
 
     def get(self, request):
         runs = access_runs(request.user).filter(status="succeeded")
@@ -237,6 +250,8 @@ class CompareView(LoginRequiredMixin, View):
 
 class DraftStructuredEditView(StructuredEditView):
     """The structured editor on a draft: the diff is against the version it was copied from."""
+
+    permission = "simulation.run"
 
     saved_message = _lazy("草拟规则已保存（计算引擎校验通过）。")
 
