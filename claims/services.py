@@ -930,16 +930,27 @@ def corrections_sync(*, claim_ids: Iterable[int], by=None, reason: str = "") -> 
                                          .values_list("pk", "claim_id", "total_assistance", "granted_amount")):
         bills[claim_id].append((pk, total, granted))
     waiting = {c.claim_id: c for c in Correction.objects.filter(claim_id__in=ids, status=Correction.Status.PROPOSED)}
+    counted_by, room = _relief_room(bill_ids=[pk for rows in bills.values() for pk, _t, _g in rows])
     proposed = 0
     now = timezone.now()
     for claim in money.claims_granted(Claim.objects.filter(pk__in=ids)).only("pk", "status"):
         rows = bills.get(claim.pk, [])
         if not rows or any(granted is None for _pk, _total, granted in rows):
             continue
-        detail = [{"bill_id": pk, "before": str(granted), "after": str(total)}
-                  for pk, total, granted in rows if total != granted]
-        before = sum((granted for _pk, _t, granted in rows if granted is not None), ZERO)
-        after = sum((total for _pk, total, _g in rows), ZERO)
+        detail, before, after = [], ZERO, ZERO
+        for pk, total, granted in rows:
+            new = total
+            application = counted_by.get(pk)
+            if total > granted and application is not None:
+                # burden that relief on application already covered is not assisted twice
+                # (京 六(三): relief comes after every other assistance): the raise fits the room left
+                allowed = min(total - granted, max(ZERO, room[application]))
+                room[application] -= allowed
+                new = granted + allowed
+            before += granted
+            after += new
+            if new != granted:
+                detail.append({"bill_id": pk, "before": str(granted), "after": str(new), "computed": str(total)})
         current = waiting.get(claim.pk)
         if current is not None and current.bills == detail and current.granted_after == after:
             continue
@@ -953,6 +964,31 @@ def corrections_sync(*, claim_ids: Iterable[int], by=None, reason: str = "") -> 
                                       reason=reason or _("重新计算的救助金额与已核定金额不一致（认定、结算单、政策或统计数据变化）"))
             proposed += 1
     return proposed
+
+
+def _relief_room(*, bill_ids: list[int]) -> tuple[dict[int, int], dict[int, Decimal]]:
+    """Relief on application already granted on these bills: which application counted each bill,
+    and per application the burden its counted bills still leave after assistance and relief
+    (Σ counted burden − assistance granted − relief; may be 0). A correction may raise a grant on
+    such a bill only within that room, so assistance + relief never exceed the burden."""
+    from applications.models import Application, CountedBill
+
+    if not bill_ids:
+        return {}, {}
+    pairs = list(CountedBill.objects.filter(bill_id__in=bill_ids, counted=True,
+                                            application__in=money.applications_granted(Application.objects.all()))
+                 .values_list("bill_id", "application_id"))
+    if not pairs:
+        return {}, {}
+    counted_by = {bill_id: app_id for bill_id, app_id in sorted(pairs)}
+    apps = {a.pk: a for a in Application.objects.filter(pk__in={a for _b, a in pairs})}
+    room: dict[int, Decimal] = {}
+    for app_id, app in apps.items():
+        left = ZERO
+        for cb in CountedBill.objects.filter(application_id=app_id, counted=True).select_related("bill"):
+            left += (money.bill_burden(cb.bill) - money.bill_granted(cb.bill)) if cb.bill is not None else cb.burden
+        room[app_id] = left - money.relief_granted_of(app)
+    return counted_by, room
 
 
 def correction_propose(*, claim: Claim, by, reason: str) -> Correction | None:
@@ -1003,12 +1039,12 @@ def correction_approve(*, correction: Correction, reviewer, note: str = "") -> C
         bills = {b.pk: b for b in claim.bills.all()}
         for line in correction.bills:
             bill = bills.get(line["bill_id"])
-            if bill is None or bill.total_assistance != Decimal(line["after"]):
+            if bill is None or bill.total_assistance != Decimal(line.get("computed", line["after"])):
                 raise ValidationError(_("结算单金额已再次变化，请重新计算后复核。"), code="stale")
         now = timezone.now()
         for line in correction.bills:
             bill = bills[line["bill_id"]]
-            bill.granted_amount = bill.total_assistance
+            bill.granted_amount = Decimal(line["after"])  # the computed figure, or less where relief covered it
             bill.save(update_fields=["granted_amount"])
             if claim.status == ClaimStatus.PAID:
                 paid = _effectively_paid(bill)

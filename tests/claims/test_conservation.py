@@ -415,6 +415,38 @@ def test_relief_decided_before_a_later_correction_on_the_same_burden_stays_withi
 
 
 @pytest.mark.django_db
+def test_bj_6_3_a_correction_after_relief_on_application_does_not_assist_burden_the_relief_covered(monkeypatch):
+    """京 六(三): relief on application comes after every other assistance. A retroactive
+    certification found after the relief was decided raises the claims' computed figures; the
+    correction decisions raise the grants only within the burden the relief left, so assistance
+    + relief never exceed the burden (the one-stop part of the same defect: the strict xfail above)."""
+    from claims.models import Correction
+
+    _set_world(monkeypatch)
+    machine = MoneyMachine()
+    try:
+        person = machine.first_person(cat="minimum_living")
+        steps = [("claim", {"burden": "9000.00", "visit": "inpatient", "day": date(2023, 6, 1)}),
+                 ("claim", {"burden": "4000.00", "visit": "outpatient", "day": date(2023, 3, 1)}),
+                 ("approve", {"index": 0}), ("approve", {"index": 0}),
+                 ("certify", {"cat": "extreme_poverty", "day": date(2023, 1, 15)}),
+                 ("relief_on_application", {}),
+                 ("nightly", {})]
+        for name, kwargs in steps:
+            if name in ("claim", "certify", "relief_on_application"):
+                kwargs = {"person_id": person, **kwargs}
+            getattr(machine, name)(**kwargs)
+        assert Correction.objects.exists(), "the retroactive certification must lead to a correction decision"
+        machine.decide_corrections()
+        machine.assistance_and_relief_within_burden()
+        machine.nightly()  # and a second run proposes nothing new beyond the room
+        machine.decide_corrections()
+        machine.assistance_and_relief_within_burden()
+    finally:
+        machine.teardown()
+
+
+@pytest.mark.django_db
 def test_conservation_walk_every_rule_including_paying_claims_and_relief(monkeypatch):
     from applications.models import ReliefPayment
     from claims.models import Claim
