@@ -391,7 +391,10 @@ def test_flush_leaves_the_pre_aggregate_empty_whatever_the_table_order(district)
     for _ in range(3):
         BillFactory(person=PersonFactory(hukou_district=district), district=district, total_assistance=D("10.00"))
     assert FundMonth.objects.count() == 3
-    call_command("flush", interactive=False, verbosity=0)
+    # reset_sequences=False, as Django's own test flush: a flush that restarts the sequences leaves
+    # them behind the reference rows the next transactional test restores with their ids (a later
+    # test inserting a policy then collides on the primary key: seen in the browser suite on CI)
+    call_command("flush", interactive=False, verbosity=0, reset_sequences=False)
     assert FundMonth.objects.count() == 0
 
 
