@@ -276,3 +276,61 @@ def test_each_demo_role_gets_exactly_the_matrix(client):
     changed = {k: (before[k], after.get(k)) for k in before if before[k] != after.get(k)}
     assert not wrong, f"{len(wrong)} answers differ from the matrix:\n" + "\n".join(wrong[:80])
     assert not changed, f"refused requests wrote rows: {changed}"
+
+
+# --------------------------------------------------------------------------------------------
+# The two prefixes with their own rule, walked from the URLconf too
+# --------------------------------------------------------------------------------------------
+
+ADMIN_ROUTES = [r for r in project_routes() if r.route.startswith("admin/")
+                and r.name not in {"login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
+                                   "password_reset_complete", "view_on_site"}
+                and not r.route.startswith(("admin/login", "admin/logout"))]
+API_PUBLIC = {"openapi-json", "openapi-view", "letter_verify", "api-root"}
+API_ROUTES = [r for r in project_routes() if r.route.startswith("api/") and r.name not in API_PUBLIC]
+
+
+def test_the_admin_and_api_walks_see_their_patterns():
+    assert len(ADMIN_ROUTES) >= 200, "the admin walk lost URL patterns"
+    assert {r.name for r in API_ROUTES} >= {"eligibility", "settlement_post", "settlement_cancel", "certification_push",
+                                           "certification_revoke"}
+
+
+@pytest.mark.django_db
+def test_every_admin_url_pattern_refuses_staff_who_are_not_administrators(client):
+    """Issue 15: the Django admin's rule (is_staff + model permissions) stated once and proved for
+    every admin URL pattern, GET and POST: a caseworker and a certifier are sent to the admin login
+    and nothing is served or written."""
+    from organizations import roles
+    from tests.factories import make_staff
+
+    caseworker = make_staff(roles.CASEWORKER, username="matrix-admin-caseworker")
+    certifier = make_staff(roles.CERTIFIER, username="matrix-admin-certifier")
+    before = _row_counts()
+    admin_login = reverse("admin:login")
+    for user in (caseworker, certifier):
+        assert not user.is_staff
+        client.force_login(user)
+        for route in ADMIN_ROUTES:
+            url = route.url(1)
+            for method in ("get", "post"):
+                response = getattr(client, method)(url)
+                assert response.status_code in (302, 404) and (
+                    response.status_code == 404 or response["Location"].startswith(admin_login)), (
+                    f"{user.username} {method.upper()} {url}: {response.status_code}")
+    assert _row_counts() == before
+
+
+@pytest.mark.django_db
+def test_every_api_operation_refuses_a_request_without_a_valid_token(client):
+    """Issue 15/16: every API operation but the public ones (schema, docs, letter verification)
+    answers 401 without a token and with an unknown one, for every method it has (405 for the
+    methods it has not), and writes nothing."""
+    before = _row_counts()
+    for route in API_ROUTES:
+        url = route.url(1)
+        for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer not-a-token"}):
+            for method in ("get", "post"):
+                response = getattr(client, method)(url, content_type="application/json", **headers)
+                assert response.status_code in (401, 405), f"{method.upper()} {url} {headers}: {response.status_code}"
+    assert _row_counts() == before
