@@ -242,7 +242,11 @@ class _ParamField(forms.CharField):
         return None
 
 
-class MoneyField(_ParamField):
+class _NumberField(_ParamField):
+    """A decimal input; empty means "none" where the parameter may be unset (e.g. no cap)."""
+
+    optional_kind: str
+
     def __init__(self, param, original, **kwargs):
         super().__init__(param, original, widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "form-control form-control-sm text-end"}), **kwargs)
 
@@ -252,9 +256,19 @@ class MoneyField(_ParamField):
     def clean(self, value):
         text = (value or "").strip()
         if not text:
-            if self.param.kind == MONEY_OR_NONE:
+            if self.param.kind == self.optional_kind:
                 return None
             raise self.fail(gettext("必填"))
+        return self.clean_number(text)
+
+    def clean_number(self, text: str) -> str:
+        raise NotImplementedError
+
+
+class MoneyField(_NumberField):
+    optional_kind = MONEY_OR_NONE
+
+    def clean_number(self, text: str) -> str:
         number = _decimal(text)
         if number is None or number < 0 or number > MAX_AMOUNT:
             raise self.fail(gettext("必须是不小于0的金额"))
@@ -263,19 +277,10 @@ class MoneyField(_ParamField):
         return self.keep_original(number) or f"{number:.2f}"
 
 
-class RateField(_ParamField):
-    def __init__(self, param, original, **kwargs):
-        super().__init__(param, original, widget=forms.TextInput(attrs={"inputmode": "decimal", "class": "form-control form-control-sm text-end"}), **kwargs)
+class RateField(_NumberField):
+    optional_kind = RATE_OR_NONE
 
-    def prepare_value(self, value):
-        return "" if value is None else value
-
-    def clean(self, value):
-        text = (value or "").strip()
-        if not text:
-            if self.param.kind == RATE_OR_NONE:
-                return None
-            raise self.fail(gettext("必填"))
+    def clean_number(self, text: str) -> str:
         percent = text.endswith(("%", "％"))
         number = _decimal(text.rstrip("%％"))
         if number is not None and percent:
@@ -503,7 +508,11 @@ def diff_rules(old: dict, new: dict) -> list[dict]:
             choices = dict(param.choices)
             rows.append({"label": param.label, "path": ".".join(map(str, path)), "old": _shown(a, CATEGORY, choices),
                          "new": _shown(b, CATEGORY, choices)})
-    for path in [*flat_old, *(k for k in flat_new if k not in flat_old)]:
+    # In the editor's field order, then what only the JSON holds: the same on every database
+    # (PostgreSQL's jsonb reorders keys, SQLite keeps them as written).
+    order = {path: i for i, path in enumerate(params)}
+    paths = [*flat_old, *(k for k in flat_new if k not in flat_old)]
+    for path in sorted(paths, key=lambda k: order.get(k, len(order))):
         if path in seen or path in SKIP_IN_DIFF:
             continue
         seen.add(path)
