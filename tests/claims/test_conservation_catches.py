@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from .test_conservation import MoneyMachine
+from .test_conservation import MoneyMachine, _set_world
 
 pytestmark = pytest.mark.django_db
 
@@ -21,23 +21,7 @@ D = Decimal
 
 @pytest.fixture
 def world(monkeypatch):
-    from django.contrib.auth import get_user_model
-
-    from organizations import roles
-    from tests.factories import DistrictFactory, InstitutionFactory, make_staff
-
-    monkeypatch.setattr("reports.services.render_letter_pdf", lambda *a, **k: b"%PDF-1.4 stub")
-    district = DistrictFactory()
-    MoneyMachine.world = {
-        "district": district,
-        "institution": InstitutionFactory(district=district, designated=True),
-        "caseworker": make_staff(roles.CASEWORKER, district=district, username="cw"),
-        "reviewer": make_staff(roles.REVIEWER, district=district, username="rv1"),
-        "reviewer2": make_staff(roles.REVIEWER, district=district, username="rv2"),
-        "certifier": make_staff(roles.CERTIFIER, district=district, agency_kind="civil_affairs", username="ca"),
-        "admin": get_user_model().objects.create_superuser("money-root", password="x"),  # noqa: S106
-    }
-    return MoneyMachine.world
+    return _set_world(monkeypatch)
 
 
 @pytest.fixture
