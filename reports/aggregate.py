@@ -298,8 +298,6 @@ def scan(using: str = "default", person_ids: Collection[int] | None = None) -> d
     """What the pre-aggregate must hold, computed the slow way: the bills through
     ``claims.money`` (``bills_for_report``, ``granted_expr``) by discharge month and the granted
     applications (``applications_granted``) by decision month — the old per-request scan."""
-
-
     out: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     bills, apps = _scan_querysets(using, person_ids)
     for g in bills:
@@ -370,8 +368,8 @@ def compare_in_python(using: str = "default", person_ids: Collection[int] | None
 def _compare_sql(using: str, person_ids: Collection[int] | None, *, by_person: bool = True) -> list[Difference]:
     """PostgreSQL: the same comparison as one statement (one snapshot): the scan's grouped
     querysets compiled to SQL, summed to fen per key, FULL OUTER JOINed with the stored rows;
-    only the keys that differ come back. At 1,000,000 bills this costs about what one aggregate
-    over the bills costs, where reading both sides into Python took seconds more per nightly run."""
+    only the keys that differ come back. At 1,000,000 bills about twice one aggregate over the
+    bills per person (line totals: about one), against four times that reading both sides into Python."""
     bills, apps = _scan_querysets(using, person_ids, by_person=by_person)
     person, applicant = ("person_id", "applicant_id") if by_person else ("0", "0")
     bills_sql, bills_params = bills.query.get_compiler(using).as_sql()
