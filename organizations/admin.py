@@ -155,3 +155,37 @@ class UserAdmin(BaseUserAdmin):
         if profile is None:
             return "—"
         return profile.district or _("市级")
+
+
+# --- Second factor (issue 15): the encrypted devices replace django-otp's clear ones ------------
+
+from django_otp.plugins.otp_static.models import StaticDevice  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+from .otp_devices import RecoveryCodeDevice, SecureTOTPDevice  # noqa: E402
+
+for _clear in (TOTPDevice, StaticDevice):  # their tables are empty since organizations 0005; no new clear secret
+    if admin.site.is_registered(_clear):
+        admin.site.unregister(_clear)
+
+
+class _DeviceAdmin(admin.ModelAdmin):
+    """Lost phone: the administrator deletes the user's devices; the user enrols again. The
+    secret is never shown or edited here, and devices are created only by the user's enrolment."""
+
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username", "user__first_name")
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at", "throttling_failure_count")
+    readonly_fields = fields
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(SecureTOTPDevice, _DeviceAdmin)
+admin.site.register(RecoveryCodeDevice, _DeviceAdmin)

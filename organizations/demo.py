@@ -24,10 +24,10 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import roles, twofactor
 from .models import Agency, AgencyKind, District, Institution, InstitutionLevel, Region, RegionStatistic, StaffProfile
+from .otp_devices import SecureTOTPDevice
 
 REGION = ("110000", "北京市", "京")
 DISTRICTS = [
@@ -169,6 +169,6 @@ def _user(spec: DemoUser, agency: Agency, district: District | None):
         user.save(update_fields=["password"])
     user.groups.add(Group.objects.get(name=spec.role))
     StaffProfile.objects.get_or_create(user=user, defaults={"agency": agency, "district": district, "title": spec.title})
-    if twofactor.required_for(user) and not TOTPDevice.objects.filter(user=user).exists():
-        TOTPDevice.objects.create(user=user, name=twofactor.TOTP_DEVICE_NAME, key=DEMO_TOTP_KEY, confirmed=True)
+    if twofactor.required_for(user) and not SecureTOTPDevice.objects.filter(user=user).exists():
+        SecureTOTPDevice.objects.create(user=user, name=twofactor.TOTP_DEVICE_NAME, key=DEMO_TOTP_KEY, confirmed=True)
     return user

@@ -173,3 +173,6 @@ class RegionStatisticDeletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region_id} {self.year}"
+
+
+from .otp_devices import RecoveryCode, RecoveryCodeDevice, SecureTOTPDevice  # noqa: E402,F401 - second factor (issue 15)

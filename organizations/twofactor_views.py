@@ -13,11 +13,11 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from organizations.permissions import PermissionRequiredMixin
 
 from . import twofactor
+from .otp_devices import RecoveryCodeDevice, SecureTOTPDevice
 
 
 class TokenForm(forms.Form):
@@ -54,7 +54,7 @@ def _demo_code(user) -> str | None:
 
     if user.get_username() not in {u.username for u in DEMO_USERS}:
         return None
-    device = TOTPDevice.objects.filter(user=user, confirmed=True, key=DEMO_TOTP_KEY).first()
+    device = next((d for d in SecureTOTPDevice.objects.filter(user=user, confirmed=True) if d.key == DEMO_TOTP_KEY), None)
     return twofactor.current_token(device) if device else None
 
 
@@ -86,8 +86,8 @@ class VerifyView(PermissionRequiredMixin, View):
             device = match_token(request.user, form.cleaned_data["otp_token"])
             if device is not None:
                 otp_login(request, device)
-                if device.persistent_id.startswith("otp_static"):
-                    left = device.token_set.count()
+                if isinstance(device, RecoveryCodeDevice):
+                    left = device.codes.count()
                     messages.warning(request, _("已使用一个恢复码，还剩%(n)s个。手机找回或更换后请重新绑定。") % {"n": left})
                 return redirect(_next_url(request))
             form.add_error("otp_token", _("验证码不正确、已使用或已过期；多次错误后需等待片刻再试。"))

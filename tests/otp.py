@@ -10,25 +10,25 @@ from __future__ import annotations
 
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from organizations import twofactor
+from organizations.otp_devices import SecureTOTPDevice
 
 _force_login = Client.force_login  # Django's own, kept before tests/conftest.py wraps it
 
 
-def confirmed_device(user) -> TOTPDevice:
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+def confirmed_device(user) -> SecureTOTPDevice:
+    device = SecureTOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name=twofactor.TOTP_DEVICE_NAME, confirmed=True)
+        device = SecureTOTPDevice.objects.create(user=user, name=twofactor.TOTP_DEVICE_NAME, confirmed=True)
     return device
 
 
 def token_for(user_or_device) -> str:
     """The current code of the user's (or this) TOTP device. A code is accepted once per 30 s
     step, so the device's last step is forgotten first: a test may log the same user in twice."""
-    device = user_or_device if isinstance(user_or_device, TOTPDevice) else confirmed_device(user_or_device)
-    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0, throttling_failure_timestamp=None)
+    device = user_or_device if isinstance(user_or_device, SecureTOTPDevice) else confirmed_device(user_or_device)
+    SecureTOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0, throttling_failure_timestamp=None)
     device.refresh_from_db()
     return twofactor.current_token(device)
 

@@ -32,10 +32,10 @@ def password_login(page, base_url, username):
 
 def test_reviewer_enrols_a_totp_app_and_logs_in_with_its_code(page, demo_site):
     from django.contrib.auth.models import Group
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from organizations import roles
     from organizations.models import District, StaffProfile
+    from organizations.otp_devices import SecureTOTPDevice
     from tests.factories import UserFactory
 
     user = UserFactory(username="new-reviewer", first_name="钱审")
@@ -67,7 +67,7 @@ def test_reviewer_enrols_a_totp_app_and_logs_in_with_its_code(page, demo_site):
     password_login(page, demo_site.url, "new-reviewer")
     expect(page).to_have_url(re.compile(r"/accounts/2fa/\?next=%2Fclaims%2F"))
     # A code counts once per 30-second step: forget the step the enrolment used, as the next one would.
-    TOTPDevice.objects.filter(user=user).update(last_t=-1)
+    SecureTOTPDevice.objects.filter(user=user).update(last_t=-1)
     page.fill("#id_otp_token", code_from_secret(secret))
     page.click("#otp-submit")
     expect(page).to_have_url(demo_site.url + "/claims/")

@@ -8,10 +8,9 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from organizations import demo, roles, twofactor
+from organizations.otp_devices import RecoveryCode, RecoveryCodeDevice, SecureTOTPDevice
 from tests.factories import make_staff
 from tests.otp import confirmed_device, force_login_password_only, token_for
 
@@ -112,7 +111,7 @@ def test_a_role_given_after_login_requires_the_second_factor_at_once(client, cas
 def test_force_login_helper_passes_the_second_factor_for_tests(client, reviewer):
     client.force_login(reviewer)  # tests/conftest.py: force_login also passes it
     assert client.get("/claims/").status_code == 200
-    assert client.session[DEVICE_ID_SESSION_KEY].startswith("otp_totp.")
+    assert client.session[DEVICE_ID_SESSION_KEY].startswith("organizations.securetotpdevice")
 
 
 # --- login with the code ------------------------------------------------------------------------
@@ -164,8 +163,8 @@ def test_a_code_is_accepted_only_once(client, reviewer):
 
 def test_a_recovery_code_replaces_the_code_once(client, reviewer):
     confirmed_device(reviewer)
-    recovery = StaticDevice.objects.create(user=reviewer, name="recovery")
-    StaticToken.objects.create(device=recovery, token="abcd2345")
+    recovery = RecoveryCodeDevice.objects.create(user=reviewer, name="recovery")
+    RecoveryCode.objects.create(device=recovery, token="abcd2345")
     force_login_password_only(client, reviewer)
     response = client.post(reverse("otp_verify"), {"otp_token": "ABCD 2345"}, follow=True)
     assert response.status_code == 200 and "还剩0个" in response.content.decode()
@@ -188,14 +187,14 @@ def test_enrolment_shows_a_local_qr_code_and_the_secret(client, reviewer):
     force_login_password_only(client, reviewer)
     response = client.get(reverse("otp_enrol"))
     html = response.content.decode()
-    device = TOTPDevice.objects.get(user=reviewer, confirmed=False)
+    device = SecureTOTPDevice.objects.get(user=reviewer, confirmed=False)
     assert "<svg" in html and "<path" in html
     assert "data:" not in html.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert twofactor.secret_base32(device) in html
     assert "no-store" in response["Cache-Control"]
     # a reload shows the same secret (the phone may already have scanned it)
     assert twofactor.secret_base32(device) in client.get(reverse("otp_enrol")).content.decode()
-    assert TOTPDevice.objects.filter(user=reviewer).count() == 1
+    assert SecureTOTPDevice.objects.filter(user=reviewer).count() == 1
 
 
 def test_enrolment_with_a_wrong_code_confirms_nothing(client, reviewer):
@@ -203,17 +202,17 @@ def test_enrolment_with_a_wrong_code_confirms_nothing(client, reviewer):
     client.get(reverse("otp_enrol"))
     response = client.post(reverse("otp_enrol"), {"otp_token": "000000"})
     assert "验证码不正确" in response.content.decode()
-    assert not TOTPDevice.objects.filter(user=reviewer, confirmed=True).exists()
+    assert not SecureTOTPDevice.objects.filter(user=reviewer, confirmed=True).exists()
     assert client.get("/").status_code == 302
 
 
 def test_enrolment_confirms_the_device_and_shows_recovery_codes_once(client, reviewer):
     force_login_password_only(client, reviewer)
     client.get(reverse("otp_enrol") + "?next=/claims/")
-    device = TOTPDevice.objects.get(user=reviewer, confirmed=False)
+    device = SecureTOTPDevice.objects.get(user=reviewer, confirmed=False)
     response = client.post(reverse("otp_enrol"), {"otp_token": token_for(device), "next": "/claims/"})
     html = response.content.decode()
-    codes = list(StaticToken.objects.filter(device__user=reviewer).values_list("token", flat=True))
+    codes = list(RecoveryCode.objects.filter(device__user=reviewer).values_list("token", flat=True))
     assert len(codes) == twofactor.RECOVERY_CODE_COUNT
     assert all(code in html for code in codes)
     assert "no-store" in response["Cache-Control"]
@@ -225,21 +224,21 @@ def test_enrolment_confirms_the_device_and_shows_recovery_codes_once(client, rev
 
 def test_replacing_a_device_needs_the_current_one_and_revokes_it(client, reviewer):
     old = confirmed_device(reviewer)
-    StaticToken.objects.create(device=StaticDevice.objects.create(user=reviewer, name="recovery"), token="oldcode1")
+    RecoveryCode.objects.create(device=RecoveryCodeDevice.objects.create(user=reviewer, name="recovery"), token="oldcode1")
     force_login_password_only(client, reviewer)
     assert client.get(reverse("otp_enrol"))["Location"].startswith(reverse("otp_verify"))
     client.post(reverse("otp_verify"), {"otp_token": token_for(old)})
     client.get(reverse("otp_enrol"))
-    new = TOTPDevice.objects.get(user=reviewer, confirmed=False)
+    new = SecureTOTPDevice.objects.get(user=reviewer, confirmed=False)
     client.post(reverse("otp_enrol"), {"otp_token": token_for(new)})
-    assert list(TOTPDevice.objects.filter(user=reviewer).values_list("pk", flat=True)) == [new.pk]
-    assert not StaticToken.objects.filter(token="oldcode1").exists()
+    assert list(SecureTOTPDevice.objects.filter(user=reviewer).values_list("pk", flat=True)) == [new.pk]
+    assert not RecoveryCode.objects.filter(token="oldcode1").exists()
 
 
 def test_a_device_removed_by_the_administrator_sends_the_reviewer_to_enrolment(client, reviewer):
     confirmed_device(reviewer)
     force_login_password_only(client, reviewer)
-    TOTPDevice.objects.filter(user=reviewer).delete()
+    SecureTOTPDevice.objects.filter(user=reviewer).delete()
     response = client.get(client.get("/")["Location"])
     assert response["Location"].startswith(reverse("otp_enrol"))
 
@@ -249,10 +248,10 @@ def test_a_device_removed_by_the_administrator_sends_the_reviewer_to_enrolment(c
 def test_demo_reviewer_and_administrator_have_the_documented_secret():
     call_command("seed_demo", only=["organizations"], stdout=io.StringIO())
     for username in ("shenhe", "admin"):
-        device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+        device = SecureTOTPDevice.objects.get(user__username=username, confirmed=True)
         assert device.key == demo.DEMO_TOTP_KEY
         assert twofactor.secret_base32(device).replace(" ", "") == demo.DEMO_TOTP_SECRET_BASE32
-    assert not TOTPDevice.objects.filter(user__username="jingban").exists()
+    assert not SecureTOTPDevice.objects.filter(user__username="jingban").exists()
 
 
 @pytest.mark.parametrize("shown", [True, False])
