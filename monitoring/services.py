@@ -251,6 +251,9 @@ def chunk_execute(*, run_id: int, index: int) -> bulk.ChunkOutcome | None:
         outcome = bulk.recompute_chunk(
             lo=record.lo, hi=record.hi, from_years=from_years, only_year=run.year, dry_run=run.dry_run,
         )
+        # The fund pre-aggregate of the chunk's people, after its writes, in its transaction: the
+        # chunks check it in parallel and the finalizer only gathers what they found (issue 12).
+        outcome.violations += _fund_aggregate_violations(**_chunk_fund_scope(run, record))
         RecalcChunk.objects.filter(pk=record.pk).update(
             status=RecalcChunk.Status.DONE, finished_at=timezone.now(), attempts=F("attempts") + 1,
             person_years=outcome.person_years, bills_changed=outcome.bills_changed,
@@ -263,6 +266,22 @@ def chunk_execute(*, run_id: int, index: int) -> bulk.ChunkOutcome | None:
             adjustments_created=F("adjustments_created") + outcome.adjustments_created,
         )
     return outcome
+
+
+def _chunk_fund_scope(run: RecalcRun, record: RecalcChunk) -> dict:
+    """Whose fund pre-aggregate rows a chunk checks. An incremental (or one-person) chunk: its
+    people. A full run's chunks tile every person id between them: chunk ``i`` checks the ids
+    after chunk ``i - 1``'s last one up to its own last one, the first from the lowest id and the
+    last to the highest, so a row of an id no chunk recomputed (a person deleted, or one that
+    never existed) is still checked by exactly one chunk."""
+    if record.people is not None:
+        return {"person_ids": {int(p) for p, _y in record.people}}
+    lo = None
+    if record.index > 0:
+        previous = RecalcChunk.objects.filter(run_id=run.pk, index=record.index - 1).values_list("hi", flat=True).first()
+        lo = record.lo if previous is None else previous + 1
+    hi = None if record.index == run.chunks_total - 1 else record.hi
+    return {"person_range": (lo, hi)}
 
 
 def chunk_fail(*, run_id: int, index: int, error: str) -> None:
@@ -312,12 +331,13 @@ def run_complete(*, run_id: int) -> RecalcRun:
                              .values_list("household_id", flat=True))
         created, closed = warnings_refresh(run=run, household_ids=households, only_year=run.year)
         RecalcRun.objects.filter(pk=run_id).update(warnings_created=created, warnings_closed=closed)
+    # the chunks' findings: ledgers, caps, and the fund pre-aggregate of their people (each chunk
+    # checked its own after writing it, see chunk_execute)
     violations = [v for c in run.chunks.exclude(violations=[]).order_by("index") for v in c.violations]
     if person_ids is not None:
         seen = {_violation_key(v) for v in violations}
         violations += [v for v in invariants_check(person_ids=person_ids, only_year=run.year)
                        if _violation_key(v) not in seen]
-    violations += _fund_aggregate_violations(person_ids)
     for v in violations:
         logger.error("recalc run %s invariant violation: %s", run_id, v)
     RecalcRun.objects.filter(pk=run_id).update(invariant_violations=violations)
@@ -326,14 +346,17 @@ def run_complete(*, run_id: int) -> RecalcRun:
     return run_finish(run=run)
 
 
-def _fund_aggregate_violations(person_ids: set[int] | None) -> list[dict]:
-    """``manage.py reports_aggregate_check`` for the run's people (everyone after a full run): the
-    fund pre-aggregate against the bills, to the fen. Reported (and logged), never repaired here:
-    the repair is the explicit ``reports_aggregate_check --repair``."""
+def _fund_aggregate_violations(*, person_ids: set[int] | None = None,
+                               person_range: tuple[int | None, int | None] | None = None) -> list[dict]:
+    """``manage.py reports_aggregate_check`` for a chunk's people (``person_ids``, or the id range
+    ``person_range``): the fund pre-aggregate against the bills, to the fen, person by person.
+    Reported (and logged), never repaired here: the repair is the explicit
+    ``reports_aggregate_check --repair``."""
     from reports import aggregate
 
     try:
-        differences = aggregate.check(person_ids=person_ids, totals_first=person_ids is None)
+        with transaction.atomic():  # a savepoint: a failed check leaves the chunk's writes alone
+            differences = aggregate.check(person_ids=person_ids, person_range=person_range)
     except Exception:  # the check must never fail the run it reports on
         logger.exception("fund pre-aggregate check failed")
         return []

@@ -25,7 +25,7 @@ no lock waits between nightly workers and approvals, and 救助人数 (distinct 
 The statuses and conditions below are ``claims.money``'s (``REPORT_STATUSES``, granted > 0,
 ``RELIEF_GRANTED_STATUSES``, relief > 0); a change to those sets needs a migration that calls
 :func:`install` again — and the conservation test (``tests/reports/test_fund_aggregate.py``) and
-``manage.py reports_aggregate_check`` (run by the nightly finalizer) fail until it does.
+``manage.py reports_aggregate_check`` (also run by every nightly chunk for its people) fail until it does.
 """
 from __future__ import annotations
 
@@ -264,7 +264,11 @@ def _text(value: str | None) -> str:
     return "" if value is None or (value == "null" and connection.vendor == "sqlite") else value
 
 
-def _scan_querysets(using: str, person_ids: Collection[int] | None, *, by_person: bool = True):
+Range = tuple[int | None, int | None]  # person ids lo..hi, both ends included; None: unbounded
+
+
+def _scan_querysets(using: str, person_ids: Collection[int] | None, *, by_person: bool = True,
+                    person_range: Range | None = None):
     """The two grouped querysets :func:`scan` reads (bills by discharge month, granted
     applications by decision month), through ``claims.money``; also compiled to SQL by
     :func:`_compare_sql`, so both comparisons read the same definition."""
@@ -280,6 +284,12 @@ def _scan_querysets(using: str, person_ids: Collection[int] | None, *, by_person
     app_qs = Application.objects.using(using).filter(decided_at__isnull=False)
     if person_ids is not None:
         bill_qs, app_qs = bill_qs.filter(person_id__in=person_ids), app_qs.filter(applicant_id__in=person_ids)
+    if person_range is not None:
+        lo, hi = person_range
+        if lo is not None:
+            bill_qs, app_qs = bill_qs.filter(person_id__gte=lo), app_qs.filter(applicant_id__gte=lo)
+        if hi is not None:
+            bill_qs, app_qs = bill_qs.filter(person_id__lte=hi), app_qs.filter(applicant_id__lte=hi)
     bills = money.bills_for_report(bill_qs).annotate(
         r_category=KeyTextTransform("category", "computation"),
         r_visit_class=KeyTextTransform("visit_class", "computation"),
@@ -294,12 +304,13 @@ def _scan_querysets(using: str, person_ids: Collection[int] | None, *, by_person
 
 
 
-def scan(using: str = "default", person_ids: Collection[int] | None = None) -> dict[Key, tuple[int, int]]:
+def scan(using: str = "default", person_ids: Collection[int] | None = None,
+         person_range: Range | None = None) -> dict[Key, tuple[int, int]]:
     """What the pre-aggregate must hold, computed the slow way: the bills through
     ``claims.money`` (``bills_for_report``, ``granted_expr``) by discharge month and the granted
     applications (``applications_granted``) by decision month — the old per-request scan."""
     out: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
-    bills, apps = _scan_querysets(using, person_ids)
+    bills, apps = _scan_querysets(using, person_ids, person_range=person_range)
     for g in bills:
         key = (g["district_id"], g["r_year"], g["r_month"], _text(g["r_category"]), _text(g["r_visit_class"]),
                g["visit_type"], g["person_id"])
@@ -312,13 +323,19 @@ def scan(using: str = "default", person_ids: Collection[int] | None = None) -> d
     return {k: (v[0], v[1]) for k, v in out.items() if v != [0, 0]}
 
 
-def stored(using: str = "default", person_ids: Collection[int] | None = None) -> dict[Key, tuple[int, int]]:
+def stored(using: str = "default", person_ids: Collection[int] | None = None,
+           person_range: Range | None = None) -> dict[Key, tuple[int, int]]:
     """What the pre-aggregate holds (rows that net to nothing left out)."""
     from .models import FundMonth
 
     qs = FundMonth.objects.using(using).exclude(amount_fen=0, bills=0)
     if person_ids is not None:
         qs = qs.filter(person_id__in=person_ids)
+    if person_range is not None:
+        if person_range[0] is not None:
+            qs = qs.filter(person_id__gte=person_range[0])
+        if person_range[1] is not None:
+            qs = qs.filter(person_id__lte=person_range[1])
     return {tuple(r[:7]): (r[7], r[8])  # type: ignore[misc]
             for r in qs.values_list(*KEY_COLUMNS, "amount_fen", "bills")}
 
@@ -337,11 +354,12 @@ class Difference:
 
 
 def compare(using: str = "default", person_ids: Collection[int] | None = None, *,
-            totals_first: bool = False) -> list[Difference]:
+            totals_first: bool = False, person_range: Range | None = None) -> list[Difference]:
     """Every key where the pre-aggregate differs from the scan (empty: they agree to the fen);
-    ``person_ids``: only these people's rows (the nightly incremental run's).
+    ``person_ids``: only these people's rows (an incremental run's chunk); ``person_range``
+    (lo, hi), either end None for unbounded: only the rows of person ids in it (a full run's chunk).
 
-    ``totals_first`` (the nightly full run's finalizer, PostgreSQL): compare the totals per
+    ``totals_first`` (everyone, PostgreSQL; the nightly chunks compare person by person): compare the totals per
     district × month × category × visit class × visit type first — what every report line sums —
     and go down to people only when a total differs. A fault that moved money between two people
     of the same line without changing it is left to the per-person check (``manage.py
@@ -350,27 +368,30 @@ def compare(using: str = "default", person_ids: Collection[int] | None = None, *
     if person_ids is not None and len(person_ids) > MAX_PEOPLE_FILTER:
         person_ids = None  # a long IN list costs more than the whole scan
     if conn.vendor == "postgresql":
-        if totals_first and person_ids is None and not _compare_sql(using, None, by_person=False):
+        if (totals_first and person_ids is None and person_range is None
+                and not _compare_sql(using, None, by_person=False)):
             return []
-        return _compare_sql(using, person_ids)  # one statement: one snapshot
-    return compare_in_python(using, person_ids)
+        return _compare_sql(using, person_ids, person_range=person_range)  # one statement: one snapshot
+    return compare_in_python(using, person_ids, person_range=person_range)
 
 
-def compare_in_python(using: str = "default", person_ids: Collection[int] | None = None) -> list[Difference]:
+def compare_in_python(using: str = "default", person_ids: Collection[int] | None = None,
+                      person_range: Range | None = None) -> list[Difference]:
     """:func:`compare` the slow way on every database: both sides read into Python (the
     reference the PostgreSQL comparison is tested against)."""
-    expected, have = scan(using, person_ids), stored(using, person_ids)
+    expected, have = scan(using, person_ids, person_range), stored(using, person_ids, person_range)
     zero = (0, 0)
     return [Difference(k, have.get(k, zero), expected.get(k, zero))
             for k in sorted(set(expected) | set(have), key=str) if have.get(k, zero) != expected.get(k, zero)]
 
 
-def _compare_sql(using: str, person_ids: Collection[int] | None, *, by_person: bool = True) -> list[Difference]:
+def _compare_sql(using: str, person_ids: Collection[int] | None, *, by_person: bool = True,
+                 person_range: Range | None = None) -> list[Difference]:
     """PostgreSQL: the same comparison as one statement (one snapshot): the scan's grouped
     querysets compiled to SQL, summed to fen per key, FULL OUTER JOINed with the stored rows;
     only the keys that differ come back. At 1,000,000 bills about twice one aggregate over the
     bills per person (line totals: about one), against four times that reading both sides into Python."""
-    bills, apps = _scan_querysets(using, person_ids, by_person=by_person)
+    bills, apps = _scan_querysets(using, person_ids, by_person=by_person, person_range=person_range)
     person, applicant = ("person_id", "applicant_id") if by_person else ("0", "0")
     bills_sql, bills_params = bills.query.get_compiler(using).as_sql()
     apps_sql, apps_params = apps.query.get_compiler(using).as_sql()
@@ -383,6 +404,10 @@ def _compare_sql(using: str, person_ids: Collection[int] | None, *, by_person: b
     stored_filter, stored_params = "", []
     if person_ids is not None:
         stored_filter, stored_params = " AND person_id = ANY(%s)", [sorted(int(p) for p in person_ids)]
+    for op, bound in zip((">=", "<="), person_range or (None, None), strict=True):
+        if bound is not None:
+            stored_filter += f" AND person_id {op} %s"
+            stored_params.append(int(bound))
     sql = f"""
         WITH b AS ({bills_sql}), a AS ({apps_sql}),
         e AS (
@@ -438,24 +463,36 @@ def rebuild(using: str = "default") -> int:
     return len(expected)
 
 
-def prune(using: str = "default") -> int:
-    """Delete rows that net to nothing (bills that left the granted set); harmless at any time."""
+def prune(using: str = "default", person_ids: Collection[int] | None = None,
+          person_range: Range | None = None) -> int:
+    """Delete rows that net to nothing (bills that left the granted set); harmless at any time;
+    only these people's rows with ``person_ids`` or ``person_range`` (a chunk's)."""
     from .models import FundMonth
 
-    deleted, _ = FundMonth.objects.using(using).filter(amount_fen=0, bills=0).delete()
+    qs = FundMonth.objects.using(using).filter(amount_fen=0, bills=0)
+    if person_ids is not None and len(person_ids) <= MAX_PEOPLE_FILTER:
+        qs = qs.filter(person_id__in=person_ids)
+    if person_range is not None:
+        if person_range[0] is not None:
+            qs = qs.filter(person_id__gte=person_range[0])
+        if person_range[1] is not None:
+            qs = qs.filter(person_id__lte=person_range[1])
+    deleted, _ = qs.delete()
     return deleted
 
 
 def check(*, repair: bool = False, using: str = "default", person_ids: Collection[int] | None = None,
-          totals_first: bool = False) -> list[Difference]:
-    """Compare (and with ``repair`` rebuild); every difference is logged as an error."""
-    differences = compare(using, person_ids, totals_first=totals_first)
+          totals_first: bool = False, person_range: Range | None = None) -> list[Difference]:
+    """Compare (and with ``repair`` rebuild); every difference is logged as an error; the rows
+    that net to nothing are pruned (only the compared people's, with ``person_ids`` or
+    ``person_range``)."""
+    differences = compare(using, person_ids, totals_first=totals_first, person_range=person_range)
     for d in differences:
         logger.error("fund pre-aggregate differs from the bills: %s", d)
     if differences and repair:
         rows = rebuild(using)
         logger.warning("fund pre-aggregate rebuilt from the bills: %s rows (%s differences)", rows, len(differences))
-    pruned = prune(using)
+    pruned = prune(using, person_ids, person_range)
     if not differences:
         logger.info("fund pre-aggregate agrees with the bills (%s empty rows pruned)", pruned)
     return differences

@@ -432,3 +432,82 @@ def test_issue_12_nightly_check_in_sql_finds_exactly_what_the_python_comparison_
     FundMonth.objects.filter(pk=rows[0].pk).update(amount_fen=rows[0].amount_fen)
     aggregate.rebuild()
     assert aggregate.compare(totals_first=True) == [] == aggregate.compare()
+
+
+def _five_people(world):
+    """Five people with one granted bill each (ids ascending), the first being the world's."""
+    from tests.factories import BillFactory, CertificationFactory, PersonFactory, category
+
+    people = [world["person"]]
+    for _ in range(4):
+        person = PersonFactory(hukou_district=world["district"])
+        CertificationFactory(person=person, category=category("minimum_living"), valid_from=date(2022, 1, 1))
+        people.append(person)
+    for i, person in enumerate(people):
+        BillFactory(person=person, district=world["district"], total_assistance=D("500.00") + i,
+                    discharge_date=date(2023, 3, 5 + i), admission_date=date(2023, 3, 1))
+    return sorted(people, key=lambda p: p.pk)
+
+
+def test_issue_12_compare_by_person_range_finds_what_the_python_comparison_finds(world):
+    """A full run's chunk compares the rows of a range of person ids (either end open)."""
+    from reports.models import FundMonth
+
+    people = _five_people(world)
+    ids = [p.pk for p in people]
+    FundMonth.objects.filter(person_id=ids[1]).update(amount_fen=1)  # damaged
+    FundMonth.objects.create(district_id=world["district"].pk, year=2023, month=3, category="x", visit_class="y",
+                             visit_type="inpatient", person_id=ids[-1] + 50, amount_fen=5, bills=1)  # nobody's
+    for person_range, expected in [((ids[0], ids[1]), {ids[1]}), ((ids[2], ids[4]), set()),
+                                   ((None, ids[0]), set()), ((ids[4] + 1, None), {ids[-1] + 50}),
+                                   ((None, None), {ids[1], ids[-1] + 50})]:
+        found = aggregate.compare(person_range=person_range)
+        assert found == aggregate.compare_in_python(person_range=person_range), person_range
+        assert {d.key[6] for d in found} == expected, person_range
+
+
+def test_issue_12_each_chunk_checks_the_pre_aggregate_of_its_own_people(world, monkeypatch):
+    """The nightly full run checks the fund pre-aggregate in the chunks (in parallel on the
+    workers), each chunk the ids from the previous chunk's last one to its own last one (the first
+    and last chunk open-ended); the finalizer only gathers what they found. A damaged row of a
+    person in the middle chunk and a row of an id beyond every person are both reported, each by
+    exactly one chunk."""
+    from monitoring import services as monitoring
+    from monitoring.models import RecalcChunk
+    from reports.models import FundMonth
+
+    monkeypatch.setattr(monitoring, "CHUNK_PEOPLE", 2)  # five people: chunks of 2, 2 and 1
+    people = _five_people(world)
+    ids = [p.pk for p in people]
+    assert monitoring.run_synchronously(full=True).invariant_violations == []
+    FundMonth.objects.filter(person_id=ids[2]).update(bills=7)  # written around the triggers
+    FundMonth.objects.create(district_id=world["district"].pk, year=2023, month=3, category="x", visit_class="y",
+                             visit_type="inpatient", person_id=ids[-1] + 50, amount_fen=5, bills=1)
+    compared = []
+    real_compare = aggregate.compare
+    monkeypatch.setattr(aggregate, "compare", lambda *a, **kw: compared.append(kw) or real_compare(*a, **kw))
+    run = monitoring.run_synchronously(full=True)
+    by_chunk = {c.index: [v["person_id"] for v in c.violations if v["code"] == "fund_aggregate_mismatch"]
+                for c in RecalcChunk.objects.filter(run=run)}
+    assert by_chunk == {0: [], 1: [ids[2]], 2: [ids[-1] + 50]}
+    assert sorted(v["person_id"] for v in run.invariant_violations if v["code"] == "fund_aggregate_mismatch") == [
+        ids[2], ids[-1] + 50]
+    assert [kw["person_range"] for kw in compared] == [(None, ids[1]), (ids[1] + 1, ids[3]), (ids[3] + 1, None)]
+    # the damage is reported, never repaired by the run
+    assert FundMonth.objects.get(person_id=ids[2]).bills == 7
+
+
+def test_issue_12_an_incremental_chunk_checks_the_pre_aggregate_of_its_people(world):
+    """An incremental run's chunk checks its own people's rows (and only theirs)."""
+    from monitoring import services as monitoring
+    from reports.models import FundMonth
+    from tests.factories import BillFactory
+
+    people = _five_people(world)
+    monitoring.run_synchronously(full=True)
+    FundMonth.objects.filter(person_id__in=[people[1].pk, people[3].pk]).update(amount_fen=3)
+    BillFactory(person=people[1], district=world["district"], total_assistance=D("20.00"),
+                discharge_date=date(2023, 9, 5), admission_date=date(2023, 9, 1))  # people[1] touched
+    run = monitoring.run_synchronously(full=False)
+    assert not run.full and run.chunks.get().violations
+    assert {v["person_id"] for v in run.invariant_violations if v["code"] == "fund_aggregate_mismatch"} == {people[1].pk}
