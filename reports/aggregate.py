@@ -47,6 +47,9 @@ KEY_COLUMNS = ("district_id", "year", "month", "category", "visit_class", "visit
 RELIEF_CATEGORY = "illness_poverty_patient"
 RELIEF_VISIT_CLASS = "relief_on_application"
 
+DISTRICT_TABLE = "reports_funddistrictmonth"
+DISTRICT_KEYS = KEY_COLUMNS[:6]  # the person level's key without the person
+
 Key = tuple[int, int, int, str, str, str, int]
 MAX_PEOPLE_FILTER = 20_000
 
@@ -130,6 +133,73 @@ def _pg_triggers(table: str, function: str) -> list[str]:
     ]
 
 
+def _pg_district_function() -> str:
+    """The second level from the first: every statement that changes ``reports_fundmonth`` appends
+    its net difference per district line (amount, bills, people with bills > 0) to
+    ``reports_funddistrictmonth``; only INSERTs, so concurrent writers never wait on each other."""
+    keys = ", ".join(DISTRICT_KEYS)
+
+    def rows(alias: str, sign: str) -> str:
+        return (f"SELECT {keys}, {sign}amount_fen AS fen, {sign}bills AS n, "
+                f"{sign}(CASE WHEN bills > 0 THEN 1 ELSE 0 END) AS p FROM {alias}")
+
+    def append(source: str) -> str:
+        return (f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people) "
+                f"SELECT {keys}, SUM(fen), SUM(n), SUM(p) FROM ({source}) AS d GROUP BY {keys} "
+                f"HAVING SUM(fen) <> 0 OR SUM(n) <> 0 OR SUM(p) <> 0")
+
+    return f"""CREATE OR REPLACE FUNCTION reports_fund_districts() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {append(rows("new_rows", "+"))};
+    ELSIF TG_OP = 'DELETE' THEN
+        {append(rows("old_rows", "-"))};
+    ELSE
+        {append(rows("new_rows", "+") + " UNION ALL " + rows("old_rows", "-"))};
+    END IF;
+    RETURN NULL;
+END
+$fn$"""
+
+
+def _sqlite_district_triggers() -> list[str]:
+    keys = ", ".join(DISTRICT_KEYS)
+
+    def append(r: str, sign: str) -> str:
+        values = ", ".join(f"{r}.{k}" for k in DISTRICT_KEYS)
+        return (f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people) SELECT {values}, "
+                f"{sign}{r}.amount_fen, {sign}{r}.bills, {sign}(CASE WHEN {r}.bills > 0 THEN 1 ELSE 0 END) "
+                f"WHERE {r}.amount_fen <> 0 OR {r}.bills <> 0;")
+
+    prefix = "reports_fund_districts"
+    return [
+        f"DROP TRIGGER IF EXISTS {prefix}_ins",
+        f"DROP TRIGGER IF EXISTS {prefix}_upd",
+        f"DROP TRIGGER IF EXISTS {prefix}_del",
+        f"CREATE TRIGGER {prefix}_ins AFTER INSERT ON {TABLE} BEGIN {append('NEW', '+')} END",
+        f"CREATE TRIGGER {prefix}_upd AFTER UPDATE ON {TABLE} BEGIN {append('OLD', '-')} {append('NEW', '+')} END",
+        f"CREATE TRIGGER {prefix}_del AFTER DELETE ON {TABLE} BEGIN {append('OLD', '-')} END",
+    ]
+
+
+def district_trigger_statements(vendor: str) -> list[str]:
+    """The SQL that installs (or reinstalls) the second level's triggers on ``reports_fundmonth``."""
+    if vendor == "postgresql":
+        return [_pg_district_function(), *_pg_triggers(TABLE, "reports_fund_districts")]
+    if vendor == "sqlite":
+        return _sqlite_district_triggers()
+    raise NotImplementedError(f"fund pre-aggregate triggers for {vendor}")
+
+
+def district_backfill_statements() -> list[str]:
+    """Raw SQL (both databases) that rewrites the second level from the first."""
+    keys = ", ".join(DISTRICT_KEYS)
+    return [f"DELETE FROM {DISTRICT_TABLE}",
+            f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people) "
+            f"SELECT {keys}, SUM(amount_fen), SUM(bills), SUM(CASE WHEN bills > 0 THEN 1 ELSE 0 END) FROM {TABLE} "
+            f"GROUP BY {keys} HAVING SUM(amount_fen) <> 0 OR SUM(bills) <> 0"]
+
+
 def _sqlite_bill_values(r: str, sign: str) -> list[str]:
     return [f"{r}.district_id", f"CAST(strftime('%Y', {r}.discharge_date) AS INTEGER)",
             f"CAST(strftime('%m', {r}.discharge_date) AS INTEGER)",
@@ -199,9 +269,12 @@ def trigger_statements(vendor: str) -> list[str]:
     raise NotImplementedError(f"fund pre-aggregate triggers for {vendor}")
 
 
-def uninstall_statements(vendor: str) -> list[str]:
+def uninstall_statements(vendor: str, *, districts: bool = True) -> list[str]:
     out = []
-    for table, prefix in (("claims_bill", "reports_fund_bills"), ("applications_application", "reports_fund_apps")):
+    pairs = [("claims_bill", "reports_fund_bills"), ("applications_application", "reports_fund_apps")]
+    if districts:
+        pairs.append((TABLE, "reports_fund_districts"))
+    for table, prefix in pairs:
         for op in ("ins", "upd", "del"):
             out.append(f"DROP TRIGGER IF EXISTS {prefix}_{op}" + (f" ON {table}" if vendor == "postgresql" else ""))
         if vendor == "postgresql":
@@ -232,14 +305,35 @@ def backfill_statements(vendor: str) -> list[str]:
             f"GROUP BY {keys} HAVING SUM(fen) <> 0 OR SUM(n) <> 0"]
 
 
-def install(schema_editor=None) -> None:
-    """(Re)install the triggers and fill the table from the bills (migrations), in one transaction."""
+def install_person_level(schema_editor=None) -> None:
+    """(Re)install the bill and application triggers and refill ``reports_fundmonth`` (migration
+    0003; the second level, when installed, follows the refill through its own triggers)."""
     conn = schema_editor.connection if schema_editor is not None else connection
-    with conn.cursor() as cursor:
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
         if conn.vendor == "postgresql":
             cursor.execute("LOCK TABLE claims_bill, applications_application IN SHARE MODE")
         for sql in trigger_statements(conn.vendor) + backfill_statements(conn.vendor):
             cursor.execute(sql)
+
+
+def install_district_level(schema_editor=None) -> None:
+    """(Re)install the second level's triggers on ``reports_fundmonth`` and rewrite
+    ``reports_funddistrictmonth`` from it (migration 0004)."""
+    conn = schema_editor.connection if schema_editor is not None else connection
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE claims_bill, applications_application, {TABLE} IN SHARE MODE")
+        for sql in district_trigger_statements(conn.vendor) + district_backfill_statements():
+            cursor.execute(sql)
+
+
+def install(schema_editor=None) -> None:
+    """(Re)install every trigger and refill both levels from the bills, in one transaction (what a
+    migration changing ``claims.money``'s status sets calls)."""
+    conn = schema_editor.connection if schema_editor is not None else connection
+    with transaction.atomic(using=conn.alias):
+        install_person_level(schema_editor)
+        install_district_level(schema_editor)
 
 
 def uninstall(schema_editor=None) -> None:
@@ -247,6 +341,16 @@ def uninstall(schema_editor=None) -> None:
     with conn.cursor() as cursor:
         for sql in uninstall_statements(conn.vendor):
             cursor.execute(sql)
+
+
+def uninstall_district_level(schema_editor=None) -> None:
+    conn = schema_editor.connection if schema_editor is not None else connection
+    with conn.cursor() as cursor:
+        for op in ("ins", "upd", "del"):
+            cursor.execute(f"DROP TRIGGER IF EXISTS reports_fund_districts_{op}"
+                           + (f" ON {TABLE}" if conn.vendor == "postgresql" else ""))
+        if conn.vendor == "postgresql":
+            cursor.execute("DROP FUNCTION IF EXISTS reports_fund_districts()")
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,6 +455,70 @@ class Difference:
         return (f"district={d} {y}-{m:02d} category={cat!r} visit_class={vc!r} visit_type={vt!r} person={p}: "
                 f"stored {Decimal(self.stored[0]) / 100:.2f} / {self.stored[1]} bills, "
                 f"bills say {Decimal(self.expected[0]) / 100:.2f} / {self.expected[1]} bills")
+
+
+@dataclass
+class DistrictDifference(Difference):
+    """A line of the second level (``reports_funddistrictmonth``) that differs from the sum of the
+    first level's rows; ``stored``/``expected`` are (fen, bills, people)."""
+
+    def __str__(self) -> str:
+        d, y, m, cat, vc, vt, _p = self.key
+        return (f"district level: district={d} {y}-{m:02d} category={cat!r} visit_class={vc!r} visit_type={vt!r}: "
+                f"stored {Decimal(self.stored[0]) / 100:.2f} / {self.stored[1]} bills / {self.stored[2]} people, "
+                f"person level says {Decimal(self.expected[0]) / 100:.2f} / {self.expected[1]} bills / "
+                f"{self.expected[2]} people")
+
+
+def compare_districts(using: str = "default") -> list[DistrictDifference]:
+    """Every line where the second level (the sum of its delta rows) differs from the first
+    level's rows summed (amount, bills, people with bills > 0); one statement, both databases."""
+    keys = ", ".join(DISTRICT_KEYS)
+    sql = f"""
+        SELECT {keys}, SUM(sf), SUM(sn), SUM(sp), SUM(ef), SUM(en), SUM(ep) FROM (
+            SELECT {keys}, amount_fen AS sf, bills AS sn, people AS sp, 0 AS ef, 0 AS en, 0 AS ep
+            FROM {DISTRICT_TABLE}
+            UNION ALL
+            SELECT {keys}, 0, 0, 0, amount_fen, bills, CASE WHEN bills > 0 THEN 1 ELSE 0 END FROM {TABLE}
+        ) u
+        GROUP BY {keys}
+        HAVING SUM(sf) <> SUM(ef) OR SUM(sn) <> SUM(en) OR SUM(sp) <> SUM(ep)"""
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    found = [DistrictDifference(tuple(r[:6]) + (None,),  # type: ignore[arg-type]
+                                (int(r[6]), int(r[7]), int(r[8])), (int(r[9]), int(r[10]), int(r[11]))) for r in rows]
+    return sorted(found, key=lambda d: str(d.key))
+
+
+def compact(using: str = "default", year: int | None = None) -> int:
+    """Fold the second level's delta rows into one row per line (``year``: that year's only);
+    the figures are unchanged. Lines that net to nothing disappear. Safe beside writers (their new
+    rows are not in the statement's snapshot and stay) and beside another compaction (PostgreSQL:
+    one at a time, by an advisory lock; the other returns). Returns the rows removed."""
+    keys = ", ".join(DISTRICT_KEYS)
+    where, params = ("WHERE year = %s", [year]) if year is not None else ("", [])
+    conn = connections[using]
+    with transaction.atomic(using=using), conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [DISTRICT_TABLE])
+            if not cursor.fetchone()[0]:
+                return 0
+            cursor.execute(f"""
+                WITH gone AS (DELETE FROM {DISTRICT_TABLE} {where} RETURNING {keys}, amount_fen, bills, people),
+                kept AS (INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people)
+                         SELECT {keys}, SUM(amount_fen), SUM(bills), SUM(people) FROM gone GROUP BY {keys}
+                         HAVING SUM(amount_fen) <> 0 OR SUM(bills) <> 0 OR SUM(people) <> 0 RETURNING 1)
+                SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""", params)
+            return int(cursor.fetchone()[0])
+        cursor.execute(f"SELECT {keys}, SUM(amount_fen), SUM(bills), SUM(people), COUNT(*) FROM {DISTRICT_TABLE} {where} "
+                       f"GROUP BY {keys}", params)
+        lines = cursor.fetchall()
+        cursor.execute(f"DELETE FROM {DISTRICT_TABLE} {where}", params)
+        kept = [r[:9] for r in lines if any(r[6:9])]
+        cursor.executemany(f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people) "
+                           f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", kept)
+        return sum(r[9] for r in lines) - len(kept)
 
 
 def compare(using: str = "default", person_ids: Collection[int] | None = None, *,
@@ -460,6 +628,9 @@ def rebuild(using: str = "default") -> int:
         FundMonth.objects.using(using).bulk_create(
             [FundMonth(**dict(zip(KEY_COLUMNS, k, strict=True)), amount_fen=v[0], bills=v[1]) for k, v in expected.items()],
             batch_size=5000)
+        with connections[using].cursor() as cursor:  # the second level from the rebuilt first
+            for sql in district_backfill_statements():
+                cursor.execute(sql)
     return len(expected)
 
 
@@ -478,6 +649,8 @@ def prune(using: str = "default", person_ids: Collection[int] | None = None,
         if person_range[1] is not None:
             qs = qs.filter(person_id__lte=person_range[1])
     deleted, _ = qs.delete()
+    if person_ids is None and person_range is None:  # the whole table: fold the district level too
+        compact(using)
     return deleted
 
 
@@ -485,8 +658,12 @@ def check(*, repair: bool = False, using: str = "default", person_ids: Collectio
           totals_first: bool = False, person_range: Range | None = None) -> list[Difference]:
     """Compare (and with ``repair`` rebuild); every difference is logged as an error; the rows
     that net to nothing are pruned (only the compared people's, with ``person_ids`` or
-    ``person_range``)."""
-    differences = compare(using, person_ids, totals_first=totals_first, person_range=person_range)
+    ``person_range``). The second level is compared with the first when the whole table is
+    checked (neither given)."""
+    differences: list[Difference] = list(compare(using, person_ids, totals_first=totals_first,
+                                                 person_range=person_range))
+    if person_ids is None and person_range is None:
+        differences += compare_districts(using)
     for d in differences:
         logger.error("fund pre-aggregate differs from the bills: %s", d)
     if differences and repair:

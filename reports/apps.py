@@ -18,15 +18,16 @@ class ReportsConfig(AppConfig):
 def _flush_pre_aggregate_last() -> None:
     """SQLite has no TRUNCATE: ``manage.py flush`` (and every transactional test's teardown)
     deletes table by table in no fixed order, and deleting the bills fires the pre-aggregate's
-    row triggers (``reports.aggregate``). Emptying ``reports_fundmonth`` last leaves it empty, as
-    PostgreSQL's TRUNCATE (which fires no row triggers) does."""
+    row triggers (``reports.aggregate``). Emptying ``reports_fundmonth`` and then the district level
+    its own triggers append to last leaves both empty, as PostgreSQL's TRUNCATE (which fires no row
+    triggers) does."""
     from django.conf import settings
 
     if not any(db["ENGINE"].endswith("sqlite3") for db in settings.DATABASES.values()):
         return
     from django.db.backends.sqlite3.base import DatabaseOperations
 
-    from .aggregate import TABLE
+    from .aggregate import DISTRICT_TABLE, TABLE
 
     if getattr(DatabaseOperations.sql_flush, "_fund_last", False):
         return
@@ -34,7 +35,9 @@ def _flush_pre_aggregate_last() -> None:
 
     def sql_flush(self, style, tables, **kwargs):
         sql = original(self, style, tables, **kwargs)
+        # the person level, then the district level its triggers append to
         last = [s for s in sql if s.startswith("DELETE") and TABLE in s]
+        last += [s for s in sql if s.startswith("DELETE") and DISTRICT_TABLE in s]
         return [s for s in sql if s not in last] + last
 
     sql_flush._fund_last = True  # type: ignore[attr-defined]

@@ -264,3 +264,32 @@ class FundMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.district_id} {self.year}-{self.month:02d} {self.category}/{self.visit_class}"
+
+
+class FundDistrictMonth(models.Model):
+    """The fund pre-aggregate's second level (issue 20, ``reports.aggregate``): per district × year ×
+    month × category × visit class × visit type, the granted amount (fen), the bills and the people
+    with bills (``FundMonth`` rows with bills > 0) of that month. Append-only deltas, written by
+    triggers on ``reports_fundmonth`` in the same transaction (so no row is ever updated by two
+    writers: no hot rows, no lock waits); a key's figure is the SUM of its rows, and
+    ``reports.aggregate.compact`` folds them from time to time. Distinct people over several months
+    or lines are not additive: the report counts them from ``FundMonth``."""
+
+    district = models.ForeignKey(District, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+",
+                                 verbose_name=_("经办区县"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    month = models.PositiveSmallIntegerField(_("月份"))
+    category = models.TextField(_("救助对象类别"), blank=True)
+    visit_class = models.TextField(_("就诊类别"), blank=True)
+    visit_type = models.CharField(_("就诊类型"), max_length=20, blank=True)
+    amount_fen = models.BigIntegerField(_("核定救助金额（分）"), default=0)
+    bills = models.IntegerField(_("救助人次"), default=0)
+    people = models.IntegerField(_("救助人数"), default=0)
+
+    class Meta:
+        verbose_name = _("基金支出区县月汇总")
+        verbose_name_plural = _("基金支出区县月汇总")
+        indexes = [models.Index(fields=["year", "district", "month"], name="fund_district_year_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.district_id} {self.year}-{self.month:02d} {self.category}/{self.visit_class}"

@@ -28,6 +28,7 @@ from .aggregate import RELIEF_CATEGORY, RELIEF_VISIT_CLASS  # noqa: F401
 
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=16, decimal_places=2)
+COMPACT_SLACK = 2000  # delta rows beyond 2 per line before the fund report folds its year (aggregate.compact)
 OOP_LIMIT = Decimal("0.10")  # Wuxi (七): personal self-pay within 10% of 政策范围内住院总费用
 # Wuxi (七) "县域内定点医疗机构": county hospitals and township health centres (一级/基层).
 COUNTY_AREA_LEVELS = frozenset({"county", "primary"})
@@ -153,19 +154,28 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
     month = data.get("month")
     last_month = month or 12
     # The pre-aggregate (reports.aggregate, kept current by the transactions that change money):
-    # one row per person, month and (category, visit class, visit type); never the bills.
+    # amounts, bills and each month's people from the district level (a few rows per district
+    # line and month); distinct people over the months and in the 合计 from the person level.
     months = _district_filter(selectors.access_report_fund_months(user), data, "district").filter(
         year=year, month__lte=last_month, bills__gt=0)
+    lines = _district_filter(selectors.access_report_fund_districts(user), data, "district").filter(
+        year=year, month__lte=last_month)
     # grouped by district id (no join before the aggregate); names from one small query
     key_fields = ("district_id", "category", "visit_class", "visit_type")
     names = dict(District.objects.values_list("pk", "name"))
-    grouped = [
-        {"district__name": names.get(g["district_id"], ""), "r_category": g["category"], "r_visit_class": g["visit_class"],
-         "visit_type": g["visit_type"], "r_month": g["month"], "amount": _from_fen(g["fen"]), "bills": g["n"],
-         "persons": g["persons"]}
-        for g in months.values(*key_fields, "month").annotate(fen=Sum("amount_fen"), n=Sum("bills"), persons=Count("id"))
-        .order_by()
-    ]
+    grouped, delta_rows = [], 0
+    for g in lines.values(*key_fields, "month").annotate(
+            fen=Sum("amount_fen"), n=Sum("bills"), persons=Sum("people"), rows=Count("id")).order_by():
+        delta_rows += g["rows"]
+        if g["n"] > 0:
+            grouped.append({
+                "district__name": names.get(g["district_id"], ""), "r_category": g["category"],
+                "r_visit_class": g["visit_class"], "visit_type": g["visit_type"], "r_month": g["month"],
+                "amount": _from_fen(g["fen"]), "bills": g["n"], "persons": g["persons"]})
+    if delta_rows > 2 * len(grouped) + COMPACT_SLACK:  # many writes since the last fold: fold the year
+        from .aggregate import compact
+
+        compact(year=year)
     persons_ytd = {(names.get(g["district_id"], ""), g["category"], g["visit_class"], g["visit_type"]): g["n"] for g in
                    months.values(*key_fields).annotate(n=Count("person_id", distinct=True)).order_by()}
     persons_month = {(g["district__name"], g["r_category"], g["r_visit_class"], g["visit_type"]): g["persons"]

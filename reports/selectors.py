@@ -9,7 +9,7 @@ from .models import Letter, PrintJob
 
 __all__ = [
     "access_letters", "access_print_jobs", "access_report_applications", "access_report_bills", "access_report_certifications",
-    "access_report_fund_months",
+    "access_report_fund_districts", "access_report_fund_months",
     "access_report_warnings", "districts_in_scope", "letter_by_verify_code", "regions_in_scope",
 ]
 
@@ -67,6 +67,14 @@ def access_report_fund_months(user) -> QuerySet:
     from .models import FundMonth
 
     return restrict(FundMonth.objects.all(), user, district="district")
+
+
+def access_report_fund_districts(user) -> QuerySet:
+    """The fund pre-aggregate's district level (``reports.aggregate``: per district line and
+    month), in the same scope as :func:`access_report_fund_months`."""
+    from .models import FundDistrictMonth
+
+    return restrict(FundDistrictMonth.objects.all(), user, district="district")
 
 
 def access_report_applications(user) -> QuerySet:

@@ -5,9 +5,9 @@ from django.db import migrations, models
 
 
 def install(apps, schema_editor):
-    from reports.aggregate import install as install_triggers
+    from reports.aggregate import install_person_level
 
-    install_triggers(schema_editor)
+    install_person_level(schema_editor)
 
 
 def uninstall(apps, schema_editor):

@@ -31,8 +31,35 @@ pytestmark = pytest.mark.django_db
 
 
 def _agrees() -> None:
-    differences = aggregate.compare()
+    """Both levels agree with the bills: the person level with the scan, the district level with
+    the person level summed (aggregate.compare_districts) and with the scan summed per line."""
+    differences = aggregate.compare() + aggregate.compare_districts()
     assert differences == [], "\n".join(str(d) for d in differences[:10])
+    assert _district_level() == _scan_by_line()
+
+
+def _scan_by_line() -> dict[tuple, tuple[int, int, int]]:
+    """What the district level must hold, from the bills: per district line and month, the granted
+    amount (fen), the bills and the people with bills in that month."""
+    out: dict[tuple, list[int]] = {}
+    for key, (fen, n) in aggregate.scan().items():
+        line = out.setdefault(key[:6], [0, 0, 0])
+        line[0] += fen
+        line[1] += n
+        line[2] += 1 if n > 0 else 0
+    return {k: tuple(v) for k, v in out.items() if v != [0, 0, 0]}
+
+
+def _district_level() -> dict[tuple, tuple[int, int, int]]:
+    from django.db.models import Sum
+
+    from reports.models import FundDistrictMonth
+
+    keys = aggregate.DISTRICT_KEYS
+    got = {tuple(g[k] for k in keys): (g["f"], g["n"], g["p"])
+           for g in FundDistrictMonth.objects.values(*keys).annotate(f=Sum("amount_fen"), n=Sum("bills"), p=Sum("people"))
+           .order_by()}
+    return {k: v for k, v in got.items() if v != (0, 0, 0)}
 
 
 def _scan_total(year: int) -> D:
@@ -118,6 +145,11 @@ class FundMachine(MoneyMachine):
             claim = claims[index % len(claims)]
             Bill.objects.filter(claim=claim).delete()
             ClaimTransition.objects.filter(claim=claim).delete()
+
+    @rule(year=st.sampled_from([None, 2023]))
+    def compact_the_district_level(self, year):
+        """Folding the district level's delta rows changes no figure (the invariant checks)."""
+        aggregate.compact(year=year)
 
     @invariant()
     def pre_aggregate_equals_the_scan(self):
@@ -315,7 +347,7 @@ def test_fund_report_issues_a_fixed_number_of_queries_whatever_the_data_size(wor
 def test_fund_report_query_count_is_pinned(world, auditor, django_assert_num_queries):
     _bills(world, 12)
     reporting.fund_expenditure(auditor, {"year": 2023, "month": 6, "district": None})  # warm (content types, etc.)
-    with django_assert_num_queries(5):  # district names, grouped rows, people per row, people in the 合计, category names
+    with django_assert_num_queries(5):  # district names, district lines, people per row, people in the 合计, category names
         table = reporting.fund_expenditure(auditor, {"year": 2023, "month": 6, "district": None})
     assert table.totals["ytd_bills"] == 6
     assert table.totals["ytd_persons"] == 6
@@ -511,3 +543,87 @@ def test_issue_12_an_incremental_chunk_checks_the_pre_aggregate_of_its_people(wo
     run = monitoring.run_synchronously(full=False)
     assert not run.full and run.chunks.get().violations
     assert {v["person_id"] for v in run.invariant_violations if v["code"] == "fund_aggregate_mismatch"} == {people[1].pk}
+
+
+# ------------------------------------------------------------------------------------------------
+# Issue 20: the second, per-district level
+# ------------------------------------------------------------------------------------------------
+
+
+def test_issue_20_district_level_follows_every_write_and_the_report_reads_its_amounts(world, other_district, auditor):
+    """Amounts, bills and each month's people of the fund report come from
+    ``reports.FundDistrictMonth`` (appended to by triggers on the person level); a bill created,
+    updated, moved across districts and months, re-stated and deleted keeps it equal to the bills."""
+    from claims.models import Bill
+    from reports.models import FundDistrictMonth
+    from tests.factories import BillFactory, PersonFactory
+
+    other = PersonFactory(hukou_district=world["district"])
+    a = BillFactory(person=world["person"], district=world["district"], total_assistance=D("100.01"),
+                    discharge_date=date(2023, 3, 5), admission_date=date(2023, 3, 1),
+                    computation={"category": "minimum_living", "visit_class": "inpatient"})
+    BillFactory(person=world["person"], district=world["district"], total_assistance=D("50.00"),
+                discharge_date=date(2023, 3, 9), admission_date=date(2023, 3, 8),
+                computation={"category": "minimum_living", "visit_class": "inpatient"})
+    BillFactory(person=other, district=world["district"], total_assistance=D("7.00"),
+                discharge_date=date(2023, 3, 9), admission_date=date(2023, 3, 8),
+                computation={"category": "minimum_living", "visit_class": "inpatient"})
+    _agrees()
+    line = {"district": world["district"], "year": 2023, "month": 3, "category": "minimum_living",
+            "visit_class": "inpatient"}
+    from django.db.models import Sum
+
+    got = FundDistrictMonth.objects.filter(**line).aggregate(f=Sum("amount_fen"), n=Sum("bills"), p=Sum("people"))
+    assert (got["f"], got["n"], got["p"]) == (10001 + 5000 + 700, 3, 2)  # two people, three bills
+    Bill.objects.filter(pk=a.pk).update(total_assistance=D("0.00"))  # leaves the granted set
+    _agrees()
+    Bill.objects.filter(pk=a.pk).update(total_assistance=D("10.00"), district=other_district,
+                                        discharge_date=date(2023, 4, 1))
+    _agrees()
+    Bill.objects.filter(person=world["person"]).delete()
+    _agrees()
+    # the report's amounts come from the district level: a figure written there (around the
+    # triggers) shows in the report, so it is what the report reads
+    FundDistrictMonth.objects.create(**line, visit_type="inpatient", amount_fen=100, bills=1, people=0)
+    table = reporting.fund_expenditure(auditor, {"year": 2023, "month": None, "district": world["district"]})
+    assert table.totals["ytd_amount"] == D("7.00") + D("1.00")
+    assert aggregate.compare_districts() != []
+
+
+def test_issue_20_compact_folds_delta_rows_without_changing_a_figure(world):
+    from claims.models import Bill
+    from reports.models import FundDistrictMonth
+    from tests.factories import BillFactory
+
+    bill = BillFactory(person=world["person"], district=world["district"], total_assistance=D("1.00"),
+                       discharge_date=date(2023, 6, 5), admission_date=date(2023, 6, 1))
+    for cents in range(2, 30):
+        Bill.objects.filter(pk=bill.pk).update(total_assistance=D(cents) / 100)
+    before = _district_level()
+    rows_before = FundDistrictMonth.objects.count()
+    assert rows_before > 20  # one delta row (or two, SQLite) per write
+    removed = aggregate.compact()
+    assert FundDistrictMonth.objects.count() == 1 == rows_before - removed
+    assert _district_level() == before == _scan_by_line()
+    Bill.objects.filter(pk=bill.pk).delete()
+    aggregate.compact(year=2023)
+    assert FundDistrictMonth.objects.count() == 0
+    _agrees()
+
+
+def test_issue_20_check_finds_and_repairs_a_district_level_difference(world, caplog):
+    from reports.models import FundDistrictMonth
+    from tests.factories import BillFactory
+
+    BillFactory(person=world["person"], district=world["district"], total_assistance=D("500.00"))
+    assert aggregate.check() == []
+    row = FundDistrictMonth.objects.first()
+    FundDistrictMonth.objects.create(district_id=row.district_id, year=row.year, month=row.month, category=row.category,
+                                     visit_class=row.visit_class, visit_type=row.visit_type, amount_fen=-1)
+    with caplog.at_level(logging.ERROR, logger="reports.aggregate"):
+        found = aggregate.check(repair=True)
+    assert [type(d).__name__ for d in found] == ["DistrictDifference"]
+    assert "district level" in str(found[0]) and "499.99" in str(found[0]) and "500.00" in str(found[0])
+    assert any("district level" in r.getMessage() for r in caplog.records)
+    assert aggregate.check() == []
+    _agrees()
