@@ -296,9 +296,14 @@ def _explanation_rows(lines: list[dict[str, Any]], bills: list[dict[str, Any]], 
 
 
 def html_to_pdf(html: str) -> bytes:
+    """Render with this thread's shared font configuration (``letter_fonts``): the letter's subset
+    CJK faces are registered once, and fontconfig/Pango keep fonts loaded between documents."""
     from weasyprint import HTML  # heavy import: only where a PDF is made
 
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    from .letter_fonts import font_config
+
+    config = font_config()
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(font_config=config)
 
 
 def render_letter_html(content: dict, number: str, issued_on: date, office: str, verify_code: str, **extra: Any) -> str:
