@@ -5,13 +5,13 @@ import os
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from beneficiaries.models import Person
 from organizations.fieldcrypto import BlindIndexField, EncryptedCharField
+from organizations.filecrypto import EncryptedFileSystemStorage
 from organizations.models import District, Institution
 from policies.models import Policy
 
@@ -603,9 +603,10 @@ class PayeeAccount(models.Model):
         return f"{self.account_name} {mask_account(self.account_number)}"
 
 
-class AttachmentStorage(FileSystemStorage):
+class AttachmentStorage(EncryptedFileSystemStorage):
     """Files under ``settings.ATTACHMENTS_ROOT`` (read each time, so tests can move it), outside
-    MEDIA_ROOT and with no URL: nothing serves them but the scoped view."""
+    MEDIA_ROOT and with no URL: nothing serves them but the scoped view. Encrypted at rest like
+    every stored file (organizations.filecrypto)."""
 
     @property
     def base_location(self):  # type: ignore[override]

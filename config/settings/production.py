@@ -19,7 +19,8 @@ REQUIRED = {
     "PUBLIC_BASE_URL": "where citizens verify letters (printed on each), e.g. https://medassist.example.gov.cn",
     "DJANGO_SECRET_KEY": "50+ random characters from a secret store",
     "DJANGO_ALLOWED_HOSTS": "the site's host names, comma-separated, e.g. medassist.example.gov.cn",
-    "FIELD_ENCRYPTION_KEY": "base64 of 32 random bytes (ID and account numbers at rest), e.g. openssl rand -base64 32",
+    "FIELD_ENCRYPTION_KEY": ("base64 of 32 random bytes (ID and account numbers, TOTP secrets and stored files at rest), "
+                             "e.g. openssl rand -base64 32"),
     "FIELD_HASH_KEY": "base64 of 32 random bytes, not the encryption key (lookup hashes), e.g. openssl rand -base64 32",
 }
 problems: list[str] = []
@@ -113,7 +114,7 @@ CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "organizations.filecrypto.EncryptedFileSystemStorage"},  # encrypted at rest (issue 15)
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 SHOW_DEMO_LOGINS = False  # never list demo accounts in production
