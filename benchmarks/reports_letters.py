@@ -44,9 +44,14 @@ CONTENT = {
 }
 
 # The floor: WeasyPrint's blank A4 page with the letter's body font and one glyph (so the same
-# font is loaded, subset and embedded), rendered in the same process, interleaved with the letter.
+# font is loaded, subset and embedded), rendered in the same process, interleaved with the letter,
+# through the same ``html_to_pdf`` (the same shared font configuration). Since issue 20 the letter's
+# body font is the GB 2312 cut of Noto Serif CJK SC (reports/letter_fonts.py); BLANK_A4_INSTALLED is
+# the floor of the earlier runs (the installed 65,535-glyph face, a fresh font configuration).
 BLANK_A4 = ("<!doctype html><html><head><meta charset='utf-8'><style>@page { size: A4; margin: 37mm 26mm 35mm 28mm; }"
-            "html { font-family: 'Noto Serif CJK SC'; font-size: 16pt; }</style></head><body><p>一</p></body></html>")
+            "html { font-family: 'Letter Serif SC', 'Letter Serif SC Rest', 'Noto Serif CJK SC'; font-size: 16pt; }"
+            "</style></head><body><p>一</p></body></html>")
+BLANK_A4_INSTALLED = BLANK_A4.replace("'Letter Serif SC', 'Letter Serif SC Rest', ", "")
 
 
 def _setup():
@@ -86,6 +91,7 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=30)
     parser.add_argument("--same-office", action="store_true", help="all workers issue for one office (contend on its number lock)")
     parser.add_argument("--skip-merge", action="store_true", help="do not batch-print (e.g. a second run on the same day)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile excerpt of 5 warm renders")
     args = parser.parse_args()
     _setup()
     from django.contrib.auth import get_user_model
@@ -104,7 +110,14 @@ def main() -> None:
         render_letter_pdf(CONTENT, "京朝医救决〔2023〕1号", date(2023, 3, 15), "北京市朝阳区医疗保障局", "ABCDEFGHJK", kind="claim_approved")
         cold = time.perf_counter() - t
         html_to_pdf(BLANK_A4)
-        warm, blank = [], []
+        from weasyprint import HTML
+        from weasyprint.text.fonts import FontConfiguration
+
+        def blank_installed() -> bytes:
+            return HTML(string=BLANK_A4_INSTALLED).write_pdf(font_config=FontConfiguration())
+
+        blank_installed()
+        warm, blank, blank_old = [], [], []
         size = blank_size = 0
         for i in range(args.renders):
             t = time.perf_counter()
@@ -114,13 +127,31 @@ def main() -> None:
             t = time.perf_counter()
             blank_size = len(html_to_pdf(BLANK_A4))
             blank.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            blank_installed()
+            blank_old.append(time.perf_counter() - t)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            profile.enable()
+            for i in range(5):
+                render_letter_pdf(CONTENT, f"京朝医救决〔2023〕{i + 1}号", date(2023, 3, 15), "北京市朝阳区医疗保障局", "ABCDEFGHJK", kind="claim_approved")
+            profile.disable()
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(r"weasyprint/(document|layout/__init__|css/__init__|pdf/__init__|pdf/fonts|draw/__init__)\.py|pydyf", 25)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(12)
     warm.sort()
     blank.sort()
+    blank_old.sort()
     print(f"render one letter: cold {cold * 1000:.0f} ms; warm median {statistics.median(warm) * 1000:.0f} ms, "
           f"p95 {warm[int(len(warm) * 0.95) - 1] * 1000:.0f} ms over {args.renders}; {size / 1024:.0f} KiB")
     print(f"blank A4, same font (floor): median {statistics.median(blank) * 1000:.0f} ms, "
           f"p95 {blank[int(len(blank) * 0.95) - 1] * 1000:.0f} ms; {blank_size / 1024:.0f} KiB; "
           f"letter / floor = {statistics.median(warm) / statistics.median(blank):.1f}×")
+    print(f"blank A4, installed 65,535-glyph face, fresh font configuration (the floor before issue 20): "
+          f"median {statistics.median(blank_old) * 1000:.0f} ms, p95 {blank_old[int(len(blank_old) * 0.95) - 1] * 1000:.0f} ms; "
+          f"letter / that floor = {statistics.median(warm) / statistics.median(blank_old):.1f}×")
     print(f"load average after renders: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.letters <= 0:
         return

@@ -26,6 +26,7 @@ system temp dir), keyed by the source file, its size and mtime, the face index a
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -250,6 +251,8 @@ def font_config():
             CSS(string=rules, font_config=config)  # registers the faces in ``config``
         _local.config = config
         _local.registered = bool(rules)
+        if threading.current_thread() is threading.main_thread():
+            atexit.register(reset)  # WeasyPrint's __del__ fails if it runs during interpreter teardown
     return config
 
 

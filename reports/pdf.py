@@ -28,6 +28,7 @@ The content dict a letter is rendered from (built by ``claims.letters.letter_con
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -295,7 +296,7 @@ def _explanation_rows(lines: list[dict[str, Any]], bills: list[dict[str, Any]], 
     return rows
 
 
-def html_to_pdf(html: str) -> bytes:
+def html_to_pdf(html: str, stylesheets: list | None = None) -> bytes:
     """Render with this thread's shared font configuration (``letter_fonts``): the letter's subset
     CJK faces are registered once, and fontconfig/Pango keep fonts loaded between documents."""
     from weasyprint import HTML  # heavy import: only where a PDF is made
@@ -303,14 +304,37 @@ def html_to_pdf(html: str) -> bytes:
     from .letter_fonts import font_config
 
     config = font_config()
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(font_config=config)
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(font_config=config, stylesheets=stylesheets)
 
 
-def render_letter_html(content: dict, number: str, issued_on: date, office: str, verify_code: str, **extra: Any) -> str:
-    return render_to_string("reports/letter.html", letter_context(
-        content, number=number, issued_on=issued_on, office=office, verify_code=verify_code, **extra))
+_stylesheets = threading.local()
+
+
+def letter_stylesheet():
+    """``reports/letter.css`` parsed once per thread (issue 20: parsing it took ~7 % of a render).
+
+    Given to WeasyPrint as a user stylesheet: the letter has no author stylesheet then (only two
+    ``style`` attributes, which win over it as they won over the inline sheet), so every value is
+    what the inline sheet gave (tests/reports/test_letter_fonts.py compares every layout box)."""
+    sheet = getattr(_stylesheets, "letter", None)
+    if sheet is None:
+        from weasyprint import CSS
+
+        from .letter_fonts import font_config
+
+        sheet = CSS(string=render_to_string("reports/letter.css"), base_url=str(settings.BASE_DIR), font_config=font_config())
+        _stylesheets.letter = sheet
+    return sheet
+
+
+def render_letter_html(content: dict, number: str, issued_on: date, office: str, verify_code: str, *,
+                       external_css: bool = False, **extra: Any) -> str:
+    """The letter's HTML; with ``external_css`` without its ``<style>`` (see :func:`letter_stylesheet`)."""
+    context = letter_context(content, number=number, issued_on=issued_on, office=office, verify_code=verify_code, **extra)
+    return render_to_string("reports/letter.html", {**context, "external_css": external_css})
 
 
 def render_letter_pdf(content: dict, number: str, issued_on: date, office: str, verify_code: str, **extra: Any) -> bytes:
     """The letter as PDF bytes. ``extra``: kind, replaces_number, correction_reason."""
-    return html_to_pdf(render_letter_html(content, number, issued_on, office, verify_code, **extra))
+    html = render_letter_html(content, number, issued_on, office, verify_code, external_css=True, **extra)
+    return html_to_pdf(html, stylesheets=[letter_stylesheet()])

@@ -9,7 +9,7 @@ from django.utils import translation
 from pypdf import PdfReader
 
 from reports import letter_fonts
-from reports.pdf import render_letter_html, render_letter_pdf
+from reports.pdf import letter_stylesheet, render_letter_html, render_letter_pdf
 
 from .helpers import pdf_text
 
@@ -34,10 +34,10 @@ def _pdf(content, kind="claim_approved"):
         return render_letter_pdf(content, "京朝医救决〔2026〕17号", date(2026, 12, 7), OFFICE, "ABCDEFGHJK", kind=kind)
 
 
-def _boxes(html: str, font_config) -> list[tuple]:
+def _boxes(html: str, font_config, stylesheets=None) -> list[tuple]:
     from weasyprint import HTML
 
-    document = HTML(string=html).render(font_config=font_config)
+    document = HTML(string=html).render(font_config=font_config, stylesheets=stylesheets)
     out = []
 
     def walk(box):
@@ -116,3 +116,18 @@ def test_issue20_without_the_subsetter_letters_use_the_installed_faces(approved_
     finally:
         letter_fonts.reset()
     assert {"Noto-Serif-CJK-SC", "Noto-Serif-CJK-SC-Bold", "Noto-Sans-CJK-SC-Bold"} <= set(fonts)
+
+
+@pytest.mark.parametrize("kind", ["claim_approved", "claim_rejected"])
+def test_issue20_stylesheet_parsed_once_gives_the_inline_sheets_layout(approved_content, kind):
+    content = dict(approved_content, recipient_name="王喆堃")
+    if kind == "claim_rejected":
+        content.update(decision="rejected", reason="不属于医疗救助对象", amount=0)
+    args = (content, "京朝医救决〔2026〕17号", date(2026, 12, 7), OFFICE, "ABCDEFGHJK")
+    with translation.override("zh-hans"):
+        inline = render_letter_html(*args, kind=kind)
+        external = render_letter_html(*args, kind=kind, external_css=True)
+    assert "<style>" in inline and "<style>" not in external
+    assert letter_stylesheet() is letter_stylesheet()
+    config = letter_fonts.font_config()
+    assert _boxes(external, config, [letter_stylesheet()]) == _boxes(inline, config)
