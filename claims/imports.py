@@ -668,7 +668,8 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                 for bill_id, no, computed, paid in (
                     money.bills_recomputed(Bill.objects.filter(pk__in=ids[start:start + 5000],
                                                                hospital_assistance_paid__isnull=False))
-                    .values_list("pk", "settlement_no", "total_assistance", "hospital_assistance_paid")
+                    .annotate(money_granted=money.granted_expr())
+                    .values_list("pk", "settlement_no", "money_granted", "hospital_assistance_paid")
                 ):
                     if computed != paid:
                         report.differences.append(Difference(line_of[bill_id], no, bill_id, computed, paid))

@@ -201,7 +201,9 @@ class Bill(models.Model):
     paid_amount = models.DecimalField(_("已支付救助金额"), **MONEY, null=True, blank=True, help_text=_("手工报销支付时的金额（支付后不再改变）"))
     category = models.CharField(_("适用类别"), max_length=40, blank=True, help_text=_("计算时采用的救助对象类别"))
     # The decision on a claim's bill (claims.money.bill_granted): set at approval, changed only by
-    # an approved correction decision (Correction). None for one-stop bills (granted = computed).
+    # an approved correction decision (Correction). None for one-stop bills (granted = computed),
+    # except where the recalculation capped a raise by the room relief on application left
+    # (京 六(三), claims.recalc.ReliefFit; the computation's ``relief_cap`` says why).
     granted_amount = models.DecimalField(_("核定救助金额"), **MONEY, null=True, blank=True,
                                          help_text=_("批准时核定，仅经更正决定改变"))
     # When the bill's figure was decided and entered the ledger (a claim's approval). The year is

@@ -22,6 +22,11 @@ to each person-year is the same, because there is only this one:
   paid at the hospital keeps what was paid and a difference becomes one open adjustment
   (:func:`reconcile_paid`); a *granted* claim keeps its grant and a difference becomes a proposed
   correction decision (``claims.services.corrections_sync``);
+- relief on application comes after every other assistance (京 六(三)): an upward change of a
+  one-stop bill counted by a granted relief fits only the room that relief leaves
+  (:class:`ReliefFit`, ``claims.services.relief_room``/``relief_fit``, the rule a claim's
+  correction follows too); the grant is ``Bill.granted_amount``, the capped part is recorded and
+  explained in the computation (``relief_cap``);
 - the ledger: buckets from the counted bills' bucket lines and the draws
   (``claims.services.ledger_buckets``), used = the engine's year state;
 - a damaged ledger (one that does not add up to its unchanged bills) is reported and left alone:
@@ -134,7 +139,7 @@ BILL_FIELDS = (
     "referral_compliant", "in_province", "major_disease", "rare_disease", "good_samaritan_injury",
     "institution__designated", "hospital_assistance_paid", "paid_amount",
     "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation_digest", "computed_at",
-    "counted_at", "district_id",
+    "counted_at", "district_id", "granted_amount",
 )
 # The computed fields a recomputation writes (claims.services.COMPUTED_FIELDS), in tuple order.
 BILL_WRITE_FIELDS = ("policy", "assistance", "tilted", "special", "total_assistance", "category", "computation",
@@ -142,7 +147,7 @@ BILL_WRITE_FIELDS = ("policy", "assistance", "tilted", "special", "total_assista
 (B_ID, B_PERSON, B_CLAIM, B_STATUS, B_VISIT, B_START, B_END, B_TOTAL, B_SCOPE, B_BASIC, B_CRITICAL, B_OTHER,
  B_REFERRAL, B_INPROV, B_MAJOR, B_RARE, B_GOODSAM, B_DESIGNATED, B_HOSP_PAID, B_PAID_AMOUNT,
  B_POLICY, B_ASSIST, B_TILTED, B_SPECIAL, B_TOTAL_ASSIST, B_CATEGORY, B_DIGEST, B_COMPUTED_AT,
- B_COUNTED_AT, B_DISTRICT) = range(len(BILL_FIELDS))
+ B_COUNTED_AT, B_DISTRICT, B_GRANTED) = range(len(BILL_FIELDS))
 
 
 def _bill_in(row: tuple):
@@ -172,7 +177,8 @@ def stored_computation_without_lines():
 
 class PaidBill(NamedTuple):
     """What ``reconcile_paid`` needs of a paid bill: what was paid (``claims.models.paid_of``)
-    and the newly computed total."""
+    and the new grant (the newly computed total, or less where relief on application already
+    covered the burden: :func:`relief_fit_one_stop`)."""
 
     pk: int
     paid: Decimal
@@ -357,6 +363,123 @@ def in_decision_order(rows: list[tuple], *, counted_at: int = B_COUNTED_AT) -> l
     return sorted(rows, key=lambda r: decision_key(pk=r[B_ID], discharge_date=r[B_END], counted_at=r[counted_at]))
 
 
+def _one_stop_granted(row: tuple) -> Decimal:
+    """The grant a one-stop bill's row holds now (``claims.money.bill_granted``)."""
+    return row[B_GRANTED] if row[B_GRANTED] is not None else (row[B_TOTAL_ASSIST] or ZERO)
+
+
+class ReliefFit:
+    """京 六(三) in the core: relief on application comes after every other assistance, so a
+    one-stop bill counted by a granted relief is never raised into burden the relief covered.
+
+    A one-stop bill's grant is its computed figure, so a recomputation that finds MORE (e.g. a
+    retroactive certification) would otherwise raise the grant at once. For such a bill counted by
+    a granted relief, the raise fits only the room the relief leaves: the same rule and the same
+    definition as a claim's correction (``claims.services.relief_room`` / ``relief_fit``). The
+    computed figure stays in ``total_assistance`` (and on the ledger, like a claim's computed
+    figure); the grant is ``Bill.granted_amount`` (read by ``claims.money.bill_granted`` and
+    everything built on it: the fund pre-aggregate, relief, warnings, hospital differences), and
+    the computation records the cap (``relief_cap``) with an explanation line citing the relief's
+    clause. Decreases are taken as they are.
+
+    One per chunk: which bills a granted relief counted is read once, and only when some one-stop
+    bill's figure rises (nothing is read on a run that raises nothing); ``decided`` holds the
+    one-stop grants changed earlier in the chunk (not written yet), so the room read for a later
+    person-year of the same household already reflects them. The applications are locked before
+    their room is read (two chunks never spend one room twice).
+    """
+
+    def __init__(self, bill_q, *, dry_run: bool) -> None:
+        self._bill_q = bill_q
+        self._lock = not dry_run
+        self._counted: dict[int, int] | None = None
+        self.decided: dict[int, Decimal] = {}
+
+    def _counted_bills(self) -> dict[int, int]:
+        if self._counted is None:
+            from applications.models import Application, CountedBill
+            from claims import money
+
+            self._counted = dict(CountedBill.objects.filter(
+                bill_id__in=self._bill_q.values("id"), counted=True,
+                application__in=money.applications_granted(Application.objects.all()))
+                .values_list("bill_id", "application_id"))
+        return self._counted
+
+    def fit(self, counted: list[tuple[tuple, Any, dict]], py_decided: dict[int, Decimal]) -> None:
+        """Set ``new["granted"]`` (and, where capped, ``granted_amount``, ``relief_cap``, the
+        digest) on a person-year's counted bills, in decision order; ``py_decided`` receives the
+        one-stop grants that change."""
+        from collections import ChainMap
+        from hashlib import md5
+
+        from claims import services as claim_services
+
+        rising = []
+        for row, _result, new in counted:
+            new["granted"] = new["total_assistance"]
+            if row[B_CLAIM] is not None:
+                continue
+            before = _one_stop_granted(row)
+            if new["total_assistance"] > before:
+                rising.append((row, new, before))
+            elif new["total_assistance"] != before:
+                py_decided[row[B_ID]] = new["total_assistance"]
+        if not rising:
+            return
+        known = self._counted_bills()
+        rising = [item for item in rising if item[0][B_ID] in known]
+        if not rising:
+            return
+        counted_by, room = claim_services.relief_room(bill_ids=[row[B_ID] for row, _n, _b in rising],
+                                                      granted_now=ChainMap(py_decided, self.decided), lock=self._lock)
+        apps = _relief_apps(set(counted_by.values()))
+        for row, new, before in rising:
+            application_id = counted_by.get(row[B_ID])
+            if application_id is None:
+                continue
+            computed = new["total_assistance"]
+            granted = claim_services.relief_fit(granted=before, computed=computed, room=room,
+                                                application_id=application_id)
+            py_decided[row[B_ID]] = granted
+            if granted == computed:
+                continue
+            number, clause = apps.get(application_id, ("", ""))
+            new["granted"] = new["granted_amount"] = granted
+            new["relief_cap"] = {"clause": clause, "application_id": application_id, "application": number,
+                                 "computed": str(computed), "granted": str(granted),
+                                 "not_assisted": str(computed - granted)}
+            new["digest"] = md5(f"{new['digest']}|relief_cap:{application_id}:{granted}".encode(),
+                                usedforsecurity=False).hexdigest()
+
+
+def _count_changed(changed: list[tuple], granted: list[tuple]) -> int:
+    """Bills written: computed figures changed, or only the grant (the set only when there is one)."""
+    if not granted:
+        return len(changed)
+    return len({r[0] for r in changed} | {g[0] for g in granted})
+
+
+def _relief_apps(ids: set[int]) -> dict[int, tuple[str, str]]:
+    """Application id -> (number, its first clause: e.g. 京医保发〔2022〕37号 六(三))."""
+    from applications.models import Application
+
+    out = {}
+    for pk, number, clauses in Application.objects.filter(pk__in=sorted(ids)).values_list(
+            "pk", "number", "computation__clauses"):
+        out[pk] = (number or "", (clauses or [""])[0] if isinstance(clauses, list) else "")
+    return out
+
+
+def relief_cap_line(cap: dict) -> dict[str, str]:
+    """The explanation line of a grant capped by relief on application (京 六(三)): the grant,
+    what the rule computed, and the part not assisted because the relief already covered it."""
+    return {"key": "relief_cap", "label": "核定救助金额",
+            "value": f"{cap['granted']}（按规则计算 {cap['computed']}；"
+                     f"依申请救助 {cap['application']} 已覆盖的负担不再救助 {cap['not_assisted']}）",
+            "clause": cap.get("clause") or ""}
+
+
 def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = None, only_year: int | None = None,
                     dry_run: bool = False, picker: PolicyPicker | None = None,
                     person_years: Iterable[tuple[int, int]] | None = None) -> ChunkOutcome:
@@ -470,6 +593,8 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     bucket_updates: list[tuple] = []
     bucket_deletes: list[int] = []
     person_in_cache: dict[int, Any] = {}
+    granted_changes: list[tuple[int, Decimal | None]] = []
+    relief = ReliefFit(bill_q, dry_run=dry_run)
 
     for key in keys:
         person_id, year = key
@@ -489,6 +614,8 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         counted: list[tuple[tuple, Any, dict]] = []  # (row, result, new figures)
         pending: dict[int | None, list[tuple]] = defaultdict(list)
         py_changed: list[tuple] = []
+        py_granted: list[tuple[int, Decimal | None]] = []
+        py_decided: dict[int, Decimal] = {}
         py_claims: set[int] = set()
         py_paid: list[PaidBill] = []
 
@@ -506,15 +633,25 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
 
         def apply(row: tuple, new: dict) -> bool:
             """Write the new figures when they differ (the explanation compared by its digest)."""
+            one_stop = row[B_CLAIM] is None
+            granted_same = not one_stop or row[B_GRANTED] == new.get("granted_amount")
             same = (row[B_POLICY] == new["policy_id"] and row[B_ASSIST] == new["assistance"]
                     and row[B_TILTED] == new["tilted"] and row[B_SPECIAL] == new["special"]
                     and row[B_TOTAL_ASSIST] == new["total_assistance"] and row[B_CATEGORY] == new["category"]
                     and row[B_DIGEST] == new["digest"])
-            if same and row[B_COMPUTED_AT] is not None:
+            if same and granted_same and row[B_COMPUTED_AT] is not None:
                 return False
+            if not granted_same:  # a one-stop grant capped by relief on application (ReliefFit), or no longer
+                py_granted.append((row[B_ID], new.get("granted_amount")))
+                if same and row[B_COMPUTED_AT] is not None:
+                    return True
             result = new.get("result")
             full = (result.to_dict() if result is not None
                     else claim_services.no_policy_result(SimpleNamespace(pk=row[B_ID])))
+            cap = new.get("relief_cap")
+            if cap is not None:
+                full["relief_cap"] = cap
+                full.setdefault("explanation", {}).setdefault("lines", []).append(relief_cap_line(cap))
             py_changed.append((row[B_ID], new["policy_id"], new["assistance"], new["tilted"], new["special"],
                                new["total_assistance"], new["category"], full, new["digest"], now))
             if row[B_CLAIM]:
@@ -529,12 +666,15 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
             counted.append((row, result, new))
             if result is not None and result.error:
                 py.errors.append(f"bill {row[B_ID]}: {result.error}")
+        # 京 六(三): a one-stop raise on a bill counted by a granted relief fits the room it leaves
+        relief.fit(counted, py_decided)
+        for row, _result, new in counted:
             counted_changed = apply(row, new) or counted_changed
-            # One-stop bills paid at the hospital: a difference is an adjustment. A claim's paid
-            # bill keeps its grant: a difference becomes a correction decision (corrections_sync).
+            # One-stop bills paid at the hospital: a difference from the grant is an adjustment. A
+            # claim's paid bill keeps its grant: a difference becomes a correction (corrections_sync).
             paid = paid_of(row[B_STATUS], row[B_HOSP_PAID], row[B_PAID_AMOUNT]) if not row[B_CLAIM] else None
             if paid is not None:
-                py_paid.append(PaidBill(row[B_ID], paid, new["total_assistance"]))
+                py_paid.append(PaidBill(row[B_ID], paid, new["granted"]))
         for row in rows:
             if row[B_STATUS] not in counted_statuses:
                 pending[row[B_CLAIM]].append(row)
@@ -597,10 +737,12 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         outcome.person_years += 1
         outcome.bills_seen += len(rows)
         py.bills_seen = len(rows)
-        py.bills_changed = len(py_changed)
+        py.bills_changed = _count_changed(py_changed, py_granted)
         py.ledger_changed = ledger_changed
         py.total_assistance = header["total_assistance"]
         changed_bills += py_changed
+        granted_changes += py_granted
+        relief.decided.update(py_decided)
         changed_claims |= py_claims
         paid_bills += py_paid
         for paid_bill in py_paid:
@@ -622,7 +764,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
             elif (old[0], old[1], old[2]) != (cap, used, clause):
                 bucket_updates.append((old[3], cap, used, clause))
 
-    outcome.bills_changed = len(changed_bills)
+    outcome.bills_changed = _count_changed(changed_bills, granted_changes)
 
     # 2. One-stop bills paid at the hospital keep what was paid; a difference is one open adjustment.
     created, superseded = reconcile_paid(paid_bills, dry_run=dry_run, now=now)
@@ -638,6 +780,8 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     # 3. Writes, only what differs.
     if changed_bills:
         fast_update(Bill, BILL_WRITE_FIELDS, changed_bills)
+    if granted_changes:  # one-stop grants capped by relief on application (ReliefFit), or released
+        fast_update(Bill, ["granted_amount"], granted_changes)
     if bucket_deletes:
         LedgerBucket.objects.filter(pk__in=bucket_deletes).delete()  # derived data, rebuilt from the bills
     fast_update(PersonYearLedger, ["deductible_used", "tilted_base", "total_assistance", "bills_counted", "updated_at"],

@@ -1,6 +1,7 @@
 """对账单: per designated institution and month, the assistance it advanced under one-stop
 settlement (``hospital_assistance_paid``, the platform's maf_pay) against what the product
-computed (``total_assistance``), bill by bill, with the totals and the difference.
+granted (``claims.money.granted_expr``: the computed ``total_assistance``, or less where relief on
+application already covered the burden, 京 六(三)), bill by bill, with the totals and the difference.
 
 Only one-stop bills the hospital settled count (status HOSPITAL_PAID; cancelled/冲正 bills are
 REJECTED and left out). A positive difference is owed to the hospital (补发), a negative one is
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from . import money
 from .models import ZERO, BillSource, BillStatus
 
 
@@ -67,8 +69,9 @@ def statement(*, bills, institution, month: date) -> Statement:
     qs = (bills.filter(institution=institution, source=BillSource.ONE_STOP, status=BillStatus.HOSPITAL_PAID,
                        discharge_date__gte=first, discharge_date__lt=following)
           .order_by("discharge_date", "id")
+          .annotate(money_granted=money.granted_expr())
           .values_list("pk", "settlement_no", "person__name", "discharge_date", "hospital_assistance_paid",
-                       "total_assistance"))
+                       "money_granted"))
     result = Statement(institution.pk, institution.name, first)
     for pk, no, name, day, advanced, computed in qs:
         result.lines.append(StatementLine(pk, no, name, day, advanced or ZERO, computed))

@@ -930,7 +930,7 @@ def corrections_sync(*, claim_ids: Iterable[int], by=None, reason: str = "") -> 
                                          .values_list("pk", "claim_id", "total_assistance", "granted_amount")):
         bills[claim_id].append((pk, total, granted))
     waiting = {c.claim_id: c for c in Correction.objects.filter(claim_id__in=ids, status=Correction.Status.PROPOSED)}
-    counted_by, room = _relief_room(bill_ids=[pk for rows in bills.values() for pk, _t, _g in rows])
+    counted_by, room = relief_room(bill_ids=[pk for rows in bills.values() for pk, _t, _g in rows])
     proposed = 0
     now = timezone.now()
     for claim in money.claims_granted(Claim.objects.filter(pk__in=ids)).only("pk", "status"):
@@ -941,12 +941,10 @@ def corrections_sync(*, claim_ids: Iterable[int], by=None, reason: str = "") -> 
         for pk, total, granted in rows:
             new = total
             application = counted_by.get(pk)
-            if total > granted and application is not None:
+            if application is not None:
                 # burden that relief on application already covered is not assisted twice
                 # (京 六(三): relief comes after every other assistance): the raise fits the room left
-                allowed = min(total - granted, max(ZERO, room[application]))
-                room[application] -= allowed
-                new = granted + allowed
+                new = relief_fit(granted=granted, computed=total, room=room, application_id=application)
             before += granted
             after += new
             if new != granted:
@@ -966,13 +964,22 @@ def corrections_sync(*, claim_ids: Iterable[int], by=None, reason: str = "") -> 
     return proposed
 
 
-def _relief_room(*, bill_ids: list[int]) -> tuple[dict[int, int], dict[int, Decimal]]:
-    """Relief on application already granted on these bills: which application counted each bill,
-    and per application the burden its counted bills still leave after assistance and relief
-    (Σ counted burden − assistance granted − relief; may be 0). A correction may raise a grant on
-    such a bill only within that room, so assistance + relief never exceed the burden."""
+def relief_room(*, bill_ids: Iterable[int], granted_now: dict[int, Decimal] | None = None,
+                lock: bool = False) -> tuple[dict[int, int], dict[int, Decimal]]:
+    """Relief on application already granted on these bills (京 六(三)): which application counted
+    each bill, and per application the burden its counted bills still leave after assistance and
+    relief (Σ counted burden − assistance granted − relief; may be 0 or less). An upward change
+    on such a bill may raise its grant only within that room (:func:`relief_fit`), so assistance +
+    relief never exceed the burden. THE rule for both kinds of grant: a claim's correction
+    (:func:`corrections_sync`) and a one-stop bill's recomputed figure (``claims.recalc``).
+
+    ``granted_now``: bill id -> the grant a caller has already decided but not written yet (the
+    recalculation core, for the bills it changed earlier in the same chunk). ``lock``: the
+    applications are locked (``SELECT … FOR UPDATE``, by id) before the room is read, so two
+    recalculation chunks holding members of one household never both spend the same room."""
     from applications.models import Application, CountedBill
 
+    bill_ids = list(bill_ids)
     if not bill_ids:
         return {}, {}
     pairs = list(CountedBill.objects.filter(bill_id__in=bill_ids, counted=True,
@@ -981,14 +988,36 @@ def _relief_room(*, bill_ids: list[int]) -> tuple[dict[int, int], dict[int, Deci
     if not pairs:
         return {}, {}
     counted_by = {bill_id: app_id for bill_id, app_id in sorted(pairs)}
-    apps = {a.pk: a for a in Application.objects.filter(pk__in={a for _b, a in pairs})}
+    app_ids = sorted({a for _b, a in pairs})
+    apps_q = Application.objects.filter(pk__in=app_ids).order_by("pk")
+    if lock:
+        apps_q = apps_q.select_for_update()
+    apps = {a.pk: a for a in apps_q}
+    overrides = granted_now or {}
     room: dict[int, Decimal] = {}
     for app_id, app in apps.items():
         left = ZERO
         for cb in CountedBill.objects.filter(application_id=app_id, counted=True).select_related("bill"):
-            left += (money.bill_burden(cb.bill) - money.bill_granted(cb.bill)) if cb.bill is not None else cb.burden
+            if cb.bill is None:
+                left += cb.burden
+                continue
+            granted = overrides.get(cb.bill_id)
+            left += money.bill_burden(cb.bill) - (money.bill_granted(cb.bill) if granted is None else granted)
         room[app_id] = left - money.relief_granted_of(app)
     return counted_by, room
+
+
+def relief_fit(*, granted: Decimal, computed: Decimal, room: dict[int, Decimal], application_id: int) -> Decimal:
+    """The new grant of a bill counted by a granted relief on application (京 六(三)) whose figure
+    changed from ``granted`` to ``computed``: a decrease is taken as it is; an increase fits only
+    the room the relief leaves (:func:`relief_room`), which it uses up (``room`` is updated in
+    place). A decrease gives room back only once it is written (the room is read from the grants,
+    or from ``relief_room(granted_now=…)``)."""
+    if computed <= granted:
+        return computed
+    allowed = min(computed - granted, max(ZERO, room[application_id]))
+    room[application_id] -= allowed
+    return granted + allowed
 
 
 def correction_propose(*, claim: Claim, by, reason: str) -> Correction | None:

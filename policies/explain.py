@@ -40,6 +40,8 @@ KEY_LABELS = {
     "window": "费用计算期间",
     "cap": "单次救助最高限额",
     "relief": "依申请救助金额",
+    # a grant capped by relief on application (京 六(三), claims.recalc.relief_cap_line)
+    "relief_cap": "核定救助金额",
 }
 # Keys whose label starts with a fixed word and ends with names or numbers kept as they are.
 PREFIX_LABELS = {
@@ -66,6 +68,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"^{_MONEY} 以上 部分 × ([\d.]+%)$"), "the part above %s × %s"),
     (re.compile(rf"^{_MONEY} 至 {_MONEY} 部分 × ([\d.]+%)$"), "the part from %s to %s × %s"),
     (re.compile(r"^按(.*?)救助标准计算（(.+)）$"), "computed by the %sper-bill standard (%s)"),
+    (re.compile(rf"^按规则计算 {_MONEY}$"), "computed by the rules %s"),
+    (re.compile(rf"^依申请救助 (\S*) ?已覆盖的负担不再救助 {_MONEY}$"),
+     "burden already covered by relief on application %s, not assisted again: %s"),
 )
 _PAREN = re.compile(r"^(.*?)（(.+)）$")
 

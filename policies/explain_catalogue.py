@@ -20,6 +20,7 @@ WORDS = (
     gettext_noop('费用计算期间'),
     gettext_noop('单次救助最高限额'),
     gettext_noop('依申请救助金额'),
+    gettext_noop('核定救助金额'),
     gettext_noop('计入费用的个人负担'),
     gettext_noop('年度救助限额（%(bucket)s）'),
     gettext_noop('不属于医疗救助对象或不在身份有效期内'),
