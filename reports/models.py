@@ -260,7 +260,13 @@ class FundMonth(models.Model):
             models.UniqueConstraint(fields=["district", "year", "month", "category", "visit_class", "visit_type", "person"],
                                     name="fund_month_key"),
         ]
-        indexes = [models.Index(fields=["year", "month"], name="fund_month_year_idx")]
+        indexes = [
+            models.Index(fields=["year", "month"], name="fund_month_year_idx"),
+            # the report's distinct people (issue 20): index-only, in group order, no sort
+            models.Index(fields=["year", "district", "category", "visit_class", "visit_type", "person", "month", "bills"],
+                         name="fund_month_line_people_idx"),
+            models.Index(fields=["year", "person", "month", "bills", "district"], name="fund_month_people_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.district_id} {self.year}-{self.month:02d} {self.category}/{self.visit_class}"

@@ -180,6 +180,7 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
                    months.values(*key_fields).annotate(n=Count("person_id", distinct=True)).order_by()}
     persons_month = {(g["district__name"], g["r_category"], g["r_visit_class"], g["visit_type"]): g["persons"]
                      for g in grouped if g["r_month"] == last_month}
+    # (both read fund_month_line_people_idx / fund_month_people_idx index-only, in group order)
     everyone = months.aggregate(ytd=Count("person_id", distinct=True),
                                 month=Count("person_id", distinct=True, filter=Q(month=last_month)))
     categories = _category_names()
