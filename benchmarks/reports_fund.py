@@ -16,8 +16,9 @@ In the same run:
   ``reports.aggregate.scan`` restricted to the year (bills through ``claims.money`` grouped by
   month, category and visit class; what the pre-aggregate replaces).
 
-``--clients N`` runs N threads, each with its own client and connection, all on the city-wide
-scenario (bounded by ``--runs`` per thread). Sizes are read from the data.
+``--clients N`` runs N threads, each with its own client and connection, on the floor, the
+city-wide and the district scenario in turn (bounded by ``--runs`` per thread): the floor under
+the same concurrency is the figure to divide by. Sizes are read from the data.
 """
 from __future__ import annotations
 
@@ -106,38 +107,44 @@ def main() -> None:
     from reports import aggregate
 
     scan_times = []
-    for _ in range(3):
+    for _ in range(1):
         t0 = time.perf_counter()
         expected = aggregate.scan()
         scan_times.append((time.perf_counter() - t0) * 1000)
     print(f"{'(reference)':<24} {'old: scan of the bills, all years':<32} {statistics.median(scan_times):8.1f} "
           f"{max(scan_times):8.1f}   ({len(expected):,} keys)")
     if args.clients > 1:
-        auditor = users["bench-fund-auditor"]
-        results: list[float] = []
-        lock = threading.Lock()
+        from reports.models import FundDistrictMonth
 
-        def worker() -> None:
-            client = Client()
-            client.force_login(auditor)
-            mine = []
-            for _ in range(args.runs):
-                t0 = time.perf_counter()
-                assert client.get(url, {"year": year}).status_code == 200
-                mine.append((time.perf_counter() - t0) * 1000)
-            with lock:
-                results.extend(mine)
-            connection.close()
+        print(f"district level rows {FundDistrictMonth.objects.count():,}")
+        for label, who, path, params in (
+                ("floor: /healthz (signed in)", users["bench-fund-auditor"], "/healthz", {}),
+                (f"city-wide {year}", users["bench-fund-auditor"], url, {"year": year}),
+                (f"district {year}", users["bench-fund-caseworker"], url, {"year": year})):
+            results: list[float] = []
+            lock = threading.Lock()
 
-        threads = [threading.Thread(target=worker) for _ in range(args.clients)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - t0
-        print(f"{args.clients} concurrent auditors, city-wide {year}: p50 {statistics.median(results):.1f} ms, "
-              f"p95 {pct(results, 95):.1f} ms, {len(results) / wall:.1f} reports/s")
+            def worker(who=who, path=path, params=params, results=results, lock=lock) -> None:
+                client = Client()
+                client.force_login(who)
+                mine = []
+                for _ in range(args.runs):
+                    t0 = time.perf_counter()
+                    assert client.get(path, params).status_code == 200
+                    mine.append((time.perf_counter() - t0) * 1000)
+                with lock:
+                    results.extend(mine)
+                connection.close()
+
+            threads = [threading.Thread(target=worker) for _ in range(args.clients)]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - t0
+            print(f"{args.clients} concurrent clients, {label}: p50 {statistics.median(results):.1f} ms, "
+                  f"p95 {pct(results, 95):.1f} ms, {len(results) / wall:.1f} requests/s", flush=True)
     load1 = os.getloadavg()
     print(f"load average at the end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
 

@@ -592,3 +592,30 @@ def test_import_that_ends_certifications_lists_each_and_asks_first(as_user, civi
     batch.refresh_from_db()
     assert batch.status == ImportStatus.APPLIED
     assert open_ended.certifications.get().valid_until == date(2024, 6, 30)
+
+
+def test_issue_20_person_detail_query_count_does_not_grow_with_the_bills(as_user, caseworker, person, district,
+                                                                           django_assert_num_queries):
+    """Issue 20: the person detail page issues the same number of queries for 3 bills as for 40."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import BillFactory
+
+    c = as_user(caseworker)
+    url = reverse("beneficiaries:person_detail", args=[person.pk])
+
+    def count(n: int) -> int:
+        for i in range(n):
+            BillFactory(person=person, district=district, discharge_date=date(2024, 1 + i % 12, 5),
+                        admission_date=date(2024, 1 + i % 12, 1))
+        c.get(url)  # warm
+        with CaptureQueriesContext(connection) as ctx:
+            assert c.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = count(3)
+    many = count(37)
+    assert few == many
+    with django_assert_num_queries(few):
+        c.get(url)
