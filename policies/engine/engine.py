@@ -387,56 +387,255 @@ def _commit(policy: PolicySpec, state: YearState, result: BillResult, flags: Fla
         state.tilted_base += result.burden - result.assistance - result.special
 
 
-def _entries(policy: PolicySpec, person: PersonIn) -> tuple[tuple[date, date | None, tuple], ...]:
-    """(valid_from, last covered day, category plan) of the person's mapped certifications."""
+# --------------------------------------------------------------------------------------------
+# Precompiled evaluation plans (issue 20)
+# --------------------------------------------------------------------------------------------
+
+
+class _Kernel:
+    """What one category × visit rule needs at run time, resolved once per policy.
+
+    ``fast``: the bill can take :func:`_compute_fast` (a tier without required flags, at most one
+    bucket drawn, no special item that could apply to this visit type and category); otherwise
+    (and whenever one of ``candidates`` applies to the bill) the general :func:`_compute` runs.
+    Both give the same result; tests/policies/engine/test_issue20_fast_path.py holds them equal.
+    """
+
+    __slots__ = ("entry", "plan", "fast", "candidates", "rate", "deductible", "tier", "draw", "counts",
+                 "category", "tier_code", "visit_class", "clauses")
+
+    def __init__(self, policy: PolicySpec, entry: tuple, plan: Plan, visit_type: str | None) -> None:
+        tier: Tier = entry[2]
+        self.entry = entry
+        self.plan = plan
+        self.tier = tier
+        self.category = plan.category
+        self.tier_code = plan.tier_code
+        self.visit_class = plan.visit_class
+        self.clauses = plan.clauses
+        self.rate = plan.rate
+        self.deductible = tier.deductible.kind != "none"
+        # special items whose static conditions (visit type, category) hold here; their flag and
+        # disability-grade conditions are checked per bill
+        self.candidates: tuple[SpecialItem, ...] = tuple(
+            item for item in policy.special_items
+            if (item.visit_types is None or visit_type in item.visit_types)
+            and (item.categories is None or plan.category in item.categories))
+        draws = plan.draws
+        self.draw = draws[0] if len(draws) == 1 else None
+        # whether the drawn amount counts against the bucket (caps.count, POLICY.md §9)
+        self.counts = self.draw is not None and (self.draw[1] is not None or policy.count_uncapped)
+        self.fast = visit_type is not None and not tier.required_flags and len(draws) <= 1
+
+
+class _Compiled:
+    """A policy's evaluation plan: visit type → {category: :class:`_Kernel`}."""
+
+    __slots__ = ("policy", "always", "ruled", "no_rule", "gate_clauses", "effective_from", "effective_to",
+                 "designated_required", "referral_required", "eom")
+
+    def __init__(self, policy: PolicySpec) -> None:
+        self.policy = policy
+        category_plan = policy.category_plan
+
+        def kernels(plans: dict[str, Plan], visit_type: str | None) -> dict[str, _Kernel]:
+            return {category: _Kernel(policy, category_plan[category], plan, visit_type)
+                    for category, plan in plans.items()}
+
+        # visit types whose first rule has no flag condition: the lookup is one dict access
+        self.always: dict[str, dict[str, _Kernel]] = {}
+        self.ruled: dict[str, tuple[tuple[tuple[tuple[str, bool], ...], dict[str, _Kernel]], ...]] = {}
+        for visit_type, rules in policy.visit_table.items():
+            if not rules[0][0]:
+                self.always[visit_type] = kernels(rules[0][2], visit_type)
+            else:
+                self.ruled[visit_type] = tuple((when, kernels(plans, visit_type)) for when, _, plans in rules)
+        self.no_rule = kernels(policy.no_rule_plans, None)
+        self.gate_clauses: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.effective_from = policy.effective_from
+        self.effective_to = policy.effective_to
+        self.designated_required = policy.designated.required
+        self.referral_required = policy.referral.required
+        self.eom = policy.end_of_month
+
+    def kernels_for(self, visit_type: str, flags: Flags) -> dict[str, _Kernel]:
+        """As :meth:`PolicySpec.visit_match`: the first rule matching the visit type and flags."""
+        found = self.always.get(visit_type)
+        if found is not None:
+            return found
+        for when, kernels in self.ruled.get(visit_type, ()):
+            if not when or _flags_match(flags, when):
+                return kernels
+        return self.no_rule
+
+
+_COMPILED: dict[int, _Compiled] = {}
+
+
+def compiled(policy: PolicySpec) -> _Compiled:
+    """The policy's evaluation plan, built on first use (kept for the 256 policies used last)."""
+    found = _COMPILED.get(id(policy))
+    if found is None or found.policy is not policy:
+        if len(_COMPILED) >= 256:
+            _COMPILED.clear()
+        found = _COMPILED[id(policy)] = _Compiled(policy)
+    return found
+
+
+def _gate_fast(c: _Compiled, bill: BillIn, burden: Decimal, reasons: tuple[str, ...]) -> BillResult:
+    """:func:`_gate` with the policy's gate plan, its clauses looked up once per reason set."""
+    plan = c.policy.gate_plan
+    clauses = c.gate_clauses.get(reasons)
+    if clauses is None:
+        found = plan.reason_clauses
+        clauses = c.gate_clauses[reasons] = tuple(dict.fromkeys(found[r] for r in reasons if found.get(r)))
+    return _new(BillResult, (bill.id, None, ZERO, ZERO, ZERO, ZERO, None, None, None, burden,
+                             ZERO, None, ZERO, (), reasons, clauses, (), plan))
+
+
+def _compute_fast(policy: PolicySpec, k: _Kernel, bill: BillIn, burden: Decimal, state: YearState,
+                  stats: RegionStats) -> BillResult:
+    """:func:`_compute` for a ``fast`` kernel and a bill no special item applies to (a dry run)."""
+    rate = k.rate
+    reasons: tuple[str, ...] = ()
+    deductible = raw = assistance = ZERO
+    buckets: tuple[BucketLine, ...] = ()
+    if rate is not None:
+        if k.deductible:
+            left = _deductible_amount(k.tier, bill.end.year, stats) - state.deductible_used
+            if left > ZERO:
+                deductible = burden if burden < left else left
+                if deductible:
+                    reasons = ("deductible",)
+            raw = ((burden - deductible) * rate).quantize(CENT, ROUND_HALF_UP)
+        else:
+            raw = (burden * rate).quantize(CENT, ROUND_HALF_UP)
+        assistance = raw
+        draw = k.draw
+        if draw is not None:
+            name, cap, clause = draw
+            if cap is None:
+                buckets = (_new(BucketLine, (name, None, None, None, assistance, clause)),)
+            else:
+                room = cap - state.bucket_used.get(name, ZERO)
+                if room < ZERO:
+                    room = ZERO
+                if room < assistance:
+                    assistance = room
+                    reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
+                buckets = (_new(BucketLine, (name, cap, room, room - assistance, assistance, clause)),)
+    else:
+        reasons = ("visit_not_covered",)
+    spec = policy.tilted
+    if spec is None or not _flags_match(bill.flags, spec.required_flags):
+        return _new(BillResult, (bill.id, None, assistance, ZERO, ZERO, assistance + ZERO + ZERO, k.category,
+                                 k.tier_code, k.visit_class, burden, deductible, rate, raw, buckets, reasons,
+                                 k.clauses, (), k.plan))
+    # 倾斜救助 (as in _compute)
+    tilted = ZERO
+    before = state.tilted_base
+    after = before + (burden - assistance - ZERO)
+    threshold = spec.threshold
+    if after > threshold:
+        over = after - threshold if before <= threshold else after - before
+        tilted = (over * spec.rate).quantize(CENT, ROUND_HALF_UP)
+        if spec.cap is not None:
+            room = spec.cap - state.bucket_used.get("tilted", ZERO)
+            if room < tilted:
+                tilted = room if room > ZERO else ZERO
+                reasons += ("cap_limited",) if tilted else ("cap_exhausted",)
+    clauses = k.clauses
+    items: tuple[ItemLine, ...] = ()
+    if tilted:
+        items = (_new(ItemLine, ("tilted", "tilted", "倾斜救助", tilted,
+                                 f"年度累计个人负担超过 {spec.threshold} 元部分按 {percent_str(spec.rate)}",
+                                 spec.clause, None if spec.cap is None else "tilted")),)
+        clauses = tuple(dict.fromkeys(clauses + (spec.clause,)))
+    return _new(BillResult, (bill.id, None, assistance, tilted, ZERO, assistance + tilted + ZERO, k.category,
+                             k.tier_code, k.visit_class, burden, deductible, rate, raw, buckets, reasons,
+                             clauses, items, k.plan))
+
+
+def _applies_any(k: _Kernel, bill: BillIn, person: PersonIn) -> bool:
+    category = k.category
+    for item in k.candidates:
+        if _special_applies(item, category, bill, person):
+            return True
+    return False
+
+
+def _entries(policy: PolicySpec, person: PersonIn) -> tuple[tuple[date, date | None, str], ...]:
+    """(valid_from, last covered day, category) of the person's mapped certifications."""
     category_plan = policy.category_plan
     out = []
     eom = policy.end_of_month
     for cert in person.certifications:
-        entry = category_plan.get(cert.category)
-        if entry is None:
+        category = cert.category
+        if category not in category_plan:
             continue
         until = cert.valid_until
         if until is not None and eom:
             until = month_end(until)
-        out.append((cert.valid_from, until, entry))
+        out.append((cert.valid_from, until, category))
     return tuple(out)
 
 
-def _assess(policy: PolicySpec, person: PersonIn, entries: tuple, bill: BillIn, state: YearState,
+def _assess(c: _Compiled, person: PersonIn, entries: tuple, bill: BillIn, state: YearState,
             stats: RegionStats) -> BillResult:
+    policy = c.policy
     start = bill.start
     end = bill.end
-    burden = bill_burden(bill)
-    if burden is None:
-        return _error(bill, "invalid_amounts")
-    if end < policy.effective_from or (policy.effective_to is not None and end > policy.effective_to):
-        return _gate(policy, bill, burden, ("outside_policy_period",))
+    # bill_burden, inlined
+    total = bill.total_cost
+    scope = bill.policy_scope_cost
+    basic = bill.basic_paid
+    critical = bill.critical_paid
+    other = bill.other_paid
+    D = Decimal
+    if not (type(total) is D and type(scope) is D and type(basic) is D and type(critical) is D
+            and type(other) is D):
+        burden = bill_burden(bill)
+        if burden is None:
+            return _error(bill, "invalid_amounts")
+    else:
+        try:
+            if not (MAX_AMOUNT >= total >= scope >= basic + critical and basic >= ZERO and critical >= ZERO
+                    and MAX_AMOUNT >= other >= ZERO):
+                return _error(bill, "invalid_amounts")
+            burden = scope - basic - critical - other
+        except InvalidOperation:  # NaN
+            return _error(bill, "invalid_amounts")
+        burden = ZERO if burden <= ZERO else burden.quantize(CENT, ROUND_HALF_UP)
+    if end < c.effective_from or (c.effective_to is not None and end > c.effective_to):
+        return _gate_fast(c, bill, burden, ("outside_policy_period",))
 
     # Categories whose coverage window overlaps the stay (POLICY.md §2).
     covering = None
-    for valid_from, until, entry in entries:
+    for valid_from, until, category in entries:
         if valid_from <= end and (until is None or until >= start):
             if covering is None:
-                covering = [entry]
-            elif entry not in covering:
-                covering.append(entry)
+                covering = [category]
+            elif category not in covering:
+                covering.append(category)
     flags = bill.flags
     if covering is None or not flags.designated or not flags.referral_compliant:
         gates: tuple[str, ...] = () if covering is not None else ("not_eligible",)
-        if not flags.designated and policy.designated.required:
+        if not flags.designated and c.designated_required:
             gates += ("non_designated",)
-        if not flags.referral_compliant and policy.referral.required:
+        if not flags.referral_compliant and c.referral_required:
             gates += ("unreferred",)
         if gates:
-            return _gate(policy, bill, burden, gates)
+            return _gate_fast(c, bill, burden, gates)
 
-    plans = policy.visit_match(bill.visit_type, flags)[1]
+    kernels = c.kernels_for(bill.visit_type, flags)
 
     if len(covering) == 1:  # type: ignore[arg-type]
-        entry = covering[0]  # type: ignore[index]
+        k = kernels[covering[0]]  # type: ignore[index]
         try:
-            best = _compute(policy, entry, plans[entry[1].category], bill, burden, state, stats, person)
+            if k.fast and not (k.candidates and _applies_any(k, bill, person)):
+                best = _compute_fast(policy, k, bill, burden, state, stats)
+            else:
+                best = _compute(policy, k.entry, k.plan, bill, burden, state, stats, person)
         except MissingStatisticError:
             return _error(bill, "missing_statistic", burden)
     else:
@@ -447,13 +646,17 @@ def _assess(policy: PolicySpec, person: PersonIn, entries: tuple, bill: BillIn, 
         best = None
         best_key = None
         set_aside = False
-        for entry in covering:  # type: ignore[union-attr]
+        for category in covering:  # type: ignore[union-attr]
+            k = kernels[category]
             try:
-                result = _compute(policy, entry, plans[entry[1].category], bill, burden, state, stats, person)
+                if k.fast and not (k.candidates and _applies_any(k, bill, person)):
+                    result = _compute_fast(policy, k, bill, burden, state, stats)
+                else:
+                    result = _compute(policy, k.entry, k.plan, bill, burden, state, stats, person)
             except MissingStatisticError:
                 set_aside = True
                 continue
-            key = (result.total, "not_eligible" not in result.reasons, -entry[0])
+            key = (result.total, "not_eligible" not in result.reasons, -k.entry[0])
             if best_key is None or key > best_key:
                 best, best_key = result, key
         if best is None:
@@ -479,7 +682,7 @@ def assess_bill(policy: PolicySpec, person: PersonIn, bill: BillIn, state: YearS
         return _error(bill, "invalid_dates")
     if state.year != end.year:
         raise ValueError(f"state is for {state.year}, bill {bill.id} settles in {end.year}")
-    return _assess(policy, person, _entries(policy, person), bill, state, stats)
+    return _assess(compiled(policy), person, _entries(policy, person), bill, state, stats)
 
 
 def assess_bills(policy: PolicySpec, person: PersonIn, bills: Sequence[BillIn],
@@ -492,6 +695,7 @@ def assess_bills(policy: PolicySpec, person: PersonIn, bills: Sequence[BillIn],
     """
     if states is None:
         states = {}
+    c = compiled(policy)
     entries = _entries(policy, person)
     count = len(bills)
     if count == 1:
@@ -514,7 +718,7 @@ def assess_bills(policy: PolicySpec, person: PersonIn, bills: Sequence[BillIn],
         state = states.get(year)
         if state is None:
             state = states[year] = YearState(year)
-        results[index] = _assess(policy, person, entries, bill, state, stats)
+        results[index] = _assess(c, person, entries, bill, state, stats)
     return results
 
 
