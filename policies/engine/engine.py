@@ -402,7 +402,7 @@ class _Kernel:
     """
 
     __slots__ = ("entry", "plan", "fast", "candidates", "rate", "deductible", "tier", "draw", "counts",
-                 "category", "tier_code", "visit_class", "clauses")
+                 "category", "tier_code", "visit_class", "clauses", "tilted_clauses")
 
     def __init__(self, policy: PolicySpec, entry: tuple, plan: Plan, visit_type: str | None) -> None:
         tier: Tier = entry[2]
@@ -413,6 +413,9 @@ class _Kernel:
         self.tier_code = plan.tier_code
         self.visit_class = plan.visit_class
         self.clauses = plan.clauses
+        # the clauses of a result that also pays tilted assistance (as _compute lists them)
+        self.tilted_clauses = plan.clauses if policy.tilted is None else tuple(
+            dict.fromkeys(plan.clauses + (policy.tilted.clause,)))
         self.rate = plan.rate
         self.deductible = tier.deductible.kind != "none"
         # special items whose static conditions (visit type, category) hold here; their flag and
@@ -432,7 +435,7 @@ class _Compiled:
     """A policy's evaluation plan: visit type → {category: :class:`_Kernel`}."""
 
     __slots__ = ("policy", "always", "ruled", "no_rule", "gate_clauses", "effective_from", "effective_to",
-                 "designated_required", "referral_required", "eom")
+                 "designated_required", "referral_required", "eom", "tilted", "tilted_detail", "tilted_bucket")
 
     def __init__(self, policy: PolicySpec) -> None:
         self.policy = policy
@@ -457,6 +460,10 @@ class _Compiled:
         self.designated_required = policy.designated.required
         self.referral_required = policy.referral.required
         self.eom = policy.end_of_month
+        spec = self.tilted = policy.tilted
+        self.tilted_detail = "" if spec is None else \
+            f"年度累计个人负担超过 {spec.threshold} 元部分按 {percent_str(spec.rate)}"
+        self.tilted_bucket = None if spec is None or spec.cap is None else "tilted"
 
     def kernels_for(self, visit_type: str, flags: Flags) -> dict[str, _Kernel]:
         """As :meth:`PolicySpec.visit_match`: the first rule matching the visit type and flags."""
@@ -493,13 +500,19 @@ def _gate_fast(c: _Compiled, bill: BillIn, burden: Decimal, reasons: tuple[str, 
                              ZERO, None, ZERO, (), reasons, clauses, (), plan))
 
 
-def _compute_fast(policy: PolicySpec, k: _Kernel, bill: BillIn, burden: Decimal, state: YearState,
-                  stats: RegionStats) -> BillResult:
-    """:func:`_compute` for a ``fast`` kernel and a bill no special item applies to (a dry run)."""
+def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state: YearState,
+                  stats: RegionStats, commit: bool) -> BillResult:
+    """:func:`_compute` for a ``fast`` kernel and a bill no special item applies to.
+
+    A dry run when ``commit`` is false; otherwise the paid result is also recorded in ``state``
+    exactly as :func:`_commit` records it (the caller holds the person-year lock).
+    """
     rate = k.rate
     reasons: tuple[str, ...] = ()
     deductible = raw = assistance = ZERO
     buckets: tuple[BucketLine, ...] = ()
+    draw = None
+    used = state.bucket_used
     if rate is not None:
         if k.deductible:
             left = _deductible_amount(k.tier, bill.end.year, stats) - state.deductible_used
@@ -517,7 +530,7 @@ def _compute_fast(policy: PolicySpec, k: _Kernel, bill: BillIn, burden: Decimal,
             if cap is None:
                 buckets = (_new(BucketLine, (name, None, None, None, assistance, clause)),)
             else:
-                room = cap - state.bucket_used.get(name, ZERO)
+                room = cap - used.get(name, ZERO)
                 if room < ZERO:
                     room = ZERO
                 if room < assistance:
@@ -526,8 +539,14 @@ def _compute_fast(policy: PolicySpec, k: _Kernel, bill: BillIn, burden: Decimal,
                 buckets = (_new(BucketLine, (name, cap, room, room - assistance, assistance, clause)),)
     else:
         reasons = ("visit_not_covered",)
-    spec = policy.tilted
+    spec = c.tilted
     if spec is None or not _flags_match(bill.flags, spec.required_flags):
+        if commit:
+            if deductible:
+                state.deductible_used += deductible
+            if k.counts:
+                name = draw[0]  # type: ignore[index]
+                used[name] = used.get(name, ZERO) + assistance
         return _new(BillResult, (bill.id, None, assistance, ZERO, ZERO, assistance + ZERO + ZERO, k.category,
                                  k.tier_code, k.visit_class, burden, deductible, rate, raw, buckets, reasons,
                                  k.clauses, (), k.plan))
@@ -540,17 +559,25 @@ def _compute_fast(policy: PolicySpec, k: _Kernel, bill: BillIn, burden: Decimal,
         over = after - threshold if before <= threshold else after - before
         tilted = (over * spec.rate).quantize(CENT, ROUND_HALF_UP)
         if spec.cap is not None:
-            room = spec.cap - state.bucket_used.get("tilted", ZERO)
+            room = spec.cap - used.get("tilted", ZERO)
             if room < tilted:
                 tilted = room if room > ZERO else ZERO
                 reasons += ("cap_limited",) if tilted else ("cap_exhausted",)
     clauses = k.clauses
     items: tuple[ItemLine, ...] = ()
     if tilted:
-        items = (_new(ItemLine, ("tilted", "tilted", "倾斜救助", tilted,
-                                 f"年度累计个人负担超过 {spec.threshold} 元部分按 {percent_str(spec.rate)}",
-                                 spec.clause, None if spec.cap is None else "tilted")),)
-        clauses = tuple(dict.fromkeys(clauses + (spec.clause,)))
+        items = (_new(ItemLine, ("tilted", "tilted", "倾斜救助", tilted, c.tilted_detail, spec.clause,
+                                 c.tilted_bucket)),)
+        clauses = k.tilted_clauses
+    if commit:
+        if deductible:
+            state.deductible_used += deductible
+        if k.counts:
+            name = draw[0]  # type: ignore[index]
+            used[name] = used.get(name, ZERO) + assistance
+        if tilted and c.tilted_bucket is not None:
+            used["tilted"] = used.get("tilted", ZERO) + tilted
+        state.tilted_base += burden - assistance - ZERO
     return _new(BillResult, (bill.id, None, assistance, tilted, ZERO, assistance + tilted + ZERO, k.category,
                              k.tier_code, k.visit_class, burden, deductible, rate, raw, buckets, reasons,
                              clauses, items, k.plan))
@@ -627,13 +654,15 @@ def _assess(c: _Compiled, person: PersonIn, entries: tuple, bill: BillIn, state:
         if gates:
             return _gate_fast(c, bill, burden, gates)
 
-    kernels = c.kernels_for(bill.visit_type, flags)
+    kernels = c.always.get(bill.visit_type)
+    if kernels is None:
+        kernels = c.kernels_for(bill.visit_type, flags)
 
     if len(covering) == 1:  # type: ignore[arg-type]
         k = kernels[covering[0]]  # type: ignore[index]
         try:
             if k.fast and not (k.candidates and _applies_any(k, bill, person)):
-                best = _compute_fast(policy, k, bill, burden, state, stats)
+                return _compute_fast(c, k, bill, burden, state, stats, True)
             else:
                 best = _compute(policy, k.entry, k.plan, bill, burden, state, stats, person)
         except MissingStatisticError:
@@ -650,7 +679,7 @@ def _assess(c: _Compiled, person: PersonIn, entries: tuple, bill: BillIn, state:
             k = kernels[category]
             try:
                 if k.fast and not (k.candidates and _applies_any(k, bill, person)):
-                    result = _compute_fast(policy, k, bill, burden, state, stats)
+                    result = _compute_fast(c, k, bill, burden, state, stats, False)
                 else:
                     result = _compute(policy, k.entry, k.plan, bill, burden, state, stats, person)
             except MissingStatisticError:
