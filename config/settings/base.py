@@ -198,6 +198,10 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # claims.views.AttachmentDownloadView after the scope check (issue 18).
 ATTACHMENTS_ROOT = Path(env("ATTACHMENTS_ROOT", default=str(BASE_DIR / "private" / "attachments")))
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Uploads within the caps stay in memory until the encrypted storage writes them (issue 15): never a
+# clear copy in FILE_UPLOAD_TEMP_DIR. Larger files (settlement files have no cap) pass through a
+# temporary file for the request's duration (docs/security.md "Stored files").
+FILE_UPLOAD_MAX_MEMORY_SIZE = max(ROSTER_IMPORT_MAX_BYTES, ATTACHMENT_MAX_BYTES) + 1024 * 1024
 
 # The login page lists the demo accounts (README.md) only where this is on (local settings).
 SHOW_DEMO_LOGINS = env.bool("SHOW_DEMO_LOGINS", default=False)

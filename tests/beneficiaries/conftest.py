@@ -8,6 +8,18 @@ from organizations import roles
 from organizations.models import AgencyKind
 
 
+@pytest.fixture(autouse=True)
+def _fresh_preview_rate_limit():
+    """The roster preview rate limit (5 a minute per user id, in the cache) must not carry over
+    from one test to the next: on SQLite a rolled-back test's user id is given again, so six
+    uploads of several tests within one calendar minute refused the sixth."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def civil_agency(civil_certifier):
     return civil_certifier.staff_profile.agency

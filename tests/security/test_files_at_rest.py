@@ -35,7 +35,12 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def _private(settings, tmp_path):
+    from django.core.cache import cache
+
     settings.ATTACHMENTS_ROOT = tmp_path / "private"
+    cache.clear()  # the roster preview rate limit counts per user id, and SQLite reuses ids across tests
+    yield
+    cache.clear()  # nor leave our preview counted against the next test's user
 
 
 def on_disk(field_file) -> bytes:
@@ -102,6 +107,14 @@ def test_issue_15_roster_import_file_is_encrypted_on_disk(client, civil_certifie
     raw = on_disk(batch.file)
     assert raw.startswith(filecrypto.MAGIC) and number.encode() not in raw and "周八".encode() not in raw
     assert batch.created_count == 1  # the preview read it through the storage
+
+
+def test_issue_15_an_upload_within_the_caps_is_never_written_to_a_temporary_file_in_clear(rf):
+    from django.core.files.uploadedfile import InMemoryUploadedFile
+
+    size = max(settings.ATTACHMENT_MAX_BYTES, settings.ROSTER_IMPORT_MAX_BYTES)
+    request = rf.post("/", {"file": SimpleUploadedFile("big.pdf", b"%PDF" + b"x" * (size - 4))})
+    assert isinstance(request.FILES["file"], InMemoryUploadedFile)  # Django's default: a temp file above 2.5 MiB
 
 
 def test_issue_15_a_changed_file_fails_loudly_not_with_garbage():
