@@ -622,12 +622,49 @@ def claim_approve(*, claim: Claim, reviewer, note: str = "") -> Claim:
         _set_status(claim, ClaimStatus.APPROVED, update=["reviewed_by", "reviewed_at", "decision_reason", "decision_note"])
         Bill.objects.filter(claim=claim).update(counted_at=now)
         recompute_person_years(person_years=[(claim.person_id, year) for year in years])
-        Bill.objects.filter(claim=claim).update(granted_amount=F("total_assistance"))
-        claim.approved_amount = claim.bills.aggregate(s=Sum("total_assistance"))["s"] or ZERO
+        claim.approved_amount = _grant_within_relief(claim)
         claim.save(update_fields=["approved_amount", "updated_at"])
         _record(claim, from_status=ClaimStatus.SUBMITTED, to_status=ClaimStatus.APPROVED, by=reviewer, note=note)
         _issue_letter_on_commit(kind="claim_approved", claim_id=claim.pk, by_id=reviewer.pk)
     return claim
+
+
+def _grant_within_relief(claim: Claim) -> Decimal:
+    """The grant of a claim being approved: each bill's computed figure, except that a bill counted
+    (while pending, with its whole burden) by a relief on application granted meanwhile gets only
+    the room that relief leaves (京 六(三): relief comes after every other assistance; the same rule
+    as a correction or a one-stop raise, :func:`relief_room` / :func:`relief_fit`, from a grant of
+    0). A capped bill's computation records ``relief_cap`` and its explanation line, so the
+    approval letter says why. Returns the claim's approved amount."""
+    from claims.recalc import relief_cap_line
+
+    rows = list(Bill.objects.filter(claim=claim).order_by("discharge_date", "id")
+                .values_list("pk", "total_assistance"))
+    counted_by, room = relief_room(bill_ids=[pk for pk, _t in rows], granted_now={pk: ZERO for pk, _t in rows},
+                                   lock=True)
+    if not counted_by:
+        Bill.objects.filter(claim=claim).update(granted_amount=F("total_assistance"))
+        return sum((total for _pk, total in rows), ZERO)
+    from applications.models import Application
+
+    total_granted = ZERO
+    for pk, total in rows:
+        application_id = counted_by.get(pk)
+        granted = total if application_id is None else relief_fit(granted=ZERO, computed=total, room=room,
+                                                                   application_id=application_id)
+        total_granted += granted
+        if granted == total:
+            Bill.objects.filter(pk=pk).update(granted_amount=granted)
+            continue
+        application = Application.objects.only("number", "computation").get(pk=application_id)
+        clauses = (application.computation or {}).get("clauses") or [""]
+        cap = {"clause": clauses[0], "application_id": application_id, "application": application.number,
+               "computed": str(total), "granted": str(granted), "not_assisted": str(total - granted)}
+        computation = Bill.objects.values_list("computation", flat=True).get(pk=pk) or {}
+        computation["relief_cap"] = cap
+        computation.setdefault("explanation", {}).setdefault("lines", []).append(relief_cap_line(cap))
+        Bill.objects.filter(pk=pk).update(granted_amount=granted, computation=computation)
+    return total_granted
 
 
 def _refuse_open_correction(*, person_id: int, years: Sequence[int]) -> None:

@@ -122,3 +122,36 @@ def test_bj_6_3_nightly_run_fits_a_one_stop_raise_into_the_room_relief_on_applic
         _assert_capped(machine, person, first, second)
     finally:
         machine.teardown()
+
+
+@pytest.mark.django_db
+def test_bj_6_3_a_claim_approved_after_relief_on_application_is_granted_only_the_room_the_relief_left(monkeypatch):
+    """京 六(三) at approval: relief on application counted a pending claim's bill with its whole
+    burden (9,000.00 left, relief 2,700.00); the claim approved afterwards gets only the 6,300.00
+    the relief left, not the 7,650.00 the rule computes (found by the conservation walk once its
+    relief was decided before the last approvals). The letter, the payments and the nightly run agree."""
+    from claims.letters import explanation_rows
+    from claims.models import Bill, Claim
+    from reports.models import Letter
+
+    _set_world(monkeypatch)
+    machine = MoneyMachine()
+    try:
+        person = machine.first_person(cat="minimum_living")
+        machine.claim(person_id=person, burden="9000.00", visit="inpatient", day=date(2023, 6, 1))
+        machine.relief_on_application(person_id=person)
+        machine.approve(index=0)
+        claim = Claim.objects.get(person_id=person)
+        bill = Bill.objects.get(claim=claim)
+        assert (bill.total_assistance, bill.granted_amount, claim.approved_amount) == (
+            D("7650.00"), D("6300.00"), D("6300.00"))
+        assert bill.computation["relief_cap"]["not_assisted"] == "1350.00"
+        assert explanation_rows(bill)[-1]["key"] == "relief_cap"
+        assert Letter.objects.get(claim=claim, kind="claim_approved", replaced_by__isnull=True).amount == D("6300.00")
+        check_all_invariants(machine)
+        machine.nightly()  # nothing to correct: the grant already fits the room
+        assert not claim.corrections.filter(status="proposed").exists()
+        machine.pay()
+        check_all_invariants(machine)
+    finally:
+        machine.teardown()
