@@ -60,11 +60,35 @@ def main() -> None:
                          f"{(scope - basic) * 0.85:.2f}", "1", "1"])
     data = buf.getvalue().encode()
     print(f"file: {args.rows} rows, {len(data) / 1e6:.1f} MB")
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    from claims.models import Bill
+
+    first_new = (Bill.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     for label, dry in (("dry run (validate+write+recompute, rolled back)", True), ("import", False), ("re-import (idempotent)", False)):
         t0 = time.perf_counter()
         report = import_settlements(data=data, file_name="bench.csv", dry_run=dry)
         elapsed = time.perf_counter() - t0
         print(f"{label:<50} {elapsed:7.1f}s {args.rows / elapsed:8.0f} rows/s  {report.counts_line()}")
+        if label == "import":
+            imported = elapsed
+    # The floor (issue 20), in the same run: COPY of the very rows the import wrote (all columns,
+    # figures included) into a table like claims_bill (same defaults and indexes, no triggers).
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        raw = bytearray()
+        with cursor.cursor.copy(f"COPY (SELECT * FROM claims_bill WHERE id >= {int(first_new)}) TO STDOUT") as out:
+            for chunk in out:
+                raw += chunk
+        cursor.execute("CREATE TEMP TABLE bench_copy (LIKE claims_bill INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP")
+        t0 = time.perf_counter()
+        with cursor.cursor.copy("COPY bench_copy FROM STDIN") as into:
+            into.write(bytes(raw))
+        floor = time.perf_counter() - t0
+        cursor.execute("SELECT COUNT(*) FROM bench_copy")
+        copied = cursor.fetchone()[0]
+    print(f"{'floor: COPY of the imported rows':<50} {floor:7.2f}s {copied / floor:8.0f} rows/s  ({copied} rows); "
+          f"import / COPY = {imported / floor:.0f}x; load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -678,6 +678,12 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
             report.applied = False
         if dry_run or not report.applied:
             transaction.set_rollback(True)
+    if report.applied and not dry_run and report.created:
+        # issue 20: a file that adds a large share of the bills leaves the planner's statistics
+        # current (ANALYZE; organizations.dbstats decides by share), after the commit
+        from organizations.dbstats import refresh_statistics
+
+        refresh_statistics({Bill: report.created})
     if progress is not None:
         progress(len(rows) * 2, len(rows) * 2)
     return report
