@@ -23,7 +23,7 @@ from pydantic import StringConstraints
 
 from beneficiaries import idnumber
 from beneficiaries.models import Certification, Person
-from beneficiaries.selectors import access_certifications, access_persons
+from beneficiaries.selectors import access_certifications, access_persons, person_asked_to_certify
 from claims.models import SettlementRecord
 
 from . import services
@@ -321,8 +321,14 @@ def certification_push(request, payload: CertificationIn):
     try:
         person = _person(client, payload.certno)
     except ApiError as exc:
-        if exc.status != 404 or Person.objects.filter(id_number=idnumber.normalise(payload.certno)).exists():
+        if exc.status != 404:
             raise
+        # the push asks the agency to certify this person: found in the district even if another
+        # agency registered them (beneficiaries.selectors.person_asked_to_certify)
+        person = person_asked_to_certify(client.user, payload.certno)
+    if person is None:
+        if Person.objects.filter(id_number=idnumber.normalise(payload.certno)).exists():
+            raise ApiError(404, "not_found", "未找到该人员。Not found.", "certno")
         from beneficiaries.services import person_register
 
         person, _warnings = person_register(id_number=payload.certno, name=payload.name, by=client.user)

@@ -7,8 +7,10 @@ class ApplicationsConfig(AppConfig):
     verbose_name = _("依申请救助")
 
     def ready(self) -> None:
-        from organizations import dashboard
+        from organizations import access, dashboard
 
         from .dashboard import queues
+        from .selectors import persons_requested_of_agency
 
         dashboard.register(queues)
+        access.register_agency_requests(persons_requested_of_agency)

@@ -40,6 +40,17 @@ def access_applications(user) -> QuerySet[Application]:
     return qs
 
 
+def persons_requested_of_agency(user, scope):
+    """Registered in ``organizations.access`` (``requested_of_agency``): the members of the
+    households of the applications sent to a civil-affairs certifier for the household assessment
+    (家庭经济状况核对 certifies the patient): civil affairs is asked to certify them."""
+    if scope.agency_kind != AgencyKind.CIVIL_AFFAIRS:
+        return None
+    applications = access_applications(user)
+    return Person.objects.filter(Q(household__relief_applications__in=applications)
+                                 | Q(relief_applications__in=applications)).values("pk")
+
+
 def access_documents(user) -> QuerySet[ApplicationDocument]:
     return ApplicationDocument.objects.filter(application__in=access_applications(user)).select_related("application")
 

@@ -3,7 +3,15 @@
 Scope rules (one per line in each ``access_*``):
 - district/region scope comes from :func:`organizations.access.restrict` on the person's 户籍区县;
 - agency certifiers (not medical security) see only certifications of categories their agency
-  kind may certify; medical-security staff and auditors see every identity.
+  kind may certify; medical-security staff and auditors see every identity;
+- agency certifiers see only the persons of their agency's categories (a certification, in force
+  or ended, of a category their agency kind owns or co-certifies, or made by their agency), those
+  they registered themselves (the person they are registering right now), those registered at an
+  office and not yet certified by any agency (a pending request to certify; not the
+  non-beneficiaries registered from settlement records), and those their agency is asked to
+  certify (``access.requested_of_agency``: civil affairs' household assessments and early
+  warnings). Households and household members
+  follow the persons.
 """
 from __future__ import annotations
 
@@ -15,11 +23,20 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from organizations import roles
-from organizations.access import restrict, scope_for
+from organizations.access import agency_restricted, requested_of_agency, restrict, scope_for
 from organizations.models import AgencyKind, Region, RegionStatistic
 
 from . import idnumber
-from .models import Category, Certification, Household, IdRevealLog, ImportBatch, ImportStatus, Person
+from .models import (
+    Category,
+    Certification,
+    Household,
+    IdRevealLog,
+    ImportBatch,
+    ImportStatus,
+    Person,
+    RegistrationSource,
+)
 
 PERSON_DISTRICT = "hukou_district"
 
@@ -74,13 +91,48 @@ def certifiable_categories(agency_kind: str | None) -> QuerySet[Category]:
 
 
 def access_persons(user) -> QuerySet[Person]:
-    """Persons whose 户籍区县 is in the user's scope."""
+    """Persons whose 户籍区县 is in the user's scope; for an agency certifier, only those of the
+    agency (:func:`agency_persons_q`)."""
     qs = Person.objects.select_related("hukou_district", "insured_region", "household")
-    return restrict(qs, user, district=PERSON_DISTRICT)
+    qs = restrict(qs, user, district=PERSON_DISTRICT)
+    agency_q = agency_persons_q(user)
+    return qs if agency_q is None else qs.filter(agency_q)
+
+
+def agency_persons_q(user) -> Q | None:
+    """None for users who see every person of their scope; for an agency certifier
+    (``access.agency_restricted``) the persons of their agency's categories, certified by their
+    agency, registered by them, or that their agency is asked to certify."""
+    if not agency_restricted(user):
+        return None
+    scope = scope_for(user)
+    own = Certification.objects.filter(person=OuterRef("pk")).filter(
+        Q(category__agency_kind=scope.agency_kind) | Q(category__co_agency_kind=scope.agency_kind)
+        | Q(agency_id=scope.agency_id))
+    registered = Person.history.model.objects.filter(id=OuterRef("pk"), history_type="+", history_user_id=user.pk)
+    # registered at an office and certified by no agency yet: a pending request to certify
+    # (not the non-beneficiaries registered from settlement records, POLICY.md §9)
+    pending = Q(registration_source=RegistrationSource.OFFICE) & ~Q(Exists(Certification.objects.filter(person=OuterRef("pk"))))
+    q = Q(Exists(own)) | Q(Exists(registered)) | pending
+    for requested in requested_of_agency(user):
+        q |= Q(pk__in=requested)
+    return q
+
+
+def person_asked_to_certify(user, id_number: str) -> Person | None:
+    """The person a request to certify names by full ID number (an agency system's push): within
+    the user's district scope, whether or not the agency certified them before, because the request
+    is what asks the agency to certify them. Gives the caller the person to certify, never a list."""
+    qs = restrict(Person.objects.select_related("hukou_district"), user, district=PERSON_DISTRICT)
+    return qs.filter(id_number=idnumber.normalise(id_number)).first()
 
 
 def access_households(user) -> QuerySet[Household]:
-    return restrict(Household.objects.select_related("district"), user, district="district")
+    """Households in scope; for an agency certifier, those with a member they see."""
+    qs = restrict(Household.objects.select_related("district"), user, district="district")
+    if agency_restricted(user):
+        qs = qs.filter(pk__in=access_persons(user).filter(household__isnull=False).values("household_id"))
+    return qs
 
 
 def access_certifications(user) -> QuerySet[Certification]:
@@ -152,7 +204,7 @@ def household_members(*, household: Household, user=None) -> list[Person]:
     of two districts: the others are counted, never named — :func:`household_members_outside`)."""
     qs = household.members.select_related("hukou_district").order_by("relation", "id")
     if user is not None:
-        qs = restrict(qs, user, district=PERSON_DISTRICT)
+        qs = qs.filter(pk__in=access_persons(user).filter(household=household).values("pk"))
     return list(qs)
 
 

@@ -48,6 +48,17 @@ def can_handle_warnings(user) -> bool:
     return scope.agency_kind == "civil_affairs" and roles.has_role(user, roles.CERTIFIER, roles.CASEWORKER)
 
 
+def persons_requested_of_agency(user, scope):
+    """Registered in ``organizations.access`` (``requested_of_agency``): the members of the
+    households of the early warnings in a civil-affairs certifier's scope (warnings are civil
+    affairs' work items, POLICY.md §6: they may certify the household)."""
+    if scope.agency_kind != "civil_affairs":
+        return None
+    from beneficiaries.models import Person
+
+    return Person.objects.filter(household__early_warnings__in=access_warnings(user)).values("pk")
+
+
 def open_warning_count(user) -> int:
     return access_warnings(user).filter(status=WarningStatus.OPEN).count()
 

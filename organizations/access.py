@@ -8,10 +8,17 @@ it), so no view can forget the scope. Rules, one per line below:
 - city-level staff (no district on the profile) see their region;
 - district staff see their district only;
 - an API client acts as a service account: an agency's through a staff profile of its agency,
-  an institution's as the institution's district (:func:`_institution_client_scope`).
+  an institution's as the institution's district (:func:`_institution_client_scope`);
+- a certifier acting for an agency other than medical security (civil affairs, veterans, union,
+  disability, rural revitalisation, health, police) sees, within the district, only the persons of
+  their agency's categories and those they are asked to certify (registered by them, registered at
+  an office and certified by no agency yet, or requested of their agency by another app)
+  (:func:`agency_restricted`, :func:`requested_of_agency`; applied by
+  ``beneficiaries.selectors.access_persons``). Medical-security staff and auditors see every person.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Model, QuerySet
@@ -98,3 +105,41 @@ def ensure_in_scope(user, *, district_id: int | None, region_id: int | None) -> 
         raise Http404
     if scope.district_id is None and region_id != scope.region_id:
         raise Http404
+
+
+def agency_restricted(user) -> bool:
+    """True for a certifier of an agency other than medical security: least privilege, they see
+    only the persons of their agency's categories (issue 15). Superusers, medical-security staff
+    (caseworker, reviewer, auditor, whatever their agency) and users without an agency are not."""
+    from . import roles
+    from .models import AgencyKind
+
+    if not user.is_authenticated or user.is_superuser:
+        return False
+    scope = scope_for(user)
+    if scope.nothing or scope.agency_id is None or scope.agency_kind == AgencyKind.MEDICAL_SECURITY:
+        return False
+    return not roles.has_role(user, roles.CASEWORKER, roles.REVIEWER, roles.AUDITOR)
+
+
+# Apps that ask an agency to certify someone (an application sent to civil affairs for the
+# household assessment, an early warning civil affairs handles) register a provider here:
+# ``provider(user, scope) -> QuerySet`` of Person primary keys (``values("pk")``) within the
+# user's district scope, or None when they ask nothing of this user's agency.
+_AGENCY_REQUESTS: list[Callable] = []
+
+
+def register_agency_requests(provider: Callable) -> None:
+    if provider not in _AGENCY_REQUESTS:
+        _AGENCY_REQUESTS.append(provider)
+
+
+def requested_of_agency(user) -> list[QuerySet]:
+    """Person-pk querysets the user's agency is asked to certify (one per registered provider)."""
+    scope = scope_for(user)
+    found = []
+    for provider in _AGENCY_REQUESTS:
+        qs = provider(user, scope)
+        if qs is not None:
+            found.append(qs)
+    return found
