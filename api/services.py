@@ -46,6 +46,15 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.field = status, code, str(message), field
 
 
+def _require_administrator(by) -> None:
+    """Clients are registered and revoked by administrators (the admin); ``by=None`` only for
+    management commands and migrations."""
+    from django.core.exceptions import PermissionDenied
+
+    if by is not None and not (by.is_superuser or roles.has_role(by, roles.ADMINISTRATOR)):
+        raise PermissionDenied(_("只有系统管理员可以管理接口客户端。"))
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -59,6 +68,7 @@ def _digest(token: str) -> str:
 def api_client_create(*, name: str, agency: Agency | None = None, institution: Institution | None = None,
                       rate_limit: int = 120, by=None) -> tuple[ApiClient, str]:
     """Register a client bound to ONE agency or ONE institution; returns it and its token (shown once)."""
+    _require_administrator(by)
     if (agency is None) == (institution is None):
         raise ValidationError(_("接口客户端须绑定一个认定机构或一个定点医药机构。"), code="binding")
     prefix = secrets.token_hex(TOKEN_PREFIX_LEN // 2)
@@ -84,6 +94,7 @@ def api_client_create(*, name: str, agency: Agency | None = None, institution: I
 @transaction.atomic
 def api_client_revoke(*, client: ApiClient, by=None) -> ApiClient:
     """吊销: the token is refused from now on (the client row and its log stay)."""
+    _require_administrator(by)
     client = ApiClient.objects.select_for_update().get(pk=client.pk)
     if client.revoked_at is None:
         client.revoked_at = timezone.now()

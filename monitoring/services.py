@@ -54,6 +54,10 @@ def run_create(*, full: bool = False, year: int | None = None, person_id: int | 
 
     Without any earlier successful run there is nothing to be incremental against: the run is full.
     """
+    if by is not None:  # a person starting a run (the nightly task and commands pass none)
+        from organizations.permissions import require
+
+        require(by, "runs.start", scoped=False)  # runs are city-wide
     if year is not None and not (1900 <= year <= 2999):
         raise ValidationError({"year": ValidationError(_("年度应为四位数字。"), code="invalid_year")})
     if person_id is not None and not Person.objects.filter(pk=person_id).exists():

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from operations.outbox import enqueue
 from organizations.models import Agency, AgencyKind, District
-from organizations.permissions import require
+from organizations.permissions import OutOfScope, require
 
 from .models import (
     DeliveryMethod,
@@ -272,7 +272,16 @@ def letter_issue(*, kind: str, claim=None, application=None, by) -> Letter:
 
 
 def letter_issue_from_content(*, kind: str, district: District, content: dict[str, Any], by, person=None) -> Letter:
-    """Issue a letter from a prepared content dict (demo data, tests, imports of paper decisions)."""
+    """Issue a letter from a prepared content dict (demo data, tests, imports of paper decisions).
+
+    Guarded like :func:`letter_issue`, whoever calls it (issue 15): ``by`` needs ``letters.issue``
+    in the letter's district, and the recipient ``person`` must be one ``by`` sees."""
+    require(by, "letters.issue", district_id=district.pk)
+    if person is not None:
+        from beneficiaries.selectors import access_persons
+
+        if not access_persons(by).filter(pk=person.pk).exists():
+            raise OutOfScope
     if kind not in LetterKind.values:
         raise ValidationError(_("未知的决定书类型：%(kind)s") % {"kind": kind}, code="invalid_kind")
     with _letter_atomic():

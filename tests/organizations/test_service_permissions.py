@@ -60,6 +60,8 @@ class World:
     loner: object = None
     adjustment: object = None
     warning: object = None
+    relief: object = None  # an approved relief on application, not in a batch
+    relief_batch: object = None  # a payment batch holding another approved relief
 
 
 @pytest.fixture
@@ -89,7 +91,26 @@ def world(district, other_district, caseworker, reviewer):
 
     w.warning = EarlyWarning.objects.create(household=household, year=2023, kind=WarningKind.values[0],
                                             burden=Decimal("90000.00"), threshold=Decimal("50000.00"), person=person)
+    w.relief, w.relief_batch = _reliefs(w, caseworker)
     return w
+
+
+def _reliefs(w, caseworker):
+    """Relief on application (依申请救助) paid through payment batches: one approved relief not yet
+    batched, and a batch holding another (the relief-payment batch services)."""
+    from applications.models import Application, ReliefPayment
+    from claims.models import PaymentBatch
+
+    def approved(number, year):
+        return Application.objects.create(district=w.district, household=w.household, applicant=w.person,
+                                          number=number, received_on=date(year, 2, 1), year=year, status="approved",
+                                          relief=Decimal("500.00"))
+
+    relief = approved("YS-PERM-1", 2021)
+    batch = PaymentBatch.objects.create(number="ZF-PERM-1", district=w.district, created_by=caseworker,
+                                        total_amount=Decimal("400.00"))
+    ReliefPayment.objects.create(application=approved("YS-PERM-2", 2022), batch=batch, amount=Decimal("400.00"))
+    return relief, batch
 
 
 def _letter(w):
@@ -183,6 +204,9 @@ CASES = [
     _c("payment_batch_create", "claims.pay", lambda u, w: _cs().payment_batch_create(claims=[w.approved], by=u)),
     _c("payment_batch_mark_paid", "claims.pay", lambda u, w: _cs().payment_batch_mark_paid(
         batch=__import__("claims.models", fromlist=["PaymentBatch"]).PaymentBatch(district=w.district), reference="R1", by=u)),
+    _c("payment_batch_create reliefs", "claims.pay", lambda u, w: _cs().payment_batch_create(reliefs=[w.relief], by=u)),
+    _c("payment_batch_mark_paid reliefs", "claims.pay", lambda u, w: _cs().payment_batch_mark_paid(
+        batch=w.relief_batch, reference="R2", by=u)),
     _c("adjustment_resolve", "claims.resolve", lambda u, w: _cs().adjustment_resolve(adjustment=w.adjustment, by=u, note="已补发")),
     # applications
     _c("application_create", "applications.edit", lambda u, w: _apps().application_create(
@@ -199,6 +223,9 @@ CASES = [
         application=_application(w), by=u, file=SimpleUploadedFile("d.pdf", PDF), kind="other")),
     # letters
     _c("letter_issue", "letters.issue", lambda u, w: _rep().letter_issue(kind="claim_approved", claim=w.approved, by=u)),
+    _c("letter_issue_from_content", "letters.issue", lambda u, w: _rep().letter_issue_from_content(
+        kind="claim_approved", district=w.district, by=u, person=w.person,
+        content={"recipient_name": w.person.name, "decision": "approved", "amount": Decimal("100.00")})),
     _c("letter_correct", "letters.correct", lambda u, w: _rep().letter_correct(letter=_letter(w), reason="笔误", by=u)),
     _c("letter_record_delivery", "letters.deliver", lambda u, w: _rep().letter_record_delivery(
         letter=_letter(w), delivered_on=date(2024, 1, 2), method="in_person", by=u)),
@@ -295,3 +322,152 @@ def test_out_of_scope_is_a_permission_denied_and_a_404(other_district, district)
         require(user, "claims.edit", district_id=district.pk)
     assert isinstance(info.value, PermissionDenied) and isinstance(info.value, Http404)
     require(user, "claims.edit", district_id=other_district.pk)  # own district: allowed
+
+
+# --------------------------------------------------------------------------------------------
+# The walk: every service that takes the acting user is refused above, or below, or says why not
+# --------------------------------------------------------------------------------------------
+
+SERVICE_MODULES = ("beneficiaries.services", "beneficiaries.imports", "claims.services", "applications.services",
+                   "reports.services", "monitoring.services", "simulation.services", "policies.services",
+                   "api.services", "audit.services")
+ACTOR_PARAMS = ("by", "user", "reviewer", "officer")
+
+
+def _policy():
+    from policies.models import Policy
+
+    return Policy.objects.filter(is_current=True, region__isnull=False).order_by("pk").first()
+
+
+def _draft():
+    from simulation.models import PolicyDraft
+
+    base = _policy()
+    return PolicyDraft(base=base, region_id=base.region_id, scenario="x", rules=base.rules)
+
+
+def _sim():
+    from simulation import services
+
+    return services
+
+
+def _pol():
+    from policies import services
+
+    return services
+
+
+def _mon():
+    from monitoring import services
+
+    return services
+
+
+def _api():
+    from api import services
+
+    return services
+
+
+# Writes that belong to the administrator (administrator role or superuser; their own check,
+# city-wide): a caseworker and a reviewer of the district are refused, nothing written.
+ADMIN_ONLY = [
+    ("policy_revise", lambda u, w: _pol().policy_revise(policy=_policy(), rules=_policy().rules,
+                                                        effective_from=date(2030, 1, 1), note="x", by=u)),
+    ("policy_confirm", lambda u, w: _pol().policy_confirm(policy=_policy(), by=u)),
+    ("draft_create", lambda u, w: _sim().draft_create(base=_policy(), scenario="x", by=u)),
+    ("draft_update", lambda u, w: _sim().draft_update(draft=_draft(), rules={}, scenario="x", note="", by=u)),
+    ("simulation run_create", lambda u, w: _sim().run_create(draft=_draft(), period_start=date(2023, 1, 1),
+                                                             period_end=date(2023, 12, 31), by=u)),
+    ("monitoring run_create", lambda u, w: _mon().run_create(full=True, by=u)),
+    ("run_synchronously", lambda u, w: _mon().run_synchronously(full=True, by=u)),
+    ("api_client_create", lambda u, w: _api().api_client_create(name="x", institution=w.institution, by=u)),
+    ("api_client_revoke", lambda u, w: _api().api_client_revoke(
+        client=__import__("api.models", fromlist=["x"]).ApiClient.objects.get(name="perm-client"), by=u)),
+]
+
+# Take a user but decide nothing on their own; who calls them is checked there.
+NOT_A_DECISION = {
+    "beneficiaries.services.non_beneficiaries_register": "settlement importer and API register non-beneficiaries; "
+                                                          "their callers (claims.import, the institution's token) check",
+    "claims.services.bill_create": "inside claim_create/claim_add_bill and the settlement import, which check",
+    "claims.services.corrections_sync": "called by the recalculation core and by correction_propose (checked)",
+    "audit.services.record": "the access log itself: records what another guarded operation did",
+    "beneficiaries.imports.log_preview": "the access-log row of a preview (the upload view checks imports.roster)",
+    "beneficiaries.imports.preview_allowed": "the preview rate limit: a check, writes nothing but a cache counter",
+    "beneficiaries.imports.import_file": "manage.py import_roster: an operator with shell access on the server, "
+                                         "outside the product's roles (the product's path is batch_confirm)",
+    "beneficiaries.services.certification_create": "guarded by _check_officer (certifications.certify, own agency) and "
+                                                    "the agency's area; refused in tests/beneficiaries/test_services.py",
+}
+
+
+def _extra_cases() -> dict:
+    """Services checked by their own app's tests with the same refusal (named here so the walk sees them)."""
+    return {
+        "claim_update_bill": "tests/claims (same guard as claim_update: _lock_editable → claims.edit + scope)",
+        "ledger_repair": "tests/claims/test_ledger*.py",
+        "correction_approve": "claims.correct, tests/claims/test_corrections*.py",
+        "extra_bill_add": "applications.edit, tests/applications",
+        "print_job_request": "letters.print, tests/reports/test_views.py",
+        "batch_confirm": "roster batch_confirm above",
+    }
+
+
+def test_every_service_that_takes_the_acting_user_is_walked():
+    """Grep by introspection: a public function of a services module taking ``by``/``user``/… is
+    in CASES, ADMIN_ONLY, or named with the reason it decides nothing itself. A new service that
+    writes for a user without a refusal test fails here."""
+    import importlib
+    import inspect
+
+    walked = {c.name.split()[0] for c in CASES} | {n.split()[-1] for n, _call in ADMIN_ONLY} | set(_extra_cases())
+    missing = []
+    for module_name in SERVICE_MODULES:
+        module = importlib.import_module(module_name)
+        for name, func in inspect.getmembers(module, inspect.isfunction):
+            if func.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            if not set(inspect.signature(func).parameters) & set(ACTOR_PARAMS):
+                continue
+            if name not in walked and f"{module_name}.{name}" not in NOT_A_DECISION:
+                missing.append(f"{module_name}.{name}")
+    assert not missing, f"writing services without a service-level refusal test: {missing}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("call", [c for _n, c in ADMIN_ONLY], ids=[n for n, _c in ADMIN_ONLY])
+def test_administrator_services_refuse_case_roles(call, world, district, caseworker, reviewer):
+    from api import services as api_services
+
+    api_services.api_client_create(name="perm-client", institution=world.institution)
+    before = _row_counts()
+    for user in (caseworker, reviewer, make_staff(roles.AUDITOR, district=district, username="perm-admin-auditor")):
+        with pytest.raises(PermissionDenied):
+            call(user, world)
+        assert _row_counts() == before, f"wrote rows before refusing {user.username}"
+
+
+@pytest.mark.django_db
+def test_relief_payment_batches_refuse_the_wrong_role_and_another_district(world, district, other_district, caseworker):
+    """The relief-payment batch services (payment_batch_create with reliefs, payment_batch_mark_paid
+    of a batch of reliefs), called directly: refused without claims.pay and outside the district,
+    nothing written; the caseworker of the district batches and pays them."""
+    from applications.models import ReliefPayment
+    from claims import services as claim_services
+
+    certifier = make_staff(roles.CERTIFIER, district=district, agency_kind=AgencyKind.CIVIL_AFFAIRS,
+                           username="perm-relief-certifier")
+    auditor = make_staff(roles.AUDITOR, district=district, username="perm-relief-auditor")
+    other = make_staff(roles.CASEWORKER, district=other_district, username="perm-relief-other")
+    for user, exc in ((certifier, PermissionDenied), (auditor, PermissionDenied), (other, OutOfScope)):
+        before = _row_counts()
+        with pytest.raises(exc):
+            claim_services.payment_batch_create(reliefs=[world.relief], by=user)
+        with pytest.raises(exc):
+            claim_services.payment_batch_mark_paid(batch=world.relief_batch, reference="R9", by=user)
+        assert _row_counts() == before
+    assert not ReliefPayment.objects.filter(application=world.relief).exists()
+    assert ReliefPayment.objects.get(batch=world.relief_batch).paid_amount is None

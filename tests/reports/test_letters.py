@@ -117,7 +117,8 @@ def test_policy_7_numbers_gapless_sequential(district, other_district, reviewer,
         letter_issue_from_content(kind=LetterKind.CLAIM_APPROVED, district=district, content=approved_content, by=reviewer).seq
         for _ in range(3)
     ]
-    other = letter_issue_from_content(kind=LetterKind.CLAIM_APPROVED, district=other_district, content=approved_content, by=reviewer)
+    other = letter_issue_from_content(kind=LetterKind.CLAIM_APPROVED, district=other_district, content=approved_content,
+                                      by=_reviewer_of(other_district))
     assert numbers == [1, 2, 3]
     assert other.seq == 1 and other.number.startswith("京海医救决")  # per office
     assert LetterSequence.objects.get(district=district).last == 3
@@ -199,3 +200,11 @@ def test_letter_explanation_shows_no_internal_codes(approved_content):
 
     assert re.search(r"就诊类别\s*住院", text)
     assert "S00000001 就诊类别" not in text
+
+
+def _reviewer_of(district):
+    """A reviewer of ``district``: issuing a letter needs ``letters.issue`` in its district (issue 15)."""
+    from organizations import roles
+    from tests.factories import make_staff
+
+    return make_staff(roles.REVIEWER, district=district)

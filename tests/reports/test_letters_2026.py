@@ -117,7 +117,8 @@ def test_policy_7_rights_notice_names_configured_bodies_on_rejection(district, r
 
 
 def test_policy_7_rights_notice_default_office_is_derived_and_configurable(other_district, reviewer, rejected_content):
-    letter = letter_issue_from_content(kind=LetterKind.CLAIM_REJECTED, district=other_district, content=rejected_content, by=reviewer)
+    letter = letter_issue_from_content(kind=LetterKind.CLAIM_REJECTED, district=other_district, content=rejected_content,
+                                       by=_reviewer_of(other_district))
     office = LetterOffice.objects.get(district=other_district)
     assert office.reconsideration_body.endswith("海淀区人民政府") and office.court.endswith("海淀区人民法院")
     assert office.court in pdf_text(letter.file.read())
@@ -290,3 +291,11 @@ def test_batch_print_pads_each_letter_to_even_pages(caseworker, district, review
     for letter, n in zip(letters, counts, strict=True):  # every letter starts on a front side (odd page)
         assert start % 2 == 0 and letter.number.replace("〔", "") in reader.pages[start].extract_text().replace("\n", "").replace("〔", "")
         start += n + n % 2
+
+
+def _reviewer_of(district):
+    """A reviewer of ``district``: issuing a letter needs ``letters.issue`` in its district (issue 15)."""
+    from organizations import roles
+    from tests.factories import make_staff
+
+    return make_staff(roles.REVIEWER, district=district)

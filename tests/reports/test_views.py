@@ -126,7 +126,8 @@ def test_batch_print_of_a_day(client, caseworker, district, other_district, revi
                               django_capture_on_commit_callbacks):
     a = letter_issue_from_content(kind=LetterKind.CLAIM_APPROVED, district=district, content=approved_content, by=reviewer)
     b = letter_issue_from_content(kind=LetterKind.CLAIM_REJECTED, district=district, content=rejected_content, by=reviewer)
-    letter_issue_from_content(kind=LetterKind.CLAIM_APPROVED, district=other_district, content=approved_content, by=reviewer)
+    letter_issue_from_content(kind=LetterKind.CLAIM_APPROVED, district=other_district, content=approved_content,
+                                      by=_reviewer_of(other_district))
     client.force_login(caseworker)
     with django_capture_on_commit_callbacks(execute=True):  # the task is queued on commit (eager here)
         resp = client.post(reverse("reports:print_jobs"), {"issued_on": a.issued_on.isoformat()})
@@ -230,3 +231,11 @@ def test_print_view_refuses_another_districts_batch(client, other_caseworker, ca
     client.force_login(other_caseworker)
     assert client.post(reverse("reports:print_jobs"), {"payment_batch": batch.pk}).status_code == 404
     assert not PrintJob.objects.exists()
+
+
+def _reviewer_of(district):
+    """A reviewer of ``district``: issuing a letter needs ``letters.issue`` in its district (issue 15)."""
+    from organizations import roles
+    from tests.factories import make_staff
+
+    return make_staff(roles.REVIEWER, district=district)
