@@ -22,6 +22,7 @@ from ninja.security import HttpBearer
 from pydantic import StringConstraints
 
 from beneficiaries import idnumber
+from organizations.permissions import PUBLIC, ApiForbidden, api_requires
 from beneficiaries.models import Certification, Person
 from beneficiaries.selectors import access_certifications, access_persons, person_asked_to_certify
 from claims.models import SettlementRecord
@@ -95,6 +96,14 @@ def _rate_limited(request, exc):
     return _error(request, 429, "rate_limited", "调用过于频繁，请稍后再试。Too many calls.")
 
 
+@api.exception_handler(ApiForbidden)
+def _forbidden(request, exc: ApiForbidden):
+    from organizations.permissions import API_PERMISSIONS
+
+    kinds = "、".join(str(ApiClient.Kind(k).label) for k in sorted(API_PERMISSIONS[exc.permission].client_kinds))
+    return _error(request, 403, "wrong_client_kind", f"此接口仅供{kinds}使用。")
+
+
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return _error(request, 404, "not_found", "未找到。Not found.")
@@ -112,14 +121,10 @@ def _django_validation(request, exc: ValidationError):
 
 
 def _client(request) -> ApiClient:
+    """The authenticated client; its kind was checked by the operation's ``@api_requires``."""
     return request.auth
 
 
-def _need(request, kind: str) -> ApiClient:
-    client = _client(request)
-    if client.kind != kind:
-        raise ApiError(403, "wrong_client_kind", f"此接口仅供{ApiClient.Kind(kind).label}使用。", None)
-    return client
 
 
 def _read_logged(request, client: ApiClient, *, what: str, person: Person | None = None) -> None:
@@ -168,8 +173,9 @@ class EligibilityOut(Schema):
 
 @api.get("/v1/eligibility", response={200: EligibilityOut, **ERRORS}, tags=["一站式结算"],
          summary="是否救助对象 Is the person a beneficiary on a date")
+@api_requires("api.settle")
 def eligibility(request, certno: CertNo, on: date):
-    client = _need(request, ApiClient.Kind.INSTITUTION)
+    client = _client(request)
     person = _person(client, certno)
     result = services.eligibility(person=person, on=on)
     _read_logged(request, client, person=person, what="eligibility")
@@ -246,8 +252,9 @@ def _record(client: ApiClient, setl_id: str) -> SettlementRecord:
           description="A person not yet registered (certno unknown) is registered as a non-beneficiary "
                       "(psn_name required) and the settlement recorded with assistance 0, beneficiary false, "
                       "reason_code not_eligible (POLICY.md §9: 因病致贫 warnings see everyone settled).")
+@api_requires("api.settle")
 def settlement_post(request, payload: SettlementIn):
-    client = _need(request, ApiClient.Kind.INSTITUTION)
+    client = _client(request)
     person = _person_or_unregistered(client, payload.certno)
     record, created = services.settlement_post(client=client, person=person, payload=payload.dict())
     record = SettlementRecord.objects.select_related("bill__policy").get(pk=record.pk)
@@ -256,8 +263,9 @@ def settlement_post(request, payload: SettlementIn):
 
 @api.get("/v1/settlements/{setl_id}", response={200: SettlementOut, **ERRORS}, tags=["一站式结算"],
          summary="查询结算 Read back a settlement")
+@api_requires("api.settle")
 def settlement_get(request, setl_id: Short):
-    client = _need(request, ApiClient.Kind.INSTITUTION)
+    client = _client(request)
     record = _record(client, setl_id)
     _read_logged(request, client, person=record.bill.person, what=f"settlement {setl_id}")
     return 200, _settlement_out(record)
@@ -269,8 +277,9 @@ class CancelIn(Schema):
 
 @api.post("/v1/settlements/{setl_id}/cancel", response={200: SettlementOut, **ERRORS}, tags=["一站式结算"],
           summary="冲正 Cancel a settlement; releases the reservation")
+@api_requires("api.settle")
 def settlement_cancel(request, setl_id: Short, payload: CancelIn):
-    client = _need(request, ApiClient.Kind.INSTITUTION)
+    client = _client(request)
     record = services.settlement_cancel(client=client, record=_record(client, setl_id), reason=payload.reason)
     record = SettlementRecord.objects.select_related("bill__policy").get(pk=record.pk)
     return 200, _settlement_out(record)
@@ -316,8 +325,9 @@ def _own_certification(client: ApiClient, document_ref: str) -> Certification:
 
 @api.post("/v1/certifications", response={200: CertificationOut, 201: CertificationOut, **ERRORS},
           tags=["身份认定"], summary="推送认定（按文号幂等） Push a certification, idempotent by document_ref")
+@api_requires("api.certify")
 def certification_push(request, payload: CertificationIn):
-    client = _need(request, ApiClient.Kind.AGENCY)
+    client = _client(request)
     try:
         person = _person(client, payload.certno)
     except ApiError as exc:
@@ -349,9 +359,10 @@ class CertificationList(Schema):
 
 @api.get("/v1/certifications", response={200: CertificationList, **ERRORS}, tags=["身份认定"],
          summary="本机构推送的认定 Own agency's certifications")
+@api_requires("api.certify")
 def certification_list(request, offset: Annotated[int, Field(ge=0, le=10**9)] = 0,
                        limit: Annotated[int, Field(ge=1, le=500)] = 100):
-    client = _need(request, ApiClient.Kind.AGENCY)
+    client = _client(request)
     qs = (access_certifications(client.user).filter(agency=client.agency).select_related("category")
           .order_by("pk"))
     page = list(qs[offset:offset + limit])
@@ -361,8 +372,9 @@ def certification_list(request, offset: Annotated[int, Field(ge=0, le=10**9)] = 
 
 @api.get("/v1/certifications/{document_ref}", response={200: CertificationOut, **ERRORS}, tags=["身份认定"],
          summary="读取本机构的认定 Read back one certification")
+@api_requires("api.certify")
 def certification_get(request, document_ref: Annotated[str, StringConstraints(pattern=r"^[^\x00]*$", max_length=100)]):
-    client = _need(request, ApiClient.Kind.AGENCY)
+    client = _client(request)
     cert = _own_certification(client, document_ref)
     _read_logged(request, client, person=cert.person, what=f"certification {document_ref}")
     return 200, _cert_out(cert)
@@ -375,9 +387,10 @@ class RevokeIn(Schema):
 
 @api.post("/v1/certifications/{document_ref}/revoke", response={200: CertificationOut, **ERRORS},
           tags=["身份认定"], summary="终止认定（幂等） End a certification, idempotent")
+@api_requires("api.certify")
 def certification_revoke(request, document_ref: Annotated[str, StringConstraints(pattern=r"^[^\x00]*$", max_length=100)],
                          payload: RevokeIn):
-    client = _need(request, ApiClient.Kind.AGENCY)
+    client = _client(request)
     cert = services.certification_end(client=client, certification=_own_certification(client, document_ref),
                                       until=payload.until, reason=payload.reason)
     cert = Certification.objects.select_related("category").get(pk=cert.pk)
@@ -405,6 +418,7 @@ class VerifyQuery(Schema):
 
 @api.get("/v1/letters/verify", auth=None, response={200: VerifyOut, 404: Error, 422: Error, 429: Error},
          tags=["决定书核验"], summary="核验决定书（文号+核验码） Verify a letter by number and code")
+@api_requires(PUBLIC)
 def letter_verify(request, query: Query[VerifyQuery]):
     from reports import selectors as report_selectors
     from reports import services as report_services

@@ -16,10 +16,15 @@ Rules:
   administrator role is refused these even when the same user holds a case role as well;
 - ``agency_kinds`` narrows a permission to staff of those agency kinds (warnings belong to civil
   affairs, POLICY.md §6);
-- ``PUBLIC`` pages answer anonymous requests; ``SIGNED_IN`` ones any signed-in user.
+- ``PUBLIC`` pages answer anonymous requests; ``SIGNED_IN`` ones any signed-in user;
+- the machine API (``api/``) authenticates bearer tokens of registered clients, not roles: each
+  operation states its permission with :func:`api_requires` (``API_PERMISSIONS``: which client kinds
+  hold it); the client's service account is then scoped by ``access`` like staff.
 """
 from __future__ import annotations
 
+import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -245,6 +250,76 @@ class PermissionRequiredMixin(AccessMixin):
 
     def prepare(self, request, *args, **kwargs) -> None:
         """Load what every method needs (objects in scope), after the permission check."""
+
+
+# --------------------------------------------------------------------------------------------
+# The machine API: bearer tokens of registered clients (api.models.ApiClient), one kind each
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiPermission:
+    client_kinds: frozenset[str]
+    label: str = ""
+
+
+API_PERMISSIONS: dict[str, ApiPermission] = {
+    "api.settle": ApiPermission(frozenset({"institution"}), "一站式结算：资格查询、结算上传、查询与冲正（定点医药机构）"),
+    "api.certify": ApiPermission(frozenset({"agency"}), "认定推送、查询与终止（认定机构）"),
+}
+
+
+class ApiForbidden(PermissionDenied):
+    """A valid token of a client kind that does not hold the operation's permission (403)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.permission = name
+
+
+def api_holds(client, name: str) -> bool:
+    """True if the API ``client`` (an active ApiClient, or None) holds the named API permission."""
+    if name == PUBLIC:
+        return True
+    return client is not None and getattr(client, "revoked_at", None) is None and \
+        client.kind in API_PERMISSIONS[name].client_kinds
+
+
+def api_requires(name: str) -> Callable:
+    """Decorator for API operations, under ``@api.get``/``@api.post``: ``@api_requires("api.settle")``.
+    Refuses a client whose kind does not hold it (:class:`ApiForbidden`, 403) before the operation
+    runs, and leaves the name on the operation for the permission-matrix test. The wrapper keeps
+    the operation's (resolved) signature, which django-ninja reads to parse the request."""
+    if name not in API_PERMISSIONS and name != PUBLIC:
+        raise KeyError(name)
+
+    def decorator(view):
+        hints = typing.get_type_hints(view, include_extras=True)
+        signature = inspect.signature(view)
+        signature = signature.replace(parameters=[p.replace(annotation=hints.get(p.name, p.annotation))
+                                                  for p in signature.parameters.values()])
+
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not api_holds(getattr(request, "auth", None), name):
+                raise ApiForbidden(name)
+            return view(request, *args, **kwargs)
+
+        wrapped.__signature__ = signature  # type: ignore[attr-defined]
+        wrapped.permission = name  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+def api_matrix_markdown(operations: list[tuple[str, str, str]]) -> str:
+    """The API table for docs/security.md: (pattern, method, permission) with the client kinds holding it."""
+    lines = ["| API operation | method | permission | client kinds |", "|---|---|---|---|"]
+    for pattern, method, name in operations:
+        kinds = "any (no token)" if name == PUBLIC else ", ".join(sorted(API_PERMISSIONS[name].client_kinds))
+        label = "" if name == PUBLIC else f" {API_PERMISSIONS[name].label}"
+        lines.append(f"| `/{pattern}` | {method} | `{name}`{label} | {kinds} |")
+    return "\n".join(lines) + "\n"
 
 
 # The demo users (README) the matrix is written for: (column, roles, superuser, agency kind, authenticated).

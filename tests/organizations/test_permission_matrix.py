@@ -334,3 +334,149 @@ def test_every_api_operation_refuses_a_request_without_a_valid_token(client):
                 response = getattr(client, method)(url, content_type="application/json", **headers)
                 assert response.status_code in (401, 405), f"{method.upper()} {url} {headers}: {response.status_code}"
     assert _row_counts() == before
+
+
+# --------------------------------------------------------------------------------------------
+# The API: each operation declares its permission in organizations/permissions.py (API_PERMISSIONS)
+# --------------------------------------------------------------------------------------------
+
+API_START, API_END = "<!-- api-permission-matrix:start -->", "<!-- api-permission-matrix:end -->"
+NINJA_OWN = {"openapi-json", "openapi-view", "api-root"}  # django-ninja's schema and docs pages
+
+
+def _api_operations():
+    """(URL pattern, method, permission, operation) for every operation of the API, from the URLconf:
+    each API URL pattern is named after its operation (django-ninja), whose function declares it."""
+    from api.api import api
+
+    by_name = {op.view_func.__name__: op for _prefix, router in api._routers
+               for pv in router.path_operations.values() for op in pv.operations}
+    rows = []
+    for route in project_routes():
+        if not route.route.startswith("api/") or route.name in NINJA_OWN:
+            continue
+        op = by_name.get(route.name)
+        assert op is not None, f"{route}: no API operation of that name"
+        for method in op.methods:
+            rows.append((route.route, method, getattr(op.view_func, "permission", None), op))
+    return rows
+
+
+def test_every_api_operation_declares_a_permission():
+    from organizations.permissions import API_PERMISSIONS
+
+    rows = _api_operations()
+    assert len(rows) >= 9, "the API walk lost operations"
+    missing = [f"{m} /{p}" for p, m, perm, _op in rows if perm not in {PUBLIC, *API_PERMISSIONS}]
+    assert not missing, f"API operations without a declared permission (@api_requires): {missing}"
+
+
+def test_docs_security_md_holds_the_api_matrix_the_code_enforces():
+    text = DOC.read_text(encoding="utf-8")
+    assert API_START in text and API_END in text
+    written = text.split(API_START, 1)[1].split(API_END, 1)[0].strip()
+    assert written == permissions.api_matrix_markdown([(p, m, perm) for p, m, perm, _op in _api_operations()]).strip(), (
+        "docs/security.md's API matrix disagrees with the code: run write_api_doc()")
+
+
+def write_api_doc() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    table = permissions.api_matrix_markdown([(p, m, perm) for p, m, perm, _op in _api_operations()])
+    if API_START not in text:
+        text = text.replace(END, END + "\n\nThe machine API (bearer tokens, one client kind each):\n\n" + API_START + "\n" + API_END)
+    before, rest = text.split(API_START, 1)
+    _old, after = rest.split(API_END, 1)
+    DOC.write_text(before + API_START + "\n" + table + API_END + after, encoding="utf-8")
+
+
+def _api_world():
+    """Two districts, a hospital and a civil-affairs system in each, a beneficiary in each, one
+    settlement and one certification pushed in each district (so ids of the other district exist)."""
+    from datetime import date
+
+    from api import services as api_services
+    from tests.api.conftest import settlement
+    from tests.factories import AgencyFactory, CertificationFactory, DistrictFactory, InstitutionFactory, PersonFactory
+
+    world = {}
+    for key, code, name in (("own", "110105", "朝阳区"), ("other", "110108", "海淀区")):
+        district = DistrictFactory(code=code, name=name, short_name=f"京{name[0]}")
+        institution = InstitutionFactory(district=district, code=f"H{code}01", name=f"{name}医院")
+        hospital, hospital_token = api_services.api_client_create(name=f"{name}HIS", institution=institution,
+                                                                  rate_limit=10_000)
+        agency = AgencyFactory(kind="civil_affairs", district=district, region=district.region)
+        system, system_token = api_services.api_client_create(name=f"{name}民政", agency=agency, rate_limit=10_000)
+        person = PersonFactory(hukou_district=district)
+        CertificationFactory(person=person, agency=agency, valid_from=date(2022, 1, 1), document_ref=f"{code}-DOC")
+        world[key] = {"district": district, "institution": institution, "person": person, "agency": agency,
+                      "tokens": {"institution": hospital_token, "agency": system_token},
+                      "settlement": settlement(person, institution, setl_id=f"S-{code}")}
+    return world
+
+
+def _api_request(client, method, pattern, token, w, *, target):
+    """Call ``pattern`` with a well-formed request naming ``target``'s objects (own or other district)."""
+    t = w[target]
+    values = {"setl_id": t["settlement"]["setl_id"], "document_ref": f"{t['district'].code}-DOC"}
+    url = "/" + re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: values[m.group(2)], pattern)
+    bodies = {
+        "api/v1/settlements": t["settlement"],
+        "api/v1/certifications": {"certno": t["person"].id_number, "name": t["person"].name, "category": "minimum_living",
+                                  "valid_from": "2024-01-01", "document_ref": f"{t['district'].code}-NEW"},
+    }
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    if method == "GET":
+        query = {"certno": t["person"].id_number, "on": "2024-06-01"} if pattern.endswith("eligibility") else {}
+        return client.get(url, query, **headers)
+    body = bodies.get(pattern) or ({"reason": "录错"} if pattern.endswith("/cancel") else
+                                   {"until": "2024-12-31", "reason": "核查"})
+    return client.post(url, body, content_type="application/json", **headers)
+
+
+def _api_rows():
+    """Rows of the product's apps and the API clients (the per-call ApiAccessLog is written on purpose)."""
+    from api.models import ApiClient
+
+    return {**_row_counts(), "api.ApiClient": ApiClient.objects.count()}
+
+
+@pytest.mark.django_db
+def test_each_api_client_kind_gets_exactly_the_api_matrix(client):
+    """Issue 15 item 2, over HTTP for every API operation from the URLconf: a token of a client
+    kind that does not hold the operation's permission is 403 with a well-formed request, and
+    writes nothing; a kind that holds it is served; without a token 401; and with the objects
+    (settlement number, certification reference) of **another district** the holder gets 404 and
+    nothing is written."""
+    from organizations.permissions import API_PERMISSIONS
+
+    w = _api_world()
+    # own objects exist in each district: settle and push once per district first
+    for key in ("own", "other"):
+        response = client.post("/api/v1/settlements", w[key]["settlement"], content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {w[key]['tokens']['institution']}")
+        assert response.status_code == 201, response.content
+    wrong = []
+    for pattern, method, perm, _op in _api_operations():
+        if perm == PUBLIC:
+            continue
+        for kind, token in w["own"]["tokens"].items():
+            holds = kind in API_PERMISSIONS[perm].client_kinds
+            before = _api_rows()
+            response = _api_request(client, method, pattern, token, w, target="own")
+            if not holds:
+                if response.status_code != 403 or _api_rows() != before:
+                    wrong.append(f"{kind} {method} /{pattern}: {response.status_code}, expected 403 and no write")
+                continue
+            if response.status_code in (401, 403):
+                wrong.append(f"{kind} {method} /{pattern}: {response.status_code}, expected served")
+            if "<" in pattern:  # an object id of another district: 404, nothing written
+                before = _api_rows()
+                response = _api_request(client, method, pattern, token, w, target="other")
+                if response.status_code != 404 or _api_rows() != before:
+                    wrong.append(f"{kind} {method} /{pattern} (another district): {response.status_code}, "
+                                 "expected 404 and no write")
+        before = _api_rows()
+        response = _api_request(client, method, pattern, None, w, target="own")
+        if response.status_code != 401 or _api_rows() != before:
+            wrong.append(f"no token {method} /{pattern}: {response.status_code}, expected 401")
+    assert not wrong, "\n".join(wrong)
