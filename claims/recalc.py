@@ -73,6 +73,7 @@ class PolicyPicker:
         self._pick_cache: dict[tuple[int | None, date], Any] = {}
         self._stats: dict[int | None, Any] = {}
         self._specs: dict[int, Any] = {}
+        self._standards: Any = None  # policies.selectors.DistrictStandards, loaded on first use
 
     @classmethod
     def load(cls) -> PolicyPicker:
@@ -85,13 +86,14 @@ class PolicyPicker:
     def pick(self, region_id: int | None, on: date):
         """``policies.selectors.choose_in_force`` (THE rule of ``policy_in_force``) on the versions
         loaded once, memoised per (region, date)."""
-        from policies.selectors import choose_in_force
-
         key = (region_id, on)
         try:
             return self._pick_cache[key]
         except KeyError:
             pass
+        # imported on a miss only: this runs once per bill of a nightly chunk (issue 12)
+        from policies.selectors import choose_in_force
+
         own = self._by_region.get(region_id, []) if region_id is not None else []
         found = choose_in_force([*own, *self._by_region.get(None, ())], region_id=region_id, on=on)
         self._pick_cache[key] = found
@@ -103,15 +105,19 @@ class PolicyPicker:
 
     def spec_for(self, policy, district_id: int | None = None, on: date | None = None):
         """``spec_of(policy)``, memoised for the picker's life (one chunk or one run); with a
-        district and date, that district's standard applied (区级标准, ``DistrictStandards``)."""
-        from policies.selectors import DistrictStandards, spec_of
-
-        spec = self._specs.get(policy.pk)
+        district and date, that district's standard applied (区级标准, ``DistrictStandards``).
+        Runs once per bill of a nightly chunk: the imports happen on a miss only (issue 12)."""
+        pk = policy.pk
+        spec = self._specs.get(pk)
         if spec is None:
-            spec = self._specs[policy.pk] = spec_of(policy)
+            from policies.selectors import spec_of
+
+            spec = self._specs[pk] = spec_of(policy)
         if district_id is not None and on is not None:
-            standards = getattr(self, "_standards", None)
+            standards = self._standards
             if standards is None:
+                from policies.selectors import DistrictStandards
+
                 standards = self._standards = DistrictStandards()
             if standards:
                 return standards.spec(policy, spec, district_id, on)
@@ -122,11 +128,13 @@ class PolicyPicker:
         return None if policy is None else self.spec_for(policy)
 
     def stats(self, region_id: int | None):
-        from policies.selectors import region_stats
+        try:
+            return self._stats[region_id]
+        except KeyError:
+            from policies.selectors import region_stats
 
-        if region_id not in self._stats:
-            self._stats[region_id] = region_stats(region_id)
-        return self._stats[region_id]
+            found = self._stats[region_id] = region_stats(region_id)
+            return found
 
 
 # --------------------------------------------------------------------------------------------
