@@ -218,6 +218,8 @@ class SettlementOut(Schema):
     tilted: str = Field(description="倾斜救助")
     special: str = Field(description="专项救助")
     total_assistance: str = Field(description="救助合计（医院垫付金额）")
+    granted: str = Field(description="核定救助金额（claims.money.bill_shown）：结算时等于救助合计；"
+                                     "其后的更正或依申请救助封顶（京 六(三)）使两者不同时，以此为准，差额另行补发或追回")
     reserved_amount: str | None = Field(description="计入年度累计的预留金额；冲正后为空")
     policy: str | None
     beneficiary: bool = Field(description="结算日是否救助对象；未登记的人员登记为非救助对象，救助为0")
@@ -231,6 +233,7 @@ def _settlement_out(record: SettlementRecord) -> dict:
     return {
         "setl_id": record.setl_id, "status": record.status, "assistance": str(bill.assistance),
         "tilted": str(bill.tilted), "special": str(bill.special), "total_assistance": str(bill.total_assistance),
+        "granted": str(bill.assistance_shown),
         "reserved_amount": str(record.reserved_amount) if active and record.reserved_amount is not None else None,
         "policy": str(bill.policy) if bill.policy_id else None,
         **services.settlement_reason(bill),

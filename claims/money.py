@@ -117,6 +117,17 @@ def bill_granted(bill: Any) -> Decimal:
     return granted if granted is not None else (bill.total_assistance or ZERO)
 
 
+def bill_shown(bill: Any) -> Decimal:
+    """The one assistance figure a row shows for a bill (bill list, ledger, claim, API): the grant
+    once decided (``bill_granted``: a claim's approval or correction, a one-stop figure, capped
+    where relief on application already covered the burden), else the engine's figure (a pending
+    suggestion, or what a rejected claim was refused). The computed figure is shown beside it
+    where the two differ."""
+    if bill.status in GRANTED_STATUSES:
+        return bill_granted(bill)
+    return bill.total_assistance or ZERO
+
+
 def bill_paid(bill: Any) -> Decimal | None:
     """What left the fund for the bill, or None while nothing was paid."""
     if bill.status == BillStatus.HOSPITAL_PAID:

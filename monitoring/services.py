@@ -374,9 +374,11 @@ def _refresh_statistics(run_id: int) -> None:
     from claims.models import Bill, LedgerBucket, PersonYearLedger
     from organizations.dbstats import refresh_statistics
 
-    counts = RecalcRun.objects.filter(pk=run_id).values("bills_changed", "person_years_total").get()
-    refresh_statistics({Bill: counts["bills_changed"], PersonYearLedger: counts["person_years_total"],
-                        LedgerBucket: counts["person_years_total"]})
+    # A ledger (and its buckets) is rewritten only where a figure of its bills changed, so the bills
+    # changed bound the ledger rows written: a steady full run that changes nothing analyses
+    # nothing (counting every person-year it read analysed both ledger tables every night).
+    changed = RecalcRun.objects.filter(pk=run_id).values_list("bills_changed", flat=True).get()
+    refresh_statistics({Bill: changed, PersonYearLedger: changed, LedgerBucket: changed})
 
 
 def _violation_key(v: dict) -> tuple:

@@ -155,3 +155,31 @@ def test_bj_6_3_a_claim_approved_after_relief_on_application_is_granted_only_the
         check_all_invariants(machine)
     finally:
         machine.teardown()
+
+
+@pytest.mark.django_db
+def test_bj_6_3_every_row_shows_the_grant_a_relief_cap_left_with_the_recomputed_figure_beside_it(monkeypatch, client):
+    """Issue 12, one truth on every screen: after the cap, the bill list, the person's ledger and
+    the API's settlement answer show the grant (58,245.00), not the rule's figure (60,000.00),
+    which stands beside it marked 重算 (claims.money.bill_shown)."""
+    from django.urls import reverse
+
+    from api.api import _settlement_out
+    from claims import services
+    from claims.models import Bill, SettlementRecord
+
+    machine, person, first, _second = _world(monkeypatch)
+    try:
+        services.recompute_person_year(person_id=person, year=2023)
+        bill = Bill.objects.get(pk=first)
+        assert bill.assistance_shown == D("58245.00") == money.bill_shown(bill)
+        client.force_login(machine.world["caseworker"])
+        for url in (reverse("claims:bills"), reverse("claims:ledger", args=[person])):
+            page = client.get(url).content.decode()
+            assert "58,245.00" in page, url
+            assert "重算 60,000.00" in page, url
+        record = SettlementRecord(bill=bill, setl_id=bill.settlement_no)
+        answer = _settlement_out(record)
+        assert (answer["total_assistance"], answer["granted"]) == ("60000.00", "58245.00")
+    finally:
+        machine.teardown()
