@@ -44,7 +44,7 @@ def test_gb_5_7_api_unregistered_settlement_recorded_as_non_beneficiary(client, 
     assert answer["total_assistance"] == "0.00" and answer["reserved_amount"] == "0.00"
     assert answer["beneficiary"] is False and answer["reason_code"] == "not_eligible" and answer["reason"]
     # nothing personal in the answer beyond what it was before
-    assert set(answer) == {"setl_id", "status", "assistance", "tilted", "special", "total_assistance",
+    assert set(answer) == {"setl_id", "status", "assistance", "tilted", "special", "total_assistance", "granted",
                            "reserved_amount", "policy", "beneficiary", "reason_code", "reason"}
     assert "王五" not in response.content.decode() and STRANGER not in response.content.decode()
     person = Person.objects.get(id_number=STRANGER)
