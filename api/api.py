@@ -22,10 +22,10 @@ from ninja.security import HttpBearer
 from pydantic import StringConstraints
 
 from beneficiaries import idnumber
-from organizations.permissions import PUBLIC, ApiForbidden, api_requires
 from beneficiaries.models import Certification, Person
 from beneficiaries.selectors import access_certifications, access_persons, person_asked_to_certify
 from claims.models import SettlementRecord
+from organizations.permissions import PUBLIC, ApiForbidden, api_requires
 
 from . import services
 from .models import ApiAccessLog, ApiClient

@@ -250,15 +250,15 @@ class Bill(models.Model):
             models.Index(fields=["district", "category", "-discharge_date", "-id"], name="bill_district_category"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.settlement_no}（{self.person.name}）"
+
     @property
     def assistance_shown(self) -> Decimal:
         """The assistance figure a row shows (``claims.money.bill_shown``)."""
         from .money import bill_shown
 
         return bill_shown(self)
-
-    def __str__(self) -> str:
-        return f"{self.settlement_no}（{self.person.name}）"
 
     @property
     def badge_class(self) -> str:
