@@ -148,3 +148,22 @@ def test_refer_links_the_application(world, civil_certifier):
     assert warning.status == WarningStatus.REFERRED and warning.application_id == 4711
     assert warning.handled_by == civil_certifier
 
+
+
+def test_policy_6_a_missing_statistic_is_logged_once_per_region_year_not_once_per_household(world, beijing, caplog):
+    """A region whose 2022 income is not recorded gets no 2023 warnings (never read as zero); the
+    nightly log says so once, with the number of households skipped, instead of one line per
+    household (74,566 lines a night at 1,000,000 bills, a third of the finalizer's time)."""
+    import logging
+
+    from organizations.models import RegionStatistic
+
+    BillFactory(person=world["carol"], admission_date=date(2023, 4, 1), discharge_date=date(2023, 4, 9),
+                total_cost=Decimal("60000.00"), policy_scope_cost=Decimal("60000.00"), basic_paid=Decimal("10000.00"))
+    RegionStatistic.objects.filter(region=beijing, year=2022).delete()
+    with caplog.at_level(logging.WARNING, logger="monitoring.services"):
+        services.warnings_refresh(only_year=2023)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("no warning for")]
+    assert not EarlyWarning.objects.filter(year=2023).exists()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"no warning for 2 households of region {beijing.pk} in 2023")
