@@ -35,15 +35,17 @@ def _overpaying_engine(monkeypatch):
     """The engine pays the whole burden on top of what the rule gives (a broken rate/cap)."""
     from policies.engine import engine
 
-    real = engine._compute
+    def overpaying_of(real):
+        def overpaying(*args, **kwargs):
+            result = real(*args, **kwargs)
+            if result.total > 0:
+                return result._replace(assistance=result.assistance + result.burden, total=result.total + result.burden)
+            return result
+        return overpaying
 
-    def overpaying(*args, **kwargs):
-        result = real(*args, **kwargs)
-        if result.total > 0:
-            return result._replace(assistance=result.assistance + result.burden, total=result.total + result.burden)
-        return result
-
-    monkeypatch.setattr(engine, "_compute", overpaying)
+    # both evaluation paths: the general one and the precompiled fast path (issue 20)
+    for name in ("_compute", "_compute_fast"):
+        monkeypatch.setattr(engine, name, overpaying_of(getattr(engine, name)))
 
 
 def _all_invariants(m):
