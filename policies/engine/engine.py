@@ -30,6 +30,7 @@ from .types import (
     SubsidyResult,
     SubsidyTimingResult,
     Tier,
+    Tilted,
     WarningResult,
     YearState,
     _flags_match,
@@ -187,6 +188,26 @@ def _deductible_amount(tier: Tier, year: int, stats: RegionStats) -> Decimal:
     return (value * ded.share).quantize(CENT, ROUND_HALF_UP)  # type: ignore[operator]
 
 
+def _tilted_amount(spec: Tilted, state: YearState, left: Decimal, used: dict[str, Decimal],
+                   reasons: tuple[str, ...]) -> tuple[Decimal, tuple[str, ...]]:
+    """倾斜救助: rate × the growth of the year's remaining burden above the threshold (``left``:
+    this bill's burden after assistance and special items), within its cap. The one copy both the
+    general and the fast path call; returns the amount and the reasons with any cap reason added."""
+    before = state.tilted_base
+    after = before + left
+    threshold = spec.threshold
+    if after <= threshold:
+        return ZERO, reasons
+    over = after - threshold if before <= threshold else after - before
+    tilted = (over * spec.rate).quantize(CENT, ROUND_HALF_UP)
+    if spec.cap is not None:
+        room = spec.cap - used.get("tilted", ZERO)
+        if room < tilted:
+            tilted = room if room > ZERO else ZERO
+            reasons += ("cap_limited",) if tilted else ("cap_exhausted",)
+    return tilted, reasons
+
+
 def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden: Decimal,
              state: YearState, stats: RegionStats, person: PersonIn) -> BillResult:
     """The bill's result under one category (a dry run: ``state`` is only read)."""
@@ -300,18 +321,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
     tilted = ZERO
     spec = policy.tilted
     if spec is not None and _flags_match(flags, spec.required_flags):
-        # 倾斜救助: rate × the growth of the year's remaining burden above the threshold
-        before = state.tilted_base
-        after = before + (burden - assistance - special)
-        threshold = spec.threshold
-        if after > threshold:
-            over = after - threshold if before <= threshold else after - before
-            tilted = (over * spec.rate).quantize(CENT, ROUND_HALF_UP)
-            if spec.cap is not None:
-                room = spec.cap - used.get("tilted", ZERO)
-                if room < tilted:
-                    tilted = room if room > ZERO else ZERO
-                    reasons += ("cap_limited",) if tilted else ("cap_exhausted",)
+        tilted, reasons = _tilted_amount(spec, state, burden - assistance - special, used, reasons)
     clauses = plan.clauses
     items: tuple[ItemLine, ...] = ()
     if specials is not None or tilted:
@@ -550,19 +560,7 @@ def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state
         return _new(BillResult, (bill.id, None, assistance, ZERO, ZERO, assistance + ZERO + ZERO, k.category,
                                  k.tier_code, k.visit_class, burden, deductible, rate, raw, buckets, reasons,
                                  k.clauses, (), k.plan))
-    # 倾斜救助 (as in _compute)
-    tilted = ZERO
-    before = state.tilted_base
-    after = before + (burden - assistance - ZERO)
-    threshold = spec.threshold
-    if after > threshold:
-        over = after - threshold if before <= threshold else after - before
-        tilted = (over * spec.rate).quantize(CENT, ROUND_HALF_UP)
-        if spec.cap is not None:
-            room = spec.cap - used.get("tilted", ZERO)
-            if room < tilted:
-                tilted = room if room > ZERO else ZERO
-                reasons += ("cap_limited",) if tilted else ("cap_exhausted",)
+    tilted, reasons = _tilted_amount(spec, state, burden - assistance, used, reasons)
     clauses = k.clauses
     items: tuple[ItemLine, ...] = ()
     if tilted:
