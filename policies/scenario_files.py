@@ -1,5 +1,5 @@
 """Scenario files: the project's own YAML scenarios (``policies/scenarios/*.yaml``) and the JSON of
-``../shared/cases``.
+an external folder of worked cases, which ``scripts/import_cases.py`` copies in.
 
 Both hold the same object (format: ``policies/scenarios/README.md``). YAML is read with a loader
 that keeps dates and decimal numbers **as text** (``2023-02-01``, ``17000.00``): amounts become
@@ -60,8 +60,3 @@ def scenario_files(folder: Path) -> list[Path]:
 def project_scenarios() -> list[Path]:
     """Every scenario the project carries (``settings.SCENARIOS_DIR``)."""
     return scenario_files(Path(settings.SCENARIOS_DIR))
-
-
-def external_cases() -> list[Path]:
-    """The optional extra folder (``CASES_DIR``, e.g. ``../shared/cases``); empty when unset."""
-    return scenario_files(Path(settings.CASES_DIR)) if settings.CASES_DIR else []

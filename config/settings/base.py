@@ -270,9 +270,6 @@ LOGGING = {
 
 # The project's own worked scenarios (policies/scenarios/*.yaml): `make test` runs every one.
 SCENARIOS_DIR = BASE_DIR / "policies" / "scenarios"
-# An optional extra folder of scenarios (e.g. CASES_DIR=../shared/cases): when set, the tests also
-# run every file there and check that the project carries each of them. Never required.
-CASES_DIR = env("CASES_DIR", default="") or None
 
 # Where citizens reach /verify/<code> (printed on every decision letter).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="")

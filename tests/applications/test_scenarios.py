@@ -67,7 +67,7 @@ def test_nb_retroactive_window_is_twelve_months_before_and_inpatient_only():
     assert application.district.region.code == "330200"
 
 
-# ../shared/cases/nb-retroactive-excludes-application-day.json (POLICY.md §9), inline: the engine's
+# policies/scenarios/nb-retroactive-excludes-application-day.yaml (POLICY.md §9), inline: the engine's
 # own scenario file belongs to the rules lane; this is the application path's half of it.
 NB_APPLICATION_DAY_CASE = {
     "name": "nb-retroactive-excludes-application-day", "policy": "ningbo-2019",

@@ -1,8 +1,7 @@
-"""Every scenario the project carries (policies/scenarios/*.yaml) and, when CASES_DIR is set, every
-file there, through ``manage.py assess`` (new files are picked up).
+"""Every scenario the project carries (policies/scenarios/*.yaml) through ``manage.py assess``
+(new files are picked up).
 
-Compared like ../shared/tools/check_cases.py: each expected field equal as text, ``reasons``: every
-listed code present.
+Compared field by field: each expected field equal as text, ``reasons``: every listed code present.
 """
 import json
 from io import StringIO
@@ -13,11 +12,11 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from policies.models import Policy
-from policies.scenario_files import external_cases, project_scenarios, read_scenario
+from policies.scenario_files import project_scenarios, read_scenario
 
 pytestmark = pytest.mark.django_db
 
-CASES = project_scenarios() + external_cases()
+CASES = project_scenarios()
 
 
 def _assess(*paths) -> list[dict]:

@@ -1,9 +1,9 @@
 """Every worked scenario the project carries (``policies/scenarios/*.yaml``) runs through the real
 engine (POLICY.md §8); a new file there is picked up with no code change.
 
-``CASES_DIR=../shared/cases`` (optional, never required) adds every file of that folder too, and
-checks that the project carries each of them with the same figures (``scripts/import_cases.py``
-copies a new one in).
+The suite reads nothing outside the repository: a worked scenario from elsewhere is copied in by
+``scripts/import_cases.py FOLDER``, and ``scripts/import_cases.py FOLDER --check`` (run by
+``.ci/run``, not by the tests) says whether the project carries each one with the same figures.
 """
 from __future__ import annotations
 
@@ -13,15 +13,13 @@ from pathlib import Path
 import pytest
 
 from policies.engine import load_preset, load_scenario, run_scenario
-from policies.scenario_files import external_cases, project_scenarios, read_scenario
+from policies.scenario_files import project_scenarios, read_scenario
 
 PROJECT = project_scenarios()
-EXTERNAL = external_cases()
-ALL = [(p, "project") for p in PROJECT] + [(p, "external") for p in EXTERNAL]
 
 
 def compare(expect: dict, results: dict) -> list[str]:
-    """The comparison of shared/tools/check_cases.py: every expected field, reasons as a subset."""
+    """Every expected field equal as text; ``reasons``: every listed code present (a subset)."""
     problems = []
     for key, want in expect.items():
         got = results.get(key, {})
@@ -52,8 +50,8 @@ def test_project_scenario_names_its_clause_and_why(path: Path):
     assert isinstance(data.get("note"), str) and data["note"].strip(), "note: how the figures are worked"
 
 
-@pytest.mark.parametrize("path, origin", ALL, ids=[f"{o}:{p.stem}" for p, o in ALL])
-def test_case(path: Path, origin: str):
+@pytest.mark.parametrize("path", PROJECT, ids=[p.stem for p in PROJECT])
+def test_case(path: Path):
     data = read_scenario(path)
     scenario = load_scenario(data)
     results = run_scenario(load_preset(scenario.policy), scenario)
@@ -62,19 +60,6 @@ def test_case(path: Path, origin: str):
     assert compare(data["expect"], results) == [], data.get("note", "")
     for key, result in results.items():
         assert "explanation" in result and result["explanation"]["lines"], key
-    if origin == "external":
-        assert_carried_by_the_project(path, data)
-
-
-def assert_carried_by_the_project(path: Path, external: dict) -> None:
-    """With CASES_DIR set: the project has the same scenario, same inputs and figures."""
-    from django.conf import settings
-
-    name = external.get("name", path.stem)
-    own = Path(settings.SCENARIOS_DIR) / f"{name}.yaml"
-    assert own.exists(), f"{name}: run `.venv/bin/python scripts/import_cases.py {path.parent}`"
-    carried = read_scenario(own)
-    assert {k: v for k, v in carried.items() if k in external} == {**external, "name": name}
 
 
 def test_yaml_keeps_amounts_and_dates_as_written(tmp_path):
