@@ -12,6 +12,9 @@ in the data, the whole year and its last month, each ``--runs`` times after one 
 
 In the same run:
 - the floor: an authenticated ``/healthz`` (routing, session, auth; no report);
+- the three-tier report by category (三重制度保障构成) over the whole year, from the same
+  pre-aggregate, and the same page over a period ending inside a month (to 30 December), which
+  still scans the bills per request: the old way, in the same run;
 - the old way, for reference: the per-request scan the report used to do, timed as
   ``reports.aggregate.scan`` restricted to the year (bills through ``claims.money`` grouped by
   month, category and visit class; what the pre-aggregate replaces).
@@ -80,9 +83,15 @@ def main() -> None:
     bills = Bill.objects.count()
     rows = FundMonth.objects.count()
     url = reverse("reports:report", args=["fund"])
+    tier_url = reverse("reports:report", args=["three-tier"])
+    tier_whole = {"date_from": f"{year}-01-01", "date_to": f"{year}-12-31", "by": "category"}
+    # the same page over a period ending inside a month: the old per-request scan of the bills
+    tier_scan = {**tier_whole, "date_to": f"{year}-12-30"}
     scenarios = [("floor: /healthz (signed in)", "/healthz", {}),
                  (f"fund {year} whole year", url, {"year": year}),
-                 (f"fund {year}-12 (month + YTD)", url, {"year": year, "month": 12})]
+                 (f"fund {year}-12 (month + YTD)", url, {"year": year, "month": 12}),
+                 (f"three-tier {year} by category", tier_url, tier_whole),
+                 ("old: three-tier scan (to 12-30)", tier_url, tier_scan)]
     load0 = os.getloadavg()
     print(f"bills {bills:,}; pre-aggregate rows {rows:,}; year {year}; district {district.name}; runs {args.runs}; "
           f"load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
@@ -120,7 +129,9 @@ def main() -> None:
         for label, who, path, params in (
                 ("floor: /healthz (signed in)", users["bench-fund-auditor"], "/healthz", {}),
                 (f"city-wide {year}", users["bench-fund-auditor"], url, {"year": year}),
-                (f"district {year}", users["bench-fund-caseworker"], url, {"year": year})):
+                (f"district {year}", users["bench-fund-caseworker"], url, {"year": year}),
+                (f"three-tier city-wide {year}", users["bench-fund-auditor"], tier_url, tier_whole),
+                (f"three-tier district {year}", users["bench-fund-caseworker"], tier_url, tier_whole)):
             results: list[float] = []
             lock = threading.Lock()
 

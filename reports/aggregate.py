@@ -2,7 +2,9 @@
 """The fund pre-aggregate (基金支出预汇总, issue 20): ``reports.FundMonth``.
 
 One row per district × year × month × category × visit class × visit type × person, holding the
-granted amount (in fen, exact) and the number of bills (or decided applications) behind it:
+granted amount (in fen, exact), the number of bills (or decided applications) behind it and the
+bills' cost parts in fen (:data:`BILL_PARTS`: total, in-scope, basic, critical-illness, other — what
+the three-tier report by category sums; 0 for relief on application):
 exactly what :func:`reports.reporting.fund_expenditure` used to sum by scanning the bills through
 ``claims.money`` — ``bills_for_report`` + ``granted_expr`` by discharge month, and
 ``applications_granted`` (relief on application) by decision month in the local time zone.
@@ -50,7 +52,17 @@ RELIEF_VISIT_CLASS = "relief_on_application"
 DISTRICT_TABLE = "reports_funddistrictmonth"
 DISTRICT_KEYS = KEY_COLUMNS[:6]  # the person level's key without the person
 
+# The bills' cost parts (三重制度保障构成, the three-tier report by category), in fen, beside the
+# granted amount: fen column → bill column. Relief on application carries 0 in each.
+BILL_PARTS = (("total_fen", "total_cost"), ("scope_fen", "policy_scope_cost"), ("basic_fen", "basic_paid"),
+              ("critical_fen", "critical_paid"), ("other_fen", "other_paid"))
+PART_COLUMNS = tuple(c for c, _ in BILL_PARTS)
+# Every figure of a person-level row, in this order (``scan``/``stored`` values, ``Difference``)
+VALUE_COLUMNS = ("amount_fen", "bills", *PART_COLUMNS)
+ZEROS = (0,) * len(VALUE_COLUMNS)
+
 Key = tuple[int, int, int, str, str, str, int]
+Values = tuple[int, ...]  # VALUE_COLUMNS
 MAX_PEOPLE_FILTER = 20_000
 
 
@@ -70,36 +82,48 @@ def _conditions() -> tuple[str, str]:
 
 
 def _pg_bill_select(alias: str, sign: str, report: str) -> str:
+    parts = ", ".join(f"{sign}({alias}.{field} * 100)::bigint AS {col}" for col, field in BILL_PARTS)
     return f"""SELECT {alias}.district_id, EXTRACT(YEAR FROM {alias}.discharge_date)::int AS year,
                EXTRACT(MONTH FROM {alias}.discharge_date)::int AS month,
                COALESCE({alias}.computation ->> 'category', '') AS category,
                COALESCE({alias}.computation ->> 'visit_class', '') AS visit_class,
                {alias}.visit_type, {alias}.person_id,
                {sign}(COALESCE({alias}.granted_amount, {alias}.total_assistance) * 100)::bigint AS fen,
-               {sign}1 AS n
+               {sign}1 AS n, {parts}
         FROM {{rows}} AS {alias}
         WHERE {alias}.status IN ({report}) AND COALESCE({alias}.granted_amount, {alias}.total_assistance) > 0"""
 
 
 def _pg_app_select(alias: str, sign: str, relief: str) -> str:
     tz = settings.TIME_ZONE.replace("'", "''")
+    parts = ", ".join(f"0::bigint AS {col}" for col in PART_COLUMNS)
     return f"""SELECT {alias}.district_id,
                EXTRACT(YEAR FROM {alias}.decided_at AT TIME ZONE '{tz}')::int AS year,
                EXTRACT(MONTH FROM {alias}.decided_at AT TIME ZONE '{tz}')::int AS month,
                '{RELIEF_CATEGORY}'::varchar AS category, '{RELIEF_VISIT_CLASS}'::varchar AS visit_class,
                ''::varchar AS visit_type, {alias}.applicant_id AS person_id,
-               {sign}({alias}.relief * 100)::bigint AS fen, {sign}1 AS n
+               {sign}({alias}.relief * 100)::bigint AS fen, {sign}1 AS n, {parts}
         FROM {{rows}} AS {alias}
         WHERE {alias}.status IN ({relief}) AND {alias}.relief > 0 AND {alias}.decided_at IS NOT NULL"""
 
 
+def _sums(columns: tuple[str, ...] = PART_COLUMNS) -> str:
+    return "".join(f", SUM({c})" for c in columns)
+
+
+def _any_nonzero(columns: tuple[str, ...] = PART_COLUMNS) -> str:
+    return "".join(f" OR SUM({c}) <> 0" for c in columns)
+
+
 def _pg_upsert(deltas: str) -> str:
     keys = ", ".join(KEY_COLUMNS)
-    return f"""INSERT INTO {TABLE} AS f ({keys}, amount_fen, bills)
-        SELECT {keys}, SUM(fen), SUM(n) FROM ({deltas}) AS d
-        GROUP BY {keys} HAVING SUM(fen) <> 0 OR SUM(n) <> 0 ORDER BY {keys}
+    parts = ", ".join(PART_COLUMNS)
+    added = "".join(f", {c} = f.{c} + EXCLUDED.{c}" for c in PART_COLUMNS)
+    return f"""INSERT INTO {TABLE} AS f ({keys}, amount_fen, bills, {parts})
+        SELECT {keys}, SUM(fen), SUM(n){_sums()} FROM ({deltas}) AS d
+        GROUP BY {keys} HAVING SUM(fen) <> 0 OR SUM(n) <> 0{_any_nonzero()} ORDER BY {keys}
         ON CONFLICT ({keys}) DO UPDATE SET amount_fen = f.amount_fen + EXCLUDED.amount_fen,
-                                           bills = f.bills + EXCLUDED.bills"""
+                                           bills = f.bills + EXCLUDED.bills{added}"""
 
 
 def _pg_function(name: str, select) -> str:
@@ -138,15 +162,17 @@ def _pg_district_function() -> str:
     its net difference per district line (amount, bills, people with bills > 0) to
     ``reports_funddistrictmonth``; only INSERTs, so concurrent writers never wait on each other."""
     keys = ", ".join(DISTRICT_KEYS)
+    parts = ", ".join(PART_COLUMNS)
 
     def rows(alias: str, sign: str) -> str:
+        signed = "".join(f", {sign}{c} AS {c}" for c in PART_COLUMNS)
         return (f"SELECT {keys}, {sign}amount_fen AS fen, {sign}bills AS n, "
-                f"{sign}(CASE WHEN bills > 0 THEN 1 ELSE 0 END) AS p FROM {alias}")
+                f"{sign}(CASE WHEN bills > 0 THEN 1 ELSE 0 END) AS p{signed} FROM {alias}")
 
     def append(source: str) -> str:
-        return (f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people) "
-                f"SELECT {keys}, SUM(fen), SUM(n), SUM(p) FROM ({source}) AS d GROUP BY {keys} "
-                f"HAVING SUM(fen) <> 0 OR SUM(n) <> 0 OR SUM(p) <> 0")
+        return (f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people, {parts}) "
+                f"SELECT {keys}, SUM(fen), SUM(n), SUM(p){_sums()} FROM ({source}) AS d GROUP BY {keys} "
+                f"HAVING SUM(fen) <> 0 OR SUM(n) <> 0 OR SUM(p) <> 0{_any_nonzero()}")
 
     return f"""CREATE OR REPLACE FUNCTION reports_fund_districts() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -165,11 +191,15 @@ $fn$"""
 def _sqlite_district_triggers() -> list[str]:
     keys = ", ".join(DISTRICT_KEYS)
 
+    parts = ", ".join(PART_COLUMNS)
+
     def append(r: str, sign: str) -> str:
         values = ", ".join(f"{r}.{k}" for k in DISTRICT_KEYS)
-        return (f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people) SELECT {values}, "
-                f"{sign}{r}.amount_fen, {sign}{r}.bills, {sign}(CASE WHEN {r}.bills > 0 THEN 1 ELSE 0 END) "
-                f"WHERE {r}.amount_fen <> 0 OR {r}.bills <> 0;")
+        signed = "".join(f", {sign}{r}.{c}" for c in PART_COLUMNS)
+        nonzero = "".join(f" OR {r}.{c} <> 0" for c in PART_COLUMNS)
+        return (f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people, {parts}) SELECT {values}, "
+                f"{sign}{r}.amount_fen, {sign}{r}.bills, {sign}(CASE WHEN {r}.bills > 0 THEN 1 ELSE 0 END){signed} "
+                f"WHERE {r}.amount_fen <> 0 OR {r}.bills <> 0{nonzero};")
 
     prefix = "reports_fund_districts"
     return [
@@ -194,10 +224,11 @@ def district_trigger_statements(vendor: str) -> list[str]:
 def district_backfill_statements() -> list[str]:
     """Raw SQL (both databases) that rewrites the second level from the first."""
     keys = ", ".join(DISTRICT_KEYS)
+    parts = ", ".join(PART_COLUMNS)
     return [f"DELETE FROM {DISTRICT_TABLE}",
-            f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people) "
-            f"SELECT {keys}, SUM(amount_fen), SUM(bills), SUM(CASE WHEN bills > 0 THEN 1 ELSE 0 END) FROM {TABLE} "
-            f"GROUP BY {keys} HAVING SUM(amount_fen) <> 0 OR SUM(bills) <> 0"]
+            f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people, {parts}) "
+            f"SELECT {keys}, SUM(amount_fen), SUM(bills), SUM(CASE WHEN bills > 0 THEN 1 ELSE 0 END){_sums()} FROM {TABLE} "
+            f"GROUP BY {keys} HAVING SUM(amount_fen) <> 0 OR SUM(bills) <> 0{_any_nonzero()}"]
 
 
 def _sqlite_bill_values(r: str, sign: str) -> list[str]:
@@ -205,7 +236,8 @@ def _sqlite_bill_values(r: str, sign: str) -> list[str]:
             f"CAST(strftime('%m', {r}.discharge_date) AS INTEGER)",
             f"COALESCE(json_extract({r}.computation, '$.category'), '')",
             f"COALESCE(json_extract({r}.computation, '$.visit_class'), '')", f"{r}.visit_type", f"{r}.person_id",
-            f"{sign}CAST(ROUND(COALESCE({r}.granted_amount, {r}.total_assistance) * 100) AS INTEGER)", f"{sign}1"]
+            f"{sign}CAST(ROUND(COALESCE({r}.granted_amount, {r}.total_assistance) * 100) AS INTEGER)", f"{sign}1",
+            *(f"{sign}CAST(ROUND({r}.{field} * 100) AS INTEGER)" for _, field in BILL_PARTS)]
 
 
 def _sqlite_bill_when(r: str, report: str) -> str:
@@ -219,7 +251,7 @@ def _sqlite_app_values(r: str, sign: str) -> list[str]:
     return [f"{r}.district_id", f"django_datetime_extract('year', {r}.decided_at, '{tz}', 'UTC')",
             f"django_datetime_extract('month', {r}.decided_at, '{tz}', 'UTC')",
             f"'{RELIEF_CATEGORY}'", f"'{RELIEF_VISIT_CLASS}'", "''", f"{r}.applicant_id",
-            f"{sign}CAST(ROUND({r}.relief * 100) AS INTEGER)", f"{sign}1"]
+            f"{sign}CAST(ROUND({r}.relief * 100) AS INTEGER)", f"{sign}1", *("0" for _ in PART_COLUMNS)]
 
 
 def _sqlite_app_when(r: str, relief: str) -> str:
@@ -228,9 +260,11 @@ def _sqlite_app_when(r: str, relief: str) -> str:
 
 def _sqlite_upsert(values: list[str], when: str) -> str:
     keys = ", ".join(KEY_COLUMNS)
-    return (f"INSERT INTO {TABLE} ({keys}, amount_fen, bills) SELECT {', '.join(values)} WHERE {when} "
+    parts = ", ".join(PART_COLUMNS)
+    added = "".join(f", {c} = {c} + excluded.{c}" for c in PART_COLUMNS)
+    return (f"INSERT INTO {TABLE} ({keys}, amount_fen, bills, {parts}) SELECT {', '.join(values)} WHERE {when} "
             f"ON CONFLICT ({keys}) DO UPDATE SET amount_fen = amount_fen + excluded.amount_fen, "
-            f"bills = bills + excluded.bills;")
+            f"bills = bills + excluded.bills{added};")
 
 
 def _sqlite_triggers(table: str, prefix: str, values, when) -> list[str]:
@@ -292,7 +326,7 @@ def backfill_statements(vendor: str) -> list[str]:
         rows = (_pg_bill_select("n", "+", report).replace("{rows}", "claims_bill") + " UNION ALL "
                 + _pg_app_select("n", "+", relief).replace("{rows}", "applications_application"))
     else:
-        names = (*KEY_COLUMNS, "fen", "n")
+        names = (*KEY_COLUMNS, "fen", "n", *PART_COLUMNS)
 
         def select(values: list[str], table: str, when: str) -> str:
             cols = ", ".join(f"{v} AS {c}" for v, c in zip(values, names, strict=True))
@@ -300,9 +334,10 @@ def backfill_statements(vendor: str) -> list[str]:
 
         rows = (select(_sqlite_bill_values("NEW", "+"), "claims_bill", _sqlite_bill_when("NEW", report)) + " UNION ALL "
                 + select(_sqlite_app_values("NEW", "+"), "applications_application", _sqlite_app_when("NEW", relief)))
+    parts = ", ".join(PART_COLUMNS)
     return [f"DELETE FROM {TABLE}",
-            f"INSERT INTO {TABLE} ({keys}, amount_fen, bills) SELECT {keys}, SUM(fen), SUM(n) FROM ({rows}) AS d "
-            f"GROUP BY {keys} HAVING SUM(fen) <> 0 OR SUM(n) <> 0"]
+            f"INSERT INTO {TABLE} ({keys}, amount_fen, bills, {parts}) SELECT {keys}, SUM(fen), SUM(n){_sums()} "
+            f"FROM ({rows}) AS d GROUP BY {keys} HAVING SUM(fen) <> 0 OR SUM(n) <> 0{_any_nonzero()}"]
 
 
 def install_person_level(schema_editor=None) -> None:
@@ -332,6 +367,8 @@ def install(schema_editor=None) -> None:
     migration changing ``claims.money``'s status sets calls)."""
     conn = schema_editor.connection if schema_editor is not None else connection
     with transaction.atomic(using=conn.alias):
+        # the district level is rewritten below: its (possibly older) triggers must not see the refill
+        uninstall_district_level(schema_editor)
         install_person_level(schema_editor)
         install_district_level(schema_editor)
 
@@ -399,7 +436,8 @@ def _scan_querysets(using: str, person_ids: Collection[int] | None, *, by_person
         r_visit_class=KeyTextTransform("visit_class", "computation"),
         r_year=ExtractYear("discharge_date"), r_month=ExtractMonth("discharge_date"),
     ).values("district_id", "r_year", "r_month", "r_category", "r_visit_class", "visit_type",
-             *(["person_id"] if by_person else [])).annotate(amount=Sum(money.granted_expr()), n=Count("id")).order_by()
+             *(["person_id"] if by_person else [])).annotate(
+        amount=Sum(money.granted_expr()), n=Count("id"), **{col: Sum(field) for col, field in BILL_PARTS}).order_by()
     apps = money.applications_granted(app_qs).annotate(
         r_year=ExtractYear("decided_at"), r_month=ExtractMonth("decided_at"),
     ).values("district_id", "r_year", "r_month", *(["applicant_id"] if by_person else [])).annotate(
@@ -409,30 +447,30 @@ def _scan_querysets(using: str, person_ids: Collection[int] | None, *, by_person
 
 
 def scan(using: str = "default", person_ids: Collection[int] | None = None,
-         person_range: Range | None = None) -> dict[Key, tuple[int, int]]:
+         person_range: Range | None = None) -> dict[Key, Values]:
     """What the pre-aggregate must hold, computed the slow way: the bills through
     ``claims.money`` (``bills_for_report``, ``granted_expr``) by discharge month and the granted
     applications (``applications_granted``) by decision month — the old per-request scan."""
-    out: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    out: dict[Key, list[int]] = defaultdict(lambda: list(ZEROS))
     bills, apps = _scan_querysets(using, person_ids, person_range=person_range)
     for g in bills:
         key = (g["district_id"], g["r_year"], g["r_month"], _text(g["r_category"]), _text(g["r_visit_class"]),
                g["visit_type"], g["person_id"])
-        out[key][0] += _fen(g["amount"])
-        out[key][1] += g["n"]
+        for i, value in enumerate((_fen(g["amount"]), g["n"], *(_fen(g[c]) for c in PART_COLUMNS))):
+            out[key][i] += value
     for g in apps:
         key = (g["district_id"], g["r_year"], g["r_month"], RELIEF_CATEGORY, RELIEF_VISIT_CLASS, "", g["applicant_id"])
         out[key][0] += _fen(g["amount"])
         out[key][1] += g["n"]
-    return {k: (v[0], v[1]) for k, v in out.items() if v != [0, 0]}
+    return {k: tuple(v) for k, v in out.items() if tuple(v) != ZEROS}
 
 
 def stored(using: str = "default", person_ids: Collection[int] | None = None,
-           person_range: Range | None = None) -> dict[Key, tuple[int, int]]:
+           person_range: Range | None = None) -> dict[Key, Values]:
     """What the pre-aggregate holds (rows that net to nothing left out)."""
     from .models import FundMonth
 
-    qs = FundMonth.objects.using(using).exclude(amount_fen=0, bills=0)
+    qs = FundMonth.objects.using(using).exclude(**dict.fromkeys(VALUE_COLUMNS, 0))
     if person_ids is not None:
         qs = qs.filter(person_id__in=person_ids)
     if person_range is not None:
@@ -440,54 +478,68 @@ def stored(using: str = "default", person_ids: Collection[int] | None = None,
             qs = qs.filter(person_id__gte=person_range[0])
         if person_range[1] is not None:
             qs = qs.filter(person_id__lte=person_range[1])
-    return {tuple(r[:7]): (r[7], r[8])  # type: ignore[misc]
-            for r in qs.values_list(*KEY_COLUMNS, "amount_fen", "bills")}
+    return {tuple(r[:7]): tuple(r[7:])  # type: ignore[misc]
+            for r in qs.values_list(*KEY_COLUMNS, *VALUE_COLUMNS)}
+
+
+def _parts_text(stored: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    """The cost parts (the tail of both tuples) that differ, e.g. ``; total_fen 500 ≠ 400``."""
+    n = len(PART_COLUMNS)
+    return "".join(f"; {c} stored {s} fen, expected {e} fen"
+                   for c, s, e in zip(PART_COLUMNS, stored[-n:], expected[-n:], strict=True) if s != e)
 
 
 @dataclass
 class Difference:
     key: Key
-    stored: tuple[int, int]  # (fen, bills)
-    expected: tuple[int, int]
+    stored: Values  # VALUE_COLUMNS: (fen, bills, total, scope, basic, critical, other fen)
+    expected: Values
 
     def __str__(self) -> str:
         d, y, m, cat, vc, vt, p = self.key
         return (f"district={d} {y}-{m:02d} category={cat!r} visit_class={vc!r} visit_type={vt!r} person={p}: "
                 f"stored {Decimal(self.stored[0]) / 100:.2f} / {self.stored[1]} bills, "
-                f"bills say {Decimal(self.expected[0]) / 100:.2f} / {self.expected[1]} bills")
+                f"bills say {Decimal(self.expected[0]) / 100:.2f} / {self.expected[1]} bills"
+                f"{_parts_text(self.stored, self.expected)}")
 
 
 @dataclass
 class DistrictDifference(Difference):
     """A line of the second level (``reports_funddistrictmonth``) that differs from the sum of the
-    first level's rows; ``stored``/``expected`` are (fen, bills, people)."""
+    first level's rows; ``stored``/``expected`` are (fen, bills, people, *PART_COLUMNS)."""
 
     def __str__(self) -> str:
         d, y, m, cat, vc, vt, _p = self.key
         return (f"district level: district={d} {y}-{m:02d} category={cat!r} visit_class={vc!r} visit_type={vt!r}: "
                 f"stored {Decimal(self.stored[0]) / 100:.2f} / {self.stored[1]} bills / {self.stored[2]} people, "
                 f"person level says {Decimal(self.expected[0]) / 100:.2f} / {self.expected[1]} bills / "
-                f"{self.expected[2]} people")
+                f"{self.expected[2]} people{_parts_text(self.stored, self.expected)}")
 
 
 def compare_districts(using: str = "default") -> list[DistrictDifference]:
     """Every line where the second level (the sum of its delta rows) differs from the first
     level's rows summed (amount, bills, people with bills > 0); one statement, both databases."""
     keys = ", ".join(DISTRICT_KEYS)
+    names = ("amount_fen", "bills", "people", *PART_COLUMNS)
+    person_level = ("amount_fen", "bills", "CASE WHEN bills > 0 THEN 1 ELSE 0 END", *PART_COLUMNS)
+    zeros = ", ".join("0" for _ in names)
+    sums = ", ".join(f"SUM(s_{c})" for c in names) + ", " + ", ".join(f"SUM(e_{c})" for c in names)
     sql = f"""
-        SELECT {keys}, SUM(sf), SUM(sn), SUM(sp), SUM(ef), SUM(en), SUM(ep) FROM (
-            SELECT {keys}, amount_fen AS sf, bills AS sn, people AS sp, 0 AS ef, 0 AS en, 0 AS ep
+        SELECT {keys}, {sums} FROM (
+            SELECT {keys}, {", ".join(f"{c} AS s_{c}" for c in names)}, {", ".join(f"0 AS e_{c}" for c in names)}
             FROM {DISTRICT_TABLE}
             UNION ALL
-            SELECT {keys}, 0, 0, 0, amount_fen, bills, CASE WHEN bills > 0 THEN 1 ELSE 0 END FROM {TABLE}
+            SELECT {keys}, {zeros}, {", ".join(person_level)} FROM {TABLE}
         ) u
         GROUP BY {keys}
-        HAVING SUM(sf) <> SUM(ef) OR SUM(sn) <> SUM(en) OR SUM(sp) <> SUM(ep)"""
+        HAVING {" OR ".join(f"SUM(s_{c}) <> SUM(e_{c})" for c in names)}"""
     with connections[using].cursor() as cursor:
         cursor.execute(sql)
         rows = cursor.fetchall()
+    n = len(names)
     found = [DistrictDifference(tuple(r[:6]) + (None,),  # type: ignore[arg-type]
-                                (int(r[6]), int(r[7]), int(r[8])), (int(r[9]), int(r[10]), int(r[11]))) for r in rows]
+                                tuple(int(v) for v in r[6:6 + n]), tuple(int(v) for v in r[6 + n:6 + 2 * n]))
+             for r in rows]
     return sorted(found, key=lambda d: str(d.key))
 
 
@@ -497,6 +549,9 @@ def compact(using: str = "default", year: int | None = None) -> int:
     rows are not in the statement's snapshot and stay) and beside another compaction (PostgreSQL:
     one at a time, by an advisory lock; the other returns). Returns the rows removed."""
     keys = ", ".join(DISTRICT_KEYS)
+    figures = ("amount_fen", "bills", "people", *PART_COLUMNS)
+    columns, sums = ", ".join(figures), ", ".join(f"SUM({c})" for c in figures)
+    nonzero = " OR ".join(f"SUM({c}) <> 0" for c in figures)
     where, params = ("WHERE year = %s", [year]) if year is not None else ("", [])
     conn = connections[using]
     with transaction.atomic(using=using), conn.cursor() as cursor:
@@ -505,20 +560,21 @@ def compact(using: str = "default", year: int | None = None) -> int:
             if not cursor.fetchone()[0]:
                 return 0
             cursor.execute(f"""
-                WITH gone AS (DELETE FROM {DISTRICT_TABLE} {where} RETURNING {keys}, amount_fen, bills, people),
-                kept AS (INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people)
-                         SELECT {keys}, SUM(amount_fen), SUM(bills), SUM(people) FROM gone GROUP BY {keys}
-                         HAVING SUM(amount_fen) <> 0 OR SUM(bills) <> 0 OR SUM(people) <> 0 RETURNING 1)
+                WITH gone AS (DELETE FROM {DISTRICT_TABLE} {where} RETURNING {keys}, {columns}),
+                kept AS (INSERT INTO {DISTRICT_TABLE} ({keys}, {columns})
+                         SELECT {keys}, {sums} FROM gone GROUP BY {keys}
+                         HAVING {nonzero} RETURNING 1)
                 SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""", params)
             return int(cursor.fetchone()[0])
-        cursor.execute(f"SELECT {keys}, SUM(amount_fen), SUM(bills), SUM(people), COUNT(*) FROM {DISTRICT_TABLE} {where} "
+        cursor.execute(f"SELECT {keys}, {sums}, COUNT(*) FROM {DISTRICT_TABLE} {where} "
                        f"GROUP BY {keys}", params)
         lines = cursor.fetchall()
         cursor.execute(f"DELETE FROM {DISTRICT_TABLE} {where}", params)
-        kept = [r[:9] for r in lines if any(r[6:9])]
-        cursor.executemany(f"INSERT INTO {DISTRICT_TABLE} ({keys}, amount_fen, bills, people) "
-                           f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", kept)
-        return sum(r[9] for r in lines) - len(kept)
+        width = len(DISTRICT_KEYS) + len(figures)
+        kept = [r[:width] for r in lines if any(r[len(DISTRICT_KEYS):width])]
+        cursor.executemany(f"INSERT INTO {DISTRICT_TABLE} ({keys}, {columns}) "
+                           f"VALUES ({', '.join(['%s'] * width)})", kept)
+        return sum(r[width] for r in lines) - len(kept)
 
 
 def compare(using: str = "default", person_ids: Collection[int] | None = None, *,
@@ -548,7 +604,7 @@ def compare_in_python(using: str = "default", person_ids: Collection[int] | None
     """:func:`compare` the slow way on every database: both sides read into Python (the
     reference the PostgreSQL comparison is tested against)."""
     expected, have = scan(using, person_ids, person_range), stored(using, person_ids, person_range)
-    zero = (0, 0)
+    zero = ZEROS
     return [Difference(k, have.get(k, zero), expected.get(k, zero))
             for k in sorted(set(expected) | set(have), key=str) if have.get(k, zero) != expected.get(k, zero)]
 
@@ -576,41 +632,49 @@ def _compare_sql(using: str, person_ids: Collection[int] | None, *, by_person: b
         if bound is not None:
             stored_filter += f" AND person_id {op} %s"
             stored_params.append(int(bound))
+    figures = ("fen", "n", *PART_COLUMNS)
+    summed = ", ".join(f"SUM({c})::bigint AS {c}" for c in figures)
+    bill_parts = "".join(f", ROUND({c} * 100)::bigint AS {c}" for c in PART_COLUMNS)
+    app_parts = "".join(", 0::bigint" for _ in PART_COLUMNS)
+    stored_parts = "".join(f", {c}::bigint AS {c}" for c in PART_COLUMNS)
+    all_zero = " AND ".join(f"{c} = 0" for c in VALUE_COLUMNS)
+    sides = ", ".join(f"COALESCE({side}.{c}, 0)" for side in "se" for c in figures)
+    differ = " OR ".join(f"COALESCE(s.{c}, 0) <> COALESCE(e.{c}, 0)" for c in figures)
     sql = f"""
         WITH b AS ({bills_sql}), a AS ({apps_sql}),
         e AS (
-            SELECT {group}, SUM(fen)::bigint AS fen, SUM(n)::bigint AS n
+            SELECT {group}, {summed}
             FROM (
                 SELECT district_id, r_year::int AS year, r_month::int AS month,
                        COALESCE(r_category, '') AS category, COALESCE(r_visit_class, '') AS visit_class,
-                       visit_type, {person} AS person_id, ROUND(amount * 100)::bigint AS fen, n
+                       visit_type, {person} AS person_id, ROUND(amount * 100)::bigint AS fen, n{bill_parts}
                 FROM b
                 UNION ALL
                 SELECT district_id, r_year::int, r_month::int, %s, %s, '', {applicant},
-                       ROUND(amount * 100)::bigint, n
+                       ROUND(amount * 100)::bigint, n{app_parts}
                 FROM a
             ) u
             GROUP BY {group}
-            HAVING SUM(fen) <> 0 OR SUM(n) <> 0
+            HAVING {" OR ".join(f"SUM({c}) <> 0" for c in figures)}
         ),
         s AS (
-            SELECT {group}, SUM(fen)::bigint AS fen, SUM(n)::bigint AS n
+            SELECT {group}, {summed}
             FROM (SELECT district_id, year::int AS year, month::int AS month, category, visit_class, visit_type,
-                         person_id, amount_fen::bigint AS fen, bills::bigint AS n
-                  FROM {TABLE} WHERE NOT (amount_fen = 0 AND bills = 0){stored_filter}) t
+                         person_id, amount_fen::bigint AS fen, bills::bigint AS n{stored_parts}
+                  FROM {TABLE} WHERE NOT ({all_zero}){stored_filter}) t
             GROUP BY {group}
         )
-        SELECT {picked}, COALESCE(s.fen, 0), COALESCE(s.n, 0), COALESCE(e.fen, 0), COALESCE(e.n, 0)
+        SELECT {picked}, {sides}
         FROM e FULL OUTER JOIN s ON {on}
-        WHERE COALESCE(s.fen, 0) <> COALESCE(e.fen, 0) OR COALESCE(s.n, 0) <> COALESCE(e.n, 0)
+        WHERE {differ}
     """
     params = [*bills_params, *apps_params, RELIEF_CATEGORY, RELIEF_VISIT_CLASS, *stored_params]
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    k = len(keys)
+    k, w = len(keys), len(figures)
     found = [Difference(tuple(r[:k]) + (() if by_person else (None,)),  # type: ignore[arg-type]
-                        (int(r[k]), int(r[k + 1])), (int(r[k + 2]), int(r[k + 3]))) for r in rows]
+                        tuple(int(v) for v in r[k:k + w]), tuple(int(v) for v in r[k + w:k + 2 * w])) for r in rows]
     return sorted(found, key=lambda d: str(d.key))
 
 
@@ -626,7 +690,8 @@ def rebuild(using: str = "default") -> int:
         expected = scan(using)
         FundMonth.objects.using(using).all().delete()
         FundMonth.objects.using(using).bulk_create(
-            [FundMonth(**dict(zip(KEY_COLUMNS, k, strict=True)), amount_fen=v[0], bills=v[1]) for k, v in expected.items()],
+            [FundMonth(**dict(zip(KEY_COLUMNS, k, strict=True)), **dict(zip(VALUE_COLUMNS, v, strict=True)))
+             for k, v in expected.items()],
             batch_size=5000)
         with connections[using].cursor() as cursor:  # the second level from the rebuilt first
             for sql in district_backfill_statements():
@@ -640,7 +705,7 @@ def prune(using: str = "default", person_ids: Collection[int] | None = None,
     only these people's rows with ``person_ids`` or ``person_range`` (a chunk's)."""
     from .models import FundMonth
 
-    qs = FundMonth.objects.using(using).filter(amount_fen=0, bills=0)
+    qs = FundMonth.objects.using(using).filter(**dict.fromkeys(VALUE_COLUMNS, 0))
     if person_ids is not None and len(person_ids) <= MAX_PEOPLE_FILTER:
         qs = qs.filter(person_id__in=person_ids)
     if person_range is not None:

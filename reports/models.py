@@ -252,6 +252,12 @@ class FundMonth(models.Model):
                                verbose_name=_("人员"))
     amount_fen = models.BigIntegerField(_("核定救助金额（分）"), default=0)
     bills = models.IntegerField(_("救助人次"), default=0)
+    # 三重制度保障构成 (the three-tier report by category): the bills' cost parts, in fen
+    total_fen = models.BigIntegerField(_("医疗总费用（分）"), default=0)
+    scope_fen = models.BigIntegerField(_("政策范围内费用（分）"), default=0)
+    basic_fen = models.BigIntegerField(_("基本医保支付（分）"), default=0)
+    critical_fen = models.BigIntegerField(_("大病保险支付（分）"), default=0)
+    other_fen = models.BigIntegerField(_("其他支付（分）"), default=0)
 
     class Meta:
         verbose_name = _("基金支出预汇总")
@@ -291,6 +297,12 @@ class FundDistrictMonth(models.Model):
     amount_fen = models.BigIntegerField(_("核定救助金额（分）"), default=0)
     bills = models.IntegerField(_("救助人次"), default=0)
     people = models.IntegerField(_("救助人数"), default=0)
+    # 三重制度保障构成 (the three-tier report by category): the bills' cost parts, in fen
+    total_fen = models.BigIntegerField(_("医疗总费用（分）"), default=0)
+    scope_fen = models.BigIntegerField(_("政策范围内费用（分）"), default=0)
+    basic_fen = models.BigIntegerField(_("基本医保支付（分）"), default=0)
+    critical_fen = models.BigIntegerField(_("大病保险支付（分）"), default=0)
+    other_fen = models.BigIntegerField(_("其他支付（分）"), default=0)
 
     class Meta:
         verbose_name = _("基金支出区县月汇总")

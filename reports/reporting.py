@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -443,29 +443,71 @@ class ThreeTierForm(PeriodForm):
 TIER_PARTS = ("basic", "critical", "assistance", "other", "self_pay")
 
 
+def _whole_months(start: date, end: date) -> bool:
+    """Whether ``start``..``end`` (both included) is whole calendar months."""
+    return start.day == 1 and (end + timedelta(days=1)).day == 1
+
+
+def _months_q(start: date, end: date) -> Q:
+    """Pre-aggregate rows (year, month) from ``start``'s month to ``end``'s, both included."""
+    return ((Q(year__gt=start.year) | Q(year=start.year, month__gte=start.month))
+            & (Q(year__lt=end.year) | Q(year=end.year, month__lte=end.month)))
+
+
+def _three_tier_by_category_from_aggregate(user, data: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """The three-tier groups by category for whole months, from the fund pre-aggregate
+    (``reports.aggregate``: the same bills as the scan, ``claims.money.bills_for_report``, by
+    discharge month; relief on application's rows left out): amounts and stays from the district
+    level, distinct people per category and in all from the person level. Returns the groups (as
+    the scan's ``values().annotate()`` gives them, money in 元) and the people in all."""
+    months = _months_q(data["date_from"], data["date_to"])
+    lines = _district_filter(selectors.access_report_fund_districts(user), data, "district").filter(months).exclude(
+        visit_class=RELIEF_VISIT_CLASS)
+    people = _district_filter(selectors.access_report_fund_months(user), data, "district").filter(
+        months, bills__gt=0).exclude(visit_class=RELIEF_VISIT_CLASS)
+    persons = dict(people.values_list("category").annotate(n=Count("person_id", distinct=True)).order_by())
+    grouped = []
+    for g in lines.values("category").annotate(
+            stays=Sum("bills"), assistance=Sum("amount_fen"), total=Sum("total_fen"), scope=Sum("scope_fen"),
+            basic=Sum("basic_fen"), critical=Sum("critical_fen"), other=Sum("other_fen")).order_by():
+        if g["stays"] > 0:
+            grouped.append({"r_group": g["category"], "stays": g["stays"], "persons": persons.get(g["category"], 0),
+                            **{k: _from_fen(g[k]) for k in ("total", "scope", "basic", "critical", "other", "assistance")}})
+    return grouped, people.aggregate(n=Count("person_id", distinct=True))["n"]
+
+
 def three_tier(user, data: dict[str, Any]) -> ReportTable:
     """三重制度保障构成: of the bills with assistance granted (``claims.money``) discharged in the
     period, 总费用 split into 基本医保 + 大病保险 + 医疗救助 + 其他 + 个人自付, by category or by
     institution level. 医疗救助 is the granted figure, so its 合计 equals the fund report's per-bill
-    spending of the same period (relief on application is not per bill and is not in this table)."""
+    spending of the same period (relief on application is not per bill and is not in this table).
+
+    By category over whole calendar months (1st of a month to the last day of a month) the figures
+    come from the fund pre-aggregate (issue 20), no bill is read; a period that starts or ends
+    inside a month, and the view by institution level, scan the bills (the pre-aggregate is by
+    month and has no institution). Both give the same figures to the fen (tests/reports/test_three_tier.py)."""
     from claims import money
 
     start, end = data["date_from"], data["date_to"]
     by = data.get("by") or "category"
-    bills = money.bills_for_report(_district_filter(selectors.access_report_bills(user), data, "district")).filter(
-        discharge_date__range=(start, end))
     group = "r_group"
-    if by == "level":
-        bills = bills.annotate(r_group=F("institution__level"))
+    everyone: int | None = None
+    if by == "category" and _whole_months(start, end):
+        grouped, everyone = _three_tier_by_category_from_aggregate(user, data)
     else:
-        bills = bills.annotate(r_group=KeyTextTransform("category", "computation"))
-    zero = Value(ZERO, output_field=MONEY_FIELD)
-    grouped = bills.values(group).annotate(
-        stays=Count("id"), persons=Count("person", distinct=True),
-        total=Coalesce(Sum("total_cost"), zero), scope=Coalesce(Sum("policy_scope_cost"), zero),
-        basic=Coalesce(Sum("basic_paid"), zero), critical=Coalesce(Sum("critical_paid"), zero),
-        other=Coalesce(Sum("other_paid"), zero), assistance=Coalesce(Sum(money.granted_expr()), zero),
-    ).order_by()
+        bills = money.bills_for_report(_district_filter(selectors.access_report_bills(user), data, "district")).filter(
+            discharge_date__range=(start, end))
+        if by == "level":
+            bills = bills.annotate(r_group=F("institution__level"))
+        else:
+            bills = bills.annotate(r_group=KeyTextTransform("category", "computation"))
+        zero = Value(ZERO, output_field=MONEY_FIELD)
+        grouped = list(bills.values(group).annotate(
+            stays=Count("id"), persons=Count("person", distinct=True),
+            total=Coalesce(Sum("total_cost"), zero), scope=Coalesce(Sum("policy_scope_cost"), zero),
+            basic=Coalesce(Sum("basic_paid"), zero), critical=Coalesce(Sum("critical_paid"), zero),
+            other=Coalesce(Sum("other_paid"), zero), assistance=Coalesce(Sum(money.granted_expr()), zero),
+        ).order_by())
     names = _category_names()
     rows = []
     for g in grouped:
@@ -479,7 +521,9 @@ def three_tier(user, data: dict[str, Any]) -> ReportTable:
         row["self_share"] = (row["self_pay"] / row["total"]) if row["total"] else None
         rows.append(row)
     rows.sort(key=lambda r: (r["rank"], -r["total"], r["group"]))
-    totals: dict[str, Any] = {"group": _("合计"), "stays": sum(r["stays"] for r in rows), "persons": bills.values("person").distinct().count()}
+    if everyone is None:
+        everyone = bills.values("person").distinct().count()
+    totals: dict[str, Any] = {"group": _("合计"), "stays": sum(r["stays"] for r in rows), "persons": everyone}
     for k in ("total", "scope", "basic", "critical", "other", "assistance", "self_pay"):
         totals[k] = sum((r[k] for r in rows), ZERO)
     totals["self_share"] = (totals["self_pay"] / totals["total"]) if totals["total"] else None

@@ -5,9 +5,9 @@ from django.db import migrations, models
 
 
 def install(apps, schema_editor):
-    from reports.aggregate import install_district_level
-
-    install_district_level(schema_editor)
+    """Nothing here any more: the triggers are built from ``reports.aggregate``'s current columns,
+    which this migration's table does not have yet; 0006_fund_cost_parts installs every trigger
+    and fills both levels from the bills (a database already past this migration is unchanged)."""
 
 
 def uninstall(apps, schema_editor):

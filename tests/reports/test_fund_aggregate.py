@@ -42,7 +42,7 @@ def _scan_by_line() -> dict[tuple, tuple[int, int, int]]:
     """What the district level must hold, from the bills: per district line and month, the granted
     amount (fen), the bills and the people with bills in that month."""
     out: dict[tuple, list[int]] = {}
-    for key, (fen, n) in aggregate.scan().items():
+    for key, (fen, n, *_parts) in aggregate.scan().items():
         line = out.setdefault(key[:6], [0, 0, 0])
         line[0] += fen
         line[1] += n
@@ -453,7 +453,7 @@ def test_issue_12_nightly_check_in_sql_finds_exactly_what_the_python_comparison_
     everyone = aggregate.compare()
     assert everyone == aggregate.compare_in_python()
     assert len(everyone) == 3
-    assert {(d.stored, d.expected) for d in everyone} >= {((50001, 1), (50000, 1)), ((0, 0), (12005, 1)), ((5, 1), (0, 0))}
+    assert {(d.stored[:2], d.expected[:2]) for d in everyone} >= {((50001, 1), (50000, 1)), ((0, 0), (12005, 1)), ((5, 1), (0, 0))}
     one = {rows[0].person_id}
     assert aggregate.compare(person_ids=one) == aggregate.compare_in_python(person_ids=one)
     assert {d.key[6] for d in aggregate.compare(person_ids=one)} == one
