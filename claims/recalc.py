@@ -37,9 +37,11 @@ to each person-year is the same, because there is only this one:
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -49,6 +51,8 @@ from typing import Any, NamedTuple
 from django.db.models import Q
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
+
+from policies.engine.types import BillIn, Flags  # pure dataclasses: built once per bill
 
 logger = logging.getLogger(__name__)
 
@@ -146,22 +150,46 @@ BILL_FIELDS = (
     "total_cost", "policy_scope_cost", "basic_paid", "critical_paid", "other_paid",
     "referral_compliant", "in_province", "major_disease", "rare_disease", "good_samaritan_injury",
     "institution__designated", "hospital_assistance_paid", "paid_amount",
-    "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation_digest", "computed_at",
+    "policy_id", "assistance", "tilted", "special", "total_assistance", "category", "computation_digest", "computed",
     "counted_at", "district_id", "granted_amount",
 )
+# ``computed``: whether ``computed_at`` is set, read as a boolean (the time itself is never read
+# here, and building a timezone-aware datetime per row costs more than the flag: issue 12)
 # The computed fields a recomputation writes (claims.services.COMPUTED_FIELDS), in tuple order.
 BILL_WRITE_FIELDS = ("policy", "assistance", "tilted", "special", "total_assistance", "category", "computation",
                      "computation_digest", "computed_at")
 (B_ID, B_PERSON, B_CLAIM, B_STATUS, B_VISIT, B_START, B_END, B_TOTAL, B_SCOPE, B_BASIC, B_CRITICAL, B_OTHER,
  B_REFERRAL, B_INPROV, B_MAJOR, B_RARE, B_GOODSAM, B_DESIGNATED, B_HOSP_PAID, B_PAID_AMOUNT,
- B_POLICY, B_ASSIST, B_TILTED, B_SPECIAL, B_TOTAL_ASSIST, B_CATEGORY, B_DIGEST, B_COMPUTED_AT,
+ B_POLICY, B_ASSIST, B_TILTED, B_SPECIAL, B_TOTAL_ASSIST, B_CATEGORY, B_DIGEST, B_COMPUTED,
  B_COUNTED_AT, B_DISTRICT, B_GRANTED) = range(len(BILL_FIELDS))
+
+
+def _computed_flag():
+    from django.db.models import BooleanField, ExpressionWrapper
+
+    return ExpressionWrapper(Q(computed_at__isnull=False), output_field=BooleanField())
+
+
+@contextmanager
+def gc_paused():
+    """The cyclic garbage collector off for one chunk (restored after, whatever happens).
+
+    A chunk builds ~100,000 short-lived objects (rows, Decimals, results), none of them in a
+    reference cycle; with the collector on, each burst of allocations triggers collections that
+    walk every tracked object of the worker (issue 12: a measurable share of the chunk). The
+    chunk's memory is bounded by its size; what is garbage is freed by reference counting.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _bill_in(row: tuple):
     """``policies.adapters.bill_in`` from a row (same fields, same mapping)."""
-    from policies.engine.types import BillIn, Flags
-
     return BillIn(
         id=str(row[B_ID]), visit_type=row[B_VISIT], start=row[B_START], end=row[B_END],
         total_cost=row[B_TOTAL], policy_scope_cost=row[B_SCOPE], basic_paid=row[B_BASIC],
@@ -488,6 +516,7 @@ def relief_cap_line(cap: dict) -> dict[str, str]:
             "clause": cap.get("clause") or ""}
 
 
+@gc_paused()
 def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = None, only_year: int | None = None,
                     dry_run: bool = False, picker: PolicyPicker | None = None,
                     person_years: Iterable[tuple[int, int]] | None = None) -> ChunkOutcome:
@@ -539,9 +568,10 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         if exact is not None:
             bill_keys = {k for k in exact if wanted(*k)}
         else:
-            bill_keys = {(p, y) for p, y in bill_q.annotate(y=ExtractYear("discharge_date"))
+            # no ordering: the model's (-discharge_date, -id) would join the DISTINCT (one row per bill)
+            bill_keys = {(p, y) for p, y in bill_q.annotate(y=ExtractYear("discharge_date")).order_by()
                          .values_list("person_id", "y").distinct() if wanted(p, y)}
-        missing = bill_keys - set(ledgers_q.values_list("person_id", "year"))
+        missing = bill_keys - set(ledgers_q.order_by().values_list("person_id", "year"))
         if missing:
             PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=p, year=y) for p, y in sorted(missing)],
                                                  ignore_conflicts=True, batch_size=2000)
@@ -555,18 +585,21 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         # than the query)
         ledger_ids = {v[0] for v in ledgers.values()}
         for bid, lid, name, cap, used, clause in LedgerBucket.objects.filter(
-                ledger_id__in=ledgers_q.values("id")).values_list("id", "ledger_id", "bucket", "cap", "used", "clause"):
+                ledger_id__in=ledgers_q.order_by().values("id")).order_by().values_list(
+                "id", "ledger_id", "bucket", "cap", "used", "clause"):
             if lid in ledger_ids:
                 buckets[lid][name] = (cap, used, clause, bid)
     draws: dict[int, list] = defaultdict(list)  # ledger id -> draws paid outside the bills
     if ledgers:
-        for draw in LedgerDraw.objects.filter(ledger_id__in=ledgers_q.values("id")).only(
-                "ledger_id", "bucket", "cap", "amount", "clause"):
+        # the draws of one ledger in the order they were drawn (seed_year_state takes them in turn)
+        for draw in LedgerDraw.objects.filter(ledger_id__in=ledgers_q.order_by().values("id")).order_by(
+                "ledger_id", "created_at", "id").only("ledger_id", "bucket", "cap", "amount", "clause"):
             if draw.ledger_id in ledger_ids:
                 draws[draw.ledger_id].append(draw)
 
     by_person_year: dict[tuple[int, int], list[tuple]] = defaultdict(list)
-    bill_rows = bill_q.order_by("person_id", "discharge_date", "id").values_list(*BILL_FIELDS)
+    bill_rows = (bill_q.annotate(computed=_computed_flag()).order_by("person_id", "discharge_date", "id")
+                 .values_list(*BILL_FIELDS))
     for row in bill_rows:  # ~20,000 short rows: a plain cursor (server-side cursors plan worse)
         year = row[B_END].year
         if wanted(row[B_PERSON], year):
@@ -588,7 +621,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
     if from_years is not None or exact is not None:
         person_q = person_q.filter(pk__in=person_ids)
     # the policy follows the assistance (hukou) region, not the insurance region (京 十(三), POLICY.md §9)
-    people = {pid: (grade, region) for pid, grade, region in person_q.values_list("id", "disability_grade",
+    people = {pid: (grade, region) for pid, grade, region in person_q.order_by().values_list("id", "disability_grade",
                                                                                     "hukou_district__region_id")}
 
     counted_statuses = money.CAP_STATUSES
@@ -647,11 +680,11 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                     and row[B_TILTED] == new["tilted"] and row[B_SPECIAL] == new["special"]
                     and row[B_TOTAL_ASSIST] == new["total_assistance"] and row[B_CATEGORY] == new["category"]
                     and row[B_DIGEST] == new["digest"])
-            if same and granted_same and row[B_COMPUTED_AT] is not None:
+            if same and granted_same and row[B_COMPUTED]:
                 return False
             if not granted_same:  # a one-stop grant capped by relief on application (ReliefFit), or no longer
                 py_granted.append((row[B_ID], new.get("granted_amount")))
-                if same and row[B_COMPUTED_AT] is not None:
+                if same and row[B_COMPUTED]:
                     return True
             result = new.get("result")
             full = (result.to_dict() if result is not None
@@ -824,8 +857,8 @@ def reconcile_paid(bills: Sequence[Any], *, dry_run: bool, now) -> tuple[list[in
         part = paid_bills[start:start + PAID_BATCH]
         resolved: dict[int, Decimal] = defaultdict(lambda: ZERO)
         open_by_bill: dict[int, tuple[int, str, Decimal]] = {}
-        rows = (PaymentAdjustment.objects.filter(bill_id__in=[b.pk for b in part])
-                .exclude(status=PaymentAdjustment.Status.SUPERSEDED)
+        rows = (PaymentAdjustment.objects.filter(bill_id__any=[b.pk for b in part])
+                .exclude(status=PaymentAdjustment.Status.SUPERSEDED).order_by()
                 .values_list("pk", "bill_id", "kind", "amount", "status"))
         for pk, bill_id, kind, amount, status in rows:
             if status == PaymentAdjustment.Status.RESOLVED:

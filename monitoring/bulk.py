@@ -25,6 +25,7 @@ from claims.recalc import (  # noqa: F401 - re-exported
     decision_key,
     drawn_from_computation,
     fast_update,
+    gc_paused,
     recompute_chunk,
     reconcile_paid,
     stored_computation_without_lines,

@@ -247,7 +247,7 @@ def chunk_execute(*, run_id: int, index: int) -> bulk.ChunkOutcome | None:
     transaction), so a retry (or a redelivery after a worker died) starts from the same database.
     """
     run = RecalcRun.objects.get(pk=run_id)
-    with transaction.atomic():
+    with bulk.gc_paused(), transaction.atomic():  # the collector off for the chunk (claims.recalc.gc_paused)
         record = RecalcChunk.objects.select_for_update().get(run_id=run_id, index=index)
         if record.status == RecalcChunk.Status.DONE:
             return None
@@ -439,31 +439,20 @@ def person_burdens(*, household_ids: Iterable[int] | None, only_year: int | None
     return out
 
 
-def household_burdens(*, household_ids: Iterable[int] | None, only_year: int | None = None) -> dict[tuple[int, int], Decimal]:
+def household_burdens(*, household_ids: Iterable[int] | None, only_year: int | None = None,
+                      members: dict[tuple[int, int], list[tuple[int, Decimal]]] | None = None,
+                      ) -> dict[tuple[int, int], Decimal]:
     """(household, year) -> burden after insurance AND granted assistance of all members' bills.
 
-    Per bill ``claims.money.left_after_granted_expr`` (burden − what was granted), summed
-    (set-based, one query). Rejected, returned and pending claims' bills count with their whole
-    burden: nothing was granted on them (POLICY.md §9).
+    The sum of the members' :func:`person_burdens` (each a sum of the same per-bill
+    ``claims.money.left_after_granted_expr``: burden − what was granted), so the household figure
+    and the heaviest member's figure come from one read of the bills and always agree. Rejected,
+    returned and pending claims' bills count with their whole burden: nothing was granted on them
+    (POLICY.md §9). ``members``: :func:`person_burdens`' answer when the caller already has it.
     """
-    from django.db.models import Sum
-    from django.db.models.functions import ExtractYear
-
-    from claims import money
-    from claims.models import Bill
-
-    qs = Bill.objects.filter(person__household__isnull=False)
-    if household_ids is not None:
-        qs = qs.filter(person__household_id__in=list(household_ids))
-    if only_year is not None:
-        qs = qs.filter(discharge_date__gte=date(only_year, 1, 1), discharge_date__lte=date(only_year, 12, 31))
-    rows = (
-        qs.annotate(y=ExtractYear("discharge_date"))
-        .values("person__household_id", "y")
-        .annotate(burden=Sum(money.left_after_granted_expr(), output_field=money.MONEY_FIELD))
-        .values_list("person__household_id", "y", "burden")
-    )
-    return {(h, y): Decimal(b).quantize(Decimal("0.01")) for h, y, b in rows}
+    if members is None:
+        members = person_burdens(household_ids=household_ids, only_year=only_year)
+    return {key: sum((burden for _person, burden in rows), Decimal("0.00")) for key, rows in members.items()}
 
 
 def _categories_by_household_year(household_ids: Sequence[int] | None, years: set[int]) -> dict[tuple[int, int], set[str]]:
@@ -473,7 +462,7 @@ def _categories_by_household_year(household_ids: Sequence[int] | None, years: se
     rows = Certification.objects.filter(person__household__isnull=False)
     if household_ids is not None:
         rows = rows.filter(person__household_id__in=household_ids)
-    rows = rows.values_list("person__household_id", "category__code", "valid_from", "valid_until")
+    rows = rows.order_by().values_list("person__household_id", "category__code", "valid_from", "valid_until")
     for household_id, code, valid_from, valid_until in rows:
         for year in years:
             if valid_from <= date(year, 12, 31) and (valid_until is None or valid_until >= date(year, 1, 1)):
@@ -498,8 +487,9 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
     from policies.engine.engine import warning_kind
     from policies.engine.types import MissingStatisticError
 
-    burdens = household_burdens(household_ids=household_ids, only_year=only_year)
+    # one read of the bills: the members' burdens, and the household's as their sum
     individual = person_burdens(household_ids=household_ids, only_year=only_year)
+    burdens = household_burdens(household_ids=household_ids, only_year=only_year, members=individual)
     if household_ids is not None:
         household_ids = list(household_ids)
     existing_q = EarlyWarning.objects.all()
@@ -507,7 +497,8 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
         existing_q = existing_q.filter(household_id__in=household_ids)
     if only_year is not None:
         existing_q = existing_q.filter(year=only_year)
-    existing = {(w.household_id, w.year, w.kind): w for w in existing_q.only("id", "household_id", "year", "kind", "status")}
+    existing = {(w.household_id, w.year, w.kind): w
+                for w in existing_q.order_by().only("id", "household_id", "year", "kind", "status")}
     keys = set(burdens) | {(h, y) for h, y, _k in existing}
     if not keys:
         return 0, 0
@@ -516,7 +507,7 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
     # a full run covers every household: read them all rather than send ~100,000 ids in a query
     scope_ids = households if household_ids is not None else None
     household_q = Household.objects.all() if scope_ids is None else Household.objects.filter(pk__in=scope_ids)
-    region_of = dict(household_q.values_list("pk", "district__region_id"))
+    region_of = dict(household_q.order_by().values_list("pk", "district__region_id"))
     held = _categories_by_household_year(scope_ids, years)
     picker = bulk.PolicyPicker.load()
     stats_cache: dict[int, dict] = {}

@@ -10,7 +10,7 @@ class OrganizationsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from . import checks, signals, textinput, twofactor  # noqa: F401 - checks registers the deploy check
+        from . import checks, lookups, signals, textinput, twofactor  # noqa: F401 - checks registers the deploy check, lookups __any
         from .models import RegionStatistic
         from .roles import sync_role_permissions
         from .security import mark_login
