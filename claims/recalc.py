@@ -111,7 +111,7 @@ class PolicyPicker:
         """``spec_of(policy)``, memoised for the picker's life (one chunk or one run); with a
         district and date, that district's standard applied (区级标准, ``DistrictStandards``).
         Runs once per bill of a nightly chunk: the imports happen on a miss only (issue 12)."""
-        pk = policy.pk
+        pk = policy.id  # the attribute, not the ``pk`` property (once per bill)
         spec = self._specs.get(pk)
         if spec is None:
             from policies.selectors import spec_of
@@ -445,12 +445,8 @@ class ReliefFit:
     def fit(self, counted: list[tuple[tuple, Any, dict]], py_decided: dict[int, Decimal]) -> None:
         """Set ``new["granted"]`` (and, where capped, ``granted_amount``, ``relief_cap``, the
         digest) on a person-year's counted bills, in decision order; ``py_decided`` receives the
-        one-stop grants that change."""
-        from collections import ChainMap
-        from hashlib import md5
-
-        from claims import services as claim_services
-
+        one-stop grants that change. Runs once per person-year: the imports happen only when a
+        grant rises (issue 12)."""
         rising = []
         for row, _result, new in counted:
             new["granted"] = new["total_assistance"]
@@ -467,6 +463,11 @@ class ReliefFit:
         rising = [item for item in rising if item[0][B_ID] in known]
         if not rising:
             return
+        from collections import ChainMap
+        from hashlib import md5
+
+        from claims import services as claim_services
+
         counted_by, room = claim_services.relief_room(bill_ids=[row[B_ID] for row, _n, _b in rising],
                                                       granted_now=ChainMap(py_decided, self.decided), lock=self._lock)
         apps = _relief_apps(set(counted_by.values()))
@@ -668,7 +669,7 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                               "total_assistance": ZERO, "category": "", "digest": claim_services.NO_POLICY_DIGEST}
             result = assess_bill(picker.spec_for(policy, row[B_DISTRICT], row[B_END]), pin, _bill_in(row), year_state,
                                  stats)
-            return result, {"policy_id": policy.pk, "assistance": result.assistance, "tilted": result.tilted,
+            return result, {"policy_id": policy.id, "assistance": result.assistance, "tilted": result.tilted,
                             "special": result.special, "total_assistance": result.total,
                             "category": result.category or "", "digest": result.digest(), "result": result}
 
