@@ -101,6 +101,8 @@ class Application(models.Model):
             models.Index(fields=["district", "status", "received_on"]),
             # the list pages walk this in order and stop after a page (no sort of the district)
             models.Index(fields=["district", "received_on", "id"], name="application_district_list_idx"),
+            # city-wide, the keyset pages (organizations.listing.keyset_page) walk this
+            models.Index(fields=["received_on", "id"], name="application_keyset"),
         ]
 
     def __str__(self) -> str:

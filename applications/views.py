@@ -18,7 +18,7 @@ from django.views.generic import DetailView, FormView, ListView
 
 from organizations import search
 from organizations.confirm import confirmation, confirmed
-from organizations.listing import sort_order
+from organizations.listing import capped_count, keyset_field, keyset_page, sort_order
 from organizations.permissions import PermissionRequiredMixin, has_perm
 
 from . import selectors, services
@@ -73,10 +73,15 @@ class ApplicationMixin(PermissionRequiredMixin):
 
 
 APPLICATION_SORTS = {"number": "number", "name": "applicant__name", "received_on": "received_on", "relief": "relief"}
+# Sorts paged by a (field, id) cursor (organizations.listing.keyset_page); the applicant's name
+# is a joined column and the relief nullable: those keep numbered pages (OFFSET).
+APPLICATION_KEYSET_SORTS = frozenset({"number", "received_on"})
 
 
 class IndexView(PermissionRequiredMixin, ListView):
-    """The list, with one tab per work queue and days since received on every row."""
+    """The list, with one tab per work queue and days since received on every row. Sorted by the
+    date received (the default) or the number it is keyset-paged (``?after=``, one query per
+    page whatever the depth); by name or relief it keeps numbered pages."""
 
     permission = "applications.view"
 
@@ -99,8 +104,18 @@ class IndexView(PermissionRequiredMixin, ListView):
         self.sort = sort_order(self.request.GET.get("sort"), APPLICATION_SORTS, "received_on")
         return qs.order_by(*self.sort.order_by)
 
+    def get_paginate_by(self, queryset):
+        """Numbered pages only for a sort the keyset cannot page (see APPLICATION_KEYSET_SORTS)."""
+        self.keyset_field = keyset_field(self.sort, APPLICATION_SORTS, APPLICATION_KEYSET_SORTS)
+        return self.paginate_by if self.keyset_field is None else None
+
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
+        if self.keyset_field is not None:
+            qs = self.object_list
+            page = keyset_page(qs, self.request.GET, field=self.keyset_field, descending=self.sort.descending,
+                               size=self.paginate_by)
+            ctx.update(applications=page.rows, object_list=page.rows, **page.context(), **capped_count(qs, self.paginate_by))
         counts = dict(selectors.access_applications(self.request.user).values_list("status").annotate(n=Count("id")).order_by())
         ctx["queues"] = [
             (code, label, sum(counts.get(s, 0) for s in _queue_statuses(code)))

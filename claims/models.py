@@ -128,6 +128,12 @@ class Claim(models.Model):
         indexes = [
             models.Index(fields=["district", "status", "-id"]),
             models.Index(fields=["status", "-id"]),
+            # the list's keyset pages (organizations.listing.keyset_page): (field, id) in either
+            # direction, city-wide and within a district; the default order (-id) is the primary key
+            models.Index(fields=["status", "id"], name="claim_status_keyset"),
+            models.Index(fields=["applied_on", "id"], name="claim_applied_keyset"),
+            models.Index(fields=["district", "id"], name="claim_district_keyset"),
+            models.Index(fields=["district", "applied_on", "id"], name="claim_district_applied"),
         ]
 
     def __str__(self) -> str:

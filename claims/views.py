@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import F, Q, Sum
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models import Q, Sum
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -28,7 +26,7 @@ from operations.outbox import enqueue
 from organizations import search
 from organizations.access import restrict, scope_for
 from organizations.confirm import confirmation, confirmed
-from organizations.listing import sort_order
+from organizations.listing import capped_count, keyset_field, keyset_page, sort_order
 from organizations.models import Institution
 from organizations.permissions import PermissionRequiredMixin, has_perm
 from organizations.selectors import access_districts
@@ -122,28 +120,6 @@ def export_response(rows, header, *, fmt: str, filename: str):
 # --------------------------------------------------------------------------------------------
 
 
-COUNT_CAP = 10_000  # the bill list counts at most this many rows (a LIMIT inside the COUNT)
-
-
-def _bill_cursor(raw: str | None):
-    if not raw:
-        return None
-    try:
-        day, pk = raw.split("_", 1)
-        return date.fromisoformat(day), int(pk)
-    except ValueError:
-        return None
-
-
-def keyset_after(qs, cursor, *, descending: bool = True):
-    """Rows after ``cursor`` = (discharge_date, id) in list order, written as ONE row comparison
-    ``(discharge_date, id) < (day, pk)``: PostgreSQL uses it as an index bound on the keyset
-    index (an ``a < x OR (a = x AND b < y)`` is a filter it evaluates row by row)."""
-    key = Tuple(F("discharge_date"), F("id"))
-    lookup = TupleLessThan if descending else TupleGreaterThan
-    return qs.filter(lookup(key, cursor))
-
-
 def search_bills(qs, term):
     """Bills matching a search term: the person (name, full ID, last four), the settlement
     number, or the claim number."""
@@ -159,7 +135,7 @@ def search_bills(qs, term):
 
 class BillListView(ClaimsStaffMixin, TemplateView):
     """结算单: one-stop records and claimed bills; keyset-paged on (discharge_date, id), newest or
-    oldest first; the total is counted up to COUNT_CAP rows so a page stays fast at a million."""
+    oldest first; the total is counted up to listing.COUNT_CAP rows so a page stays fast at a million."""
 
     template_name = "claims/bill_list.html"
 
@@ -199,57 +175,18 @@ class BillListView(ClaimsStaffMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         f, qs = self.filtered()
-        descending = self.sort.descending
-        total = qs.order_by()[: COUNT_CAP + 1].count()
-        after = _bill_cursor(self.request.GET.get("after"))
-        before = _bill_cursor(self.request.GET.get("before")) if after is None else None
-        try:
-            number = max(1, int(self.request.GET.get("p") or 1))
-        except ValueError:
-            number = 1
-        if before is not None:  # previous page: the rows just before, read backwards then flipped
-            back = [f"{'' if descending else '-'}{field.lstrip('-')}" for field in self.sort.order_by]
-            page = list(keyset_after(qs, before, descending=not descending).order_by(*back)[: PAGE_SIZE + 1])
-            has_prev = len(page) > PAGE_SIZE
-            page = page[:PAGE_SIZE][::-1]
-            has_next = True
-        else:
-            if after is not None:
-                qs = keyset_after(qs, after, descending=descending)
-            page = list(qs[: PAGE_SIZE + 1])
-            has_next = len(page) > PAGE_SIZE
-            page = page[:PAGE_SIZE]
-            has_prev = after is not None
-        if not has_prev:
-            number = 1
-        params = self.request.GET.copy()
-        for name in ("after", "before", "p"):
-            params.pop(name, None)
-        base = params.urlencode()
-        next_query = prev_query = None
-        if has_next and page:
-            last = page[-1]
-            next_query = _with(params, after=f"{last.discharge_date.isoformat()}_{last.pk}", p=number + 1)
-        if has_prev and page:
-            first = page[0]
-            prev_query = _with(params, before=f"{first.discharge_date.isoformat()}_{first.pk}", p=max(1, number - 1))
-        pages = -(-min(total, COUNT_CAP) // PAGE_SIZE)
-        ctx.update(filter=f, bills=page, next_query=next_query, prev_query=prev_query, first_query=base,
-                   is_first=not has_prev, export_query=base, total=min(total, COUNT_CAP),
-                   total_capped=total > COUNT_CAP, page_number=number, page_count=max(pages, 1),
-                   sort=self.sort, search_term=self.term)
+        page = keyset_page(qs, self.request.GET, field="discharge_date", descending=self.sort.descending, size=PAGE_SIZE)
+        ctx.update(filter=f, bills=page.rows, export_query=page.first_query, sort=self.sort, search_term=self.term,
+                   **page.context(), **capped_count(qs, PAGE_SIZE))
         return ctx
-
-
-def _with(params, **extra) -> str:
-    out = params.copy()
-    for key, value in extra.items():
-        out[key] = str(value)
-    return out.urlencode()
 
 
 CLAIM_SORTS = {"number": "id", "applied_on": "applied_on", "name": "person__name", "status": "status",
                "amount": "approved_amount", "district": "district__code"}
+# Sorts paged by a (field, id) cursor, each served by an index on (field, id) or the primary key
+# (claims migration 0014); the person's name and the district are joined columns and the amount
+# is nullable: those keep numbered pages (OFFSET).
+CLAIM_KEYSET_SORTS = frozenset({"number", "applied_on", "status"})
 
 
 def search_claims(qs, term):
@@ -263,8 +200,10 @@ def search_claims(qs, term):
 
 
 class ClaimListView(ClaimsStaffMixin, TemplateView):
-    """报销申请 (index page of the app): search, filters, sortable columns, numbered pages with
-    the total (claims are tens of thousands, not millions: COUNT is cheap on its indexes)."""
+    """报销申请 (index page of the app): search, filters, sortable columns. Sorted by number (the
+    default, newest first), date or status it is keyset-paged like the bill list (``?after=``,
+    one query per page whatever the depth, the total counted up to COUNT_CAP); sorted by name,
+    district or amount it keeps numbered pages (OFFSET)."""
 
     template_name = "claims/claim_list.html"
 
@@ -295,12 +234,17 @@ class ClaimListView(ClaimsStaffMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         f, qs = self.filtered()
-        page = Paginator(qs, PAGE_SIZE).get_page(self.request.GET.get("page"))
-        params = self.request.GET.copy()
-        params.pop("page", None)
-        ctx.update(filter=f, claims=page.object_list, page_obj=page,
-                   sort=self.sort, search_term=self.term, export_query=params.urlencode(),
-                   can_create=has_perm(self.request.user, "claims.edit"))
+        ctx.update(filter=f, sort=self.sort, search_term=self.term, can_create=has_perm(self.request.user, "claims.edit"))
+        field = keyset_field(self.sort, CLAIM_SORTS, CLAIM_KEYSET_SORTS)
+        if field is None:  # a joined or nullable column: numbered pages (OFFSET), docs/benchmarks/claims.md
+            page = Paginator(qs, PAGE_SIZE).get_page(self.request.GET.get("page"))
+            params = self.request.GET.copy()
+            for name in ("page", "after", "before", "p"):
+                params.pop(name, None)
+            ctx.update(claims=page.object_list, page_obj=page, export_query=params.urlencode())
+            return ctx
+        keyset = keyset_page(qs, self.request.GET, field=field, descending=self.sort.descending, size=PAGE_SIZE)
+        ctx.update(claims=keyset.rows, export_query=keyset.first_query, **keyset.context(), **capped_count(qs, PAGE_SIZE))
         return ctx
 
 

@@ -14,7 +14,7 @@ def sort_th(context, key: str, label, css: str = ""):
     request = context["request"]
     sort = context.get("sort")
     params = request.GET.copy()
-    for name in ("page", "after", "before"):
+    for name in ("page", "after", "before", "p"):
         params.pop(name, None)
     active = sort is not None and sort.key == key
     params["sort"] = key if (active and sort.descending) else f"-{key}"

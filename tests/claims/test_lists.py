@@ -20,6 +20,30 @@ from .conftest import bill_data
 pytestmark = pytest.mark.django_db
 
 
+def bulk_claims(n: int, *, person, district, by, statuses=("draft", "submitted", "approved"),
+                days=(date(2023, 4, 1), date(2023, 4, 2))):
+    """``n`` claims written straight to the table (the list only reads them): few distinct
+    statuses and dates, so the sort field ties and the id must break the ties."""
+    from claims.models import Claim
+
+    return Claim.objects.bulk_create(
+        Claim(person=person, district=district, created_by=by, status=statuses[i % len(statuses)],
+              applied_on=days[i % len(days)]) for i in range(n))
+
+
+def walk(client, url: str, query: str, rows: str) -> tuple[list, list]:
+    """Follow the ``next`` links from ``url?query`` to the end: (row ids in the order seen, responses)."""
+    seen, pages = [], []
+    while True:
+        response = client.get(url + "?" + query)
+        assert response.status_code == 200
+        pages.append(response)
+        seen += [row.pk for row in response.context[rows]]
+        if not response.context["next_query"]:
+            return seen, pages
+        query = response.context["next_query"]
+
+
 def search_via_box(client, url: str, q: str):
     """What the search box does: POST q (and the list URL) to search_go, follow the redirect."""
     response = client.post(reverse("search_go"), {"q": q, "next": url})
@@ -72,15 +96,23 @@ class TestClaimListSearch:
 
 
 class TestClaimListPagesAndSorting:
-    def test_total_and_numbered_pages(self, client, caseworker, make_claim, institution):
+    def test_total_and_keyset_pages(self, client, caseworker, make_claim, institution):
         for _ in range(PAGE_SIZE + 3):
             make_claim(bills=[bill_data(institution)], submit=False)
         client.force_login(caseworker)
-        body = client.get(reverse("claims:index")).content.decode()
-        assert f"共 {PAGE_SIZE + 3} 条" in body
-        assert 'href="?page=2"' in body
-        second = client.get(reverse("claims:index"), {"page": 2})
-        assert len(second.context["claims"]) == 3
+        first = client.get(reverse("claims:index"))
+        body = first.content.decode()
+        assert f"共 {PAGE_SIZE + 3} 条" in body and "第 1 / 2 页" in body
+        assert first.context["next_query"].startswith("after=") and "page=" not in body
+        second = client.get(reverse("claims:index") + "?" + first.context["next_query"])
+        assert len(second.context["claims"]) == 3 and "第 2 / 2 页" in second.content.decode()
+
+    def test_joined_column_sorts_keep_numbered_pages(self, client, caseworker, district, person):
+        bulk_claims(PAGE_SIZE + 3, person=person, district=district, by=caseworker)
+        client.force_login(caseworker)
+        body = client.get(reverse("claims:index"), {"sort": "name"}).content.decode()
+        assert "page=2" in body and "sort=name" in body
+        assert len(client.get(reverse("claims:index"), {"sort": "name", "page": 2}).context["claims"]) == 3
 
     def test_sort_by_amount_and_back(self, client, caseworker, make_claim, institution, reviewer):
         from claims import services
@@ -191,3 +223,91 @@ def test_money_amount_in_search_results_formatted(client, caseworker, make_claim
     client.force_login(caseworker)
     body = client.get(reverse("claims:index"), {"q": claim.person.name}).content.decode()
     assert f"{claim.approved_amount:,.2f}" in body and claim.approved_amount > Decimal("1000")
+
+
+class TestIssue20ClaimListKeyset:
+    """Issue 20: the claim list pages by a (field, id) cursor (``?after=``), not OFFSET, in its
+    default order and by date or status; the number of queries does not depend on the rows or
+    the depth; a bad cursor is page 1; scope holds on every page."""
+
+    @pytest.mark.parametrize(("sort", "key"), [
+        ("", lambda c: -c.pk),
+        ("-number", lambda c: -c.pk),
+        ("number", lambda c: c.pk),
+        ("applied_on", lambda c: (c.applied_on, c.pk)),
+        ("-applied_on", lambda c: (-c.applied_on.toordinal(), -c.pk)),
+        ("status", lambda c: (c.status, c.pk)),
+    ])
+    def test_walking_the_pages_by_after_visits_every_row_once_in_order(self, client, caseworker, district, person,
+                                                                        sort, key):
+        claims = bulk_claims(PAGE_SIZE * 2 + 7, person=person, district=district, by=caseworker)
+        client.force_login(caseworker)
+        seen, pages = walk(client, reverse("claims:index"), f"sort={sort}" if sort else "", "claims")
+        assert seen == [c.pk for c in sorted(claims, key=key)]  # no skip, no repeat, ties broken by id
+        assert [p.context["page_number"] for p in pages] == [1, 2, 3]
+        assert "第 3 / 3 页" in pages[-1].content.decode()
+        back = client.get(reverse("claims:index") + "?" + pages[-1].context["prev_query"])
+        assert [c.pk for c in back.context["claims"]] == [c.pk for c in pages[1].context["claims"]]
+        assert back.context["page_number"] == 2
+
+    def test_status_desc_is_walked_in_order(self, client, caseworker, district, person):
+        claims = bulk_claims(PAGE_SIZE + 9, person=person, district=district, by=caseworker)
+        client.force_login(caseworker)
+        seen, _pages = walk(client, reverse("claims:index"), "sort=-status", "claims")
+        assert seen == [c.pk for c in sorted(claims, key=lambda c: (c.status, c.pk), reverse=True)]
+
+    def test_query_count_is_fixed_whatever_the_rows_and_the_depth(self, client, caseworker, district, person,
+                                                                  django_assert_num_queries):
+        client.force_login(caseworker)
+        bulk_claims(1, person=person, district=district, by=caseworker)
+        url = reverse("claims:index")
+        sorts = ("", "applied_on", "-status")
+        one_row = {}
+        for sort in sorts:
+            client.get(url, {"sort": sort})  # warm
+            with CaptureQueriesContext(connection) as ctx:
+                client.get(url, {"sort": sort})
+            one_row[sort] = len(ctx)
+        bulk_claims(PAGE_SIZE * 3, person=person, district=district, by=caseworker)
+        for sort in sorts:
+            first = client.get(url, {"sort": sort})
+            deep = walk(client, url, f"sort={sort}", "claims")[1][-1]
+            assert deep.context["page_number"] == 4
+            for query in (f"sort={sort}", first.context["next_query"], deep.context["prev_query"]):
+                with django_assert_num_queries(one_row[sort]):
+                    client.get(url + "?" + query)
+
+    @pytest.mark.parametrize("cursor", ["abc", "12_", "_", "2023-13-40_5", "2023-04-01_x", "2023-04-01_99999999999999999999999",
+                                        "99999999999999999999999", "5\x00", "%00", "2023-04-01_5_6", "-1"])
+    @pytest.mark.parametrize("sort", ["", "applied_on", "status"])
+    def test_a_tampered_cursor_is_page_1_not_an_error(self, client, caseworker, district, person, cursor, sort):
+        bulk_claims(PAGE_SIZE + 2, person=person, district=district, by=caseworker)
+        client.force_login(caseworker)
+        first = client.get(reverse("claims:index"), {"sort": sort})
+        for name in ("after", "before"):
+            response = client.get(reverse("claims:index"), {"sort": sort, name: cursor, "p": "x"})
+            assert response.status_code == 200
+            if cursor in ("abc", "12_", "_", "2023-13-40_5", "2023-04-01_x", "5\x00", "%00", "99999999999999999999999"):
+                assert [c.pk for c in response.context["claims"]] == [c.pk for c in first.context["claims"]]
+
+    def test_another_districts_user_sees_no_row_on_any_page(self, client, caseworker, other_caseworker, district,
+                                                            person):
+        bulk_claims(PAGE_SIZE + 2, person=person, district=district, by=caseworker)
+        client.force_login(caseworker)
+        next_query = client.get(reverse("claims:index")).context["next_query"]
+        client.force_login(other_caseworker)
+        for query in ("", next_query, next_query.replace("after=", "before=")):
+            response = client.get(reverse("claims:index") + "?" + query)
+            assert list(response.context["claims"]) == [] and person.name not in response.content.decode()
+
+    @requires_postgres
+    def test_a_deep_page_is_one_row_comparison_without_offset(self, client, caseworker, district, person):
+        bulk_claims(PAGE_SIZE + 2, person=person, district=district, by=caseworker)
+        client.force_login(caseworker)
+        for sort, where in (("", '"claims_claim"."id" <'),
+                            ("applied_on", '("claims_claim"."applied_on", "claims_claim"."id") >')):
+            next_query = client.get(reverse("claims:index"), {"sort": sort}).context["next_query"]
+            with CaptureQueriesContext(connection) as ctx:
+                client.get(reverse("claims:index") + "?" + next_query)
+            page_sql = [q["sql"] for q in ctx.captured_queries if f"LIMIT {PAGE_SIZE + 1}" in q["sql"]]
+            assert page_sql and where in page_sql[0] and "OFFSET" not in page_sql[0]
