@@ -9,10 +9,12 @@ Server time through Django's test client, in-process (routing, session, scope, q
 as a city-level auditor. Concurrency: N threads in one process, each with its own client and
 database connection, all on the same page; the floor is measured the same way (N threads on
 ``/healthz``), so the ratio compares like with like (one Python process: the GIL serialises the
-Python part of the N requests, as one sync worker per core would). Deep pages: the bill list
-follows its keyset cursor (``after=<discharge_date>_<id>`` of the row at that depth, read from
-the data); the claim and application lists are numbered pages (``page=`` row ÷ 25). Query counts
-per page are printed (they must not depend on the depth). Sizes are read from the data.
+Python part of the N requests, as one sync worker per core would). Deep pages follow each list's
+keyset cursor, the one its "next" link carries (organizations.listing.keyset_page), for the row
+at that depth read from the data: the bill list ``after=<discharge_date>_<id>``, the claim list
+(default order, newest number first) ``after=<id>``, the application list (default queue and
+order) ``after=<received_on>_<id>``. Query counts per page are printed (they must not depend on
+the depth). Sizes are read from the data.
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from applications.models import Application
+    from applications.models import OPEN_STATUSES, Application
     from beneficiaries.models import Person
     from claims.models import Bill, Claim
     from organizations import roles
@@ -89,13 +91,20 @@ def main() -> None:
             day, pk = ordered[depth]
             scenarios.append((f"bill list row {depth:,} (keyset)", user, "/claims/bills/", {"after": f"{day.isoformat()}_{pk}"}))
     scenarios.append(("claim list page 1", user, "/claims/", {}))
+    # the cursor of the row at that depth in the list's default order (-id: ``after=<id>``), as
+    # the "next" links carry it (organizations.listing.keyset_page)
+    claim_ids = Claim.objects.order_by("-id").values_list("id", flat=True)
     for depth in (25_000, 250_000):
         if claims > depth:
-            scenarios.append((f"claim list row {depth:,} (page {depth // 25 + 1})", user, "/claims/", {"page": depth // 25 + 1}))
+            scenarios.append((f"claim list row {depth:,} (keyset)", user, "/claims/", {"after": claim_ids[depth]}))
     scenarios.append(("application list page 1", user, "/applications/", {}))
+    # default queue (open) and order (received_on, id): ``after=<received_on>_<id>``
+    open_apps = Application.objects.filter(status__in=OPEN_STATUSES).order_by("received_on", "id")
     for depth in (25_000, 250_000):
-        if apps > depth:
-            scenarios.append((f"application list row {depth:,}", user, "/applications/", {"page": depth // 25 + 1}))
+        if apps > depth and open_apps[depth:depth + 1].exists():
+            day, pk = open_apps.values_list("received_on", "id")[depth]
+            scenarios.append((f"application list row {depth:,} (keyset)", user, "/applications/",
+                              {"after": f"{day.isoformat()}_{pk}"}))
     scenarios.append((f"person detail ({person.n} bills)", user, f"/beneficiaries/persons/{person.pk}/", {}))
     scenarios.append((f"fund report {year}, city-wide", user, "/reports/r/fund/", {"year": year}))
     scenarios.append((f"fund report {year}, district", caseworker, "/reports/r/fund/", {"year": year}))
@@ -154,13 +163,14 @@ def main() -> None:
         one(client, path, params)
         with CaptureQueriesContext(connection) as ctx:
             one(client, path, params)
+        queries = len(ctx.captured_queries)  # now: the next request outside the capture resets the log
         times = [one(client, path, params) for _ in range(args.runs)]
         p95_1 = pct(times, 95)
         floor1 = floor1 or p95_1
         many = concurrent(who, path, params) if args.clients > 1 else times
         p95_n = pct(many, 95)
         floorn = floorn or p95_n
-        print(f"{label:<40} {len(ctx.captured_queries):7d} {statistics.median(times):8.1f} {p95_1:8.1f} {p95_1 / floor1:7.1f} "
+        print(f"{label:<40} {queries:7d} {statistics.median(times):8.1f} {p95_1:8.1f} {p95_1 / floor1:7.1f} "
               f"{statistics.median(many):9.1f} {p95_n:8.1f} {p95_n / floorn:7.1f}", flush=True)
     load1 = os.getloadavg()
     print(f"load average at the end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
