@@ -126,10 +126,11 @@ class Claim(models.Model):
         verbose_name_plural = _("报销申请")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["district", "status", "-id"]),
-            models.Index(fields=["status", "-id"]),
-            # the list's keyset pages (organizations.listing.keyset_page): (field, id) in either
-            # direction, city-wide and within a district; the default order (-id) is the primary key
+            # the list's keyset pages (organizations.listing.keyset_page) walk (field, id) in either
+            # direction (a backward scan serves -field, -id), city-wide and within a district; the
+            # default order (-id) is the primary key. (district, status, id) and (status, id) also
+            # serve "status = S newest first" (the work queues), as the (…, -id) ones they replaced did.
+            models.Index(fields=["district", "status", "id"], name="claim_district_status"),
             models.Index(fields=["status", "id"], name="claim_status_keyset"),
             models.Index(fields=["applied_on", "id"], name="claim_applied_keyset"),
             models.Index(fields=["district", "id"], name="claim_district_keyset"),
