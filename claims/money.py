@@ -29,7 +29,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
-from .models import ZERO, BillStatus, ClaimStatus
+from .models import ZERO, BillSource, BillStatus, ClaimStatus
 
 __all__ = [
     "CAP_STATUSES",
@@ -212,6 +212,12 @@ def bills_for_report(qs: QuerySet) -> QuerySet:
 def bills_recomputed(qs: QuerySet) -> QuerySet:
     """Bills a recomputation reads: every bill but a rejected one (which keeps what it had)."""
     return qs.exclude(status__in=sorted(FROZEN_STATUSES))
+
+
+def bills_advanced_by_hospital(qs: QuerySet) -> QuerySet:
+    """One-stop bills whose assistance the hospital advanced (status ``hospital_paid``): what a
+    hospital's monthly statement reconciles, advanced against granted (``claims.reconciliation``)."""
+    return qs.filter(source=BillSource.ONE_STOP, status=BillStatus.HOSPITAL_PAID)
 
 
 def bills_pending(qs: QuerySet) -> QuerySet:

@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 
 from . import money
-from .models import ZERO, BillSource, BillStatus
+from .models import ZERO
 
 
 @dataclass
@@ -66,8 +66,8 @@ def month_bounds(month: date) -> tuple[date, date]:
 def statement(*, bills, institution, month: date) -> Statement:
     """``bills``: an already-scoped queryset (claims.selectors.access_bills)."""
     first, following = month_bounds(month)
-    qs = (bills.filter(institution=institution, source=BillSource.ONE_STOP, status=BillStatus.HOSPITAL_PAID,
-                       discharge_date__gte=first, discharge_date__lt=following)
+    qs = (money.bills_advanced_by_hospital(bills).filter(institution=institution, discharge_date__gte=first,
+                                                          discharge_date__lt=following)
           .order_by("discharge_date", "id")
           .annotate(money_granted=money.granted_expr())
           .values_list("pk", "settlement_no", "person__name", "discharge_date", "hospital_assistance_paid",

@@ -238,3 +238,17 @@ def test_wuxi_7_ratio_denominator_is_policy_scope_inpatient_cost_and_township_ce
     assert row["self_pay"] == D("6600.00")  # 2,600 + 4,000
     assert row["ratio"] == D("6600.00") / D("16000.00")
     assert row["flag"] is True
+
+
+def test_issue_12_hospital_statements_read_the_advanced_bills_from_the_one_definition(district):
+    """The hospital's monthly statement reconciles one-stop bills the hospital advanced, and only
+    those: ``claims.money.bills_advanced_by_hospital``, not a status filter of its own."""
+    from claims import money
+    from claims.models import Bill, BillSource
+
+    person = PersonFactory(hukou_district=district)
+    advanced = BillFactory(person=person, status=BillStatus.HOSPITAL_PAID, source=BillSource.ONE_STOP,
+                           hospital_assistance_paid=D("100.00"))
+    BillFactory(person=person, status=BillStatus.RECORDED, source=BillSource.ONE_STOP)
+    BillFactory(person=person, status=BillStatus.PAID)  # a paid claim's bill: paid by the fund, not advanced
+    assert list(money.bills_advanced_by_hospital(Bill.objects.all())) == [advanced]
