@@ -12,15 +12,14 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from types import MappingProxyType
+from typing import Any
 
 from .money import CENT, MAX_AMOUNT, ZERO, percent_str, round_money, to_decimal
 from .types import (
     CATEGORIES,
     BillIn,
     BillResult,
-    BucketLine,
     Flags,
-    ItemLine,
     MissingStatisticError,
     PersonIn,
     Plan,
@@ -156,7 +155,7 @@ def visit_class_of(policy: PolicySpec, bill: BillIn) -> str | None:
 # Results without a computation
 # --------------------------------------------------------------------------------------------
 
-_new = tuple.__new__  # builds the NamedTuple records in C (see types.BillResult)
+_new = tuple.__new__  # builds the records in C; bucket and item lines are plain rows (see types.BillResult)
 
 
 def _error(bill: BillIn, error: str, burden: Decimal = ZERO) -> BillResult:
@@ -218,7 +217,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
     used = state.bucket_used
     reasons: tuple[str, ...] = ()
     assistance = deductible = raw = special = ZERO
-    buckets: tuple[BucketLine, ...] = ()
+    buckets: tuple[tuple[Any, ...], ...] = ()
     specials: list[tuple] | None = None
     exclusive = None
     if policy.exclusive_specials:
@@ -249,7 +248,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
             if len(draws) == 1:  # the common case: one bucket
                 name, cap, clause = draws[0]
                 if cap is None:
-                    buckets = (_new(BucketLine, (name, None, None, None, assistance, clause)),)
+                    buckets = ((name, None, None, None, assistance, clause),)
                 else:
                     room = cap - used.get(name, ZERO)
                     if room < ZERO:
@@ -257,7 +256,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
                     if room < assistance:
                         assistance = room
                         reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
-                    buckets = (_new(BucketLine, (name, cap, room, room - assistance, assistance, clause)),)
+                    buckets = ((name, cap, room, room - assistance, assistance, clause),)
             elif draws:
                 rooms: list[Decimal | None] = []
                 for name, cap, _ in draws:
@@ -271,7 +270,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
                             assistance = room
                         rooms.append(room)
                 buckets = tuple([
-                    _new(BucketLine, (name, cap, room, None if room is None else room - assistance, assistance, clause))
+                    (name, cap, room, None if room is None else room - assistance, assistance, clause)
                     for (name, cap, clause), room in zip(draws, rooms)  # noqa: B905 - same length by construction; hot path
                 ])
                 if assistance < raw:
@@ -294,7 +293,7 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
                 reasons = tuple(r for r in reasons if r not in ("cap_limited", "cap_exhausted", "regular_higher"))
                 reasons += best_note + ("special_higher",)
                 assistance = ZERO
-                buckets = tuple(b._replace(room_after=b.room_before, drawn=ZERO) for b in buckets)
+                buckets = tuple([(b[0], b[1], b[2], b[2], ZERO, b[5]) for b in buckets])
         elif policy.higher_specials:  # no regular assistance for this visit class: the item alone
             for item in policy.higher_specials:
                 if _special_applies(item, plan.category, bill, person):
@@ -323,17 +322,17 @@ def _compute(policy: PolicySpec, entry: tuple, plan: Plan, bill: BillIn, burden:
     if spec is not None and _flags_match(flags, spec.required_flags):
         tilted, reasons = _tilted_amount(spec, state, burden - assistance - special, used, reasons)
     clauses = plan.clauses
-    items: tuple[ItemLine, ...] = ()
+    items: tuple[tuple[Any, ...], ...] = ()
     if specials is not None or tilted:
-        lines = [_new(ItemLine, ("special", item.code, item.label_zh, amount, _special_detail(item), item.clause,
-                                 None if item.bucket is None else item.bucket.name))
+        lines = [("special", item.code, item.label_zh, amount, _special_detail(item), item.clause,
+                  None if item.bucket is None else item.bucket.name)
                  for item, amount in specials or ()]
         if tilted:
-            lines.append(_new(ItemLine, ("tilted", "tilted", "倾斜救助", tilted,
-                                         f"年度累计个人负担超过 {spec.threshold} 元部分按 {percent_str(spec.rate)}",  # type: ignore[union-attr]
-                                         spec.clause, None if spec.cap is None else "tilted")))  # type: ignore[union-attr]
+            lines.append(("tilted", "tilted", "倾斜救助", tilted,
+                          f"年度累计个人负担超过 {spec.threshold} 元部分按 {percent_str(spec.rate)}",  # type: ignore[union-attr]
+                          spec.clause, None if spec.cap is None else "tilted"))  # type: ignore[union-attr]
         items = tuple(lines)
-        clauses = tuple(dict.fromkeys(clauses + tuple(i.clause for i in items)))
+        clauses = tuple(dict.fromkeys(clauses + tuple([i[5] for i in items])))
     return _new(BillResult, (bill.id, None, assistance, tilted, special, assistance + tilted + special,
                              plan.category, plan.tier_code, plan.visit_class, burden, deductible, plan.rate, raw,
                              buckets, reasons, clauses, items, plan))
@@ -383,15 +382,14 @@ def _commit(policy: PolicySpec, state: YearState, result: BillResult, flags: Fla
     if result.deductible:
         state.deductible_used += result.deductible
     count_uncapped = policy.count_uncapped
-    for line in result.buckets:
+    for name, cap, _before, _after, drawn, _clause in result[13]:  # the bucket rows (BillResult)
         # caps.count "capped_tiers" (POLICY.md §9): a payment counts against a bucket's cap only
         # when the paying tier carries that bucket with a cap.
-        if line.cap is not None or count_uncapped:
-            name = line.name
-            used[name] = used.get(name, ZERO) + line.drawn
-    for item in result.items:
-        if item.bucket is not None and item.amount:
-            used[item.bucket] = used.get(item.bucket, ZERO) + item.amount
+        if cap is not None or count_uncapped:
+            used[name] = used.get(name, ZERO) + drawn
+    for _kind, _code, _label, amount, _detail, _clause, bucket in result[16]:  # the item rows
+        if bucket is not None and amount:
+            used[bucket] = used.get(bucket, ZERO) + amount
     spec = policy.tilted
     if spec is not None and _flags_match(flags, spec.required_flags):
         state.tilted_base += result.burden - result.assistance - result.special
@@ -520,7 +518,7 @@ def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state
     rate = k.rate
     reasons: tuple[str, ...] = ()
     deductible = raw = assistance = ZERO
-    buckets: tuple[BucketLine, ...] = ()
+    buckets: tuple[tuple[Any, ...], ...] = ()
     draw = None
     used = state.bucket_used
     if rate is not None:
@@ -538,7 +536,7 @@ def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state
         if draw is not None:
             name, cap, clause = draw
             if cap is None:
-                buckets = (_new(BucketLine, (name, None, None, None, assistance, clause)),)
+                buckets = ((name, None, None, None, assistance, clause),)
             else:
                 room = cap - used.get(name, ZERO)
                 if room < ZERO:
@@ -546,7 +544,7 @@ def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state
                 if room < assistance:
                     assistance = room
                     reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
-                buckets = (_new(BucketLine, (name, cap, room, room - assistance, assistance, clause)),)
+                buckets = ((name, cap, room, room - assistance, assistance, clause),)
     else:
         reasons = ("visit_not_covered",)
     spec = c.tilted
@@ -562,10 +560,9 @@ def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state
                                  k.clauses, (), k.plan))
     tilted, reasons = _tilted_amount(spec, state, burden - assistance, used, reasons)
     clauses = k.clauses
-    items: tuple[ItemLine, ...] = ()
+    items: tuple[tuple[Any, ...], ...] = ()
     if tilted:
-        items = (_new(ItemLine, ("tilted", "tilted", "倾斜救助", tilted, c.tilted_detail, spec.clause,
-                                 c.tilted_bucket)),)
+        items = (("tilted", "tilted", "倾斜救助", tilted, c.tilted_detail, spec.clause, c.tilted_bucket),)
         clauses = k.tilted_clauses
     if commit:
         if deductible:
@@ -689,7 +686,7 @@ def _assess(c: _Compiled, person: PersonIn, entries: tuple, bill: BillIn, state:
         if best is None:
             return _error(bill, "missing_statistic", burden)
         if set_aside:
-            best = best._replace(reasons=best.reasons + ("identity_set_aside",))
+            best = _new(BillResult, (*best[:14], best[14] + ("identity_set_aside",), *best[15:]))
     if "not_eligible" not in best.reasons:  # type: ignore[union-attr]
         _commit(policy, state, best, flags)  # type: ignore[arg-type]
     return best  # type: ignore[return-value]

@@ -8,7 +8,7 @@ back. Every rule in it carries the clause of the document it rests on.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -340,13 +340,8 @@ class Plan:
         return f"Plan({self.category!r}, {self.tier_code!r}, {self.visit_class!r})"
 
 
-class BillResult(NamedTuple):
-    """The assessment of one bill with its explanation (for decision letters and screens).
-
-    ``total = assistance + tilted + special``. ``error`` is ``"invalid_amounts"``,
-    ``"invalid_dates"`` or ``"missing_statistic"`` (all money zero) or None. ``lines`` (the
-    ordered, human-readable steps) is derived on read from the shared :class:`Plan`.
-    """
+class _BillFields(NamedTuple):
+    """The 18 stored fields of a :class:`BillResult`, in order (``buckets`` and ``items`` as rows)."""
 
     bill_id: str
     error: str | None
@@ -361,11 +356,61 @@ class BillResult(NamedTuple):
     deductible: Decimal
     rate: Decimal | None
     raw: Decimal
-    buckets: tuple[BucketLine, ...]
+    buckets: tuple[tuple[Any, ...], ...]
     reasons: tuple[str, ...]
     clauses: tuple[str, ...]
-    items: tuple[ItemLine, ...] = ()
+    items: tuple[tuple[Any, ...], ...] = ()
     plan: Plan | None = None
+
+
+_new = tuple.__new__
+
+
+class BillResult(_BillFields):
+    """The assessment of one bill with its explanation (for decision letters and screens).
+
+    ``total = assistance + tilted + special``. ``error`` is ``"invalid_amounts"``,
+    ``"invalid_dates"`` or ``"missing_statistic"`` (all money zero) or None. ``lines`` (the
+    ordered, human-readable steps) is derived on read from the shared :class:`Plan`.
+
+    Stored as rows, read as records (issue 20): the engine stores ``buckets`` and ``items`` as
+    plain tuples of str, Decimal and None (``(name, cap, room_before, room_after, drawn,
+    clause)``, ``(kind, code, label_zh, amount, detail, clause, bucket)``), and the attributes
+    ``buckets`` and ``items``, iteration, ``repr``, ``_replace`` and :meth:`digest` read them as
+    :class:`BucketLine` / :class:`ItemLine` exactly as before. A plain tuple holding only str,
+    Decimal and None is untracked by the garbage collector at its first collection, so a result
+    in a long-lived list costs the collector's full passes one object, not three (a result
+    holding ``BucketLine`` records stayed three tracked objects for good). Records given at
+    construction (``BillResult(buckets=(BucketLine(...),))``) are read the same way. Equality is
+    the tuples': a row equals the record with the same fields.
+    """
+
+    __slots__ = ()
+
+    @property
+    def buckets(self) -> tuple[BucketLine, ...]:
+        rows: Any = self[13]
+        if not rows or type(rows[0]) is BucketLine:
+            return rows
+        return tuple([_new(BucketLine, row) for row in rows])
+
+    @property
+    def items(self) -> tuple[ItemLine, ...]:
+        rows: Any = self[16]
+        if not rows or type(rows[0]) is ItemLine:
+            return rows
+        return tuple([_new(ItemLine, row) for row in rows])
+
+    def _read(self) -> tuple[Any, ...]:
+        """The 18 fields as read (records, not rows)."""
+        return (*self[:13], self.buckets, self[14], self[15], self.items, self[17])
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._read())
+
+    def __repr__(self) -> str:
+        return "BillResult(" + ", ".join([f"{name}={value!r}" for name, value in zip(self._fields, self._read(),
+                                                                                      strict=True)]) + ")"
 
     def digest(self) -> str:
         """A fingerprint of the result: the md5 of the ``repr`` of every field but ``plan``.
@@ -376,7 +421,8 @@ class BillResult(NamedTuple):
         digest with this instead of re-reading and re-serialising every stored explanation.
         Stable across processes: only str, None, Decimal and tuples of them (no sets, no hashes).
         """
-        return md5(repr(self[:-1]).encode(), usedforsecurity=False).hexdigest()
+        return md5(repr((*self[:13], self.buckets, self[14], self[15], self.items)).encode(),
+                   usedforsecurity=False).hexdigest()
 
     @property
     def lines(self) -> tuple[ExplanationLine, ...]:
