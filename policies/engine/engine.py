@@ -531,7 +531,7 @@ def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state
             raw = ((burden - deductible) * rate).quantize(CENT, ROUND_HALF_UP)
         else:
             raw = (burden * rate).quantize(CENT, ROUND_HALF_UP)
-        assistance = raw
+        assistance = total = raw  # raw is quantized: its exponent is -2, so raw + 0.00 + 0.00 is raw
         draw = k.draw
         if draw is not None:
             name, cap, clause = draw
@@ -543,9 +543,11 @@ def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state
                     room = ZERO
                 if room < assistance:
                     assistance = room
+                    total = room + ZERO  # the room's exponent is whatever the cap's and the state's give
                     reasons += ("cap_limited",) if assistance else ("cap_exhausted",)
                 buckets = ((name, cap, room, room - assistance, assistance, clause),)
     else:
+        total = ZERO
         reasons = ("visit_not_covered",)
     spec = c.tilted
     if spec is None or not _flags_match(bill.flags, spec.required_flags):
@@ -555,7 +557,7 @@ def _compute_fast(c: _Compiled, k: _Kernel, bill: BillIn, burden: Decimal, state
             if k.counts:
                 name = draw[0]  # type: ignore[index]
                 used[name] = used.get(name, ZERO) + assistance
-        return _new(BillResult, (bill.id, None, assistance, ZERO, ZERO, assistance + ZERO + ZERO, k.category,
+        return _new(BillResult, (bill.id, None, assistance, ZERO, ZERO, total, k.category,
                                  k.tier_code, k.visit_class, burden, deductible, rate, raw, buckets, reasons,
                                  k.clauses, (), k.plan))
     tilted, reasons = _tilted_amount(spec, state, burden - assistance, used, reasons)
@@ -604,7 +606,6 @@ def _entries(policy: PolicySpec, person: PersonIn) -> tuple[tuple[date, date | N
 
 def _assess(c: _Compiled, person: PersonIn, entries: tuple, bill: BillIn, state: YearState,
             stats: RegionStats) -> BillResult:
-    policy = c.policy
     start = bill.start
     end = bill.end
     # bill_burden, inlined
@@ -631,17 +632,22 @@ def _assess(c: _Compiled, person: PersonIn, entries: tuple, bill: BillIn, state:
     if end < c.effective_from or (c.effective_to is not None and end > c.effective_to):
         return _gate_fast(c, bill, burden, ("outside_policy_period",))
 
-    # Categories whose coverage window overlaps the stay (POLICY.md §2).
+    # Categories whose coverage window overlaps the stay (POLICY.md §2): ``first``, and the list
+    # ``covering`` only when there are several.
+    first = None
     covering = None
     for valid_from, until, category in entries:
         if valid_from <= end and (until is None or until >= start):
-            if covering is None:
-                covering = [category]
+            if first is None:
+                first = category
+            elif covering is None:
+                if category != first:
+                    covering = [first, category]
             elif category not in covering:
                 covering.append(category)
     flags = bill.flags
-    if covering is None or not flags.designated or not flags.referral_compliant:
-        gates: tuple[str, ...] = () if covering is not None else ("not_eligible",)
+    if first is None or not flags.designated or not flags.referral_compliant:
+        gates: tuple[str, ...] = () if first is not None else ("not_eligible",)
         if not flags.designated and c.designated_required:
             gates += ("non_designated",)
         if not flags.referral_compliant and c.referral_required:
@@ -653,8 +659,9 @@ def _assess(c: _Compiled, person: PersonIn, entries: tuple, bill: BillIn, state:
     if kernels is None:
         kernels = c.kernels_for(bill.visit_type, flags)
 
-    if len(covering) == 1:  # type: ignore[arg-type]
-        k = kernels[covering[0]]  # type: ignore[index]
+    policy = c.policy
+    if covering is None:
+        k = kernels[first]  # type: ignore[index]  # not None: no category is gated above
         try:
             if k.fast and not (k.candidates and _applies_any(k, bill, person)):
                 return _compute_fast(c, k, bill, burden, state, stats, True)
@@ -670,7 +677,7 @@ def _assess(c: _Compiled, person: PersonIn, entries: tuple, bill: BillIn, state:
         best = None
         best_key = None
         set_aside = False
-        for category in covering:  # type: ignore[union-attr]
+        for category in covering:
             k = kernels[category]
             try:
                 if k.fast and not (k.candidates and _applies_any(k, bill, person)):
