@@ -366,6 +366,36 @@ class _BillFields(NamedTuple):
 _new = tuple.__new__
 
 
+# repr of a BucketLine / ItemLine from its fields (a NamedTuple's repr: "Name(field=%r, ...)")
+_BUCKET_REPR = "BucketLine(name=%r, cap=%r, room_before=%r, room_after=%r, drawn=%r, clause="
+_ITEM_REPR = "ItemLine(kind=%r, code=%r, label_zh=%r, amount=%r, detail=%r, clause=%r, bucket=%r)"
+_REPRS: dict[int, tuple[Any, str]] = {}
+
+
+def _shared_repr(value: Any) -> str:
+    """``repr(value)`` of a long-lived immutable value (a kernel's clause tuple, a clause text),
+    kept per object (the object is held, so its id is not reused; at most 4,096 kept)."""
+    found = _REPRS.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    text = repr(value)
+    if len(_REPRS) >= 4096:
+        _REPRS.clear()
+    _REPRS[id(value)] = (value, text)
+    return text
+
+
+def _records_repr(form: str, rows: tuple[tuple[Any, ...], ...]) -> str:
+    """repr of ``rows`` (plain rows or records) as a tuple of BucketLine/ItemLine records."""
+    if form is _BUCKET_REPR:
+        parts = [form % row[:5] + _shared_repr(row[5]) + ")" for row in rows]
+    else:
+        parts = [form % tuple(row) for row in rows]
+    if len(parts) == 1:
+        return f"({parts[0]},)"
+    return "(" + ", ".join(parts) + ")"
+
+
 class BillResult(_BillFields):
     """The assessment of one bill with its explanation (for decision letters and screens).
 
@@ -421,8 +451,13 @@ class BillResult(_BillFields):
         digest with this instead of re-reading and re-serialising every stored explanation.
         Stable across processes: only str, None, Decimal and tuples of them (no sets, no hashes).
         """
-        return md5(repr((*self[:13], self.buckets, self[14], self[15], self.items)).encode(),
-                   usedforsecurity=False).hexdigest()
+        # The repr of the 17 fields as read (bucket and item rows as BucketLine/ItemLine records),
+        # written piece by piece: a tuple's repr is "(" + ", ".join(reprs) + ")", a record's as in
+        # _BUCKET_REPR/_ITEM_REPR; the reprs of the policy's shared clause tuples and texts are
+        # kept (_shared_repr). The same string as repr(self[:-1]) gave before issue 20.
+        text = "".join((repr(self[:13])[:-1], ", ", _records_repr(_BUCKET_REPR, self[13]), ", ", repr(self[14]),
+                        ", ", _shared_repr(self[15]), ", ", _records_repr(_ITEM_REPR, self[16]), ")"))
+        return md5(text.encode(), usedforsecurity=False).hexdigest()
 
     @property
     def lines(self) -> tuple[ExplanationLine, ...]:
