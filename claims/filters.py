@@ -36,11 +36,25 @@ class FastSelect(forms.Select):
         return format_html('<select name="{}"{}>{}</select>', name, flatatt(final), mark_safe("".join(options)))  # noqa: S308
 
 
+def _model_choices(field: forms.ModelChoiceField) -> list[tuple[str, str]]:
+    """A district or institution field's choices as its widget showed them (the empty label,
+    then ``str(instance)`` of each row), read with values_list: no model instances and no
+    server-side cursor (ModelChoiceIterator's ``.iterator()``). Validation still goes through
+    the field's scoped queryset."""
+    queryset = field.queryset
+    if queryset.model is Institution:  # Institution.__str__
+        rows = [(str(pk), f"{name}（{code}）") for pk, name, code in queryset.values_list("pk", "name", "code")]
+    else:  # District.__str__ is its name
+        rows = [(str(pk), name) for pk, name in queryset.values_list("pk", "name")]
+    return ([("", field.empty_label)] if field.empty_label is not None else []) + rows
+
+
 def _style(form) -> None:
     """Bootstrap classes on the widgets: the list renders fields directly (no crispy: cheaper)."""
     for field in form.fields.values():
         if isinstance(field.widget, forms.Select):
-            widget = FastSelect(attrs=field.widget.attrs, choices=field.widget.choices)
+            choices = _model_choices(field) if isinstance(field, forms.ModelChoiceField) else field.widget.choices
+            widget = FastSelect(attrs=field.widget.attrs, choices=choices)
             widget.attrs.setdefault("class", "form-select form-select-sm")
             field.widget = widget
         else:
