@@ -29,6 +29,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -120,6 +121,8 @@ INSUTYPES = {
 COMPARED = ("visit_type", "admission_date", "discharge_date", "diagnosis_code", *MONEY_COLUMNS,
             "hospital_assistance_paid", "referral_compliant", "in_province")
 CENT = Decimal("0.01")
+# Person-years per call of the recalculation core (a file's are one call up to this many).
+RECOMPUTE_CHUNK = 20_000
 
 
 def med_types() -> dict[str, str]:
@@ -513,6 +516,52 @@ def _create_bills(new: list[Bill], lines: list[int], report: ImportReport, field
     return kept
 
 
+# The columns an existing bill is compared on (an unchanged row) and what deciding that needs.
+EXISTING_FIELDS = ("id", "person", "institution", "settlement_no", "computed_at", *COMPARED)
+
+
+def _existing_bills(parsed: list[tuple[int, dict[str, Any]]]) -> dict[tuple[int, str], Bill]:
+    """The bills already imported under the chunk's (institution, settlement number) pairs: ONE
+    query (each institution's numbers on the unique index), only the compared columns (not the
+    explanation JSON)."""
+    by_inst: dict[int, list[str]] = {}
+    for _line, item in parsed:
+        by_inst.setdefault(item["_institution"].pk, []).append(item["settlement_no"])
+    if not by_inst:
+        return {}
+    condition = Q()
+    for inst_id, nos in by_inst.items():
+        condition |= Q(institution_id=inst_id, settlement_no__in=nos)
+    return {(bill.institution_id, bill.settlement_no): bill
+            for bill in Bill.objects.filter(condition).order_by().only(*EXISTING_FIELDS)}
+
+
+def _write_bills(new: list[Bill], lines: list[int], touched: set[tuple[int, int]], report: ImportReport,
+                 field_of) -> list[tuple[Bill, int]]:
+    """Write the file's new bills and recompute their person-years (and ``touched``) through the
+    core, in ONE call (claims.services; issue 20).
+
+    PostgreSQL: the figures are computed before the insert and each bill is inserted once with
+    them (``claims.services.bills_create_computed``: no INSERT-then-UPDATE). If the database
+    refuses that insert, or elsewhere (SQLite), the bills are inserted first (one bad row becomes
+    a row error, :func:`_create_bills`) and then recomputed. The figures are the same either way.
+    """
+    from django.db import connection
+
+    from .services import PolicyCache, bills_create_computed, recompute_person_years
+
+    cache = PolicyCache()
+    if new and connection.vendor == "postgresql":
+        pairs = touched | {(bill.person_id, bill.discharge_date.year) for bill in new}
+        if bills_create_computed(bills=new, person_years=pairs, cache=cache) is not None:
+            return list(zip(new, lines, strict=True))
+    created = _create_bills(new, lines, report, field_of)
+    pairs = touched | {(bill.person_id, bill.discharge_date.year) for bill, _line in created}
+    if pairs:
+        recompute_person_years(person_years=pairs, cache=cache, chunk=RECOMPUTE_CHUNK)
+    return created
+
+
 def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = False,
                        district_ids: set[int] | None = None, apply_good_rows: bool = False,
                        progress: Callable[[int, int], None] | None = None, chunk: int = 2000,
@@ -559,6 +608,9 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
     line_of: dict[int, int] = {}  # bill id -> file line (for the differences list)
     new_numbers: set[str] = set()  # people this file registered (as non-beneficiaries)
     new_names: dict[str, str] = {}  # number -> the name the first row gave
+    all_new: list[Bill] = []  # the file's new bills, written at the end (once, with their figures)
+    all_lines: list[int] = []
+    all_platform: dict[int, dict[str, Any]] = {}
     with transaction.atomic():
         seen: set[tuple[int, str]] = set()
         for start in range(0, len(rows), chunk):
@@ -583,13 +635,7 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                     parsed.append((line, item))
                 except _RowInvalid as exc:
                     report.errors.append(RowError(line, field_of(exc.field), exc.message))
-            existing: dict[tuple[int, str], Bill] = {}
-            by_inst: dict[int, list[str]] = {}
-            for _line, item in parsed:
-                by_inst.setdefault(item["_institution"].pk, []).append(item["settlement_no"])
-            for inst_id, nos in by_inst.items():
-                for bill in Bill.objects.filter(institution_id=inst_id, settlement_no__in=nos):
-                    existing[(inst_id, bill.settlement_no)] = bill
+            existing = _existing_bills(parsed)
             new: list[Bill] = []
             new_lines: list[int] = []
             platform_of: dict[int, dict[str, Any]] = {}
@@ -605,7 +651,10 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                             and all(getattr(found, k) == item[k] for k in COMPARED):
                         report.unchanged += 1
                         line_of[found.pk] = line
-                        if found.hospital_assistance_paid is not None:
+                        # issue 20: an unchanged row whose bill is computed recomputes nothing (its
+                        # figures, ledger and adjustment already are what its content gives; what
+                        # changes around it — certifications, policies — is the nightly run's)
+                        if found.hospital_assistance_paid is not None and found.computed_at is None:
                             touched.add((person.pk, found.discharge_date.year))
                     else:
                         report.errors.append(RowError(line, field_of("settlement_no"),
@@ -637,31 +686,23 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                 new_lines.append(line)
                 if extra:
                     platform_of[line] = extra
-            created = _create_bills(new, new_lines, report, field_of)
-            records = []
-            for bill, line in created:
-                touched.add((bill.person_id, bill.discharge_date.year))
-                if bill.pk is not None:
-                    line_of[bill.pk] = line
-                    if line in platform_of:
-                        records.append(SettlementRecord(bill=bill, origin=SettlementRecord.Origin.FILE, **platform_of[line]))
-            SettlementRecord.objects.bulk_create(records, batch_size=1000)
-            report.created += len(created)
+            all_new += new
+            all_lines += new_lines
+            all_platform.update(platform_of)
             if progress is not None:
                 progress(min(start + chunk, len(rows)), len(rows) * 2)
+
+        created = _write_bills(all_new, all_lines, touched, report, field_of)
+        records = []
+        for bill, line in created:
+            line_of[bill.pk] = line
+            if line in all_platform:
+                records.append(SettlementRecord(bill=bill, origin=SettlementRecord.Origin.FILE, **all_platform[line]))
+        SettlementRecord.objects.bulk_create(records, batch_size=1000)
+        report.created = len(created)
         report.rejected = len(report.errors)
         report.errors.sort(key=lambda e: e.line)
         report.notes.sort(key=lambda e: e.line)
-
-        from .services import PolicyCache, recompute_person_years
-
-        cache = PolicyCache()
-        pairs = sorted(touched)
-        step = 500
-        for index in range(0, len(pairs), step):
-            recompute_person_years(person_years=pairs[index:index + step], cache=cache)
-            if progress is not None:
-                progress(len(rows) + int(len(rows) * min(index + step, len(pairs)) / len(pairs)), len(rows) * 2)
         if line_of:
             ids = list(line_of)
             for start in range(0, len(ids), 5000):

@@ -266,6 +266,39 @@ def fast_update(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
             cursor.execute(f'DROP TABLE IF EXISTS "{temp}"')
 
 
+def copy_insert(model, objs: Sequence[Any]) -> None:
+    """INSERT ``objs`` (primary keys already set) with ONE ``COPY ... FROM STDIN`` (PostgreSQL).
+
+    Every concrete column is sent as the object holds it (``auto_now``/``auto_now_add`` filled as
+    ``save`` would, JSON encoded with the field's encoder): the statement-level INSERT triggers
+    (the fund pre-aggregate) fire once for the whole set. Django's ``bulk_create`` would quote
+    every explanation JSON into a client-side array literal, which costs more than the insert
+    itself (issue 20 profile). A refused row raises Django's ``IntegrityError``/``DatabaseError``.
+    """
+    import json
+
+    from django.db import connection
+
+    if not objs:
+        return
+    fields = list(model._meta.concrete_fields)
+    json_fields = {f.attname: f.encoder for f in fields if f.get_internal_type() == "JSONField"}
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    with (connection.wrap_database_errors, connection.cursor() as cursor,
+          cursor.cursor.copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy):
+        for obj in objs:
+            row = []
+            for f in fields:
+                value = f.pre_save(obj, add=True)
+                if f.attname in json_fields and value is not None:
+                    value = json.dumps(value, cls=json_fields[f.attname])
+                row.append(value)
+            copy.write_row(row)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
 # --------------------------------------------------------------------------------------------
 # Ledger arithmetic shared by the rebuild and the invariant check
 # --------------------------------------------------------------------------------------------
@@ -364,6 +397,9 @@ class ChunkOutcome:
     corrections_proposed: int = 0
     violations: list[dict] = field(default_factory=list)
     by_person_year: dict[tuple[int, int], PersonYearOutcome] = field(default_factory=dict)
+    # ``unsaved`` bills (not in the database yet): bill id -> {field name: value} of the computed
+    # fields (BILL_WRITE_FIELDS, and ``granted_amount`` when it changes), for the caller to insert with
+    unsaved_figures: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _year_bounds(only_year: int | None) -> Q:
@@ -520,9 +556,17 @@ def relief_cap_line(cap: dict) -> dict[str, str]:
 @gc_paused()
 def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = None, only_year: int | None = None,
                     dry_run: bool = False, picker: PolicyPicker | None = None,
-                    person_years: Iterable[tuple[int, int]] | None = None) -> ChunkOutcome:
+                    person_years: Iterable[tuple[int, int]] | None = None,
+                    unsaved: Sequence[tuple] = ()) -> ChunkOutcome:
     """Recompute the person-years of people ``lo..hi``: all of them, or only ``from_years``
     (person -> first year), or only ``person_years`` (exact pairs; their ledgers are created).
+
+    ``unsaved``: rows (:data:`BILL_FIELDS` order, ``computed`` False) of bills NOT yet in the
+    database, their ids already reserved (the settlement import, issue 20: figures computed
+    before the insert, each bill written once). They are recomputed with their person-years
+    exactly like stored bills (same order, same rule), but their figures are not written: they
+    come back in ``outcome.unsaved_figures`` for the caller to insert, in the same transaction
+    (ledgers and adjustments written here refer to them; foreign keys are checked at commit).
 
     Precondition: the caller holds a transaction (``chunk_execute`` and
     ``claims.services.recompute_person_years`` do); the chunk's ledger rows are locked here before
@@ -572,6 +616,8 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
             # no ordering: the model's (-discharge_date, -id) would join the DISTINCT (one row per bill)
             bill_keys = {(p, y) for p, y in bill_q.annotate(y=ExtractYear("discharge_date")).order_by()
                          .values_list("person_id", "y").distinct() if wanted(p, y)}
+        bill_keys |= {(row[B_PERSON], row[B_END].year) for row in unsaved
+                      if wanted(row[B_PERSON], row[B_END].year)}
         missing = bill_keys - set(ledgers_q.order_by().values_list("person_id", "year"))
         if missing:
             PersonYearLedger.objects.bulk_create([PersonYearLedger(person_id=p, year=y) for p, y in sorted(missing)],
@@ -605,6 +651,16 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
         year = row[B_END].year
         if wanted(row[B_PERSON], year):
             by_person_year[(row[B_PERSON], year)].append(row)
+    unsaved_ids = {row[B_ID] for row in unsaved}
+    if unsaved:
+        with_unsaved = set()
+        for row in unsaved:
+            key = (row[B_PERSON], row[B_END].year)
+            if wanted(*key):
+                by_person_year[key].append(row)
+                with_unsaved.add(key)
+        for key in with_unsaved:  # the query's order: settlement date, then id
+            by_person_year[key].sort(key=lambda r: (r[B_END], r[B_ID]))
     keys = sorted(set(by_person_year) | set(ledgers))
     if exact is not None and dry_run:
         keys = sorted(set(keys) | {k for k in exact if wanted(*k)})
@@ -807,6 +863,15 @@ def recompute_chunk(*, lo: int, hi: int, from_years: dict[int, int] | None = Non
                 bucket_updates.append((old[3], cap, used, clause))
 
     outcome.bills_changed = _count_changed(changed_bills, granted_changes)
+    if unsaved_ids:  # figures of bills not inserted yet: handed back, never UPDATEd
+        for row in changed_bills:
+            if row[0] in unsaved_ids:
+                outcome.unsaved_figures[row[0]] = dict(zip(BILL_WRITE_FIELDS, row[1:], strict=True))
+        for bill_id, granted in granted_changes:
+            if bill_id in unsaved_ids:
+                outcome.unsaved_figures.setdefault(bill_id, {})["granted_amount"] = granted
+        changed_bills = [row for row in changed_bills if row[0] not in unsaved_ids]
+        granted_changes = [g for g in granted_changes if g[0] not in unsaved_ids]
 
     # 2. One-stop bills paid at the hospital keep what was paid; a difference is one open adjustment.
     created, superseded = reconcile_paid(paid_bills, dry_run=dry_run, now=now)

@@ -70,6 +70,7 @@ __all__ = [
     "ledger_repair",
     "RecomputeOutcome",
     "adjustment_resolve",
+    "bills_create_computed",
     "bill_compute_preview",
     "bill_create",
     "bill_validate",
@@ -364,6 +365,63 @@ def recompute_person_years(*, person_years: Iterable[tuple[int, int]], dry_run: 
                 outcome.errors, outcome.skipped = list(py.errors), py.skipped
             outcomes.append(outcome)
     return outcomes
+
+
+def bills_create_computed(*, bills: list[Bill], person_years: Iterable[tuple[int, int]],
+                          cache: PolicyCache | None = None, chunk: int = 20_000) -> list[Bill] | None:
+    """Insert new ``bills`` with their figures already computed, each written ONCE (issue 20: no
+    INSERT then UPDATE: one COPY, one pass of the fund pre-aggregate's triggers), ``person_years`` (which
+    must include every bill's) recomputed with them through THE core in one call per ``chunk``.
+
+    The ids are reserved from the table's sequence first (PostgreSQL only), so the core sees the
+    bills as they will be stored: same decision order, same explanations, same ledgers and
+    adjustments as inserting them and then recomputing (``recompute_person_years``). Runs in a
+    savepoint: if the database refuses the insert (a settlement number taken meanwhile, a
+    constraint), everything done here is rolled back, the bills are left unsaved with their
+    figures cleared, and None is returned (the caller inserts them its own way and recomputes).
+    Caller holds a transaction.
+    """
+    from django.db import DatabaseError, connection
+
+    from .recalc import B_END, B_PERSON, BILL_FIELDS, copy_insert, recompute_chunk
+
+    if not bills:
+        return bills
+    pairs = sorted(set(person_years))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                       [Bill._meta.db_table, len(bills)])
+        ids = sorted(row[0] for row in cursor.fetchall())
+    for bill, pk in zip(bills, ids, strict=True):
+        bill.pk = pk
+    rows = [tuple(bill.institution.designated if name == "institution__designated"
+                  else False if name == "computed" else getattr(bill, name) for name in BILL_FIELDS)
+            for bill in bills]
+    cache = cache or PolicyCache()
+    attnames = {f.name: f.attname for f in Bill._meta.concrete_fields}
+    try:
+        with transaction.atomic():
+            figures: dict[int, dict] = {}
+            for start in range(0, len(pairs), chunk):
+                part = pairs[start:start + chunk]
+                keys = set(part)
+                people = sorted({p for p, _y in part})
+                done = recompute_chunk(lo=people[0], hi=people[-1], person_years=part, picker=cache.picker,
+                                       unsaved=[r for r in rows if (r[B_PERSON], r[B_END].year) in keys])
+                figures.update(done.unsaved_figures)
+            for bill in bills:
+                for name, value in figures.get(bill.pk, {}).items():
+                    setattr(bill, attnames[name], value)
+            copy_insert(Bill, bills)  # one COPY: the rows as computed, written once
+    except DatabaseError:
+        blank = Bill()
+        for bill in bills:
+            bill.pk = None
+            bill._state.adding = True
+            for name in (*COMPUTED_FIELDS, "granted_amount"):
+                setattr(bill, attnames[name], getattr(blank, attnames[name]))
+        return None
+    return bills
 
 
 def recompute_person_year(*, person_id: int, year: int, dry_run: bool = False,
