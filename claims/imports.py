@@ -14,8 +14,11 @@ is registered as a non-beneficiary in the importing office's district
 gives it 0, and the nightly 因病致贫 warning sees its burden. The report counts such rows
 (``unregistered``) and names each in ``notes`` (a note, not an error).
 
-After the bills are written the touched person-years are recomputed (claims.services), and the
-engine's figure is compared with ``assistance_paid``: differences become open payment
+The touched person-years are recomputed with the new bills by THE core in one call, and each new
+bill is written once with its figures (PostgreSQL: ``claims.services.bills_create_computed``;
+elsewhere, or if the database refuses that insert, the bills are inserted and then recomputed);
+an unchanged row of a computed bill recomputes nothing (issue 20). The engine's figure is then
+compared with ``assistance_paid``: differences become open payment
 adjustments (the "differences to review" screen). A dry run does all of that inside a
 transaction that is rolled back, so its counts (differences included) are the real ones.
 """

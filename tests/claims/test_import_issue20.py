@@ -97,6 +97,7 @@ def test_the_touched_person_years_are_recomputed_in_one_call_of_the_core(person,
     assert len(core_calls[0]["person_years"]) == 8
 
 
+@requires_postgres
 def test_a_refused_insert_falls_back_row_by_row_with_the_same_figures(person, institution, monkeypatch):
     """If the database refuses the computed insert (a settlement number taken meanwhile), the
     import takes the row-by-row path: the refused row is named, the others are kept and computed."""
