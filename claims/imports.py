@@ -696,6 +696,8 @@ def import_settlements(*, data: bytes, file_name: str, by=None, dry_run: bool = 
                 progress(min(start + chunk, len(rows)), len(rows) * 2)
 
         created = _write_bills(all_new, all_lines, touched, report, field_of)
+        if progress is not None:  # the second half of the bar: bills written and recomputed (and a cancel checked)
+            progress(len(rows) * 2, len(rows) * 2)
         records = []
         for bill, line in created:
             line_of[bill.pk] = line

@@ -440,18 +440,17 @@ def person_burdens(*, household_ids: Iterable[int] | None, only_year: int | None
 
 
 def household_burdens(*, household_ids: Iterable[int] | None, only_year: int | None = None,
-                      members: dict[tuple[int, int], list[tuple[int, Decimal]]] | None = None,
                       ) -> dict[tuple[int, int], Decimal]:
-    """(household, year) -> burden after insurance AND granted assistance of all members' bills.
+    """(household, year) -> burden after insurance AND granted assistance of all members' bills:
+    :func:`household_totals` of :func:`person_burdens`. Rejected, returned and pending claims'
+    bills count with their whole burden: nothing was granted on them (POLICY.md §9)."""
+    return household_totals(person_burdens(household_ids=household_ids, only_year=only_year))
 
-    The sum of the members' :func:`person_burdens` (each a sum of the same per-bill
-    ``claims.money.left_after_granted_expr``: burden − what was granted), so the household figure
-    and the heaviest member's figure come from one read of the bills and always agree. Rejected,
-    returned and pending claims' bills count with their whole burden: nothing was granted on them
-    (POLICY.md §9). ``members``: :func:`person_burdens`' answer when the caller already has it.
-    """
-    if members is None:
-        members = person_burdens(household_ids=household_ids, only_year=only_year)
+
+def household_totals(members: dict[tuple[int, int], list[tuple[int, Decimal]]]) -> dict[tuple[int, int], Decimal]:
+    """The household figure of :func:`person_burdens`' answer: the sum of its members' (each a sum
+    of the same per-bill ``claims.money.left_after_granted_expr``), so the household total and
+    the heaviest member's figure come from one read of the bills and always agree."""
     return {key: sum((burden for _person, burden in rows), Decimal("0.00")) for key, rows in members.items()}
 
 
@@ -489,7 +488,7 @@ def warnings_refresh(*, run: RecalcRun | None = None, household_ids: Iterable[in
 
     # one read of the bills: the members' burdens, and the household's as their sum
     individual = person_burdens(household_ids=household_ids, only_year=only_year)
-    burdens = household_burdens(household_ids=household_ids, only_year=only_year, members=individual)
+    burdens = household_totals(individual)
     if household_ids is not None:
         household_ids = list(household_ids)
     existing_q = EarlyWarning.objects.all()
