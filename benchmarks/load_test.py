@@ -6,10 +6,11 @@
 
 Each virtual caseworker logs in once, then loops over a weighted mix of what a caseworker does
 all day: the claim list, the bill list, a deep bill page (following "next" several times), a
-claim detail, a person detail, a search, the fund report; with ``--writes`` a reviewer also
-approves submitted claims (this changes data: use a copy of the database). It prints, per page
-kind, the count, p50, p95 and max of the response time seen by the client, and every error
-(status ≥ 400 or a connection failure).
+claim detail, a person detail, a search, the application list, the fund report; with ``--writes``
+a reviewer also approves submitted claims (this changes data: use a copy of the database). The
+floor is in the same mix, so under the same load: a signed-in ``/healthz``. It prints, per page
+kind, the count, p50, p95 and max of the response time seen by the client and both percentiles
+against the floor's, and every error (status ≥ 400 or a connection failure).
 
 Bounded on purpose: it stops after ``--requests`` requests in all or ``--seconds`` seconds,
 whichever comes first, and it refuses any address that is not this machine (127.0.0.0/8, ::1,
@@ -40,8 +41,13 @@ MIX = [  # (page kind, weight)
     ("claim_detail", 15),
     ("person_detail", 10),
     ("search", 10),
+    ("application_list", 5),
     ("fund_report", 10),
+    # the floor, in the same mix and so under the same load: a signed-in /healthz (one small
+    # query per check, no template); every page's ratio is printed against it (issue 20)
+    ("floor_healthz", 5),
 ]
+FLOOR = "floor_healthz"
 CLAIM_LINK = re.compile(r'href="(/claims/\d+/)"')
 PERSON_LINK = re.compile(r'href="(/beneficiaries/persons/\d+/)"')
 NEXT_LINK = re.compile(r'href="(\?[^"]+)"[^>]*>\s*(?:下一页|Next)')
@@ -139,7 +145,9 @@ def run(args) -> int:
                 "claim_detail": rng.choice(session.claims) if session.claims else "/claims/",
                 "person_detail": rng.choice(session.persons) if session.persons else "/beneficiaries/",
                 "search": "/claims/?q=" + urllib.parse.quote(rng.choice(["王", "李", "张", "1234", "0001"])),
+                "application_list": "/applications/",
                 "fund_report": "/reports/r/fund/",
+                FLOOR: "/healthz",
             }.get(kind)
             started = time.perf_counter()
             if kind == "bill_deep":
@@ -185,17 +193,35 @@ def run(args) -> int:
     total = sum(len(v) for v in timings.values())
     print(f"{total:,} requests from {args.clients} clients in {elapsed:.1f} s = {total / elapsed:.1f} req/s; "
           f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
-    print(f"{'page':<14}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
-    for kind in [k for k, _ in MIX] + ["approve"]:
-        values = sorted(timings.get(kind, []))
-        if not values:
-            continue
-        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
-        print(f"{kind:<14}{len(values):>7}{statistics.median(values):>9.0f}{p95:>9.0f}{values[-1]:>9.0f}")
+    for line in summary(timings):
+        print(line)
     print(f"errors: {len(errors)}")
     for line in errors[:20]:
         print("  " + line)
     return 1 if errors else 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted ``values`` (q in 0..1)."""
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def summary(timings: dict[str, list[float]]) -> list[str]:
+    """One line per page kind: count, p50, p95, max, and p50 / p95 against the floor's
+    (``/healthz`` signed in, measured in the same mix, so under the same load)."""
+    floor = sorted(timings.get(FLOOR, []))
+    floor_p50 = statistics.median(floor) if floor else None
+    floor_p95 = percentile(floor, 0.95) if floor else None
+    lines = [f"{'page':<18}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'p50/floor':>11}{'p95/floor':>11}"]
+    for kind in [k for k, _ in MIX] + ["approve"]:
+        values = sorted(timings.get(kind, []))
+        if not values:
+            continue
+        p50, p95 = statistics.median(values), percentile(values, 0.95)
+        r50 = f"{p50 / floor_p50:.1f}x" if floor_p50 else "-"
+        r95 = f"{p95 / floor_p95:.1f}x" if floor_p95 else "-"
+        lines.append(f"{kind:<18}{len(values):>7}{p50:>9.0f}{p95:>9.0f}{values[-1]:>9.0f}{r50:>11}{r95:>11}")
+    return lines
 
 
 def main() -> None:
