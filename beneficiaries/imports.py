@@ -45,6 +45,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from organizations import tabular, textinput
+from organizations.dbstats import refresh_statistics
 from organizations.exports import formula_safe
 from organizations.fieldcrypto import EncryptedCharField, blind_index, prepare_raw_row
 from organizations.models import Agency, District
@@ -478,6 +479,9 @@ class RosterImport:
                                              batch_size=CHUNK, default_user=self.user, default_change_reason=reason)
         finally:
             self.progress = report
+        # statistics kept current after a bulk write (issue 20): a city's first roster adds most
+        # of the people and certifications at once (organizations.dbstats)
+        refresh_statistics({Person: len(plan.new_persons), Certification: plan.created + len(ended)})
         return plan
 
 

@@ -10,6 +10,7 @@ import pytest
 from beneficiaries import idnumber
 from beneficiaries.imports import RosterFileError, RosterImport, error_file_rows, escape_formula, read_roster
 from beneficiaries.models import Certification, Person
+from tests.conftest import requires_postgres
 from tests.factories import CertificationFactory, PersonFactory, category
 
 from .conftest import roster_csv
@@ -228,3 +229,23 @@ class TestOnePipeline:
                            "valid_from": "2023-01-01"})]
         plan = RosterImport(agency=agency).plan(rows)
         assert [(e.line, e.field, e.code) for e in plan.errors] == [(2, "name", "nul_byte")]
+
+
+@requires_postgres
+def test_issue_20_a_roster_import_that_adds_many_people_analyses_people_and_certifications(civil_agency):
+    """Statistics kept current after a bulk write: the first roster of a city adds most of its
+    people and certifications at once; the planner must not go on believing the tables empty."""
+    from django.db import connection
+
+    from organizations.dbstats import estimated_rows
+
+    PersonFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{Person._meta.db_table}"')
+        cursor.execute(f'ANALYZE "{Certification._meta.db_table}"')
+    assert estimated_rows(Person._meta.db_table) == 1
+    plan = _import(civil_agency, roster_csv([(_num(100 + i), f"名{i}", "minimum_living", "2023-01-01", "", "")
+                                             for i in range(30)]))
+    assert plan.created == 30
+    assert estimated_rows(Person._meta.db_table) == Person.objects.count() == 31
+    assert estimated_rows(Certification._meta.db_table) == Certification.objects.count() == 30
