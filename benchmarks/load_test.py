@@ -1,7 +1,7 @@
 """Load test a running server the way a district office uses it: N caseworkers at once.
 
     .venv/bin/python benchmarks/load_test.py --base http://127.0.0.1:8000 \\
-        --user jingban:demo-jingban-2026 --reviewer shenhe:demo-shenhe-2026 \\
+        --user jingban:demo-jingban-2026 --reviewer shenhe:demo-shenhe-2026 --reviewer-totp <hex> \\
         [--clients 20] [--requests 2000] [--seconds 180] [--writes]
 
 Each virtual caseworker logs in once, then loops over a weighted mix of what a caseworker does
@@ -20,12 +20,15 @@ person can run it on the server itself without installing anything.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import http.cookiejar
 import ipaddress
 import os
 import random
 import re
 import statistics
+import struct
 import sys
 import threading
 import time
@@ -69,10 +72,20 @@ def loopback_only(base: str) -> None:
     sys.exit(f"refusing {host!r}: the load test only targets this machine (127.0.0.1, ::1, localhost)")
 
 
-class Session:
-    """One signed-in browser: cookies, CSRF token, the links it has seen."""
+def totp(hex_key: str, at: float | None = None, step: int = 30, digits: int = 6) -> str:
+    """RFC 6238 code of a hex secret (the reviewer's authenticator), standard library only."""
+    counter = int((time.time() if at is None else at) // step)
+    mac = hmac.new(bytes.fromhex(hex_key), struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    return str(value % 10 ** digits).zfill(digits)
 
-    def __init__(self, base: str, username: str, password: str):
+
+class Session:
+    """One signed-in browser: cookies, CSRF token, the links it has seen. Reviewers must pass the
+    second factor: give their authenticator's hex secret as ``totp_key``."""
+
+    def __init__(self, base: str, username: str, password: str, totp_key: str | None = None):
         self.base = base.rstrip("/")
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
@@ -85,7 +98,16 @@ class Session:
         status, body = self.post("/accounts/login/", {"username": username, "password": password,
                                                       "csrfmiddlewaretoken": token.group(1)})
         if "/accounts/login/" in self.last_url:
-            raise SystemExit(f"login as {username} failed (status {status}); a second factor may be required")
+            raise SystemExit(f"login as {username} failed (status {status})")
+        if "/accounts/2fa/" in self.last_url:
+            if not totp_key:
+                raise SystemExit(f"{username} must pass the second factor: give --reviewer-totp <hex secret>")
+            page = self.get("/accounts/2fa/")[1]
+            token = CSRF.search(page)
+            self.post("/accounts/2fa/", {"otp_token": totp(totp_key),
+                                         "csrfmiddlewaretoken": token.group(1) if token else ""})
+            if "/accounts/2fa/" in self.last_url:
+                raise SystemExit(f"second factor for {username} refused (wrong secret, or this 30 s code already used)")
 
     def get(self, path: str) -> tuple[int, str]:
         return self._open(urllib.request.Request(self.base + path))  # noqa: S310 (base checked: http(s), loopback)
@@ -165,7 +187,7 @@ def run(args) -> int:
 
     def reviewer() -> None:
         username, password = args.reviewer.split(":", 1)
-        session = Session(args.base, username, password)
+        session = Session(args.base, username, password, totp_key=args.reviewer_totp)
         while take():
             body = session.get("/claims/?status=submitted")[1]
             links = CLAIM_LINK.findall(body)
@@ -175,8 +197,12 @@ def run(args) -> int:
             page = session.get(links[0])[1]
             token = CSRF.search(page)
             started = time.perf_counter()
-            status, _ = session.post(links[0] + "decide/", {"action": "approve", "note": "load test",
+            # "confirmed": the decision is final, so the page asks once more (organizations.confirm);
+            # without it the POST only renders the confirmation and approves nothing
+            status, _ = session.post(links[0] + "decide/", {"action": "approve", "note": "load test", "confirmed": "1",
                                                            "csrfmiddlewaretoken": token.group(1) if token else ""})
+            if status < 400 and session.last_url.rstrip("/").endswith("/decide"):
+                status = 0  # not redirected to the claim: the decision was not taken
             record("approve", started, status, links[0])
 
     threads = [threading.Thread(target=caseworker, args=(i,), daemon=True) for i in range(args.clients)]
@@ -232,6 +258,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2000, help="stop after this many requests in all")
     parser.add_argument("--seconds", type=int, default=180, help="stop after this many seconds")
+    parser.add_argument("--reviewer-totp", default=None,
+                        help="the reviewer's authenticator secret (hex): reviewers must pass the second factor")
     parser.add_argument("--writes", action="store_true", help="a reviewer approves submitted claims (changes data)")
     args = parser.parse_args()
     loopback_only(args.base)

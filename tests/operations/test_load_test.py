@@ -6,10 +6,12 @@ the test server with a signed-in caseworker, and check the contract of its repor
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 import pytest
 
 from benchmarks import load_test
+from claims import services
 from organizations import roles
 from tests.factories import make_staff
 
@@ -53,3 +55,40 @@ def test_issue_20_the_load_test_runs_bounded_against_a_live_server_without_error
     out = capsys.readouterr().out
     assert "24 requests from 2 clients" in out  # bounded: exactly the budget, no more
     assert "errors: 0" in out
+
+
+def test_issue_20_totp_is_rfc_6238():
+    # RFC 6238 appendix B, SHA-1, secret "12345678901234567890": T = 59 s gives 94287082 (8 digits)
+    key = b"12345678901234567890".hex()
+    assert load_test.totp(key, at=59, digits=8) == "94287082"
+    assert load_test.totp(key, at=1111111109, digits=8) == "07081804"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_issue_20_the_load_tests_reviewer_passes_the_second_factor_and_really_approves(live_server, capsys):
+    """With --writes the reviewer signs in with the second factor and approves through the
+    confirmation (a POST without it only renders the confirmation page and approves nothing)."""
+    from claims.models import Claim, ClaimStatus
+    from tests.claims.conftest import bill_data
+    from tests.factories import CertificationFactory, InstitutionFactory, PersonFactory
+    from tests.otp import confirmed_device
+
+    caseworker = make_staff(roles.CASEWORKER)
+    district = caseworker.staff_profile.district
+    reviewer = make_staff(roles.REVIEWER, district=district)
+    for user in (caseworker, reviewer):
+        user.set_password("load-test-pass-2026")
+        user.save()
+    device = confirmed_device(reviewer)
+    person = PersonFactory(hukou_district=district)
+    CertificationFactory(person=person, valid_from=date(2022, 1, 1))
+    institution = InstitutionFactory(district=district)
+    claim = services.claim_create(person=person, district=district, applied_on=date(2023, 4, 1), by=caseworker,
+                                  bills=[bill_data(institution)], payee_account="6222 **** 1234")
+    services.claim_submit(claim=claim, by=caseworker)
+    args = argparse.Namespace(base=live_server.url, user=f"{caseworker.username}:load-test-pass-2026",
+                              reviewer=f"{reviewer.username}:load-test-pass-2026", reviewer_totp=device.key,
+                              clients=1, requests=12, seconds=60, writes=True)
+    assert load_test.run(args) == 0
+    assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.APPROVED
+    assert "approve" in capsys.readouterr().out
