@@ -27,6 +27,7 @@ The content dict a letter is rendered from (built by ``claims.letters.letter_con
 """
 from __future__ import annotations
 
+import math
 import re
 import threading
 from datetime import date
@@ -185,6 +186,110 @@ def _bill_rows(content: dict, decision: str, reason: str) -> list[dict[str, Any]
     return bills
 
 
+# The bill table is laid out with fixed column widths (``table-layout: fixed``, issue 20): WeasyPrint's
+# automatic table layout measured every cell's min- and max-content width with Pango on each render
+# (≈ 15 % of a warm render) and gave the institution one character per line once a person column was
+# added. The widths come from the text itself, estimated from the letter face's advance widths (CJK
+# and full-width 1 em, digits 0.56 em, …: Noto Serif CJK SC; a little over, never under), at the
+# table's 10.5 pt; the institution takes what is left. Every cell may still break anywhere
+# (letter.css), so a figure wider than estimated wraps inside its cell instead of overflowing it.
+TABLE_EM_MM = 10.5 / 72 * 25.4  # 1 em of the table's 10.5 pt in mm
+TABLE_CELL_MM = 3.2  # padding 2 × 1.4 mm and the border
+TEXT_WIDTH_MM = 156.0  # GB/T 9704 text area: 210 mm − 28 mm − 26 mm
+_NARROW_EM = {**dict.fromkeys("0123456789", 0.56), ",": 0.33, ".": 0.33, ":": 0.33, "-": 0.35, " ": 0.26, "/": 0.4,
+              "(": 0.4, ")": 0.4}
+
+
+def text_em(text: str) -> float:
+    """Estimated width of one line of ``text`` in em of the letter face (no wrapping)."""
+    width = 0.0
+    for char in text:
+        if char in _NARROW_EM:
+            width += _NARROW_EM[char]
+        elif ord(char) >= 0x2E80:  # CJK, kana, full-width forms
+            width += 1.0
+        elif char.isupper():
+            width += 0.75
+        else:
+            width += 0.6
+    return width
+
+
+def _mm(em: float) -> float:
+    return math.ceil((em * TABLE_EM_MM + TABLE_CELL_MM) * 10) / 10  # up to 0.1 mm: never narrower than the text
+
+
+def _widest(texts) -> float:
+    return max((text_em(t) for t in texts if t), default=0.0)
+
+
+# which columns give way first when the ideal widths do not fit (their headers or content wrap)
+_SHRINK_ORDER = ("status", "total_cost", "burden", "assistance", "counted_amount", "settlement_no", "person", "visit_type")
+
+
+def bill_table_columns(bills: list[dict[str, Any]], columns: dict[str, bool], headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The bill table's columns in the template's order, each ``{"key", "width"}`` (mm; ``None``
+    for the institution, which takes the rest of the 156 mm).
+
+    Each column has an ideal width (its header and its widest value on one line) and a least one
+    (what must not wrap: a figure, a date; a header may wrap). When the ideal widths leave the
+    institution less than four characters, the columns give way in :data:`_SHRINK_ORDER` down to
+    their least widths; if even that does not fit, every column but the figures' is scaled down
+    (their text wraps: letter.css lets every cell break anywhere).
+    ``headers``: the column titles (:func:`bill_table_headers`)."""
+    def values(key: str) -> list[str]:
+        return [str(b.get(key) or "") for b in bills]
+
+    dates = []
+    for b in bills:
+        dates.append(str(b.get("admission_date") or ""))
+        if b.get("discharge_date") and b.get("discharge_date") != b.get("admission_date"):
+            dates.append(headers["to"] + str(b["discharge_date"]))
+    spec: list[tuple[str, float | None, float]] = []  # key, ideal em, least em
+    if columns.get("person"):  # names wrap after four characters
+        names = min(_widest(values("person_name")), 4.0)
+        spec.append(("person", max(names, text_em(headers["person"])), min(names, 2.0)))
+    number = min(_widest(values("settlement_no")), 12.0)
+    spec.append(("settlement_no", max(number, text_em(headers["settlement_no"])), min(number, 4.0)))
+    spec.append(("institution", None, 0.0))
+    kinds = min(_widest(values("visit_type")), 4.0)
+    spec.append(("visit_type", max(kinds, text_em(headers["visit_type"])), 2.0))
+    spec.append(("date", max(_widest(dates), 2.0), max(_widest(dates), 2.0)))
+    money = [key for key in ("total_cost", "burden") if columns.get(key)]
+    if columns.get("assistance") or columns.get("counted_amount"):
+        money.append("assistance" if columns.get("assistance") else "counted_amount")
+    for key in money:
+        figures = _widest(values(key))
+        spec.append((key, max(figures, text_em(headers[key])), max(figures, 2.0)))
+    reasons = any(not b["counted"] and b.get("not_counted_reason") for b in bills)
+    spec.append(("status", 6.0 if reasons else 4.0, 3.0))
+    widths = {key: _mm(ideal) for key, ideal, _least in spec if ideal is not None}
+    least = {key: _mm(em) for key, ideal, em in spec if ideal is not None}
+    deficit = sum(widths.values()) + _mm(4.0) - TEXT_WIDTH_MM
+    for key in _SHRINK_ORDER:
+        if deficit <= 0:
+            break
+        if key in widths:
+            give = min(widths[key] - least[key], deficit)
+            widths[key] = round(widths[key] - give, 1)
+            deficit -= give
+    deficit -= _mm(4.0) - _mm(2.0)  # the institution down to two characters
+    if deficit > 0:  # the other columns shrink with their text wrapping; a figure keeps its width
+        flexible = [key for key in widths if key not in money]
+        room = TEXT_WIDTH_MM - _mm(2.0) - sum(widths[key] for key in money)
+        scale = max(room, 0.0) / sum(widths[key] for key in flexible)
+        widths.update({key: round(widths[key] * scale, 1) for key in flexible})
+    return [{"key": key, "width": widths.get(key)} for key, _ideal, _least in spec]
+
+
+def bill_table_headers() -> dict[str, str]:
+    from django.utils.translation import gettext as _
+
+    return {"person": _("就诊人"), "settlement_no": _("结算单号"), "visit_type": _("类型"), "date": _("就诊日期"),
+            "to": _("至"), "total_cost": _("医疗总费用"), "burden": _("个人负担"), "assistance": _("救助金额"),
+            "counted_amount": _("计入金额")}
+
+
 def letter_context(content: dict, *, number: str, issued_on: date, office: str, verify_code: str,
                    kind: str | None = None, replaces_number: str = "", correction_reason: str = "") -> dict[str, Any]:
     decision = _decision_code(content, kind)
@@ -240,6 +345,7 @@ def letter_context(content: dict, *, number: str, issued_on: date, office: str, 
         "bills": bills,
         "not_counted": not_counted,
         "columns": columns,
+        "bill_columns": bill_table_columns(bills, columns, bill_table_headers()),
         "explanation": explanation,
         "basis": basis_sentence(policy_document, clauses) if (clauses or documents) else "",
         "reason": reason,
