@@ -19,7 +19,7 @@ from django.utils import timezone
 from beneficiaries.models import Household, Person
 from claims.models import Bill
 from organizations import roles
-from organizations.access import restrict, scope_for
+from organizations.access import restrict, restrict_by_district, scope_for
 from organizations.models import AgencyKind
 
 from .models import Application, ApplicationDocument, Status
@@ -32,7 +32,8 @@ def _is_certifier_only(user) -> bool:
 
 def access_applications(user) -> QuerySet[Application]:
     qs = Application.objects.select_related("household", "applicant", "district", "policy")
-    qs = restrict(qs, user, district="district")
+    # city level as ``district_id IN (…)``: no join on the region (the list's keyset index, the badges)
+    qs = restrict_by_district(qs, user, district="district")
     if _is_certifier_only(user):
         if scope_for(user).agency_kind != AgencyKind.CIVIL_AFFAIRS:
             return qs.none()

@@ -52,6 +52,8 @@ from .selectors import (
     access_bills,
     access_claims,
     access_imports,
+    bills_for_list,
+    claims_for_list,
     ledger_for_person,
 )
 
@@ -139,10 +141,11 @@ class BillListView(ClaimsStaffMixin, TemplateView):
 
     template_name = "claims/bill_list.html"
 
-    def filtered(self):
-        # The explanation JSON is not shown in the list: don't fetch it (50 × a few KB per page).
-        f = BillFilter(self.request.GET or None, queryset=access_bills(self.request.user).defer("computation"),
-                       districts=scoped_districts(self.request.user))
+    def filtered(self, *, page: bool = False):
+        """The filter and the bills it selects; ``page``: only what a list row shows
+        (``selectors.bills_for_list``), else whole bills without the explanation JSON (the export)."""
+        base = bills_for_list(self.request.user) if page else access_bills(self.request.user).defer("computation")
+        f = BillFilter(self.request.GET or None, queryset=base, districts=scoped_districts(self.request.user))
         qs = f.qs if f.is_bound and f.is_valid() else f.queryset
         self.term = search.term_from_request(self.request)
         self.sort = sort_order(self.request.GET.get("sort"), {"discharge_date": "discharge_date"}, "-discharge_date")
@@ -174,7 +177,7 @@ class BillListView(ClaimsStaffMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        f, qs = self.filtered()
+        f, qs = self.filtered(page=True)
         page = keyset_page(qs, self.request.GET, field="discharge_date", descending=self.sort.descending, size=PAGE_SIZE)
         ctx.update(filter=f, bills=page.rows, export_query=page.first_query, sort=self.sort, search_term=self.term,
                    **page.context(), **capped_count(qs, PAGE_SIZE))
@@ -207,9 +210,11 @@ class ClaimListView(ClaimsStaffMixin, TemplateView):
 
     template_name = "claims/claim_list.html"
 
-    def filtered(self):
-        f = ClaimFilter(self.request.GET or None, queryset=access_claims(self.request.user),
-                        districts=scoped_districts(self.request.user))
+    def filtered(self, *, page: bool = False):
+        """The filter and the claims it selects; ``page``: only what a list row shows
+        (``selectors.claims_for_list``), else whole claims (the export)."""
+        base = claims_for_list(self.request.user) if page else access_claims(self.request.user)
+        f = ClaimFilter(self.request.GET or None, queryset=base, districts=scoped_districts(self.request.user))
         qs = f.qs if f.is_bound and f.is_valid() else f.queryset
         self.term = search.term_from_request(self.request)
         self.sort = sort_order(self.request.GET.get("sort"), CLAIM_SORTS, "-number")
@@ -233,7 +238,7 @@ class ClaimListView(ClaimsStaffMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        f, qs = self.filtered()
+        f, qs = self.filtered(page=True)
         ctx.update(filter=f, sort=self.sort, search_term=self.term, can_create=has_perm(self.request.user, "claims.edit"))
         field = keyset_field(self.sort, CLAIM_SORTS, CLAIM_KEYSET_SORTS)
         if field is None:  # a joined or nullable column: numbered pages (OFFSET), docs/benchmarks/claims.md

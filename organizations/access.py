@@ -89,6 +89,20 @@ def restrict(qs: QuerySet, user, *, district: str, region: str | None = None) ->
     return qs.filter(**{f"{region or district + '__region'}_id": scope.region_id})
 
 
+def restrict_by_district(qs: QuerySet, user, *, district: str = "district") -> QuerySet:
+    """:func:`restrict` with the same rules, except that city level is written as
+    ``<district>_id IN (the region's districts)`` instead of a join on the region: on large tables
+    the planner then walks an index on the district column (or the list's keyset index) instead
+    of joining and sorting the region (claims and applications lists, issue 20)."""
+    scope = scope_for(user)
+    if scope.city_level and not scope.everything and not scope.nothing:
+        from .models import District
+
+        ids = list(District.objects.filter(region_id=scope.region_id).values_list("pk", flat=True))
+        return qs.filter(**{f"{district}_id__in": ids})
+    return restrict(qs, user, district=district)
+
+
 def get_scoped_or_404(qs: QuerySet, user, *, district: str, region: str | None = None, **lookup) -> Model:
     """The object if it is in the user's scope; 404 (not 403) otherwise, so nothing leaks."""
     return get_object_or_404(restrict(qs, user, district=district, region=region), **lookup)

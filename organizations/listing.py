@@ -170,6 +170,35 @@ def capped_count(qs: QuerySet, size: int) -> dict:
     return {"total": shown, "total_capped": total > COUNT_CAP, "page_count": max(-(-shown // size), 1)}
 
 
+def capped_counts(querysets: dict[str, QuerySet], cap: int = COUNT_CAP) -> dict[str, int]:
+    """Each queryset's row count, counted up to ``cap + 1`` rows (a LIMIT inside each COUNT), in
+    ONE query: ``SELECT (SELECT COUNT(*) FROM (… LIMIT cap+1)), …``. A value above ``cap`` means
+    "more than ``cap``". For tab badges (the application list's work queues): a grouped COUNT over
+    every row in scope grows with the table (189–230 ms at 200,000 applications, issue 20)."""
+    from django.db import connections
+
+    counts: dict[str, int] = {}
+    parts: list[str] = []
+    params: list = []
+    names: list[str] = []
+    db = None
+    for name, qs in querysets.items():
+        inner = qs.order_by().values("pk")[: cap + 1]
+        if inner.query.is_empty():
+            counts[name] = 0
+            continue
+        db = inner.db
+        sql, inner_params = inner.query.get_compiler(using=db).as_sql()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{len(parts)})")  # noqa: S608 - the compiler's SQL, bound params
+        params.extend(inner_params)
+        names.append(name)
+    if parts:
+        with connections[db].cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts), params)
+            counts.update(zip(names, cursor.fetchone(), strict=True))
+    return {name: counts[name] for name in querysets}
+
+
 def keyset_field(sort: Sort, allowed: dict[str, str], keyset: frozenset[str]) -> str | None:
     """The model field a sort pages on by keyset, or None when that sort keeps numbered pages
     (a joined column such as the person's name, or a nullable one: a NULL breaks a row comparison)."""
