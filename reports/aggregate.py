@@ -307,7 +307,7 @@ def uninstall_statements(vendor: str, *, districts: bool = True) -> list[str]:
     out = []
     pairs = [("claims_bill", "reports_fund_bills"), ("applications_application", "reports_fund_apps")]
     if districts:
-        pairs.append((TABLE, "reports_fund_districts"))
+        pairs += [(TABLE, "reports_fund_districts"), (TABLE, "reports_fund_people")]
     for table, prefix in pairs:
         for op in ("ins", "upd", "del"):
             out.append(f"DROP TRIGGER IF EXISTS {prefix}_{op}" + (f" ON {table}" if vendor == "postgresql" else ""))
@@ -367,10 +367,13 @@ def install(schema_editor=None) -> None:
     migration changing ``claims.money``'s status sets calls)."""
     conn = schema_editor.connection if schema_editor is not None else connection
     with transaction.atomic(using=conn.alias):
-        # the district level is rewritten below: its (possibly older) triggers must not see the refill
+        # the district and people levels are rewritten below: their (possibly older) triggers must
+        # not see the refill
         uninstall_district_level(schema_editor)
+        uninstall_people_level(schema_editor)
         install_person_level(schema_editor)
         install_district_level(schema_editor)
+        install_people_level(schema_editor)
 
 
 def uninstall(schema_editor=None) -> None:
@@ -544,37 +547,42 @@ def compare_districts(using: str = "default") -> list[DistrictDifference]:
 
 
 def compact(using: str = "default", year: int | None = None) -> int:
-    """Fold the second level's delta rows into one row per line (``year``: that year's only);
-    the figures are unchanged. Lines that net to nothing disappear. Safe beside writers (their new
+    """Fold the second and third levels' delta rows into one row per line (``year``: that year's
+    only); the figures are unchanged. Lines that net to nothing disappear. Safe beside writers (their new
     rows are not in the statement's snapshot and stay) and beside another compaction (PostgreSQL:
     one at a time, by an advisory lock; the other returns). Returns the rows removed."""
-    keys = ", ".join(DISTRICT_KEYS)
-    figures = ("amount_fen", "bills", "people", *PART_COLUMNS)
-    columns, sums = ", ".join(figures), ", ".join(f"SUM({c})" for c in figures)
-    nonzero = " OR ".join(f"SUM({c}) <> 0" for c in figures)
-    where, params = ("WHERE year = %s", [year]) if year is not None else ("", [])
     conn = connections[using]
     with transaction.atomic(using=using), conn.cursor() as cursor:
         if conn.vendor == "postgresql":
             cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [DISTRICT_TABLE])
             if not cursor.fetchone()[0]:
                 return 0
-            cursor.execute(f"""
-                WITH gone AS (DELETE FROM {DISTRICT_TABLE} {where} RETURNING {keys}, {columns}),
-                kept AS (INSERT INTO {DISTRICT_TABLE} ({keys}, {columns})
-                         SELECT {keys}, {sums} FROM gone GROUP BY {keys}
-                         HAVING {nonzero} RETURNING 1)
-                SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""", params)
-            return int(cursor.fetchone()[0])
-        cursor.execute(f"SELECT {keys}, {sums}, COUNT(*) FROM {DISTRICT_TABLE} {where} "
-                       f"GROUP BY {keys}", params)
-        lines = cursor.fetchall()
-        cursor.execute(f"DELETE FROM {DISTRICT_TABLE} {where}", params)
-        width = len(DISTRICT_KEYS) + len(figures)
-        kept = [r[:width] for r in lines if any(r[len(DISTRICT_KEYS):width])]
-        cursor.executemany(f"INSERT INTO {DISTRICT_TABLE} ({keys}, {columns}) "
-                           f"VALUES ({', '.join(['%s'] * width)})", kept)
-        return sum(r[width] for r in lines) - len(kept)
+        removed = _fold(cursor, conn.vendor, DISTRICT_TABLE, DISTRICT_KEYS, ("amount_fen", "bills", "people", *PART_COLUMNS),
+                        year)
+        return removed + _fold(cursor, conn.vendor, PEOPLE_TABLE, PEOPLE_KEYS, ("people",), year)
+
+
+def _fold(cursor, vendor: str, table: str, key_columns: tuple[str, ...], figures: tuple[str, ...],
+          year: int | None) -> int:
+    keys = ", ".join(key_columns)
+    columns, sums = ", ".join(figures), ", ".join(f"SUM({c})" for c in figures)
+    nonzero = " OR ".join(f"SUM({c}) <> 0" for c in figures)
+    where, params = ("WHERE year = %s", [year]) if year is not None else ("", [])
+    if vendor == "postgresql":
+        cursor.execute(f"""
+            WITH gone AS (DELETE FROM {table} {where} RETURNING {keys}, {columns}),
+            kept AS (INSERT INTO {table} ({keys}, {columns})
+                     SELECT {keys}, {sums} FROM gone GROUP BY {keys}
+                     HAVING {nonzero} RETURNING 1)
+            SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)""", params)
+        return int(cursor.fetchone()[0])
+    cursor.execute(f"SELECT {keys}, {sums}, COUNT(*) FROM {table} {where} GROUP BY {keys}", params)
+    lines = cursor.fetchall()
+    cursor.execute(f"DELETE FROM {table} {where}", params)
+    width = len(key_columns) + len(figures)
+    kept = [r[:width] for r in lines if any(r[len(key_columns):width])]
+    cursor.executemany(f"INSERT INTO {table} ({keys}, {columns}) VALUES ({', '.join(['%s'] * width)})", kept)
+    return sum(r[width] for r in lines) - len(kept)
 
 
 def compare(using: str = "default", person_ids: Collection[int] | None = None, *,
@@ -693,8 +701,8 @@ def rebuild(using: str = "default") -> int:
             [FundMonth(**dict(zip(KEY_COLUMNS, k, strict=True)), **dict(zip(VALUE_COLUMNS, v, strict=True)))
              for k, v in expected.items()],
             batch_size=5000)
-        with connections[using].cursor() as cursor:  # the second level from the rebuilt first
-            for sql in district_backfill_statements():
+        with connections[using].cursor() as cursor:  # the second and third levels from the rebuilt first
+            for sql in district_backfill_statements() + people_backfill_statements():
                 cursor.execute(sql)
     return len(expected)
 
@@ -729,6 +737,7 @@ def check(*, repair: bool = False, using: str = "default", person_ids: Collectio
                                                  person_range=person_range))
     if person_ids is None and person_range is None:
         differences += compare_districts(using)
+        differences += compare_people(using)  # type: ignore[arg-type]
     for d in differences:
         logger.error("fund pre-aggregate differs from the bills: %s", d)
     if differences and repair:
@@ -738,3 +747,294 @@ def check(*, repair: bool = False, using: str = "default", person_ids: Collectio
     if not differences:
         logger.info("fund pre-aggregate agrees with the bills (%s empty rows pruned)", pruned)
     return differences
+
+
+# --------------------------------------------------------------------------------------------
+# Third level: distinct people (救助人数), issue 20
+# --------------------------------------------------------------------------------------------
+#
+# Distinct people are not additive over months or lines, so the fund report used to count them
+# per request over the person level (COUNT(DISTINCT person_id) over every person-month of the
+# year in scope). Instead, per *grain* (a grouping of the person level) and person, the first
+# month of the year in which the person has bills > 0 in that group is kept ("marks"), and per
+# grain, group and month the number of people whose first month it is ("people", append-only
+# deltas like the district level). 累计人数 to month M = Σ people for months ≤ M; for the
+# "_month" grains the group includes the month, so the mark is that month or nothing and
+# 本月人数 = people of month M.
+#
+# A mark is recomputed from the person level (absolute, never incremented) and the delta is the
+# difference to the stored mark, so the two statement triggers PostgreSQL fires for one
+# INSERT … ON CONFLICT DO UPDATE (insert and update, in either order) give the right total, and a
+# write can be replayed harmlessly. Concurrent writers of the same person serialise on the mark
+# rows (PostgreSQL: inserted if missing, then locked FOR UPDATE in key order, then the person
+# level is read in a statement that starts after the lock: READ COMMITTED sees the other's commit).
+#
+# The grains: ``line_first`` (district line: 累计救助人数 per row), ``district_first`` /
+# ``district_month`` (a district's 合计), ``region_first`` / ``region_month`` (a region's 合计:
+# the districts' region at the time of the write — a district moved to another region needs
+# ``install()``; ``reports_aggregate_check`` finds it), ``all_first`` / ``all_month`` (everyone's
+# 合计). A person can have bills in two districts in one year (the handling office is the bill's,
+# not the person's), so a region's or everyone's people are NOT the districts' sum: hence the
+# region and all grains.
+
+PEOPLE_TABLE = "reports_fundpeople"
+MARK_TABLE = "reports_fundpersonmark"
+LINE_COLUMNS = ("category", "visit_class", "visit_type")
+# grain → (unit: 'line' | 'district' | 'region' | 'all', by month)
+GRAINS: dict[str, tuple[str, bool]] = {
+    "line_first": ("line", False),
+    "district_first": ("district", False), "district_month": ("district", True),
+    "region_first": ("region", False), "region_month": ("region", True),
+    "all_first": ("all", False), "all_month": ("all", True),
+}
+PEOPLE_KEYS = ("grain", "unit_id", "year", "month", *LINE_COLUMNS)
+MARK_KEYS = ("grain", "unit_id", "year", "slot", *LINE_COLUMNS, "person_id")
+
+
+def _region_of(district: str) -> str:
+    return f"(SELECT region_id FROM organizations_district WHERE id = {district})"
+
+
+def _mark_values(grain: str, r: str) -> list[str]:
+    """The mark key (``MARK_KEYS``) of person-level row ``r`` in ``grain``."""
+    unit, by_month = GRAINS[grain]
+    unit_id = {"line": f"{r}.district_id", "district": f"{r}.district_id",
+               "region": _region_of(f"{r}.district_id"), "all": "0"}[unit]
+    line = [f"{r}.{c}" for c in LINE_COLUMNS] if unit == "line" else ["''"] * len(LINE_COLUMNS)
+    return [f"'{grain}'", unit_id, f"{r}.year", f"{r}.month" if by_month else "0", *line, f"{r}.person_id"]
+
+
+def _mark_match(grain: str, m: str, f: str) -> str:
+    """Person-level rows ``f`` that belong to mark ``m``'s group (granted: bills > 0)."""
+    unit, by_month = GRAINS[grain]
+    out = [f"{f}.year = {m}.year", f"{f}.person_id = {m}.person_id", f"{f}.bills > 0"]
+    if unit in ("line", "district"):
+        out.append(f"{f}.district_id = {m}.unit_id")
+    if unit == "region":
+        out.append(f"{f}.district_id IN (SELECT id FROM organizations_district WHERE region_id = {m}.unit_id)")
+    if unit == "line":
+        out += [f"{f}.{c} = {m}.{c}" for c in LINE_COLUMNS]
+    if by_month:
+        out.append(f"{f}.month = {m}.slot")
+    return " AND ".join(out)
+
+
+def _first_month(grain: str, m: str) -> str:
+    return f"(SELECT COALESCE(MIN(f.month), 0) FROM {TABLE} AS f WHERE {_mark_match(grain, m, 'f')})"
+
+
+def _pg_people_function() -> str:
+    keys = ", ".join(KEY_COLUMNS)
+    mark_keys = ", ".join(MARK_KEYS)
+    same_key = " AND ".join(f"x.{k} = y.{k}" for k in KEY_COLUMNS)
+    # the person-level rows whose "granted" (bills > 0) changed: present on one side only
+    changed = {
+        "INSERT": f"SELECT {keys} FROM new_rows WHERE bills > 0",
+        "DELETE": f"SELECT {keys} FROM old_rows WHERE bills > 0",
+        "UPDATE": (f"SELECT {keys} FROM new_rows AS x WHERE x.bills > 0 AND NOT EXISTS "
+                   f"(SELECT 1 FROM old_rows AS y WHERE {same_key} AND y.bills > 0) UNION "
+                   f"SELECT {keys} FROM old_rows AS x WHERE x.bills > 0 AND NOT EXISTS "
+                   f"(SELECT 1 FROM new_rows AS y WHERE {same_key} AND y.bills > 0)"),
+    }
+
+    def body(source: str) -> str:
+        marks = " UNION ".join(
+            f"SELECT {', '.join(f'{v} AS {k}' for k, v in zip(MARK_KEYS, _mark_values(g, 'c'), strict=True))} "
+            f"FROM ({source}) AS c" for g in GRAINS)
+        on = " AND ".join(f"m.{k} = k.{k}" for k in MARK_KEYS)
+        now = "CASE m.grain " + " ".join(f"WHEN '{g}' THEN {_first_month(g, 'm')}" for g in GRAINS) + " END"
+        people_cols = ", ".join(PEOPLE_KEYS)
+        picked = ", ".join(c if c != "month" else "{mo}" for c in PEOPLE_KEYS)
+        keys_of = f"(SELECT DISTINCT * FROM ({marks}) AS u)"
+        return f"""
+        INSERT INTO {MARK_TABLE} ({mark_keys}, month) SELECT *, 0 FROM {keys_of} AS k
+            ORDER BY {mark_keys} ON CONFLICT DO NOTHING;
+        PERFORM 1 FROM {MARK_TABLE} AS m JOIN {keys_of} AS k ON {on}
+            ORDER BY {", ".join(f"m.{k}" for k in MARK_KEYS)} FOR UPDATE OF m;
+        WITH now AS (SELECT m.id, {", ".join(f"m.{k}" for k in MARK_KEYS)}, m.month AS was, {now} AS now
+                     FROM {MARK_TABLE} AS m JOIN {keys_of} AS k ON {on}),
+             chg AS (SELECT * FROM now WHERE was <> now),
+             upd AS (UPDATE {MARK_TABLE} AS t SET month = chg.now FROM chg WHERE t.id = chg.id RETURNING 1)
+        INSERT INTO {PEOPLE_TABLE} ({people_cols}, people)
+            SELECT {people_cols}, SUM(d) FROM (
+                SELECT {picked.format(mo="was AS month")}, -1 AS d FROM chg WHERE was <> 0
+                UNION ALL
+                SELECT {picked.format(mo="now AS month")}, 1 FROM chg WHERE now <> 0) AS x
+            GROUP BY {people_cols} HAVING SUM(d) <> 0;"""
+
+    return f"""CREATE OR REPLACE FUNCTION reports_fund_people() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP = 'INSERT' THEN{body(changed["INSERT"])}
+    ELSIF TG_OP = 'DELETE' THEN{body(changed["DELETE"])}
+    ELSE{body(changed["UPDATE"])}
+    END IF;
+    RETURN NULL;
+END
+$fn$"""
+
+
+def _sqlite_people_steps(r: str) -> str:
+    """Row trigger body for one side (``OLD`` or ``NEW``) of a person-level row: every grain's
+    mark of that row recomputed, the difference appended to the people level."""
+    out = []
+    mark_cols, people_cols = ", ".join(MARK_KEYS), ", ".join(PEOPLE_KEYS)
+    for g in GRAINS:
+        values = _mark_values(g, r)
+        key = " AND ".join(f"m.{k} = {v}" for k, v in zip(MARK_KEYS, values, strict=True))
+        now = _first_month(g, "m")
+        picked = ", ".join(f"m.{c}" if c != "month" else "{mo}" for c in PEOPLE_KEYS)
+        out += [
+            # an upsert, not INSERT OR IGNORE: the outer statement's conflict policy overrides a trigger's
+            f"INSERT INTO {MARK_TABLE} ({mark_cols}, month) SELECT {', '.join(values)}, 0 WHERE 1 "
+            f"ON CONFLICT DO NOTHING;",
+            f"INSERT INTO {PEOPLE_TABLE} ({people_cols}, people) SELECT {picked.format(mo='m.month')}, -1 "
+            f"FROM {MARK_TABLE} AS m WHERE {key} AND m.month <> 0 AND m.month <> {now};",
+            f"INSERT INTO {PEOPLE_TABLE} ({people_cols}, people) SELECT {picked.format(mo=now)}, 1 "
+            f"FROM {MARK_TABLE} AS m WHERE {key} AND {now} <> 0 AND m.month <> {now};",
+            # (SQLite takes no alias on an UPDATE inside a trigger: the table's own name)
+            f"UPDATE {MARK_TABLE} SET month = {_first_month(g, MARK_TABLE)} WHERE "
+            f"{key.replace('m.', MARK_TABLE + '.')} AND month <> {_first_month(g, MARK_TABLE)};",
+        ]
+    return " ".join(out)
+
+
+def people_trigger_statements(vendor: str) -> list[str]:
+    """The SQL that installs (or reinstalls) the third level's triggers on ``reports_fundmonth``."""
+    if vendor == "postgresql":
+        return [_pg_people_function(), *_pg_triggers(TABLE, "reports_fund_people")]
+    if vendor == "sqlite":
+        prefix = "reports_fund_people"
+        return [
+            f"DROP TRIGGER IF EXISTS {prefix}_ins",
+            f"DROP TRIGGER IF EXISTS {prefix}_upd",
+            f"DROP TRIGGER IF EXISTS {prefix}_del",
+            f"CREATE TRIGGER {prefix}_ins AFTER INSERT ON {TABLE} WHEN NEW.bills > 0 BEGIN "
+            f"{_sqlite_people_steps('NEW')} END",
+            f"CREATE TRIGGER {prefix}_upd AFTER UPDATE ON {TABLE} WHEN (OLD.bills > 0) <> (NEW.bills > 0) OR "
+            f"{' OR '.join(f'OLD.{k} IS NOT NEW.{k}' for k in KEY_COLUMNS)} BEGIN "
+            f"{_sqlite_people_steps('OLD')} {_sqlite_people_steps('NEW')} END",
+            f"CREATE TRIGGER {prefix}_del AFTER DELETE ON {TABLE} WHEN OLD.bills > 0 BEGIN "
+            f"{_sqlite_people_steps('OLD')} END",
+        ]
+    raise NotImplementedError(f"fund pre-aggregate triggers for {vendor}")
+
+
+def _expected_marks_sql() -> str:
+    """Every grain's marks (first granted month) computed from the person level (both databases)."""
+    parts = []
+    for g, (unit, by_month) in GRAINS.items():
+        values = _mark_values(g, "f")
+        source, group = f"{TABLE} AS f", ["f.year", "f.person_id"]
+        if unit == "region":
+            source += " JOIN organizations_district AS dd ON dd.id = f.district_id"
+            values[1] = "dd.region_id"
+            group.append("dd.region_id")
+        if unit in ("line", "district"):
+            group.append("f.district_id")
+        if unit == "line":
+            group += [f"f.{c}" for c in LINE_COLUMNS]
+        if by_month:
+            group.append("f.month")
+        cols = ", ".join(f"{v} AS {k}" for k, v in zip(MARK_KEYS, values, strict=True))
+        parts.append(f"SELECT {cols}, MIN(f.month) AS month FROM {source} WHERE f.bills > 0 GROUP BY {', '.join(group)}")
+    return " UNION ALL ".join(parts)
+
+
+def people_backfill_statements() -> list[str]:
+    """Raw SQL (both databases) that rewrites the third level (marks and people) from the first."""
+    mark_cols, people_cols = ", ".join(MARK_KEYS), ", ".join(PEOPLE_KEYS)
+    pick = ", ".join(c if c != "month" else "month" for c in PEOPLE_KEYS)
+    return [f"DELETE FROM {MARK_TABLE}", f"DELETE FROM {PEOPLE_TABLE}",
+            f"INSERT INTO {MARK_TABLE} ({mark_cols}, month) SELECT {mark_cols}, month FROM ({_expected_marks_sql()}) AS e",
+            f"INSERT INTO {PEOPLE_TABLE} ({people_cols}, people) SELECT {pick}, COUNT(*) FROM {MARK_TABLE} "
+            f"WHERE month <> 0 GROUP BY {people_cols}"]
+
+
+def install_people_level(schema_editor=None) -> None:
+    """(Re)install the third level's triggers and rewrite it from the person level (migration 0007)."""
+    conn = schema_editor.connection if schema_editor is not None else connection
+    with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+        if PEOPLE_TABLE not in conn.introspection.table_names(cursor):
+            return  # an earlier migration's install (0006): 0007 creates the tables and installs
+        if conn.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE claims_bill, applications_application, {TABLE} IN SHARE MODE")
+        for sql in people_trigger_statements(conn.vendor) + people_backfill_statements():
+            cursor.execute(sql)
+
+
+def uninstall_people_level(schema_editor=None) -> None:
+    conn = schema_editor.connection if schema_editor is not None else connection
+    with conn.cursor() as cursor:
+        for op in ("ins", "upd", "del"):
+            cursor.execute(f"DROP TRIGGER IF EXISTS reports_fund_people_{op}"
+                           + (f" ON {TABLE}" if conn.vendor == "postgresql" else ""))
+        if conn.vendor == "postgresql":
+            cursor.execute("DROP FUNCTION IF EXISTS reports_fund_people()")
+
+
+@dataclass
+class PeopleDifference:
+    """A figure of the third level (people per grain, group and month; or a person's mark) that
+    differs from what the person level says."""
+
+    what: str  # "people" or "mark"
+    key: tuple
+    stored: int
+    expected: int
+
+    def __str__(self) -> str:
+        return (f"people level: {self.what} {dict(zip(PEOPLE_KEYS if self.what == 'people' else MARK_KEYS, self.key, strict=False))}: "
+                f"stored {self.stored}, person level says {self.expected}")
+
+
+def compare_people(using: str = "default") -> list[PeopleDifference]:
+    """Every people figure (Σ delta rows) and every mark that differs from the person level's;
+    two statements, both databases."""
+    people_cols, mark_cols = ", ".join(PEOPLE_KEYS), ", ".join(MARK_KEYS)
+    people_sql = f"""
+        SELECT {people_cols}, SUM(s), SUM(e) FROM (
+            SELECT {people_cols}, people AS s, 0 AS e FROM {PEOPLE_TABLE}
+            UNION ALL
+            SELECT {people_cols}, 0, COUNT(*) FROM ({_expected_marks_sql()}) AS x GROUP BY {people_cols}
+        ) AS u GROUP BY {people_cols} HAVING SUM(s) <> SUM(e)"""
+    mark_sql = f"""
+        SELECT {mark_cols}, SUM(s), SUM(e) FROM (
+            SELECT {mark_cols}, month AS s, 0 AS e FROM {MARK_TABLE}
+            UNION ALL
+            SELECT {mark_cols}, 0, month FROM ({_expected_marks_sql()}) AS x
+        ) AS u GROUP BY {mark_cols} HAVING SUM(s) <> SUM(e)"""
+    found = []
+    with connections[using].cursor() as cursor:
+        for what, sql, n in (("people", people_sql, len(PEOPLE_KEYS)), ("mark", mark_sql, len(MARK_KEYS))):
+            cursor.execute(sql)
+            found += [PeopleDifference(what, tuple(r[:n]), int(r[n]), int(r[n + 1])) for r in cursor.fetchall()]
+    return sorted(found, key=lambda d: (d.what, str(d.key)))
+
+
+def people_counts(*, grain: str, year: int, unit_ids: Any, months: tuple[int, int],
+                  by_line: bool = False, using: str = "default") -> dict[tuple, int]:
+    """Σ people of ``grain`` for ``year`` and months lo..hi (both included), per unit (and line
+    with ``by_line``); ``unit_ids`` None: every unit. A few rows per group and month."""
+    from django.db.models import Sum
+
+    from .models import FundPeople
+
+    qs = FundPeople.objects.using(using).filter(grain=grain, year=year, month__gte=months[0], month__lte=months[1])
+    if unit_ids is not None:
+        qs = qs.filter(unit_id__in=unit_ids)
+    fields = ("unit_id", *LINE_COLUMNS) if by_line else ("unit_id",)
+    return {tuple(g[f] for f in fields): g["n"] for g in qs.values(*fields).annotate(n=Sum("people")).order_by()}
+
+
+def people_totals(*, unit: str, year: int, unit_id: int, last_month: int, using: str = "default") -> tuple[int, int]:
+    """(people with a granted bill in months 1..last_month, people with one in last_month) of one
+    unit ('district', 'region' or 'all' with unit id 0), counted once each: one query."""
+    from django.db.models import Q, Sum
+
+    from .models import FundPeople
+
+    got = FundPeople.objects.using(using).filter(
+        Q(grain=f"{unit}_first", month__lte=last_month) | Q(grain=f"{unit}_month", month=last_month),
+        year=year, unit_id=unit_id).aggregate(
+        ytd=Sum("people", filter=Q(grain=f"{unit}_first")), month=Sum("people", filter=Q(grain=f"{unit}_month")))
+    return got["ytd"] or 0, got["month"] or 0

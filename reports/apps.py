@@ -19,7 +19,7 @@ def _flush_pre_aggregate_last() -> None:
     """SQLite has no TRUNCATE: ``manage.py flush`` (and every transactional test's teardown)
     deletes table by table in no fixed order, and deleting the bills fires the pre-aggregate's
     row triggers (``reports.aggregate``). Emptying ``reports_fundmonth`` and then the district level
-    its own triggers append to last leaves both empty, as PostgreSQL's TRUNCATE (which fires no row
+    its own triggers append to, and the people level's marks and counts, last leaves them empty, as PostgreSQL's TRUNCATE (which fires no row
     triggers) does."""
     from django.conf import settings
 
@@ -27,7 +27,7 @@ def _flush_pre_aggregate_last() -> None:
         return
     from django.db.backends.sqlite3.base import DatabaseOperations
 
-    from .aggregate import DISTRICT_TABLE, TABLE
+    from .aggregate import DISTRICT_TABLE, MARK_TABLE, PEOPLE_TABLE, TABLE
 
     if getattr(DatabaseOperations.sql_flush, "_fund_last", False):
         return
@@ -38,6 +38,7 @@ def _flush_pre_aggregate_last() -> None:
         # the person level, then the district level its triggers append to
         last = [s for s in sql if s.startswith("DELETE") and TABLE in s]
         last += [s for s in sql if s.startswith("DELETE") and DISTRICT_TABLE in s]
+        last += [s for s in sql if s.startswith("DELETE") and (MARK_TABLE in s or PEOPLE_TABLE in s)]
         return [s for s in sql if s not in last] + last
 
     sql_flush._fund_last = True  # type: ignore[attr-defined]

@@ -311,3 +311,57 @@ class FundDistrictMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.district_id} {self.year}-{self.month:02d} {self.category}/{self.visit_class}"
+
+
+class FundPeople(models.Model):
+    """The fund pre-aggregate's third level (issue 20, ``reports.aggregate``): distinct people
+    (救助人数) without counting them per request. Per grain (``aggregate.GRAINS``: a district line,
+    a district, a region or everyone; over the year or in one month), unit (district or region id,
+    0 for everyone), year, month and line: the number of people whose *first* granted month of the
+    year in that group is this month (the "_month" grains: who have a granted bill this month).
+    Append-only deltas written by triggers on ``reports_fundmonth`` in the same transaction; a
+    figure is the SUM of its rows; 累计人数 to month M is the sum over months ≤ M."""
+
+    grain = models.CharField(_("口径"), max_length=20)
+    unit_id = models.IntegerField(_("区县或统筹地区"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    month = models.PositiveSmallIntegerField(_("月份"))
+    category = models.TextField(_("救助对象类别"), blank=True)
+    visit_class = models.TextField(_("就诊类别"), blank=True)
+    visit_type = models.CharField(_("就诊类型"), max_length=20, blank=True)
+    people = models.IntegerField(_("救助人数"), default=0)
+
+    class Meta:
+        verbose_name = _("基金支出人数汇总")
+        verbose_name_plural = _("基金支出人数汇总")
+        indexes = [models.Index(fields=["grain", "year", "unit_id", "month"], name="fund_people_grain_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.unit_id} {self.year}-{self.month:02d}"
+
+
+class FundPersonMark(models.Model):
+    """Per grain, group and person: the first month of the year with a granted bill in that group
+    (0: none any more), what the triggers compare against to write :class:`FundPeople`'s deltas."""
+
+    grain = models.CharField(_("口径"), max_length=20)
+    unit_id = models.IntegerField(_("区县或统筹地区"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    slot = models.PositiveSmallIntegerField(_("月份（按月口径）"))
+    category = models.TextField(_("救助对象类别"), blank=True)
+    visit_class = models.TextField(_("就诊类别"), blank=True)
+    visit_type = models.CharField(_("就诊类型"), max_length=20, blank=True)
+    person_id = models.BigIntegerField(_("人员"))
+    month = models.PositiveSmallIntegerField(_("首次救助月份"), default=0)
+
+    class Meta:
+        verbose_name = _("基金支出人员首月")
+        verbose_name_plural = _("基金支出人员首月")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grain", "unit_id", "year", "slot", "category", "visit_class", "visit_type", "person_id"],
+                name="fund_person_mark_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grain} {self.unit_id} {self.year}/{self.slot} person {self.person_id}: {self.month}"

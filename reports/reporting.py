@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import selectors
+from . import aggregate, selectors
 
 # relief on application: 因病致贫重病患者 (POLICY.md §4), rows of their own in the fund report
 from .aggregate import RELIEF_CATEGORY, RELIEF_VISIT_CLASS  # noqa: F401
@@ -136,6 +136,31 @@ def _category_names() -> dict[str, str]:
 # ------------------------------------------------------------------------------------------
 
 
+def _people_scope(user, data: dict[str, Any]) -> tuple[Any, str | None, int | None]:
+    """Which units of the people level (``reports.aggregate.GRAINS``) the fund report reads for
+    this user and filter: (district ids of the lines — a list, a lazy queryset, or None for all;
+    the 合计's unit kind; its unit id, None for none). One unit always: a region's or everyone's
+    people are not the sum of its districts' (a person can have bills handled in two districts in
+    one year)."""
+    from organizations.access import scope_for
+
+    scope = scope_for(user)
+    district = data.get("district")
+    if scope.nothing:
+        return [], "district", None
+    if district is not None:  # the form offers only districts in scope
+        return [district.pk], "district", district.pk
+    if scope.everything:
+        return None, "all", 0
+    if scope.district_id is not None:
+        return [scope.district_id], "district", scope.district_id
+    if scope.region_id is not None:
+        from organizations.models import District
+
+        return District.objects.filter(region_id=scope.region_id).values("pk"), "region", scope.region_id
+    return [], None, None
+
+
 def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
     """医疗救助基金支出月报: district × category × visit class, month and year to date, with
     救助人次 (bills; one per granted application) and 救助人数 (distinct people), amount and 次均.
@@ -176,13 +201,20 @@ def fund_expenditure(user, data: dict[str, Any]) -> ReportTable:
         from .aggregate import compact
 
         compact(year=year)
-    persons_ytd = {(names.get(g["district_id"], ""), g["category"], g["visit_class"], g["visit_type"]): g["n"] for g in
-                   months.values(*key_fields).annotate(n=Count("person_id", distinct=True)).order_by()}
+    # 救助人数 from the people level (reports.aggregate: per grain, the people whose first granted
+    # month is each month): a few rows per line and month, no distinct count per request
+    unit_ids, total_grain, total_unit = _people_scope(user, data)
+    persons_ytd = {(names.get(unit, ""), *line): n for (unit, *line), n in aggregate.people_counts(
+        grain="line_first", year=year, unit_ids=unit_ids, months=(1, last_month), by_line=True).items()}
     persons_month = {(g["district__name"], g["r_category"], g["r_visit_class"], g["visit_type"]): g["persons"]
                      for g in grouped if g["r_month"] == last_month}
-    # (both read fund_month_line_people_idx / fund_month_people_idx index-only, in group order)
-    everyone = months.aggregate(ytd=Count("person_id", distinct=True),
-                                month=Count("person_id", distinct=True, filter=Q(month=last_month)))
+    if total_grain is not None:
+        ytd, month_people = aggregate.people_totals(unit=total_grain, year=year, unit_id=total_unit,
+                                                    last_month=last_month) if total_unit is not None else (0, 0)
+        everyone = {"ytd": ytd, "month": month_people}
+    else:  # a scope the people level has no grain for: count over the person level
+        everyone = months.aggregate(ytd=Count("person_id", distinct=True),
+                                    month=Count("person_id", distinct=True, filter=Q(month=last_month)))
     categories = _category_names()
     visit_labels: dict[str, Any] = {**dict(VisitType.choices), RELIEF_VISIT_CLASS: _("依申请救助")}
     rows_by_key: dict[tuple, dict[str, Any]] = {}
