@@ -31,9 +31,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _agrees() -> None:
-    """Both levels agree with the bills: the person level with the scan, the district level with
-    the person level summed (aggregate.compare_districts) and with the scan summed per line."""
-    differences = aggregate.compare() + aggregate.compare_districts()
+    """Every level agrees with the bills: the person level with the scan, the district level with
+    the person level summed (aggregate.compare_districts) and with the scan summed per line, the
+    people level (distinct people per grain) with the person level (aggregate.compare_people)."""
+    differences = aggregate.compare() + aggregate.compare_districts() + aggregate.compare_people()
     assert differences == [], "\n".join(str(d) for d in differences[:10])
     assert _district_level() == _scan_by_line()
 
