@@ -15,9 +15,14 @@ What is generated (Beijing region, deterministic for a given ``--seed``):
   settlement records (most with the assistance the hospital paid), 10 % manual bills grouped
   into reimbursement claims in every state.
 
-Computed fields (assistance, explanation, ledgers) are LEFT FOR THE NIGHTLY RUN
-(``manage.py recalculate --full``), except with ``--compute``, which runs
-``claims.services.recompute_person_year`` for every person-year here (slow at scale).
+Computed fields (assistance, explanation, ledgers, adjustments): on PostgreSQL the bills are
+written ONCE with their figures, as the settlement import writes new bills (issue 20): each batch's
+person-years go through THE recalculation core with the batch's bills not yet inserted
+(``claims.services.bills_create_computed``: ``claims.recalc.recompute_chunk(unsaved=...)``, then
+one COPY). So the data is "new data" as production receives it, and the first nightly run over it
+finds its figures already written. ``--raw`` leaves the computed fields empty for the nightly run
+(``manage.py recalculate --full``; the old behaviour, and the only one on SQLite); ``--compute``
+then also runs ``claims.services.recompute_person_year`` for every person-year (slow at scale).
 """
 from __future__ import annotations
 
@@ -138,6 +143,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=20000)
         parser.add_argument("--manual-share", type=float, default=0.10, help="share of bills claimed manually")
         parser.add_argument("--compute", action="store_true", help="recompute every person-year now (else: nightly run)")
+        parser.add_argument("--raw", action="store_true",
+                            help="leave the bills' computed fields for the nightly run (else, on PostgreSQL, "
+                                 "bills are written once with their figures, as the settlement import does)")
 
     def handle(self, *args, **opts) -> None:
         t0 = time.monotonic()
@@ -223,6 +231,13 @@ class Command(BaseCommand):
         # Bills and claims -----------------------------------------------------------------------
         bill_w, claim_w = Writer(Bill), Writer(Claim)
         bill_id, claim_id = bill_w.next_id(), claim_w.next_id()
+        # issue 20: written once with their figures through the core (see the module docstring)
+        self._computed_at_write = connection.vendor == "postgresql" and not opts["raw"] and not opts["compute"]
+        self._institution_by_pk = {inst.pk: inst for inst in institutions}
+        self._policy_cache = None
+        if self._computed_at_write:  # the ids the core reserves from the sequence are the ones planned here
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT setval(pg_get_serial_sequence('claims_bill', 'id'), %s, false)", [bill_id])
         inst_by_district: dict[int, list[Institution]] = {}
         for inst in institutions:
             inst_by_district.setdefault(inst.district_id, []).append(inst)
@@ -316,15 +331,41 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"generated people {people}, bills {bills_wanted} in {elapsed:.1f}s "
             f"({bills_wanted / max(elapsed - t_people, 0.001):.0f} bills/s); computed fields: "
-            + ("computing now" if opts["compute"] else "left for the nightly run (manage.py recalculate --full)")))
+            + ("written with the bills (the recalculation core)" if self._computed_at_write
+               else "computing now" if opts["compute"] else "left for the nightly run (manage.py recalculate --full)")))
         if opts["compute"]:
             self._compute(first_person, first_person + people)
 
     def _flush(self, *pairs) -> None:
         with transaction.atomic():
             for writer, rows in pairs:
-                writer.write(rows)
+                if writer.model is Bill and getattr(self, "_computed_at_write", False):
+                    self._write_bills_computed(rows)  # after the claims: the core reads their statuses
+                else:
+                    writer.write(rows)
                 rows.clear()
+
+    def _write_bills_computed(self, rows: list[dict]) -> None:
+        """The batch's bills written once with their figures: their person-years recomputed by the
+        core with the bills still unsaved, then one COPY (``claims.services.bills_create_computed``,
+        the settlement import's path). A person-year begun in the previous batch is recomputed
+        whole (its stored bills with the new ones), as the import does. Caller holds a transaction."""
+        from claims import money
+        from claims.services import PolicyCache, bills_create_computed
+
+        if not rows:
+            return
+        if self._policy_cache is None:
+            self._policy_cache = PolicyCache()
+        bills = []
+        for row in rows:
+            bill = Bill(**{k: v for k, v in row.items() if k != "id"})
+            bill.institution = self._institution_by_pk[row["institution_id"]]
+            bills.append(bill)
+        # the person-years the core reads (a rejected bill's alone gets no ledger, as in the nightly run)
+        pairs = {(bill.person_id, bill.discharge_date.year) for bill in bills if bill.status not in money.FROZEN_STATUSES}
+        if bills_create_computed(bills=bills, person_years=pairs, cache=self._policy_cache) is None:
+            raise CommandError("the database refused the generated bills")
 
     def _compute(self, first: int, last: int) -> None:
         from claims.services import PolicyCache, recompute_person_year
