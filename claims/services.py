@@ -127,7 +127,7 @@ def bill_validate(data: dict[str, Any]) -> None:
     admission, discharge = data.get("admission_date"), data.get("discharge_date")
     for name, value in (("admission_date", admission), ("discharge_date", discharge)):
         try:
-            check_date(value, label=str(Bill._meta.get_field(name).verbose_name))
+            check_date(value, label=Bill._meta.get_field(name).verbose_name)
         except ValidationError as exc:
             raise ValidationError({name: exc}) from None
     if admission is not None and discharge is not None and discharge < admission:

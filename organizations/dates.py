@@ -12,6 +12,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 # The medical-assistance system in this shape begins with the rural scheme of 2003 (民发〔2003〕158号);
@@ -21,8 +22,9 @@ POLICY_ERA_START = date(2003, 1, 1)
 LATEST_PLANNED = date(2099, 12, 31)
 
 
-def check_date(value: date | None, *, label: str, future: bool = False, today: date | None = None) -> None:
-    """Raise ``ValidationError`` (code ``before_era`` / ``future`` / ``too_far``) naming ``label``."""
+def check_date(value: date | None, *, label: str | Promise, future: bool = False, today: date | None = None) -> None:
+    """Raise ``ValidationError`` (code ``before_era`` / ``future`` / ``too_far``) naming ``label``
+    (a lazy label is translated only when a message is built: issue 20, the import checks two dates a row)."""
     if value is None:
         return
     if value < POLICY_ERA_START:
