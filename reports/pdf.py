@@ -261,8 +261,8 @@ def bill_table_columns(bills: list[dict[str, Any]], columns: dict[str, bool], he
     for key in money:
         figures = _widest(values(key))
         spec.append((key, max(figures, text_em(headers[key])), max(figures, 2.0)))
-    reasons = any(not b["counted"] and b.get("not_counted_reason") for b in bills)
-    spec.append(("status", 6.0 if reasons else 4.0, 3.0))
+    reasons = [str(b["not_counted_reason"]) for b in bills if not b["counted"] and b.get("not_counted_reason")]
+    spec.append(("status", max(4.0, min(_widest(reasons), 12.0)), 3.0))  # a 不计入 reason on one line if there is room
     widths = {key: _mm(ideal) for key, ideal, _least in spec if ideal is not None}
     least = {key: _mm(em) for key, ideal, em in spec if ideal is not None}
     deficit = sum(widths.values()) + _mm(4.0) - TEXT_WIDTH_MM
