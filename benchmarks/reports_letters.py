@@ -29,7 +29,8 @@ CONTENT = {
     "recipient_name": "张伟", "recipient_masked_id": "110105********1234", "district_name": "朝阳区",
     "decision": "approved", "amount": "16409.02", "subject": "2023年3月住院费用的医疗救助申请",
     "bills": [{"settlement_no": f"S{i:08d}", "institution": "北京朝阳医院", "visit_type": "住院", "admission_date": "2023-03-01",
-               "discharge_date": "2023-03-10", "total_cost": "30000.00", "burden": "20000.00", "assistance": "5469.67"} for i in range(3)],
+               "discharge_date": "2023-03-10", "total_cost": "30000.00", "burden": "20000.00", "assistance": a} for i, a in enumerate(("5469.67", "5469.67", "5469.68"))],
+    # the rows add up to the decided amount (16,409.02): a letter whose total disagrees with its rows is a money defect
     "explanation": [
         {"label": "救助对象类别", "value": "最低生活保障对象", "clause": "京医保发〔2022〕37号 二(一)"},
         {"label": "政策范围内个人负担", "value": "20000.00", "clause": "京医保发〔2022〕37号 五(一)"},
