@@ -345,18 +345,17 @@ def premium_subsidy_roster(*, user, region: Region, year: int) -> list[SubsidyRo
         .filter(person__insured_region=region, valid_from__lte=end)
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=start))
         .order_by("person_id", "valid_from", "pk")
-        .values_list("pk", "person_id", "category__code", "valid_from", "valid_until")
+        .values_list("pk", "person_id", "category__code", "valid_from", "valid_until",
+                     "person__contribution_paid_year", "person__disability_grade", "person__hukou_district__name")
     )
     by_person: dict[int, list[_Cert]] = {}
-    for row in certs.iterator(chunk_size=5000):
-        cert = _Cert(*row)
-        by_person.setdefault(cert.person_id, []).append(cert)
     people: dict[int, _PersonFacts] = {}
-    ids = list(by_person)
-    for at in range(0, len(ids), 5000):
-        for row in (Person.objects.filter(pk__in=ids[at:at + 5000]).order_by()
-                    .values_list("pk", "contribution_paid_year", "disability_grade", "hukou_district__name")):
-            people[row[0]] = _PersonFacts(*row)
+    for row in certs.iterator(chunk_size=5000):
+        cert = _Cert(*row[:5])
+        if cert.person_id not in by_person:
+            by_person[cert.person_id] = []
+            people[cert.person_id] = _PersonFacts(cert.person_id, *row[5:])
+        by_person[cert.person_id].append(cert)
     categories = {c.code: c.name for c in Category.objects.all()}
     specs: dict[date, object] = {}
 
