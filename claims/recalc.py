@@ -266,6 +266,22 @@ def fast_update(model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
             cursor.execute(f'DROP TABLE IF EXISTS "{temp}"')
 
 
+def _copy_rows(copy, fields: Sequence[Any], objs: Sequence[Any]) -> None:
+    """Write each object's ``fields`` to a COPY as ``save`` would store them: ``pre_save``
+    (``auto_now``/``auto_now_add``) and JSON encoded with the field's own encoder."""
+    import json
+
+    encoders = {f.attname: f.encoder for f in fields if f.get_internal_type() == "JSONField"}
+    for obj in objs:
+        row = []
+        for f in fields:
+            value = f.pre_save(obj, add=True)
+            if f.attname in encoders and value is not None:
+                value = json.dumps(value, cls=encoders[f.attname])
+            row.append(value)
+        copy.write_row(row)
+
+
 def copy_insert(model, objs: Sequence[Any]) -> None:
     """INSERT ``objs`` (primary keys already set) with ONE ``COPY ... FROM STDIN`` (PostgreSQL).
 
@@ -275,25 +291,15 @@ def copy_insert(model, objs: Sequence[Any]) -> None:
     every explanation JSON into a client-side array literal, which costs more than the insert
     itself (issue 20 profile). A refused row raises Django's ``IntegrityError``/``DatabaseError``.
     """
-    import json
-
     from django.db import connection
 
     if not objs:
         return
     fields = list(model._meta.concrete_fields)
-    json_fields = {f.attname: f.encoder for f in fields if f.get_internal_type() == "JSONField"}
     columns = ", ".join(f'"{f.column}"' for f in fields)
     with (connection.wrap_database_errors, connection.cursor() as cursor,
           cursor.cursor.copy(f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN') as copy):
-        for obj in objs:
-            row = []
-            for f in fields:
-                value = f.pre_save(obj, add=True)
-                if f.attname in json_fields and value is not None:
-                    value = json.dumps(value, cls=json_fields[f.attname])
-                row.append(value)
-            copy.write_row(row)
+        _copy_rows(copy, fields, objs)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -307,8 +313,6 @@ def copy_create(model, objs: Sequence[Any], *, ignore_conflicts: bool = False) -
     adjustments are not used after). Django's ``bulk_create`` compiles and binds every value of
     every row in Python: 2.4 s of a cold chunk's 19.5 s for ~16,000 rows (issue 20 profile).
     """
-    import json
-
     from django.db import connection
 
     if not objs:
@@ -317,7 +321,6 @@ def copy_create(model, objs: Sequence[Any], *, ignore_conflicts: bool = False) -
         model.objects.bulk_create(objs, batch_size=1000, ignore_conflicts=ignore_conflicts)
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    json_fields = {f.attname: f.encoder for f in fields if f.get_internal_type() == "JSONField"}
     columns = ", ".join(f'"{f.column}"' for f in fields)
     table = model._meta.db_table
     target = f"tmp_create_{table}" if ignore_conflicts else table
@@ -325,14 +328,7 @@ def copy_create(model, objs: Sequence[Any], *, ignore_conflicts: bool = False) -
         if ignore_conflicts:  # the columns only (no NOT NULL id, no constraints); gone with a failed transaction
             cursor.execute(f'CREATE TEMP TABLE "{target}" AS SELECT {columns} FROM "{table}" LIMIT 0')  # noqa: S608
         with cursor.cursor.copy(f'COPY "{target}" ({columns}) FROM STDIN') as copy:
-            for obj in objs:
-                row = []
-                for f in fields:
-                    value = f.pre_save(obj, add=True)
-                    if f.attname in json_fields and value is not None:
-                        value = json.dumps(value, cls=json_fields[f.attname])
-                    row.append(value)
-                copy.write_row(row)
+            _copy_rows(copy, fields, objs)
         if ignore_conflicts:
             cursor.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM "{target}" '  # noqa: S608
                            "ON CONFLICT DO NOTHING")
