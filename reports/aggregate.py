@@ -383,14 +383,19 @@ def uninstall(schema_editor=None) -> None:
             cursor.execute(sql)
 
 
-def uninstall_district_level(schema_editor=None) -> None:
+def _drop_level_triggers(name: str, schema_editor=None) -> None:
+    """Drop the triggers ``<name>_ins/upd/del`` on the person level (and, on PostgreSQL, their
+    function ``<name>()``)."""
     conn = schema_editor.connection if schema_editor is not None else connection
     with conn.cursor() as cursor:
         for op in ("ins", "upd", "del"):
-            cursor.execute(f"DROP TRIGGER IF EXISTS reports_fund_districts_{op}"
-                           + (f" ON {TABLE}" if conn.vendor == "postgresql" else ""))
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}_{op}" + (f" ON {TABLE}" if conn.vendor == "postgresql" else ""))
         if conn.vendor == "postgresql":
-            cursor.execute("DROP FUNCTION IF EXISTS reports_fund_districts()")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")
+
+
+def uninstall_district_level(schema_editor=None) -> None:
+    _drop_level_triggers("reports_fund_districts", schema_editor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -963,13 +968,7 @@ def install_people_level(schema_editor=None) -> None:
 
 
 def uninstall_people_level(schema_editor=None) -> None:
-    conn = schema_editor.connection if schema_editor is not None else connection
-    with conn.cursor() as cursor:
-        for op in ("ins", "upd", "del"):
-            cursor.execute(f"DROP TRIGGER IF EXISTS reports_fund_people_{op}"
-                           + (f" ON {TABLE}" if conn.vendor == "postgresql" else ""))
-        if conn.vendor == "postgresql":
-            cursor.execute("DROP FUNCTION IF EXISTS reports_fund_people()")
+    _drop_level_triggers("reports_fund_people", schema_editor)
 
 
 @dataclass
